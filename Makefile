@@ -1,0 +1,34 @@
+# The README's commands. `make demo` sets up and runs the pipeline on the bundled sample data;
+# `make test` sets up and runs the test suite. Both create ./.venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint sample clean
+
+$(BIN)/orders-pipeline: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/orders-pipeline
+
+demo: setup
+	$(BIN)/orders-pipeline run
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+sample: setup
+	rm -rf data/landing/odp_events
+	$(BIN)/python -m orders_pipeline.generator data/landing/odp_events --line-items 2500 --seed 42
+
+clean:
+	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/.duckdb_tmp

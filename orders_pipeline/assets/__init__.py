@@ -1,0 +1,1 @@
+"""Dagster assets, grouped by layer: landing, validation, identity and the SQL models."""

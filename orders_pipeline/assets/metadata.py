@@ -1,0 +1,49 @@
+"""Asset metadata shared by every asset: row counts, timings and a markdown preview."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+
+from orders_pipeline.warehouse import count_rows
+
+PREVIEW_ROWS = 5
+
+
+def markdown_preview(con: duckdb.DuckDBPyConnection, qualified_name: str) -> str:
+    """The first rows of a table as a markdown table (values shortened to 40 characters)."""
+    relation = con.sql(f"select * from {qualified_name} limit {PREVIEW_ROWS}")  # noqa: S608
+    columns = relation.columns
+    rows = relation.fetchall()
+
+    def cell(value: object) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table_metadata(
+    con: duckdb.DuckDBPyConnection, qualified_name: str, seconds: float
+) -> dict[str, dg.MetadataValue]:
+    """Row count, run time, a preview and the column schema of a table, for the UI."""
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema || '.' || table_name = ? order by ordinal_position",
+        [qualified_name],
+    ).fetchall()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(count_rows(con, qualified_name)),
+        "seconds": dg.MetadataValue.float(round(seconds, 3)),
+        "table": dg.MetadataValue.text(qualified_name),
+        "preview": dg.MetadataValue.md(markdown_preview(con, qualified_name)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(
+            dg.TableSchema(columns=[dg.TableColumn(name, str(kind)) for name, kind in columns])
+        ),
+    }

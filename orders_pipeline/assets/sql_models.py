@@ -1,0 +1,44 @@
+"""One Dagster asset per SQL model; dependencies come from the tables each model reads."""
+
+import dagster as dg
+
+from orders_pipeline import progress
+from orders_pipeline.assets.metadata import table_metadata
+from orders_pipeline.models import SqlModel, run_model
+from orders_pipeline.resources import OrdersWarehouse
+
+
+def model_asset(model: SqlModel, known_tables: set[tuple[str, str]]) -> dg.AssetsDefinition:
+    """The asset that (re)builds ``model``'s table."""
+    deps = sorted(ref for ref in model.references if ref in known_tables)
+
+    @dg.asset(
+        key=dg.AssetKey([model.schema, model.name]),
+        deps=[dg.AssetKey(list(ref)) for ref in deps],
+        group_name=model.schema,
+        kinds={"duckdb", "sql"},
+        description=model.description or None,
+        metadata={"sql_file": dg.MetadataValue.path(str(model.path))},
+    )
+    def _build(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
+        with warehouse.connect() as con:
+            run = run_model(con, model)
+            metadata = table_metadata(con, model.qualified_name, run.seconds)
+        progress.report(f"{model.schema}/{model.name}", run.rows, run.seconds)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _build
+
+
+def model_assets(
+    models: list[SqlModel], python_tables: set[tuple[str, str]]
+) -> list[dg.AssetsDefinition]:
+    """Assets for every model; a reference to a table that neither a model nor a Python asset
+    builds is an error, so a typo in a model fails at load time, not in the middle of a run."""
+    known = {(m.schema, m.name) for m in models} | python_tables
+    for model in models:
+        unknown = sorted(ref for ref in model.references if ref not in known)
+        if unknown:
+            names = ", ".join(".".join(ref) for ref in unknown)
+            raise ValueError(f"{model.path}: reads {names}, which no asset builds")
+    return [model_asset(model, known) for model in models]

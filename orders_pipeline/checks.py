@@ -1,0 +1,194 @@
+"""Data-quality asset checks. Each is a query that returns the offending rows; the check
+passes when there are none, and shows a sample of them when it fails."""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from orders_pipeline.assets.metadata import PREVIEW_ROWS
+from orders_pipeline.resources import OrdersWarehouse
+
+
+@dataclass(frozen=True)
+class SqlCheck:
+    """A check on ``asset``: ``sql`` selects offending rows."""
+
+    name: str
+    asset: tuple[str, ...]
+    description: str
+    sql: str
+    blocking: bool = False
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+    additional_deps: tuple[tuple[str, ...], ...] = ()
+
+
+CHECKS: tuple[SqlCheck, ...] = (
+    SqlCheck(
+        name="every_record_accounted_for",
+        asset=("staging", "odp_event_records"),
+        description="SEMANTICS §2: for every landed file, records = accepted + quarantined + "
+        "duplicates, and the raw table holds exactly `records` rows of it.",
+        sql="""
+            select l.file, l.records, l.accepted, l.quarantined, l.duplicates, r.raw_rows
+            from audit.loads as l
+            left join (select file_seq, count(*) as raw_rows from raw.odp_events group by 1)
+                as r using (file_seq)
+            where l.source = 'odp_events' and (
+                l.validated_at is null
+                or l.records <> l.accepted + l.quarantined + l.duplicates
+                or l.records <> coalesce(r.raw_rows, 0))
+        """,
+        blocking=True,
+    ),
+    SqlCheck(
+        name="quarantine_rate_within_limit",
+        asset=("staging", "odp_event_records"),
+        description="The share of quarantined records over all landed records stays under "
+        "ORDERS_MAX_QUARANTINE_RATE (default 5 %).",
+        sql="""
+            select sum(quarantined) as quarantined, sum(records) as records,
+                   sum(quarantined) / nullif(sum(records), 0) as rate,
+                   getvariable('max_quarantine_rate') as max_rate
+            from audit.loads
+            having sum(quarantined) > getvariable('max_quarantine_rate') * sum(records)
+        """,
+    ),
+    SqlCheck(
+        name="event_id_unique",
+        asset=("core", "order_events"),
+        description="One ledger row per event.",
+        sql="""select event_id, count(*) as n from core.order_events group by 1
+               having count(*) > 1""",
+        blocking=True,
+    ),
+    SqlCheck(
+        name="running_tally_is_cumulative",
+        asset=("core", "order_events"),
+        description="SEMANTICS §3: each running subtotal/total is the sum of the order's deltas "
+        "up to that event.",
+        sql="""
+            select order_id, event_seq, running_subtotal, cumulative_subtotal,
+                   running_total, cumulative_total
+            from (select *,
+                    sum(subtotal_delta) over w as cumulative_subtotal,
+                    sum(total_delta) over w as cumulative_total
+                  from core.order_events
+                  window w as (partition by order_id order by event_seq
+                               rows unbounded preceding))
+            where running_subtotal <> cumulative_subtotal or running_total <> cumulative_total
+        """,
+        blocking=True,
+    ),
+    SqlCheck(
+        name="ledger_starts_with_reduction",
+        asset=("core", "order_events"),
+        description="Orders whose first event is a return, refund or cancel (the purchase has "
+        "not arrived, or never will): their tally is negative until it does.",
+        sql="""select order_id, action, ts from core.order_events
+               where event_seq = 1 and action_class in ('return', 'refund', 'cancel')""",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
+    SqlCheck(
+        name="order_id_unique",
+        asset=("core", "orders"),
+        description="One summary row per order.",
+        sql="select order_id, count(*) as n from core.orders group by 1 having count(*) > 1",
+        blocking=True,
+    ),
+    SqlCheck(
+        name="convertible_to_base_currency",
+        asset=("core", "orders"),
+        description="SEMANTICS §6: orders with no usable exchange rate keep NULL base amounts.",
+        sql="""select order_id, currency, placed_at from core.orders
+               where subtotal_base is null""",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
+    SqlCheck(
+        name="items_have_an_order",
+        asset=("core", "order_items"),
+        description="Every line item belongs to a ledger event and order.",
+        sql="""select i.event_id, i.order_id from core.order_items as i
+               left join core.orders as o using (order_id)
+               where o.order_id is null""",
+        blocking=True,
+        additional_deps=(("core", "orders"),),
+    ),
+    SqlCheck(
+        name="customer_id_unique",
+        asset=("core", "customers"),
+        description="One row per resolved customer.",
+        sql="""select customer_id, count(*) as n from core.customers group by 1
+               having count(*) > 1""",
+        blocking=True,
+    ),
+    SqlCheck(
+        name="ltv_has_orders",
+        asset=("core", "customers"),
+        description="No customer has an LTV without orders.",
+        sql="""select customer_id, ltv, order_count_all from core.customers
+               where ltv <> 0 and order_count_all = 0""",
+        blocking=True,
+    ),
+    SqlCheck(
+        name="identifiers_over_fanout",
+        asset=("audit", "identity_overmerge"),
+        description="SEMANTICS §5: identifiers that link nothing because they appear with too "
+        "many others (a shop phone, test@test.com) or are blocklisted.",
+        sql="select * from audit.identity_overmerge order by fanout desc",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
+    SqlCheck(
+        name="net_revenue_matches_order_subtotals",
+        asset=("reporting", "daily_revenue"),
+        description="SEMANTICS §8: Σ daily net = Σ tally subtotals of all orders (base "
+        "currency), within the half-cent per day that rounding to cents allows.",
+        sql="""
+            select revenue.net, orders.subtotal, revenue.days
+            from (select sum(net) as net, count(*) as days from reporting.daily_revenue)
+                as revenue,
+                 (select coalesce(sum(tally_subtotal_base), 0) as subtotal from core.orders)
+                as orders
+            where abs(coalesce(revenue.net, 0) - orders.subtotal) > 0.005 * revenue.days
+        """,
+        blocking=True,
+        additional_deps=(("core", "orders"),),
+    ),
+)
+
+
+def _asset_check(spec: SqlCheck) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(list(spec.asset)),
+        name=spec.name,
+        description=spec.description,
+        blocking=spec.blocking,
+        additional_deps=[dg.AssetKey(list(d)) for d in spec.additional_deps],
+    )
+    def _check(warehouse: OrdersWarehouse) -> dg.AssetCheckResult:
+        return evaluate(warehouse, spec)
+
+    return _check
+
+
+def evaluate(warehouse: OrdersWarehouse, spec: SqlCheck) -> dg.AssetCheckResult:
+    """Run one check's query and turn its rows into a result."""
+    with warehouse.connect() as con:
+        relation = con.sql(spec.sql)
+        columns = relation.columns
+        rows = relation.fetchall()
+    sample = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows[:PREVIEW_ROWS]]
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=spec.severity,
+        metadata={
+            "offending_rows": dg.MetadataValue.int(len(rows)),
+            "sample": dg.MetadataValue.json(sample),
+        },
+    )
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, int | float | str | bool | type(None)) else str(value)
+
+
+ASSET_CHECKS = [_asset_check(spec) for spec in CHECKS]

@@ -1,0 +1,94 @@
+"""``orders-pipeline``: run the whole pipeline in-process (CONTRACT.md, "Running it")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orders-pipeline",
+        description="Ecommerce order events into a DuckDB warehouse, driven by Dagster.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="land, validate and model everything in the landing folder",
+        description="Materialise every asset of the Dagster definitions, in this process.",
+    )
+    run.add_argument(
+        "--landing", help="landing folder (default: $ORDERS_LANDING_DIR or data/landing)"
+    )
+    run.add_argument(
+        "--warehouse",
+        help="DuckDB file to write (default: $ORDERS_WAREHOUSE or data/warehouse.duckdb)",
+    )
+    run.add_argument(
+        "--base-currency", help="reporting currency (default: $ORDERS_BASE_CURRENCY or USD)"
+    )
+    run.add_argument("--verbose", action="store_true", help="show Dagster's own event log")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env().with_overrides(
+            landing_dir=args.landing, warehouse=args.warehouse, base_currency=args.base_currency
+        )
+    except ConfigError as error:
+        print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
+        return 2
+    if not settings.landing_dir.is_dir():
+        print(
+            f"orders-pipeline: the landing folder {settings.landing_dir} does not exist "
+            "(set ORDERS_LANDING_DIR or pass --landing)",
+            file=sys.stderr,
+        )
+        return 2
+    configure_progress_output()
+    print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
+    started = time.perf_counter()
+    summary = run_pipeline(settings, quiet=not args.verbose)
+    print_summary(summary, time.perf_counter() - started)
+    return 0 if summary.success else 1
+
+
+def print_summary(summary: RunSummary, seconds: float) -> None:
+    """The closing summary: records by outcome and source, orders, customers, net revenue."""
+    print()
+    print(
+        f"records: {summary.records:,} in {summary.files:,} file(s) — "
+        f"{summary.accepted:,} accepted, {summary.quarantined:,} quarantined, "
+        f"{summary.duplicates:,} duplicates"
+    )
+    for source, counts in summary.by_source.items():
+        print(
+            f"  {source:<16} {counts['files']:>5,} files {counts['records']:>12,} records "
+            f"{counts['accepted']:>12,} accepted {counts['quarantined']:>9,} quarantined "
+            f"{counts['duplicates']:>9,} duplicates"
+        )
+    print(
+        f"orders: {summary.orders:,} ({summary.anonymous_orders:,} anonymous)   "
+        f"customers: {summary.customers:,}"
+    )
+    print(f"net revenue: {summary.net_revenue:,.2f} {summary.base_currency}")
+    for label in summary.warned_checks:
+        print(f"warning: check {label} found rows to look at")
+    for label in summary.failed_checks:
+        print(f"check failed: {label}", file=sys.stderr)
+    for error in summary.errors:
+        print(f"error: {error}", file=sys.stderr)
+    status = "succeeded" if summary.success else "FAILED"
+    print(f"run {status} in {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

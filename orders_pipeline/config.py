@@ -1,0 +1,121 @@
+"""Settings from ``ORDERS_*`` environment variables: one typed object, with defaults that work
+in a fresh clone (CONTRACT.md, "Running it")."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the pipeline cannot use; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name}={raw!r}: must be a fraction between 0 and 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline can be told; build with :meth:`from_env`."""
+
+    landing_dir: Path = Path("data/landing")
+    warehouse: Path = Path("data/warehouse.duckdb")
+    base_currency: str = "USD"
+    # SEMANTICS §5: an identifier seen with more distinct others than this links nothing.
+    identity_max_fanout: int = 25
+    identity_blocklist: tuple[str, ...] = ()
+    # SEMANTICS §7: counted orders from which a customer is "repeat" / "loyal".
+    repeat_min_orders: int = 2
+    loyal_min_orders: int = 3
+    # A run fails when more than this share of a load's records is quarantined.
+    max_quarantine_rate: float = 0.05
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 0  # 0 = DuckDB's default (one per core)
+    duckdb_temp_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the ``ORDERS_*`` variables (``os.environ`` by default) and validate them."""
+        env = os.environ if env is None else env
+        blocklist = tuple(
+            v.strip() for v in env.get("ORDERS_IDENTITY_BLOCKLIST", "").split(",") if v.strip()
+        )
+        temp = env.get("ORDERS_DUCKDB_TEMP_DIR", "").strip()
+        settings = cls(
+            landing_dir=Path(env.get("ORDERS_LANDING_DIR", "") or "data/landing"),
+            warehouse=Path(env.get("ORDERS_WAREHOUSE", "") or "data/warehouse.duckdb"),
+            base_currency=(env.get("ORDERS_BASE_CURRENCY", "") or "USD").strip().upper(),
+            identity_max_fanout=_int(env, "ORDERS_IDENTITY_MAX_FANOUT", 25, minimum=1),
+            identity_blocklist=blocklist,
+            repeat_min_orders=_int(env, "ORDERS_LIFECYCLE_REPEAT_MIN", 2, minimum=2),
+            loyal_min_orders=_int(env, "ORDERS_LIFECYCLE_LOYAL_MIN", 3, minimum=3),
+            max_quarantine_rate=_float(env, "ORDERS_MAX_QUARANTINE_RATE", 0.05),
+            duckdb_memory_limit=(env.get("ORDERS_DUCKDB_MEMORY_LIMIT", "") or "4GB").strip(),
+            duckdb_threads=_int(env, "ORDERS_DUCKDB_THREADS", 0),
+            duckdb_temp_dir=Path(temp) if temp else None,
+        )
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced (``None`` values are ignored), validated."""
+        clean = {k: v for k, v in changes.items() if v is not None}
+        if "landing_dir" in clean:
+            clean["landing_dir"] = Path(clean["landing_dir"])  # type: ignore[arg-type]
+        if "warehouse" in clean:
+            clean["warehouse"] = Path(clean["warehouse"])  # type: ignore[arg-type]
+        if "base_currency" in clean:
+            clean["base_currency"] = str(clean["base_currency"]).strip().upper()
+        updated = replace(self, **clean)  # type: ignore[arg-type]
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the setting when a value is unusable."""
+        if not _CURRENCY.match(self.base_currency):
+            raise ConfigError(
+                f"ORDERS_BASE_CURRENCY={self.base_currency!r}: expected a 3-letter ISO 4217 code"
+            )
+        if self.loyal_min_orders <= self.repeat_min_orders:
+            raise ConfigError(
+                "ORDERS_LIFECYCLE_LOYAL_MIN must be greater than ORDERS_LIFECYCLE_REPEAT_MIN "
+                f"(got {self.loyal_min_orders} and {self.repeat_min_orders})"
+            )
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where DuckDB spills to disk: next to the warehouse, never a tmpfs by default."""
+        if self.duckdb_temp_dir is not None:
+            return self.duckdb_temp_dir
+        return self.warehouse.parent / ".duckdb_tmp"

@@ -1,0 +1,43 @@
+"""The one wiring point: assets, checks, resources, the job, the schedule and the sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orders_pipeline.assets.identity import resolved_customers
+from orders_pipeline.assets.ingest import raw_odp_events, validated_odp_events
+from orders_pipeline.assets.sql_models import model_assets
+from orders_pipeline.automation import build_job, build_schedule, build_sensor
+from orders_pipeline.checks import ASSET_CHECKS
+from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.models import discover_models
+from orders_pipeline.resources import OrdersWarehouse
+
+PYTHON_ASSETS = [raw_odp_events, validated_odp_events, resolved_customers]
+
+
+def python_tables() -> set[tuple[str, str]]:
+    """The tables written by Python assets, as (schema, table)."""
+    return {
+        tuple(key.path)  # type: ignore[misc]
+        for asset in PYTHON_ASSETS
+        for key in asset.keys
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Definitions for the given settings (``ORDERS_*`` variables by default)."""
+    settings = settings or Settings.from_env()
+    assets = [*PYTHON_ASSETS, *model_assets(discover_models(SQL_DIR), python_tables())]
+    job = build_job()
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=ASSET_CHECKS,
+        jobs=[job],
+        schedules=[build_schedule(job)],
+        sensors=[build_sensor(job, settings.landing_dir)],
+        resources={"warehouse": OrdersWarehouse.from_settings(settings)},
+    )
+
+
+defs = build_definitions()

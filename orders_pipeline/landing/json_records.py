@@ -1,0 +1,142 @@
+"""Landing JSON-family files (``.json``, ``.ndjson``, ``.jsonl``) into a raw table: one row per
+record with its text exactly as received (SEMANTICS §2, "what a record is").
+
+- NDJSON/JSONL: one record per non-blank line; ``record_no`` is the 1-based line number, so
+  a person can open the file at that line. A trailing CR (CRLF files) and a UTF-8 BOM are
+  removed; a line that is not JSON is still a record (validation quarantines it).
+- ``.json``: an array gives one record per element (``record_no`` = 1-based position); any
+  other document, valid or not, is one record.
+
+Reading and splitting happen inside DuckDB; Python only touches the bytes of a file that is
+not valid UTF-8, line by line, so that its good lines still load.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from orders_pipeline.landing.files import LandedFile
+from orders_pipeline.warehouse import ARRIVAL_STRIDE
+
+JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
+_BOM = "\ufeff"
+
+_NDJSON_INSERT = """
+insert into {table}
+select ?1, ?2, u.idx, ?1 * {stride} + u.idx,
+       rtrim(case when u.idx = 1 then ltrim(u.line, chr(65279)) else u.line end, chr(13)),
+       null, ?4
+from read_text(?3) as r,
+     unnest(string_split(r.content, chr(10))) with ordinality as u(line, idx)
+where not regexp_full_match(u.line, '[\\s\\x{{FEFF}}]*')
+"""
+
+_JSON_SHAPE = """
+select json_valid(doc) as is_json, case when json_valid(doc) then json_type(doc) end as kind
+from (select ltrim(content, chr(65279)) as doc from read_text(?))
+"""
+
+_JSON_ARRAY_INSERT = """
+insert into {table}
+select ?1, ?2, e.idx, ?1 * {stride} + e.idx, e.element::varchar, null, ?4
+from (select ltrim(content, chr(65279)) as doc from read_text(?3)) as r,
+     unnest(cast(json(r.doc) as json[])) with ordinality as e(element, idx)
+"""
+
+_JSON_DOCUMENT_INSERT = """
+insert into {table}
+select ?1, ?2, 1, ?1 * {stride} + 1, ltrim(content, chr(65279)), null, ?4
+from read_text(?3)
+"""
+
+
+def land_json_file(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    landed: LandedFile,
+    file_seq: int,
+    loaded_at: datetime,
+) -> int:
+    """Insert the file's records into ``table`` (a trusted raw table name) and return how
+    many records the file holds."""
+    params = [file_seq, landed.relative, str(landed.path), loaded_at]
+    before = _count(con, table, file_seq)
+    try:
+        _land_utf8(con, table, landed, params)
+    except duckdb.InvalidInputException as error:
+        if "UTF-8" not in str(error):
+            raise
+        _land_undecodable(con, table, landed, file_seq, loaded_at)
+    return _count(con, table, file_seq) - before
+
+
+def _land_utf8(
+    con: duckdb.DuckDBPyConnection, table: str, landed: LandedFile, params: list[object]
+) -> None:
+    fill = {"table": table, "stride": ARRIVAL_STRIDE}
+    if landed.path.name.lower().endswith((".ndjson", ".jsonl")):
+        con.execute(_NDJSON_INSERT.format(**fill), params)
+        return
+    row = con.execute(_JSON_SHAPE, [str(landed.path)]).fetchall()[0]
+    if row is not None and row[0] and row[1] == "ARRAY":
+        con.execute(_JSON_ARRAY_INSERT.format(**fill), params)
+    else:
+        con.execute(_JSON_DOCUMENT_INSERT.format(**fill), params)
+
+
+def _land_undecodable(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    landed: LandedFile,
+    file_seq: int,
+    loaded_at: datetime,
+) -> None:
+    """A file with bytes that are not UTF-8: every line (or the whole document) becomes a
+    record; undecodable ones keep their text with the bad bytes escaped and a
+    ``decode_error`` that validation turns into a quarantine reason."""
+    data = landed.path.read_bytes()
+    if landed.path.name.lower().endswith((".ndjson", ".jsonl")):
+        chunks = [(i, line) for i, line in enumerate(data.split(b"\n"), start=1)]
+    else:
+        chunks = [(1, data)]
+    rows: list[tuple[int, str, str | None]] = []
+    for record_no, chunk in chunks:
+        chunk = chunk.removesuffix(b"\r")
+        try:
+            text, error = chunk.decode("utf-8"), None
+        except UnicodeDecodeError as bad:
+            text = chunk.decode("utf-8", "backslashreplace")
+            error = f"invalid UTF-8 byte at offset {bad.start} of the record"
+        if record_no == 1:
+            text = text.removeprefix(_BOM)
+        if text.strip():
+            rows.append((record_no, text, error))
+    frame = pl.DataFrame(
+        {
+            "record_no": [r[0] for r in rows],
+            "raw": [r[1] for r in rows],
+            "decode_error": [r[2] for r in rows],
+        },
+        schema={"record_no": pl.Int64, "raw": pl.String, "decode_error": pl.String},
+    )
+    con.register("undecodable_records", frame)
+    try:
+        con.execute(
+            f"""insert into {table}
+            select ?1, ?2, record_no, ?1 * {ARRIVAL_STRIDE} + record_no, raw, decode_error, ?3
+            from undecodable_records""",  # noqa: S608 - trusted table name
+            [file_seq, landed.relative, loaded_at],
+        )
+    finally:
+        con.unregister("undecodable_records")
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str, file_seq: int) -> int:
+    row = con.execute(
+        f"select count(*) from {table} where file_seq = ?",  # noqa: S608 - trusted table name
+        [file_seq],
+    ).fetchall()[0]
+    return int(row[0]) if row else 0

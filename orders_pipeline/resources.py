@@ -1,0 +1,81 @@
+"""The warehouse resource every asset and check uses: settings plus a DuckDB connection from
+``dagster_duckdb.DuckDBResource`` opened with the house session settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from orders_pipeline.config import Settings
+from orders_pipeline.validation.odp_events import STAGING_DDL as ODP_STAGING_DDL
+from orders_pipeline.warehouse import connection_config, ensure_landing_tables, prepare_session
+
+
+class OrdersWarehouse(dg.ConfigurableResource):
+    """Where the pipeline reads and writes, and the rules' tunable settings."""
+
+    landing_dir: str
+    warehouse: str
+    base_currency: str = "USD"
+    identity_max_fanout: int = 25
+    identity_blocklist: list[str] = []
+    repeat_min_orders: int = 2
+    loyal_min_orders: int = 3
+    max_quarantine_rate: float = 0.05
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 0
+    duckdb_temp_dir: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OrdersWarehouse:
+        """The resource for a :class:`Settings` object."""
+        return cls(
+            landing_dir=str(settings.landing_dir),
+            warehouse=str(settings.warehouse),
+            base_currency=settings.base_currency,
+            identity_max_fanout=settings.identity_max_fanout,
+            identity_blocklist=list(settings.identity_blocklist),
+            repeat_min_orders=settings.repeat_min_orders,
+            loyal_min_orders=settings.loyal_min_orders,
+            max_quarantine_rate=settings.max_quarantine_rate,
+            duckdb_memory_limit=settings.duckdb_memory_limit,
+            duckdb_threads=settings.duckdb_threads,
+            duckdb_temp_dir=str(settings.duckdb_temp_dir or ""),
+        )
+
+    def settings(self) -> Settings:
+        """The validated :class:`Settings` this resource stands for."""
+        settings = Settings(
+            landing_dir=Path(self.landing_dir),
+            warehouse=Path(self.warehouse),
+            base_currency=self.base_currency.strip().upper(),
+            identity_max_fanout=self.identity_max_fanout,
+            identity_blocklist=tuple(self.identity_blocklist),
+            repeat_min_orders=self.repeat_min_orders,
+            loyal_min_orders=self.loyal_min_orders,
+            max_quarantine_rate=self.max_quarantine_rate,
+            duckdb_memory_limit=self.duckdb_memory_limit,
+            duckdb_threads=self.duckdb_threads,
+            duckdb_temp_dir=Path(self.duckdb_temp_dir) if self.duckdb_temp_dir else None,
+        )
+        settings.validate()
+        return settings
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection with the session settings and the landing tables ready."""
+        settings = self.settings()
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        duckdb_resource = DuckDBResource(
+            database=str(settings.warehouse), connection_config=connection_config(settings)
+        )
+        with duckdb_resource.get_connection() as con:
+            prepare_session(con, settings)
+            ensure_landing_tables(con)
+            con.execute(ODP_STAGING_DDL)
+            yield con

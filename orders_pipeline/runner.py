@@ -1,0 +1,132 @@
+"""Running every asset of the definitions in this process, and summarising the warehouse
+afterwards: what ``orders-pipeline run`` and the tests call."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import dagster as dg
+
+from orders_pipeline.automation import JOB_NAME
+from orders_pipeline.config import Settings
+from orders_pipeline.warehouse import connect, table_exists
+
+# Dagster logs every step event at DEBUG; the CLI shows our progress lines instead.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class RunSummary:
+    """The closing summary of a run (CONTRACT.md, ``orders-pipeline run``)."""
+
+    success: bool
+    records: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    files: int = 0
+    orders: int = 0
+    customers: int = 0
+    anonymous_orders: int = 0
+    net_revenue: Decimal = Decimal("0")
+    base_currency: str = "USD"
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def run_pipeline(
+    settings: Settings, instance: dg.DagsterInstance | None = None, quiet: bool = True
+) -> RunSummary:
+    """Materialise every asset and check for ``settings`` in-process and summarise."""
+    from orders_pipeline.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(JOB_NAME)
+    owned = instance is None
+    instance = instance or dg.DagsterInstance.ephemeral()
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config=QUIET_RUN_CONFIG if quiet else None,
+        )
+    finally:
+        if owned:
+            instance.dispose()
+    summary = RunSummary(success=result.success, base_currency=settings.base_currency)
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            summary.failed_steps.append(event.step_key or "?")
+            error = event.step_failure_data.error if event.step_failure_data else None
+            if error is not None:
+                summary.errors.append(f"{event.step_key}: {_root_message(error)}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if evaluation is not None and not evaluation.passed:
+                label = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                if evaluation.severity == dg.AssetCheckSeverity.WARN:
+                    summary.warned_checks.append(label)
+                else:
+                    summary.failed_checks.append(label)
+    if settings.warehouse.exists():
+        _fill_from_warehouse(summary, settings)
+    return summary
+
+
+def _root_message(error: object) -> str:
+    """The innermost message of a serialised Dagster error (the user's real problem)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    message = getattr(error, "message", str(error))
+    return str(message).strip().splitlines()[-1] if message else "unknown error"
+
+
+def _fill_from_warehouse(summary: RunSummary, settings: Settings) -> None:
+    with connect(settings, read_only=True) as con:
+        if table_exists(con, "audit", "loads"):
+            for source, files, records, accepted, quarantined, duplicates in con.execute(
+                """select source, count(*), sum(records), coalesce(sum(accepted), 0),
+                          coalesce(sum(quarantined), 0), coalesce(sum(duplicates), 0)
+                   from audit.loads group by source order by source"""
+            ).fetchall():
+                summary.by_source[source] = {
+                    "files": int(files),
+                    "records": int(records),
+                    "accepted": int(accepted),
+                    "quarantined": int(quarantined),
+                    "duplicates": int(duplicates),
+                }
+            for counts in summary.by_source.values():
+                summary.files += counts["files"]
+                summary.records += counts["records"]
+                summary.accepted += counts["accepted"]
+                summary.quarantined += counts["quarantined"]
+                summary.duplicates += counts["duplicates"]
+        if table_exists(con, "core", "orders"):
+            row = con.execute(
+                "select count(*), count(*) filter (where customer_id is null) from core.orders"
+            ).fetchall()[0]
+            summary.orders, summary.anonymous_orders = (int(v) for v in row)  # type: ignore[union-attr]
+        if table_exists(con, "core", "customers"):
+            customers = con.execute("select count(*) from core.customers").fetchall()
+            summary.customers = int(customers[0][0])
+        if table_exists(con, "reporting", "daily_revenue"):
+            net = con.execute("select coalesce(sum(net), 0) from reporting.daily_revenue")
+            summary.net_revenue = Decimal(net.fetchall()[0][0])
+
+
+def configure_progress_output() -> None:
+    """Print the per-asset progress lines on stdout."""
+    logger = logging.getLogger("orders_pipeline.progress")
+    if not any(getattr(h, "_orders_progress", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("  %(message)s"))
+        handler._orders_progress = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -1,0 +1,336 @@
+"""Validating landed ODP order events (SEMANTICS §1.1, §2).
+
+DuckDB extracts every field with an explicit type from each record's raw text (never
+inference: PITFALLS), pandera checks the candidates as a polars frame, and the outcome of
+every record of the batch is written in one transaction: accepted (typed, into
+``staging.odp_event_records`` and ``staging.odp_event_record_items``), quarantined (with
+every reason and the raw text) or an exact duplicate of an accepted record (counted).
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.rules import NUMBER_KINDS, money_checks, row_check
+
+SOURCE = "odp_events"
+MONEY_FIELDS = ("subtotal", "total", "tax", "shipping", "discount")
+ITEM_MONEY_FIELDS = ("price", "discount", "subtotal")
+# data.order keys with a meaning of their own; every other key is a custom field (§1.1).
+ORDER_FIELDS = (
+    "order_id", "total", "subtotal", "tax", "shipping", "discount", "currency", "coupon_code",
+    "bill_address", "ship_address", "phone", "first_name", "last_name", "name", "email", "items",
+)  # fmt: skip
+ITEM_FIELDS = ("product_id", "sku", "price", "quantity", "discount", "subtotal")
+TEXT_FIELDS = (
+    "coupon_code", "bill_address", "ship_address", "phone", "first_name", "last_name", "name",
+    "email",
+)  # fmt: skip
+
+_ISO_WITH_OFFSET = (
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+)
+# Plausible event times: epoch seconds between 1970 and 2100.
+_MAX_EPOCH = 4102444800
+
+
+def _money_columns(path: str, field: str, alias: str | None = None) -> str:
+    name = alias or field
+    kind = f"json_type(doc, '{path}.{field}')"
+    text = f"json_extract_string(doc, '{path}.{field}')"
+    return f"""
+        {kind} as {name}_kind,
+        {text} as {name}_text,
+        case when {kind} in {NUMBER_KINDS} then coalesce(
+            try_cast({text} as decimal(38, 10)) = try_cast({text} as decimal(18, 4)), false)
+        end as {name}_exact"""
+
+
+def _ts_expression(kind: str, text: str) -> str:
+    return f"""case
+        when {kind} in {NUMBER_KINDS} or regexp_full_match(trim({text}), '\\d{{1,10}}(\\.\\d+)?')
+            then case when try_cast({text} as double) between 0 and {_MAX_EPOCH}
+                      then to_timestamp(try_cast({text} as double)) end
+        when {kind} = 'VARCHAR' and regexp_matches(trim({text}), '{_ISO_WITH_OFFSET}')
+            then try_cast(trim({text}) as timestamptz)
+        end"""
+
+
+def candidates_sql(raw_table: str) -> str:
+    """One row per raw record of the new files: every field as text plus its JSON kind.
+
+    ``?`` parameter: none; the caller registers ``batch_files`` (file_seq) to restrict it.
+    """
+    money = ",".join(_money_columns("$.data.order", f) for f in MONEY_FIELDS)
+    texts = ",".join(f"json_extract_string(doc, '$.data.order.{f}') as {f}" for f in TEXT_FIELDS)
+    ts_kind = "coalesce(nullif(json_type(doc, '$.data.ts'), 'NULL'), json_type(doc, '$.ts'))"
+    ts_text = """case when nullif(json_type(doc, '$.data.ts'), 'NULL') is not null
+                      then json_extract_string(doc, '$.data.ts')
+                      else json_extract_string(doc, '$.ts') end"""
+    known = ", ".join(f"'{f}'" for f in ORDER_FIELDS)
+    return f"""
+    with records as (
+        select r.*
+        from {raw_table} as r
+        join batch_files as b using (file_seq)
+    ),
+    parsed as (
+        select
+            arrival_seq, file_seq, file, record_no, raw, decode_error, loaded_at,
+            decode_error is null and json_valid(raw) as is_json,
+            case when decode_error is null and json_valid(raw) then json_type(raw) end
+                as root_kind,
+            case when decode_error is null and json_valid(raw) and json_type(raw) = 'OBJECT'
+                then json(raw) end as doc
+        from records
+    ),
+    fields as (
+        select
+            arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
+            decode_error, doc,
+            json_type(doc, '$.type') as type_kind,
+            json_extract_string(doc, '$.type') as event_type,
+            json_type(doc, '$.action') as action_kind,
+            lower(trim(json_extract_string(doc, '$.action'))) as action,
+            json_type(doc, '$.data') as data_kind,
+            json_type(doc, '$.data.order') as order_kind,
+            json_type(doc, '$.data.order.order_id') as order_id_kind,
+            trim(json_extract_string(doc, '$.data.order.order_id')) as order_id,
+            json_type(doc, '$.identifiers') as identifiers_kind,
+            {ts_kind} as ts_kind,
+            {ts_text} as ts_text,
+            json_type(doc, '$.data.order.currency') as currency_kind,
+            upper(trim(json_extract_string(doc, '$.data.order.currency'))) as currency,
+            json_type(doc, '$.data.order.items') as items_kind,
+            {money},
+            {texts},
+            case when json_type(doc, '$.data.order.items') = 'ARRAY'
+                then json_array_length(doc, '$.data.order.items') else 0 end as item_count,
+            case when json_type(doc, '$.identifiers') = 'OBJECT' then
+                len(list_filter(json_extract_string(doc, '$.identifiers.*'),
+                                lambda v: coalesce(trim(v), '') <> ''))
+                else 0 end
+              + case when coalesce(trim(json_extract_string(doc, '$.data.order.email')), '')
+                     <> '' then 1 else 0 end
+              + case when coalesce(trim(json_extract_string(doc, '$.data.order.phone')), '')
+                     <> '' then 1 else 0 end as identifier_count,
+            case when json_type(doc, '$.data.order') = 'OBJECT' then
+                to_json(map_from_entries(list_filter(
+                    map_entries(cast(json_extract(doc, '$.data.order') as map(varchar, json))),
+                    lambda e: e.key not in ({known}))))
+                end as custom
+        from parsed
+    )
+    select *, {_ts_expression("ts_kind", "ts_text")} as ts
+    from fields
+    """
+
+
+def item_candidates_sql() -> str:
+    """One row per element of ``data.order.items`` of the candidate records."""
+    money = ",".join(_money_columns("$", f) for f in ITEM_MONEY_FIELDS)
+    known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
+    return f"""
+    with items as (
+        select c.row_id, i.item_no, i.item as doc
+        from odp_event_candidates as c,
+             unnest(cast(json_extract(c.doc, '$.data.order.items') as json[]))
+                 with ordinality as i(item, item_no)
+        where c.items_kind = 'ARRAY'
+    )
+    select
+        row_id, item_no,
+        json_type(doc) as item_kind,
+        json_type(doc, '$.product_id') as product_id_kind,
+        trim(json_extract_string(doc, '$.product_id')) as product_id,
+        trim(json_extract_string(doc, '$.sku')) as sku,
+        json_type(doc, '$.quantity') as quantity_kind,
+        json_extract_string(doc, '$.quantity') as quantity_text,
+        try_cast(json_extract_string(doc, '$.quantity') as decimal(18, 4)) as quantity,
+        {money},
+        case when json_type(doc) = 'OBJECT' then
+            len(list_filter(json_keys(doc), lambda k: k not in ({known})))
+            else 0 end as dropped_fields
+    from items
+    """
+
+
+def _event_schema() -> pa.DataFrameSchema:
+    col = pl.col
+    present = col("order_kind") == "OBJECT"
+    has_amount = (
+        col("subtotal_kind").is_in(NUMBER_KINDS)
+        | col("total_kind").is_in(NUMBER_KINDS)
+        | (col("item_count") > 0)
+    )
+    money = [
+        check for field in MONEY_FIELDS for check in money_checks(field, f"data.order.{field}")
+    ]
+    checks = [
+        row_check("invalid_utf8", "the record's bytes are not valid UTF-8",
+                  lambda: col("decode_error").is_null()),
+        row_check("invalid_json", "the record is not valid JSON", lambda: col("is_json")),
+        row_check("not_an_object", "the record must be a JSON object",
+                  lambda: ~col("is_json") | (col("root_kind") == "OBJECT")),
+        row_check("unsupported_event_type", "type must be 'order'",
+                  lambda: col("root_kind").ne("OBJECT") | (col("event_type") == "order")),
+        row_check("missing_action", "action must be a non-empty string",
+                  lambda: col("root_kind").ne("OBJECT")
+                  | ((col("action_kind") == "VARCHAR") & (col("action").str.len_chars() > 0))),
+        row_check("missing_order", "data.order must be an object",
+                  lambda: col("root_kind").ne("OBJECT") | present),
+        row_check("missing_order_id",
+                  "data.order.order_id must be a non-empty string or whole number",
+                  lambda: ~present
+                  | (col("order_id_kind").is_in(["VARCHAR", "UBIGINT", "BIGINT"])
+                     & (col("order_id").str.len_chars() > 0))),
+        row_check("missing_identifier",
+                  "ODP requires at least one identifier (identifiers.*, data.order.email or "
+                  "data.order.phone)",
+                  lambda: col("root_kind").ne("OBJECT") | (col("identifier_count") > 0)),
+        row_check("invalid_identifiers", "identifiers must be an object",
+                  lambda: col("identifiers_kind").is_null()
+                  | col("identifiers_kind").is_in(["OBJECT", "NULL"])),
+        row_check("invalid_ts",
+                  "ts must be epoch seconds (1970-2100) or ISO-8601 with a UTC offset",
+                  lambda: col("ts_kind").is_null() | (col("ts_kind") == "NULL")
+                  | col("ts").is_not_null()),
+        row_check("invalid_currency", "currency must be a 3-letter ISO 4217 code",
+                  lambda: col("currency_kind").is_null() | (col("currency_kind") == "NULL")
+                  | ((col("currency_kind") == "VARCHAR")
+                     & col("currency").str.contains(r"^[A-Z]{3}$"))),
+        row_check("invalid_items", "data.order.items must be an array",
+                  lambda: col("items_kind").is_null()
+                  | col("items_kind").is_in(["ARRAY", "NULL"])),
+        row_check("missing_amount",
+                  "a purchase, return or refund needs a subtotal, a total or items",
+                  lambda: ~present | ~col("action").is_in(["purchase", "return", "refund"])
+                  | has_amount),
+        *money,
+    ]  # fmt: skip
+    return pa.DataFrameSchema(name="odp_event", checks=checks)
+
+
+def _item_schema() -> pa.DataFrameSchema:
+    col = pl.col
+    money = [
+        check for field in ITEM_MONEY_FIELDS for check in money_checks(field, f"items[].{field}")
+    ]
+    checks = [
+        row_check("invalid_item", "each item must be an object",
+                  lambda: col("item_kind") == "OBJECT"),
+        row_check("invalid_quantity", "items[].quantity must be a number ≥ 0",
+                  lambda: col("quantity_kind").is_null() | (col("quantity_kind") == "NULL")
+                  | (col("quantity_kind").is_in(NUMBER_KINDS) & (col("quantity") >= 0))),
+        row_check("invalid_product_id", "items[].product_id must be a string or whole number",
+                  lambda: col("product_id_kind").is_null()
+                  | col("product_id_kind").is_in(["VARCHAR", "UBIGINT", "BIGINT", "NULL"])),
+        *money,
+    ]  # fmt: skip
+    return pa.DataFrameSchema(name="odp_event_item", checks=checks)
+
+
+EVENT_SCHEMA = _event_schema()
+ITEM_SCHEMA = _item_schema()
+
+
+STAGING_DDL = """
+create table if not exists staging.odp_event_records (
+    arrival_seq  bigint not null,
+    file         varchar not null,
+    record_no    bigint not null,
+    event_id     varchar not null,   -- md5 of the canonical record (keys sorted)
+    action       varchar not null,
+    ts           timestamptz not null,
+    ts_inferred  boolean not null,   -- no ts was sent: the file's ingestion time is used
+    order_id     varchar not null,
+    currency     varchar,
+    subtotal     decimal(18, 4),
+    total        decimal(18, 4),
+    tax          decimal(18, 4),
+    shipping     decimal(18, 4),
+    discount     decimal(18, 4),
+    coupon_code  varchar,
+    bill_address varchar,
+    ship_address varchar,
+    phone        varchar,
+    first_name   varchar,
+    last_name    varchar,
+    name         varchar,
+    email        varchar,
+    identifiers  json,
+    custom       json,
+    item_count   integer not null,
+    loaded_at    timestamptz not null
+);
+create table if not exists staging.odp_event_record_items (
+    arrival_seq    bigint not null,
+    event_id       varchar not null,
+    item_no        integer not null,
+    product_id     varchar,
+    sku            varchar,
+    price          decimal(18, 4),
+    quantity       decimal(18, 4),
+    discount       decimal(18, 4),
+    subtotal       decimal(18, 4),
+    dropped_fields integer not null  -- custom fields inside items: ODP ignores them (§1.1)
+);
+"""
+
+
+def _decimal(field: str, prefix: str = "c") -> str:
+    return (
+        f"case when {prefix}.{field}_kind in {NUMBER_KINDS} "
+        f"then cast({prefix}.{field}_text as decimal(18, 4)) end as {field}"
+    )
+
+
+def accepted_records_sql() -> str:
+    """Typed staging rows of the accepted candidates (``batch_outcomes.outcome = 'accepted'``)."""
+    money = ", ".join(_decimal(f) for f in MONEY_FIELDS)
+    texts = ", ".join(f"nullif(trim(c.{f}), '') as {f}" for f in TEXT_FIELDS)
+    return f"""
+    select
+        c.row_id as arrival_seq, c.file, c.record_no, o.event_id, c.action,
+        coalesce(c.ts, c.loaded_at) as ts, c.ts is null as ts_inferred,
+        c.order_id, nullif(c.currency, '') as currency,
+        {money}, {texts},
+        case when c.identifiers_kind = 'OBJECT' then json_extract(c.doc, '$.identifiers') end
+            as identifiers,
+        c.custom, c.item_count, c.loaded_at
+    from odp_event_candidates as c
+    join batch_outcomes as o using (row_id)
+    where o.outcome = 'accepted'
+    """
+
+
+def accepted_items_sql() -> str:
+    """Typed item rows of the accepted candidates."""
+    return f"""
+    select
+        i.row_id as arrival_seq, o.event_id, i.item_no,
+        nullif(i.product_id, '') as product_id, nullif(i.sku, '') as sku,
+        {_decimal("price", "i")}, i.quantity, {_decimal("discount", "i")},
+        {_decimal("subtotal", "i")}, i.dropped_fields
+    from odp_event_item_candidates as i
+    join batch_outcomes as o using (row_id)
+    where o.outcome = 'accepted'
+    """
+
+
+VALIDATION = JsonSourceValidation(
+    source=SOURCE,
+    raw_table="raw.odp_events",
+    candidates_table="odp_event_candidates",
+    candidates_sql=candidates_sql("raw.odp_events"),
+    item_candidates_table="odp_event_item_candidates",
+    item_candidates_sql=item_candidates_sql(),
+    event_schema=EVENT_SCHEMA,
+    item_schema=ITEM_SCHEMA,
+    staging_table="staging.odp_event_records",
+    staging_items_table="staging.odp_event_record_items",
+    accepted_sql=accepted_records_sql,
+    accepted_items_sql=accepted_items_sql,
+)

@@ -1,0 +1,232 @@
+"""Deciding and writing what becomes of every landed record (SEMANTICS §2): accepted,
+quarantined with every reason and its raw text, or an exact duplicate of an accepted record.
+
+Works on the files of one source that are landed but not yet validated, and writes the whole
+batch in one transaction, so ``records = accepted + quarantined + duplicates`` holds for every
+file at every commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from orders_pipeline.validation.rules import failures_by_row
+
+# SEMANTICS §2: JSON records are equal when their parsed values with keys sorted are equal;
+# json_tree lists every node with its full path, so ordering by path sorts the keys.
+CANONICAL_FINGERPRINT = """
+select c.row_id,
+       md5(string_agg(j.fullkey || ':' || j.type || ':' || coalesce(j.atom::varchar, ''),
+                      chr(31) order by j.fullkey)) as event_id
+from {candidates} as c, json_tree(c.doc) as j
+where c.row_id not in (select row_id from batch_failures)
+group by c.row_id
+"""
+
+
+@dataclass(frozen=True)
+class JsonSourceValidation:
+    """How one JSON source is validated: the SQL that extracts candidates, its pandera
+    schemas, and the SQL that types the accepted rows into staging."""
+
+    source: str
+    raw_table: str
+    candidates_table: str
+    candidates_sql: str
+    item_candidates_table: str
+    item_candidates_sql: str
+    event_schema: pa.DataFrameSchema
+    item_schema: pa.DataFrameSchema
+    staging_table: str
+    staging_items_table: str
+    accepted_sql: Callable[[], str]
+    accepted_items_sql: Callable[[], str]
+
+
+@dataclass
+class ValidationReport:
+    """Counts of one validation pass, for metadata, the CLI summary and tests."""
+
+    source: str
+    files: list[str] = field(default_factory=list)
+    records: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, source: str) -> pl.DataFrame:
+    """Files of ``source`` that are landed and not validated yet."""
+    return con.sql(
+        "select file_seq, file from audit.loads where source = ? and validated_at is null "
+        "order by file_seq",
+        params=[source],
+    ).pl()
+
+
+def validate_pending(
+    con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation
+) -> ValidationReport:
+    """Validate every pending file of the source and write the outcomes in one transaction."""
+    report = ValidationReport(source=spec.source)
+    batch = pending_files(con, spec.source)
+    if batch.height == 0:
+        return report
+    report.files = batch["file"].to_list()
+    con.register("batch_files", batch.select("file_seq"))
+    try:
+        _stage_candidates(con, spec)
+        failures = _failures(con, spec)
+        con.register("batch_failure_rows", failures)
+        con.execute("begin transaction")
+        try:
+            _write_outcomes(con, spec)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        for view in ("batch_files", "batch_failure_rows"):
+            _unregister(con, view)
+        for temp in (
+            spec.candidates_table,
+            spec.item_candidates_table,
+            "batch_failures",
+            "batch_outcomes",
+        ):
+            con.execute(f"drop table if exists {temp}")
+    _fill_report(con, report, batch)
+    return report
+
+
+def _stage_candidates(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    con.execute(f"create or replace temp table {spec.candidates_table} as {spec.candidates_sql}")
+    con.execute(
+        f"create or replace temp table {spec.item_candidates_table} as {spec.item_candidates_sql}"
+    )
+
+
+def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.DataFrame:
+    events = con.sql(f"select * exclude (doc, custom) from {spec.candidates_table}").pl()
+    items = con.sql(f"select * from {spec.item_candidates_table}").pl()
+    event_failures = failures_by_row(spec.event_schema, events)
+    item_failures = failures_by_row(spec.item_schema, items, keys=("row_id", "item_no"))
+    parts = pl.col("reason").str.splitn(": ", 2)
+    item_failures = item_failures.select(
+        "row_id",
+        pl.concat_str(
+            parts.struct.field("field_0"), pl.lit(": item "), pl.col("item_no").cast(pl.String),
+            pl.lit(": "), parts.struct.field("field_1"),
+        ).alias("reason"),
+    )  # fmt: skip
+    return pl.concat([event_failures, item_failures]).sort("row_id", "reason")
+
+
+def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    candidates = spec.candidates_table
+    con.execute(
+        "create or replace temp table batch_failures as "
+        "select row_id, list(reason order by reason) as reasons "
+        "from batch_failure_rows group by row_id"
+    )
+    con.execute(
+        f"""create or replace temp table batch_outcomes as
+        with fingerprints as ({CANONICAL_FINGERPRINT.format(candidates=candidates)}),
+        ranked as (
+            select f.row_id, f.event_id,
+                   first_value(f.row_id) over (partition by f.event_id order by f.row_id)
+                       as first_row_id
+            from fingerprints as f
+        ),
+        earlier as (
+            select event_id, arg_min(arrival_seq, arrival_seq) as first_row_id
+            from {spec.staging_table}
+            where event_id in (select event_id from fingerprints)
+            group by event_id
+        )
+        select r.row_id, r.event_id,
+               case when e.event_id is not null or r.first_row_id <> r.row_id
+                    then 'duplicate' else 'accepted' end as outcome,
+               coalesce(e.first_row_id, r.first_row_id) as first_row_id
+        from ranked as r
+        left join earlier as e using (event_id)
+        union all
+        select row_id, null, 'quarantined', null from batch_failures
+        """  # noqa: S608 - trusted table names
+    )
+    con.execute(
+        f"""insert into audit.quarantine
+        select ?, c.file, c.record_no, f.reasons, r.raw, c.loaded_at, r.file_seq
+        from batch_failures as f
+        join {candidates} as c using (row_id)
+        join {spec.raw_table} as r on r.arrival_seq = f.row_id
+        order by f.row_id""",  # noqa: S608 - trusted table names
+        [spec.source],
+    )
+    con.execute(
+        f"""insert into audit.duplicates
+        select ?, c.file, c.record_no, o.event_id, first.file, first.record_no,
+               first.file_seq = (o.row_id // 1000000000) as same_file
+        from batch_outcomes as o
+        join {candidates} as c using (row_id)
+        join {spec.raw_table} as first on first.arrival_seq = o.first_row_id
+        where o.outcome = 'duplicate'""",  # noqa: S608 - trusted table names
+        [spec.source],
+    )
+    con.execute(f"insert into {spec.staging_table} {spec.accepted_sql()}")
+    con.execute(f"insert into {spec.staging_items_table} {spec.accepted_items_sql()}")
+    con.execute(
+        f"""update audit.loads as l set
+            accepted = coalesce(s.accepted, 0),
+            quarantined = coalesce(s.quarantined, 0),
+            duplicates = coalesce(s.duplicates, 0),
+            validated_at = now()
+        from (
+            select b.file_seq,
+                   count(*) filter (where o.outcome = 'accepted') as accepted,
+                   count(*) filter (where o.outcome = 'quarantined') as quarantined,
+                   count(*) filter (where o.outcome = 'duplicate') as duplicates
+            from batch_files as b
+            left join {spec.raw_table} as r using (file_seq)
+            left join batch_outcomes as o on o.row_id = r.arrival_seq
+            group by b.file_seq
+        ) as s
+        where l.file_seq = s.file_seq and l.source = ?""",  # noqa: S608 - trusted table names
+        [spec.source],
+    )
+
+
+def _fill_report(
+    con: duckdb.DuckDBPyConnection, report: ValidationReport, batch: pl.DataFrame
+) -> None:
+    con.register("reported_files", batch.select("file_seq"))
+    try:
+        row = con.execute(
+            """select sum(records), sum(accepted), sum(quarantined), sum(duplicates)
+            from audit.loads where file_seq in (select file_seq from reported_files)"""
+        ).fetchall()[0]
+        reasons = con.execute(
+            """select split_part(reason, ':', 1) as code, count(*)
+            from (select unnest(q.reasons) as reason from audit.quarantine as q
+                  where q.file_seq in (select file_seq from reported_files))
+            group by code order by count(*) desc, code"""
+        ).fetchall()
+    finally:
+        _unregister(con, "reported_files")
+    if row:
+        report.records, report.accepted, report.quarantined, report.duplicates = (
+            int(v or 0) for v in row
+        )
+    report.reasons = {code: int(n) for code, n in reasons}
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(name)

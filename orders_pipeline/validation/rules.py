@@ -1,0 +1,83 @@
+"""Building blocks shared by every source's pandera schema: row checks named by a reason
+code, the money and timestamp rules of SEMANTICS §2, and turning pandera's failure report
+into one list of reasons per record (PITFALLS: validate eagerly with ``lazy=True`` and map
+``failure_cases`` back through an explicit row position)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+# json_type() names of JSON numbers as DuckDB reports them.
+NUMBER_KINDS = ("UBIGINT", "BIGINT", "DOUBLE", "HUGEINT", "UHUGEINT")
+# Money is DECIMAL(18,4): at most 14 integer digits and 4 decimals; and JSON numbers pass
+# through a double in DuckDB, so more than 15 significant digits cannot be trusted.
+MAX_SIGNIFICANT_DIGITS = 15
+
+
+def row_check(reason: str, message: str, expression: Callable[[], pl.Expr]) -> pa.Check:
+    """A dataframe-level check that is true for good rows; its name is ``reason: message``,
+    which is what reaches ``audit.quarantine.reasons``."""
+
+    def _check(data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(expression().fill_null(True).alias("ok"))
+
+    return pa.Check(_check, name=f"{reason}: {message}")
+
+
+def significant_digits(text: pl.Expr) -> pl.Expr:
+    """Digits of a JSON number's mantissa, without sign, point, exponent or leading zeros."""
+    mantissa = text.str.replace(r"[eE].*$", "").str.replace_all(r"[^0-9]", "")
+    return mantissa.str.strip_chars_start("0").str.strip_chars_end("0").str.len_chars()
+
+
+def money_checks(field: str, where: str) -> list[pa.Check]:
+    """Checks for one optional money field extracted as ``<field>_kind``, ``<field>_text`` and
+    ``<field>_exact`` (the text casts to DECIMAL(18,4) without rounding)."""
+    kind, text, exact = pl.col(f"{field}_kind"), pl.col(f"{field}_text"), pl.col(f"{field}_exact")
+    present = kind.is_not_null() & (kind != "NULL")
+    is_number = kind.is_in(NUMBER_KINDS)
+    return [
+        row_check(
+            "invalid_amount",
+            f"{where} must be a JSON number (a quoted or other value was sent)",
+            lambda: ~present | is_number,
+        ),
+        row_check(
+            "invalid_amount",
+            f"{where} must be a finite number with at most 14 integer digits, 4 decimals and "
+            f"{MAX_SIGNIFICANT_DIGITS} significant digits (NaN, Infinity, 1e400 and over-long "
+            "values are refused rather than altered)",
+            lambda: ~is_number | (exact & (significant_digits(text) <= MAX_SIGNIFICANT_DIGITS)),
+        ),
+    ]
+
+
+def failures_by_row(
+    schema: pa.DataFrameSchema, frame: pl.DataFrame, keys: tuple[str, ...] = ("row_id",)
+) -> pl.DataFrame:
+    """Validate ``frame`` and return one row per (keys..., reason) that failed. A failure
+    pandera cannot place on a row is a bug in our own schema, so it is raised, never
+    swallowed."""
+    empty = frame.select(keys).clear().with_columns(reason=pl.lit(None, pl.String))
+    if frame.height == 0:
+        return empty
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+        unplaced = cases.filter(pl.col("index").is_null())
+        if unplaced.height:
+            raise RuntimeError(
+                f"validation schema {schema.name!r} failed outside any row: "
+                f"{unplaced.select('column', 'check').to_dicts()}"
+            ) from errors
+        positions = cases.select(pl.col("index").cast(pl.Int64), pl.col("check").alias("reason"))
+        located = (
+            frame.select(keys).with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
+        )
+        return positions.join(located, on="index").select(*keys, "reason").unique()
+    return empty

@@ -1,0 +1,127 @@
+"""The one way to open the warehouse and the one place that declares its landing-side tables.
+
+Every connection is opened with the same session settings: UTC time zone (PITFALLS: a
+TIMESTAMPTZ cast to DATE uses the session zone), a memory limit and a spill folder that is
+not a tmpfs, and insertion order not preserved so big loads can stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+
+from orders_pipeline.config import Settings
+
+SCHEMAS = ("raw", "staging", "core", "reporting", "audit")
+
+# Tables written by Python (landing and validation). SQL models create their own tables.
+LANDING_DDL = """
+create table if not exists audit.loads (
+    file          varchar   not null,  -- path under the landing folder
+    source        varchar   not null,  -- the landing sub-folder: odp_events, ...
+    sha256        varchar   not null,
+    size_bytes    bigint    not null,
+    file_seq      bigint    not null,  -- SEMANTICS §3: order in which files were first ingested
+    records       bigint    not null,
+    accepted      bigint,
+    quarantined   bigint,
+    duplicates    bigint,
+    loaded_at     timestamptz not null,
+    validated_at  timestamptz
+);
+create table if not exists audit.quarantine (
+    source      varchar   not null,
+    file        varchar   not null,
+    record_no   bigint    not null,
+    reasons     varchar[] not null,
+    raw         varchar,
+    loaded_at   timestamptz not null,
+    file_seq    bigint not null
+);
+create table if not exists audit.duplicates (
+    source            varchar not null,
+    file              varchar not null,
+    record_no         bigint  not null,
+    event_id          varchar not null,
+    first_file        varchar not null,
+    first_record_no   bigint  not null,
+    same_file         boolean not null  -- re-sent within one file, or across files
+);
+create table if not exists raw.odp_events (
+    file_seq     bigint  not null,
+    file         varchar not null,
+    record_no    bigint  not null,  -- 1-based line (NDJSON), element (JSON array) or 1
+    arrival_seq  bigint  not null,  -- SEMANTICS §3: file_seq * 1e9 + record_no
+    raw          varchar,           -- the record's text exactly as received
+    decode_error varchar,           -- set when the bytes were not valid UTF-8
+    loaded_at    timestamptz not null
+);
+"""
+
+# arrival_seq = file_seq * ARRIVAL_STRIDE + record_no: files never interleave.
+ARRIVAL_STRIDE = 1_000_000_000
+
+
+def connection_config(settings: Settings) -> dict[str, Any]:
+    """DuckDB ``config=`` options for every connection (also given to ``DuckDBResource``)."""
+    settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "temp_directory": str(settings.temp_dir),
+        "preserve_insertion_order": False,
+    }
+    if settings.duckdb_threads:
+        config["threads"] = settings.duckdb_threads
+    return config
+
+
+@contextmanager
+def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse with the house session settings; closes it on exit."""
+    if not read_only:
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(settings.warehouse), read_only=read_only, config=connection_config(settings)
+    )
+    try:
+        prepare_session(con, settings)
+        yield con
+    finally:
+        con.close()
+
+
+def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Session settings and the variables SQL models read with ``getvariable(...)``."""
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set variable base_currency = ?", [settings.base_currency])
+    con.execute("set variable repeat_min_orders = ?", [settings.repeat_min_orders])
+    con.execute("set variable loyal_min_orders = ?", [settings.loyal_min_orders])
+    con.execute("set variable max_quarantine_rate = ?", [settings.max_quarantine_rate])
+    con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
+    blocklist = [value.strip().lower() for value in settings.identity_blocklist]
+    con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
+
+
+def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the schemas and the Python-written tables if they do not exist yet."""
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(LANDING_DDL)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists in the open database."""
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()[0]
+    return bool(row and row[0])
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, qualified_name: str) -> int:
+    """Row count of a table named by trusted code (never by input data)."""
+    row = con.execute(f"select count(*) from {qualified_name}").fetchall()[0]  # noqa: S608
+    return int(row[0]) if row else 0

@@ -1,0 +1,104 @@
+-- Resolved customers (SEMANTICS §5, §7): one row per connected component of identifiers,
+-- with profile fields (first value wins) and lifecycle metrics on the order subtotal.
+with identifiers as (
+    select * from core.customer_identifiers
+),
+
+orders as (
+    select * from core.orders
+    where customer_id is not null
+),
+
+ledger as (
+    select * from core.order_events
+    where customer_id is not null and not is_pass_through
+),
+
+contact_lists as (
+    select
+        customer_id,
+        list(identifier_value order by identifier_value) filter (where identifier_type = 'email')
+            as emails,
+        list(identifier_value order by identifier_value) filter (where identifier_type = 'phone')
+            as phones
+    from identifiers
+    group by customer_id
+),
+
+other_identifier_lists as (
+    select customer_id, identifier_type, list(identifier_value order by identifier_value) as ids
+    from identifiers
+    where identifier_type not in ('email', 'phone')
+    group by customer_id, identifier_type
+),
+
+other_identifiers as (
+    select customer_id, to_json(map_from_entries(list({'key': identifier_type, 'value': ids}
+                                                      order by identifier_type)))
+        as other_identifiers
+    from other_identifier_lists
+    group by customer_id
+),
+
+profiles as (
+    -- §5: the first non-empty value in time order is never overwritten
+    select
+        customer_id,
+        first(first_name order by ts, arrival_seq) filter (where first_name is not null)
+            as first_name,
+        first(last_name order by ts, arrival_seq) filter (where last_name is not null)
+            as last_name,
+        first(name order by ts, arrival_seq) filter (where name is not null) as name
+    from ledger
+    group by customer_id
+),
+
+order_metrics as (
+    -- §7: cancelled orders do not count; returned or refunded ones do
+    select
+        customer_id,
+        count(*) filter (where counts_for_lifecycle) as lifecycle_order_count,
+        count(*) as order_count_all,
+        -- §7: LTV over all orders (a full cancel nets to ≤ 0), on the subtotal
+        sum(subtotal_base) as ltv,
+        min(placed_at) filter (where counts_for_lifecycle) as first_order_at,
+        max(placed_at) filter (where counts_for_lifecycle) as last_order_at
+    from orders
+    group by customer_id
+),
+
+final as (
+    select
+        order_metrics.customer_id,
+        coalesce(contact_lists.emails, []) as emails,
+        coalesce(contact_lists.phones, []) as phones,
+        coalesce(other_identifiers.other_identifiers, '{}'::json) as other_identifiers,
+        profiles.first_name,
+        profiles.last_name,
+        profiles.name,
+        cast(order_metrics.lifecycle_order_count as integer) as lifecycle_order_count,
+        case
+            when order_metrics.lifecycle_order_count = 0 then 'no_purchase'
+            when order_metrics.lifecycle_order_count >= getvariable('loyal_min_orders')
+                then 'loyal'
+            when order_metrics.lifecycle_order_count >= getvariable('repeat_min_orders')
+                then 'repeat'
+            else 'one_purchase'
+        end as lifecycle_stage,
+        cast(order_metrics.ltv as decimal(18, 4)) as ltv,
+        case when order_metrics.lifecycle_order_count > 0
+            then decimal_division(
+                cast(order_metrics.ltv as decimal(18, 4)),
+                cast(order_metrics.lifecycle_order_count as decimal(18, 4)),
+                4)
+        end as aov,
+        order_metrics.first_order_at,
+        order_metrics.last_order_at,
+        cast(order_metrics.order_count_all as integer) as order_count_all
+    from order_metrics
+    left join contact_lists on contact_lists.customer_id = order_metrics.customer_id
+    left join other_identifiers on other_identifiers.customer_id = order_metrics.customer_id
+    left join profiles on profiles.customer_id = order_metrics.customer_id
+)
+
+select * from final

@@ -1,0 +1,46 @@
+-- Over-merge guard (SEMANTICS §5): how many distinct other identifier values each identifier
+-- appears with on the same orders, and whether it may link customers. A value seen with more
+-- than ORDERS_IDENTITY_MAX_FANOUT others (a shop's phone, test@test.com) or on the blocklist
+-- links nothing; it stays on its orders.
+with identifiers as (
+    select distinct order_id, identifier_type, identifier_value
+    from staging.stg_order_identifiers
+),
+
+co_occurrences as (
+    select
+        this.identifier_type,
+        this.identifier_value,
+        count(distinct other.identifier_type || chr(31) || other.identifier_value) as fanout
+    from identifiers as this
+    inner join identifiers as other
+        on other.order_id = this.order_id
+        and (other.identifier_type <> this.identifier_type
+             or other.identifier_value <> this.identifier_value)
+    group by this.identifier_type, this.identifier_value
+),
+
+order_counts as (
+    select identifier_type, identifier_value, count(*) as order_count
+    from identifiers
+    group by identifier_type, identifier_value
+),
+
+final as (
+    select
+        order_counts.identifier_type,
+        order_counts.identifier_value,
+        order_counts.order_count,
+        coalesce(co_occurrences.fanout, 0) as fanout,
+        list_contains(getvariable('identity_blocklist'), lower(order_counts.identifier_value))
+            as is_blocklisted,
+        not list_contains(getvariable('identity_blocklist'), lower(order_counts.identifier_value))
+            and coalesce(co_occurrences.fanout, 0) <= getvariable('identity_max_fanout')
+            as links
+    from order_counts
+    left join co_occurrences
+        on co_occurrences.identifier_type = order_counts.identifier_type
+        and co_occurrences.identifier_value = order_counts.identifier_value
+)
+
+select * from final

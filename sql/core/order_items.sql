@@ -1,0 +1,35 @@
+-- Line items of every ledger event, with the event's action, time, currency and customer.
+with items as (
+    select * from staging.stg_order_items
+),
+
+ledger as (
+    select * from core.order_events
+),
+
+final as (
+    select
+        items.event_id,
+        items.order_id,
+        ledger.action,
+        ledger.action_class,
+        ledger.ts,
+        items.item_no,
+        items.product_id,
+        items.sku,
+        items.price,
+        items.quantity,
+        items.discount,
+        items.subtotal,
+        items.subtotal_derived,
+        items.custom,
+        items.source,
+        ledger.currency,
+        cast(items.subtotal * ledger.rate_to_base as decimal(18, 4)) as subtotal_base,
+        ledger.customer_id,
+        ledger.is_order_creating
+    from items
+    inner join ledger on ledger.event_id = items.event_id
+)
+
+select * from final

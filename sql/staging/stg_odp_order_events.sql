@@ -1,0 +1,56 @@
+-- ODP order events (SEMANTICS §1.1): one row per accepted API call, typed and named as the
+-- ledger expects. Amount fallbacks are resolved in core.order_events, not here.
+with records as (
+    select * from staging.odp_event_records
+),
+
+items as (
+    select * from staging.stg_odp_order_items
+),
+
+item_totals as (
+    select
+        event_id,
+        sum(subtotal) as items_subtotal,
+        sum(quantity) as items_quantity,
+        count(*) as item_rows,
+        sum(dropped_fields) as dropped_item_fields
+    from items
+    group by event_id
+),
+
+final as (
+    select
+        records.event_id,
+        'odp_events' as source,
+        records.order_id,
+        records.action,
+        records.ts,
+        records.ts_inferred,
+        records.arrival_seq,
+        records.file,
+        records.record_no,
+        records.currency,
+        records.subtotal,
+        records.total,
+        records.tax,
+        records.shipping,
+        records.discount,
+        records.coupon_code,
+        records.bill_address,
+        records.ship_address,
+        records.first_name,
+        records.last_name,
+        records.name,
+        coalesce(records.email, records.identifiers ->> '$.email') as email,
+        coalesce(records.phone, records.identifiers ->> '$.phone') as phone,
+        records.custom,
+        item_totals.items_subtotal,
+        coalesce(item_totals.items_quantity, 0) as items_quantity,
+        coalesce(item_totals.item_rows, 0) as item_rows,
+        coalesce(item_totals.dropped_item_fields, 0) as dropped_item_fields
+    from records
+    left join item_totals on item_totals.event_id = records.event_id
+)
+
+select * from final

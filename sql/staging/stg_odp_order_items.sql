@@ -1,0 +1,44 @@
+-- ODP line items (SEMANTICS §1.1): one row per element of data.order.items of an accepted
+-- event. Custom fields inside items were dropped at validation (ODP ignores them); the
+-- order-level custom fields are copied onto every item.
+with records as (
+    select * from staging.odp_event_records
+),
+
+record_items as (
+    select * from staging.odp_event_record_items
+),
+
+items_with_subtotal as (
+    select
+        record_items.*,
+        -- §3: an item subtotal, when absent, is price × quantity − discount
+        coalesce(
+            record_items.subtotal,
+            record_items.price * record_items.quantity - coalesce(record_items.discount, 0)
+        ) as line_subtotal
+    from record_items
+),
+
+final as (
+    select
+        items.event_id,
+        'odp_events' as source,
+        records.order_id,
+        records.action,
+        records.ts,
+        items.item_no,
+        items.product_id,
+        items.sku,
+        items.price,
+        items.quantity,
+        items.discount,
+        cast(items.line_subtotal as decimal(18, 4)) as subtotal,
+        items.subtotal is null as subtotal_derived,
+        items.dropped_fields,
+        records.custom
+    from items_with_subtotal as items
+    inner join records on records.event_id = items.event_id
+)
+
+select * from final

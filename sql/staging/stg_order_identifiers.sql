@@ -1,0 +1,42 @@
+-- Every source's identifiers, normalised (SEMANTICS §5): email trimmed and lower-cased,
+-- phone reduced to `+` and digits, other ids trimmed. Empty values never link.
+with odp_identifiers as (
+    select * from staging.stg_odp_order_identifiers
+),
+
+unioned as (
+    select * from odp_identifiers
+),
+
+normalised as (
+    select
+        event_id,
+        source,
+        order_id,
+        case
+            when identifier_type in ('email', 'email_address') then 'email'
+            when identifier_type in ('phone', 'phone_number', 'mobile') then 'phone'
+            else identifier_type
+        end as identifier_type,
+        identifier_value as value_as_sent
+    from unioned
+),
+
+final as (
+    select distinct
+        event_id,
+        source,
+        order_id,
+        identifier_type,
+        case identifier_type
+            when 'email' then lower(trim(value_as_sent))
+            when 'phone' then
+                case when starts_with(trim(value_as_sent), '+') then '+' else '' end
+                || regexp_replace(value_as_sent, '[^0-9]', '', 'g')
+            else trim(value_as_sent)
+        end as identifier_value
+    from normalised
+)
+
+select * from final
+where identifier_value <> '' and identifier_value <> '+'
