@@ -4,6 +4,7 @@ afterwards: what ``orders-pipeline run`` and the tests call."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -124,7 +125,7 @@ def configure_progress_output() -> None:
     """Print the per-asset progress lines on stdout."""
     logger = logging.getLogger("orders_pipeline.progress")
     if not any(getattr(h, "_orders_progress", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("  %(message)s"))
         handler._orders_progress = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

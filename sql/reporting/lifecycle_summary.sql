@@ -27,10 +27,10 @@ final as (
         cast(coalesce(per_stage.lifecycle_orders, 0) as bigint) as lifecycle_orders,
         cast(round(coalesce(per_stage.ltv, 0), 2) as decimal(18, 2)) as ltv,
         cast(round(decimal_division(cast(per_stage.ltv as decimal(18, 4)),
-                                    cast(per_stage.lifecycle_orders as decimal(18, 4)), 4), 2)
+                                    cast(nullif(per_stage.lifecycle_orders, 0) as decimal(18, 4)), 4), 2)
              as decimal(18, 2)) as aov,
         cast(round(decimal_division(cast(per_stage.ltv as decimal(18, 4)),
-                                    cast(per_stage.customers as decimal(18, 4)), 4), 2)
+                                    cast(nullif(per_stage.customers, 0) as decimal(18, 4)), 4), 2)
              as decimal(18, 2)) as ltv_per_customer
     from stages
     left join per_stage on per_stage.lifecycle_stage = stages.lifecycle_stage

@@ -1,0 +1,138 @@
+"""Fixtures that build tiny landing folders, run the real pipeline on them, and query the
+warehouse it wrote. They build data; assertions stay in the tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import RunSummary, run_pipeline
+
+
+def odp_event(
+    action: str,
+    order_id: str,
+    ts: int | float | str | None = 1_700_000_000,
+    *,
+    identifiers: dict[str, Any] | None = None,
+    items: list[dict[str, Any]] | None = None,
+    ts_at_top: bool = False,
+    **order_fields: Any,
+) -> dict[str, Any]:
+    """An ODP order event (SEMANTICS §1.1). ``identifiers`` defaults to one email per order
+    so that ODP's identifier rule is met; pass ``{}`` to send none."""
+    order: dict[str, Any] = {"order_id": order_id, **order_fields}
+    if items is not None:
+        order["items"] = items
+    data: dict[str, Any] = {"order": order}
+    event: dict[str, Any] = {
+        "type": "order",
+        "action": action,
+        "identifiers": {"email": f"{order_id.lower()}@example.com"}
+        if identifiers is None
+        else identifiers,
+        "data": data,
+    }
+    if ts is not None:
+        if ts_at_top:
+            event["ts"] = ts
+        else:
+            data["ts"] = ts
+    return event
+
+
+def day(n: int, hour: int = 12) -> int:
+    """Epoch seconds of 2026-06-{n} at ``hour``:00 UTC (n from 1 to 30)."""
+    return 1_780_272_000 + (n - 1) * 86_400 + hour * 3_600
+
+
+@dataclass
+class Warehouse:
+    """A finished run and read-only access to what it wrote."""
+
+    path: Path
+    summary: RunSummary
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def value(self, sql: str, params: list[Any] | None = None) -> Any:
+        rows = self.query(sql, params)
+        assert len(rows) == 1 and len(rows[0]) == 1, f"expected one value from {sql!r}: {rows}"
+        return rows[0][0]
+
+    def dicts(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            relation = con.sql(sql, params=params or [])
+            columns = relation.columns
+            return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+        finally:
+            con.close()
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        rows = self.dicts("select * from core.orders where order_id = ?", [order_id])
+        assert len(rows) == 1, f"expected one order {order_id}, got {rows}"
+        return rows[0]
+
+    def ledger(self, order_id: str) -> list[dict[str, Any]]:
+        return self.dicts(
+            "select * from core.order_events where order_id = ? order by event_seq", [order_id]
+        )
+
+
+def write_ndjson(path: Path, records: Iterable[dict[str, Any] | str]) -> Path:
+    """One record per line; a ``str`` is written verbatim (for malformed lines)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """An empty landing folder."""
+    folder = tmp_path / "landing"
+    (folder / "odp_events").mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def run_landing(tmp_path: Path) -> Callable[..., Warehouse]:
+    """Run the pipeline on a landing folder into a warehouse under tmp_path (the same
+    warehouse on every call, so a second call is an incremental run)."""
+
+    def _run(landing_dir: Path, warehouse: Path | None = None, **settings: Any) -> Warehouse:
+        target = warehouse or tmp_path / "warehouse.duckdb"
+        config = Settings(landing_dir=landing_dir, warehouse=target, **settings)
+        summary = run_pipeline(config)
+        assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
+        return Warehouse(path=target, summary=summary)
+
+    return _run
+
+
+@pytest.fixture
+def run_events(landing: Path, run_landing: Callable[..., Warehouse]) -> Callable[..., Warehouse]:
+    """Write ODP events as one NDJSON file and run the pipeline on them."""
+
+    def _run(
+        events: Iterable[dict[str, Any] | str], name: str = "events.ndjson", **settings: Any
+    ) -> Warehouse:
+        write_ndjson(landing / "odp_events" / name, events)
+        return run_landing(landing, **settings)
+
+    return _run
