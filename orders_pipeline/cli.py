@@ -82,12 +82,12 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
     print(f"net revenue: {summary.net_revenue:,.2f} {summary.base_currency}")
     for label in summary.warned_checks:
         print(f"warning: check {label} found rows to look at")
+    status = "succeeded" if summary.success else "FAILED"
+    print(f"run {status} in {seconds:.1f} s", flush=True)
     for label in summary.failed_checks:
         print(f"check failed: {label}", file=sys.stderr)
     for error in summary.errors:
         print(f"error: {error}", file=sys.stderr)
-    status = "succeeded" if summary.success else "FAILED"
-    print(f"run {status} in {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,12 @@ class OrdersWarehouse(dg.ConfigurableResource):
             database=str(settings.warehouse), connection_config=connection_config(settings)
         )
         with duckdb_resource.get_connection() as con:
-            prepare_session(con, settings)
-            ensure_landing_tables(con)
-            con.execute(ODP_STAGING_DDL)
-            yield con
+            # DuckDBResource closes only on success; a connection left open by a failed step
+            # would keep the file locked for the rest of the process.
+            try:
+                prepare_session(con, settings)
+                ensure_landing_tables(con)
+                con.execute(ODP_STAGING_DDL)
+                yield con
+            finally:
+                con.close()

@@ -14,8 +14,8 @@ from orders_pipeline.automation import JOB_NAME
 from orders_pipeline.config import Settings
 from orders_pipeline.warehouse import connect, table_exists
 
-# Dagster logs every step event at DEBUG; the CLI shows our progress lines instead.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster logs every step event; the CLI shows our progress lines and its own error summary.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass

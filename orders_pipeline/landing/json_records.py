@@ -26,7 +26,7 @@ _BOM = "\ufeff"
 
 _NDJSON_INSERT = """
 insert into {table}
-select ?1, ?2, u.idx, ?1 * {stride} + u.idx,
+select ?1, ?2, u.idx, ?1::bigint * {stride} + u.idx,
        rtrim(case when u.idx = 1 then ltrim(u.line, chr(65279)) else u.line end, chr(13)),
        null, ?4
 from read_text(?3) as r,
@@ -41,14 +41,14 @@ from (select ltrim(content, chr(65279)) as doc from read_text(?))
 
 _JSON_ARRAY_INSERT = """
 insert into {table}
-select ?1, ?2, e.idx, ?1 * {stride} + e.idx, e.element::varchar, null, ?4
+select ?1, ?2, e.idx, ?1::bigint * {stride} + e.idx, e.element::varchar, null, ?4
 from (select ltrim(content, chr(65279)) as doc from read_text(?3)) as r,
      unnest(cast(json(r.doc) as json[])) with ordinality as e(element, idx)
 """
 
 _JSON_DOCUMENT_INSERT = """
 insert into {table}
-select ?1, ?2, 1, ?1 * {stride} + 1, ltrim(content, chr(65279)), null, ?4
+select ?1, ?2, 1, ?1::bigint * {stride} + 1, ltrim(content, chr(65279)), null, ?4
 from read_text(?3)
 """
 
@@ -126,7 +126,8 @@ def _land_undecodable(
     try:
         con.execute(
             f"""insert into {table}
-            select ?1, ?2, record_no, ?1 * {ARRIVAL_STRIDE} + record_no, raw, decode_error, ?3
+            select ?1, ?2, record_no, ?1::bigint * {ARRIVAL_STRIDE} + record_no, raw,
+                   decode_error, ?3
             from undecodable_records""",  # noqa: S608 - trusted table name
             [file_seq, landed.relative, loaded_at],
         )

@@ -38,7 +38,7 @@ _MAX_EPOCH = 4102444800
 
 def _money_columns(path: str, field: str, alias: str | None = None) -> str:
     name = alias or field
-    kind = f"json_type(doc, '{path}.{field}')"
+    kind = f"coalesce(json_type(doc, '{path}.{field}'), 'ABSENT')"
     text = f"json_extract_string(doc, '{path}.{field}')"
     return f"""
         {kind} as {name}_kind,
@@ -65,7 +65,9 @@ def candidates_sql(raw_table: str) -> str:
     """
     money = ",".join(_money_columns("$.data.order", f) for f in MONEY_FIELDS)
     texts = ",".join(f"json_extract_string(doc, '$.data.order.{f}') as {f}" for f in TEXT_FIELDS)
-    ts_kind = "coalesce(nullif(json_type(doc, '$.data.ts'), 'NULL'), json_type(doc, '$.ts'))"
+    ts_kind = (
+        "coalesce(nullif(json_type(doc, '$.data.ts'), 'NULL'), json_type(doc, '$.ts'), 'ABSENT')"
+    )
     ts_text = """case when nullif(json_type(doc, '$.data.ts'), 'NULL') is not null
                       then json_extract_string(doc, '$.data.ts')
                       else json_extract_string(doc, '$.ts') end"""
@@ -80,8 +82,8 @@ def candidates_sql(raw_table: str) -> str:
         select
             arrival_seq, file_seq, file, record_no, raw, decode_error, loaded_at,
             decode_error is null and json_valid(raw) as is_json,
-            case when decode_error is null and json_valid(raw) then json_type(raw) end
-                as root_kind,
+            case when decode_error is null and json_valid(raw) then json_type(raw)
+                else 'INVALID' end as root_kind,
             case when decode_error is null and json_valid(raw) and json_type(raw) = 'OBJECT'
                 then json(raw) end as doc
         from records
@@ -90,20 +92,20 @@ def candidates_sql(raw_table: str) -> str:
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
             decode_error, doc,
-            json_type(doc, '$.type') as type_kind,
+            coalesce(json_type(doc, '$.type'), 'ABSENT') as type_kind,
             json_extract_string(doc, '$.type') as event_type,
-            json_type(doc, '$.action') as action_kind,
+            coalesce(json_type(doc, '$.action'), 'ABSENT') as action_kind,
             lower(trim(json_extract_string(doc, '$.action'))) as action,
-            json_type(doc, '$.data') as data_kind,
-            json_type(doc, '$.data.order') as order_kind,
-            json_type(doc, '$.data.order.order_id') as order_id_kind,
+            coalesce(json_type(doc, '$.data'), 'ABSENT') as data_kind,
+            coalesce(json_type(doc, '$.data.order'), 'ABSENT') as order_kind,
+            coalesce(json_type(doc, '$.data.order.order_id'), 'ABSENT') as order_id_kind,
             trim(json_extract_string(doc, '$.data.order.order_id')) as order_id,
-            json_type(doc, '$.identifiers') as identifiers_kind,
+            coalesce(json_type(doc, '$.identifiers'), 'ABSENT') as identifiers_kind,
             {ts_kind} as ts_kind,
             {ts_text} as ts_text,
-            json_type(doc, '$.data.order.currency') as currency_kind,
+            coalesce(json_type(doc, '$.data.order.currency'), 'ABSENT') as currency_kind,
             upper(trim(json_extract_string(doc, '$.data.order.currency'))) as currency,
-            json_type(doc, '$.data.order.items') as items_kind,
+            coalesce(json_type(doc, '$.data.order.items'), 'ABSENT') as items_kind,
             {money},
             {texts},
             case when json_type(doc, '$.data.order.items') = 'ARRAY'
@@ -142,11 +144,11 @@ def item_candidates_sql() -> str:
     )
     select
         row_id, item_no,
-        json_type(doc) as item_kind,
-        json_type(doc, '$.product_id') as product_id_kind,
+        coalesce(json_type(doc), 'ABSENT') as item_kind,
+        coalesce(json_type(doc, '$.product_id'), 'ABSENT') as product_id_kind,
         trim(json_extract_string(doc, '$.product_id')) as product_id,
         trim(json_extract_string(doc, '$.sku')) as sku,
-        json_type(doc, '$.quantity') as quantity_kind,
+        coalesce(json_type(doc, '$.quantity'), 'ABSENT') as quantity_kind,
         json_extract_string(doc, '$.quantity') as quantity_text,
         try_cast(json_extract_string(doc, '$.quantity') as decimal(18, 4)) as quantity,
         {money},
@@ -157,9 +159,13 @@ def item_candidates_sql() -> str:
     """
 
 
+NOT_SENT = ("ABSENT", "NULL")  # a key that is missing, or sent as JSON null
+
+
 def _event_schema() -> pa.DataFrameSchema:
     col = pl.col
-    present = col("order_kind") == "OBJECT"
+    is_object = col("root_kind") == "OBJECT"
+    has_order = col("order_kind") == "OBJECT"
     has_amount = (
         col("subtotal_kind").is_in(NUMBER_KINDS)
         | col("total_kind").is_in(NUMBER_KINDS)
@@ -171,42 +177,40 @@ def _event_schema() -> pa.DataFrameSchema:
     checks = [
         row_check("invalid_utf8", "the record's bytes are not valid UTF-8",
                   lambda: col("decode_error").is_null()),
-        row_check("invalid_json", "the record is not valid JSON", lambda: col("is_json")),
+        row_check("invalid_json", "the record is not valid JSON",
+                  lambda: col("decode_error").is_not_null() | col("is_json")),
         row_check("not_an_object", "the record must be a JSON object",
-                  lambda: ~col("is_json") | (col("root_kind") == "OBJECT")),
+                  lambda: ~col("is_json") | is_object),
         row_check("unsupported_event_type", "type must be 'order'",
-                  lambda: col("root_kind").ne("OBJECT") | (col("event_type") == "order")),
+                  lambda: ~is_object | (col("event_type") == "order")),
         row_check("missing_action", "action must be a non-empty string",
-                  lambda: col("root_kind").ne("OBJECT")
+                  lambda: ~is_object
                   | ((col("action_kind") == "VARCHAR") & (col("action").str.len_chars() > 0))),
         row_check("missing_order", "data.order must be an object",
-                  lambda: col("root_kind").ne("OBJECT") | present),
+                  lambda: ~is_object | has_order),
         row_check("missing_order_id",
                   "data.order.order_id must be a non-empty string or whole number",
-                  lambda: ~present
+                  lambda: ~has_order
                   | (col("order_id_kind").is_in(["VARCHAR", "UBIGINT", "BIGINT"])
                      & (col("order_id").str.len_chars() > 0))),
         row_check("missing_identifier",
                   "ODP requires at least one identifier (identifiers.*, data.order.email or "
                   "data.order.phone)",
-                  lambda: col("root_kind").ne("OBJECT") | (col("identifier_count") > 0)),
+                  lambda: ~is_object | (col("identifier_count") > 0)),
         row_check("invalid_identifiers", "identifiers must be an object",
-                  lambda: col("identifiers_kind").is_null()
-                  | col("identifiers_kind").is_in(["OBJECT", "NULL"])),
+                  lambda: col("identifiers_kind").is_in(["OBJECT", *NOT_SENT])),
         row_check("invalid_ts",
                   "ts must be epoch seconds (1970-2100) or ISO-8601 with a UTC offset",
-                  lambda: col("ts_kind").is_null() | (col("ts_kind") == "NULL")
-                  | col("ts").is_not_null()),
+                  lambda: col("ts_kind").is_in(NOT_SENT) | col("ts").is_not_null()),
         row_check("invalid_currency", "currency must be a 3-letter ISO 4217 code",
-                  lambda: col("currency_kind").is_null() | (col("currency_kind") == "NULL")
+                  lambda: col("currency_kind").is_in(NOT_SENT)
                   | ((col("currency_kind") == "VARCHAR")
                      & col("currency").str.contains(r"^[A-Z]{3}$"))),
         row_check("invalid_items", "data.order.items must be an array",
-                  lambda: col("items_kind").is_null()
-                  | col("items_kind").is_in(["ARRAY", "NULL"])),
+                  lambda: col("items_kind").is_in(["ARRAY", *NOT_SENT])),
         row_check("missing_amount",
                   "a purchase, return or refund needs a subtotal, a total or items",
-                  lambda: ~present | ~col("action").is_in(["purchase", "return", "refund"])
+                  lambda: ~has_order | ~col("action").is_in(["purchase", "return", "refund"])
                   | has_amount),
         *money,
     ]  # fmt: skip
@@ -222,11 +226,11 @@ def _item_schema() -> pa.DataFrameSchema:
         row_check("invalid_item", "each item must be an object",
                   lambda: col("item_kind") == "OBJECT"),
         row_check("invalid_quantity", "items[].quantity must be a number ≥ 0",
-                  lambda: col("quantity_kind").is_null() | (col("quantity_kind") == "NULL")
+                  lambda: col("quantity_kind").is_in(NOT_SENT)
                   | (col("quantity_kind").is_in(NUMBER_KINDS) & (col("quantity") >= 0))),
         row_check("invalid_product_id", "items[].product_id must be a string or whole number",
-                  lambda: col("product_id_kind").is_null()
-                  | col("product_id_kind").is_in(["VARCHAR", "UBIGINT", "BIGINT", "NULL"])),
+                  lambda: col("product_id_kind").is_in(["VARCHAR", "UBIGINT", "BIGINT",
+                                                        *NOT_SENT])),
         *money,
     ]  # fmt: skip
     return pa.DataFrameSchema(name="odp_event_item", checks=checks)

@@ -20,10 +20,11 @@ MAX_SIGNIFICANT_DIGITS = 15
 
 def row_check(reason: str, message: str, expression: Callable[[], pl.Expr]) -> pa.Check:
     """A dataframe-level check that is true for good rows; its name is ``reason: message``,
-    which is what reaches ``audit.quarantine.reasons``."""
+    which is what reaches ``audit.quarantine.reasons``. A row for which the expression is
+    null fails: a rule that cannot be shown to hold does not hold."""
 
     def _check(data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(expression().fill_null(True).alias("ok"))
+        return data.lazyframe.select(expression().fill_null(False).alias("ok"))
 
     return pa.Check(_check, name=f"{reason}: {message}")
 
@@ -38,7 +39,7 @@ def money_checks(field: str, where: str) -> list[pa.Check]:
     """Checks for one optional money field extracted as ``<field>_kind``, ``<field>_text`` and
     ``<field>_exact`` (the text casts to DECIMAL(18,4) without rounding)."""
     kind, text, exact = pl.col(f"{field}_kind"), pl.col(f"{field}_text"), pl.col(f"{field}_exact")
-    present = kind.is_not_null() & (kind != "NULL")
+    present = ~kind.is_in(["ABSENT", "NULL"])
     is_number = kind.is_in(NUMBER_KINDS)
     return [
         row_check(
