@@ -245,7 +245,8 @@ create table if not exists staging.odp_event_records (
     arrival_seq  bigint not null,
     file         varchar not null,
     record_no    bigint not null,
-    event_id     varchar not null,   -- md5 of the canonical record (keys sorted)
+    event_id     varchar not null,   -- md5 of the record's minified JSON text
+    dedupe_key   varchar not null,   -- equal for records that may be duplicates (§2)
     action       varchar not null,
     ts           timestamptz not null,
     ts_inferred  boolean not null,   -- no ts was sent: the file's ingestion time is used
@@ -297,7 +298,7 @@ def accepted_records_sql() -> str:
     texts = ", ".join(f"nullif(trim(c.{f}), '') as {f}" for f in TEXT_FIELDS)
     return f"""
     select
-        c.row_id as arrival_seq, c.file, c.record_no, o.event_id, c.action,
+        c.row_id as arrival_seq, c.file, c.record_no, o.event_id, k.dedupe_key, c.action,
         coalesce(c.ts, c.loaded_at) as ts, c.ts is null as ts_inferred,
         c.order_id, nullif(c.currency, '') as currency,
         {money}, {texts},
@@ -306,6 +307,7 @@ def accepted_records_sql() -> str:
         c.custom, c.item_count, c.loaded_at
     from odp_event_candidates as c
     join batch_outcomes as o using (row_id)
+    join batch_keys as k using (row_id)
     where o.outcome = 'accepted'
     """
 
@@ -337,4 +339,7 @@ VALIDATION = JsonSourceValidation(
     staging_items_table="staging.odp_event_record_items",
     accepted_sql=accepted_records_sql,
     accepted_items_sql=accepted_items_sql,
+    dedupe_key_sql="""md5(concat_ws(chr(31), c.event_type, c.action, c.order_id, c.ts_text,
+        c.subtotal_text, c.total_text, c.tax_text, c.shipping_text, c.discount_text,
+        c.currency, c.item_count, c.identifier_count))""",
 )

@@ -18,15 +18,17 @@ import polars as pl
 
 from orders_pipeline.validation.rules import failures_by_row
 
-# SEMANTICS §2: JSON records are equal when their parsed values with keys sorted are equal;
-# json_tree lists every node with its full path, so ordering by path sorts the keys.
+# SEMANTICS §2: JSON records are equal when their parsed values with keys sorted are equal.
+# json_tree lists every node with its full path, so ordering by path sorts the keys. It is
+# costly (every node carries its subtree's text), so it runs only on records whose cheap
+# dedupe key (the extracted fields, which are key-order independent) is shared with another
+# record: records that differ in any extracted field cannot be duplicates of each other.
 CANONICAL_FINGERPRINT = """
-select c.row_id,
+select d.row_id,
        md5(string_agg(j.fullkey || ':' || j.type || ':' || coalesce(j.atom::varchar, ''),
-                      chr(31) order by j.fullkey)) as event_id
-from {candidates} as c, json_tree(c.doc) as j
-where c.row_id not in (select row_id from batch_failures)
-group by c.row_id
+                      chr(31) order by j.fullkey)) as canonical_id
+from {documents} as d, json_tree(d.doc) as j
+group by d.row_id
 """
 
 
@@ -45,6 +47,8 @@ class JsonSourceValidation:
     item_schema: pa.DataFrameSchema
     staging_table: str
     staging_items_table: str
+    # SQL expression over the candidate row ``c``: equal for records that may be duplicates
+    dedupe_key_sql: str
     accepted_sql: Callable[[], str]
     accepted_items_sql: Callable[[], str]
 
@@ -137,28 +141,60 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         "from batch_failure_rows group by row_id"
     )
     con.execute(
+        f"""create or replace temp table batch_keys as
+        select c.row_id, md5(json(c.doc)) as event_id, {spec.dedupe_key_sql} as dedupe_key
+        from {candidates} as c
+        where c.row_id not in (select row_id from batch_failures)"""  # noqa: S608
+    )
+    con.execute(
+        f"""create or replace temp table batch_documents as
+        with shared_keys as (
+            select dedupe_key
+            from (select dedupe_key from batch_keys
+                  union all
+                  select dedupe_key from {spec.staging_table}
+                  where dedupe_key in (select dedupe_key from batch_keys))
+            group by dedupe_key
+            having count(*) > 1
+        )
+        select k.row_id, c.doc
+        from batch_keys as k
+        join {candidates} as c using (row_id)
+        where k.dedupe_key in (select dedupe_key from shared_keys)
+        union all
+        select s.arrival_seq as row_id, json(r.raw) as doc
+        from {spec.staging_table} as s
+        join {spec.raw_table} as r using (arrival_seq)
+        where s.dedupe_key in (select dedupe_key from shared_keys)"""  # noqa: S608
+    )
+    con.execute(
         f"""create or replace temp table batch_outcomes as
-        with fingerprints as ({CANONICAL_FINGERPRINT.format(candidates=candidates)}),
+        with canonical as ({CANONICAL_FINGERPRINT.format(documents="batch_documents")}),
+        batch as (
+            select k.row_id, k.event_id, coalesce(c.canonical_id, k.event_id) as canonical_id
+            from batch_keys as k
+            left join canonical as c using (row_id)
+        ),
         ranked as (
-            select f.row_id, f.event_id,
-                   first_value(f.row_id) over (partition by f.event_id order by f.row_id)
+            select row_id, event_id, canonical_id,
+                   first_value(row_id) over (partition by canonical_id order by row_id)
                        as first_row_id
-            from fingerprints as f
+            from batch
         ),
         earlier as (
-            select event_id, arg_min(arrival_seq, arrival_seq) as first_row_id
-            from {spec.staging_table}
-            where event_id in (select event_id from fingerprints)
-            group by event_id
+            select c.canonical_id, min(s.arrival_seq) as first_row_id
+            from {spec.staging_table} as s
+            join canonical as c on c.row_id = s.arrival_seq
+            group by c.canonical_id
         )
-        select r.row_id, r.event_id,
-               case when e.event_id is not null or r.first_row_id <> r.row_id
+        select r.row_id, r.event_id, r.canonical_id,
+               case when e.canonical_id is not null or r.first_row_id <> r.row_id
                     then 'duplicate' else 'accepted' end as outcome,
                coalesce(e.first_row_id, r.first_row_id) as first_row_id
         from ranked as r
-        left join earlier as e using (event_id)
+        left join earlier as e using (canonical_id)
         union all
-        select row_id, null, 'quarantined', null from batch_failures
+        select row_id, null, null, 'quarantined', null from batch_failures
         """  # noqa: S608 - trusted table names
     )
     con.execute(
@@ -172,11 +208,15 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
     )
     con.execute(
         f"""insert into audit.duplicates
-        select ?, c.file, c.record_no, o.event_id, first.file, first.record_no,
-               first.file_seq = (o.row_id // 1000000000) as same_file
+        select ?, c.file, c.record_no,
+               coalesce(earlier.event_id, in_batch.event_id) as event_id,
+               first.file, first.record_no, first.file_seq = c_raw.file_seq as same_file
         from batch_outcomes as o
         join {candidates} as c using (row_id)
+        join {spec.raw_table} as c_raw on c_raw.arrival_seq = o.row_id
         join {spec.raw_table} as first on first.arrival_seq = o.first_row_id
+        left join {spec.staging_table} as earlier on earlier.arrival_seq = o.first_row_id
+        left join batch_outcomes as in_batch on in_batch.row_id = o.first_row_id
         where o.outcome = 'duplicate'""",  # noqa: S608 - trusted table names
         [spec.source],
     )
