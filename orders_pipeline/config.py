@@ -51,6 +51,9 @@ class Settings:
 
     landing_dir: Path = Path("data/landing")
     warehouse: Path = Path("data/warehouse.duckdb")
+    # The read-only copy analysts open, replaced atomically after every successful run;
+    # by default ``analytics.duckdb`` beside the warehouse.
+    analytics_db: Path | None = None
     base_currency: str = "USD"
     # SEMANTICS §5: an identifier seen with more distinct others than this links nothing.
     identity_max_fanout: int = 25
@@ -75,6 +78,9 @@ class Settings:
         settings = cls(
             landing_dir=Path(env.get("ORDERS_LANDING_DIR", "") or "data/landing"),
             warehouse=Path(env.get("ORDERS_WAREHOUSE", "") or "data/warehouse.duckdb"),
+            analytics_db=Path(env["ORDERS_ANALYTICS_DB"])
+            if env.get("ORDERS_ANALYTICS_DB")
+            else None,
             base_currency=(env.get("ORDERS_BASE_CURRENCY", "") or "USD").strip().upper(),
             identity_max_fanout=_int(env, "ORDERS_IDENTITY_MAX_FANOUT", 25, minimum=1),
             identity_blocklist=blocklist,
@@ -93,8 +99,9 @@ class Settings:
         clean = {k: v for k, v in changes.items() if v is not None}
         if "landing_dir" in clean:
             clean["landing_dir"] = Path(clean["landing_dir"])  # type: ignore[arg-type]
-        if "warehouse" in clean:
-            clean["warehouse"] = Path(clean["warehouse"])  # type: ignore[arg-type]
+        for name in ("warehouse", "analytics_db"):
+            if name in clean:
+                clean[name] = Path(clean[name])  # type: ignore[arg-type]
         if "base_currency" in clean:
             clean["base_currency"] = str(clean["base_currency"]).strip().upper()
         updated = replace(self, **clean)  # type: ignore[arg-type]
@@ -107,11 +114,20 @@ class Settings:
             raise ConfigError(
                 f"ORDERS_BASE_CURRENCY={self.base_currency!r}: expected a 3-letter ISO 4217 code"
             )
+        if self.analytics_path.resolve() == self.warehouse.resolve():
+            raise ConfigError(
+                "ORDERS_ANALYTICS_DB must differ from ORDERS_WAREHOUSE: analysts read a copy"
+            )
         if self.loyal_min_orders <= self.repeat_min_orders:
             raise ConfigError(
                 "ORDERS_LIFECYCLE_LOYAL_MIN must be greater than ORDERS_LIFECYCLE_REPEAT_MIN "
                 f"(got {self.loyal_min_orders} and {self.repeat_min_orders})"
             )
+
+    @property
+    def analytics_path(self) -> Path:
+        """Where the analyst database is published."""
+        return self.analytics_db or self.warehouse.parent / "analytics.duckdb"
 
     @property
     def temp_dir(self) -> Path:

@@ -6,11 +6,13 @@ import dagster as dg
 
 from orders_pipeline.assets.identity import resolved_customers
 from orders_pipeline.assets.ingest import raw_odp_events, validated_odp_events
+from orders_pipeline.assets.publish import analytics_database_asset
 from orders_pipeline.assets.sql_models import model_assets
 from orders_pipeline.automation import build_job, build_schedule, build_sensor
 from orders_pipeline.checks import ASSET_CHECKS
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.models import discover_models
+from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.resources import OrdersWarehouse
 
 PYTHON_ASSETS = [raw_odp_events, validated_odp_events, resolved_customers]
@@ -28,7 +30,14 @@ def python_tables() -> set[tuple[str, str]]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Definitions for the given settings (``ORDERS_*`` variables by default)."""
     settings = settings or Settings.from_env()
-    assets = [*PYTHON_ASSETS, *model_assets(discover_models(SQL_DIR), python_tables())]
+    models = model_assets(discover_models(SQL_DIR), python_tables())
+    published = [
+        key
+        for asset in [*PYTHON_ASSETS, *models]
+        for key in asset.keys
+        if key.path[0] in PUBLISHED_SCHEMAS
+    ]
+    assets = [*PYTHON_ASSETS, *models, analytics_database_asset(published)]
     job = build_job()
     return dg.Definitions(
         assets=assets,

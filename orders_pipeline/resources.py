@@ -13,7 +13,12 @@ from dagster_duckdb import DuckDBResource
 
 from orders_pipeline.config import Settings
 from orders_pipeline.validation.odp_events import STAGING_DDL as ODP_STAGING_DDL
-from orders_pipeline.warehouse import connection_config, ensure_landing_tables, prepare_session
+from orders_pipeline.warehouse import (
+    connection_config,
+    ensure_landing_tables,
+    prepare_session,
+    writer_lock,
+)
 
 
 class OrdersWarehouse(dg.ConfigurableResource):
@@ -21,6 +26,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
 
     landing_dir: str
     warehouse: str
+    analytics_db: str = ""
     base_currency: str = "USD"
     identity_max_fanout: int = 25
     identity_blocklist: list[str] = []
@@ -37,6 +43,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
         return cls(
             landing_dir=str(settings.landing_dir),
             warehouse=str(settings.warehouse),
+            analytics_db=str(settings.analytics_db or ""),
             base_currency=settings.base_currency,
             identity_max_fanout=settings.identity_max_fanout,
             identity_blocklist=list(settings.identity_blocklist),
@@ -53,6 +60,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
         settings = Settings(
             landing_dir=Path(self.landing_dir),
             warehouse=Path(self.warehouse),
+            analytics_db=Path(self.analytics_db) if self.analytics_db else None,
             base_currency=self.base_currency.strip().upper(),
             identity_max_fanout=self.identity_max_fanout,
             identity_blocklist=tuple(self.identity_blocklist),
@@ -74,7 +82,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
         duckdb_resource = DuckDBResource(
             database=str(settings.warehouse), connection_config=connection_config(settings)
         )
-        with duckdb_resource.get_connection() as con:
+        with writer_lock(settings.warehouse), duckdb_resource.get_connection() as con:
             # DuckDBResource closes only on success; a connection left open by a failed step
             # would keep the file locked for the rest of the process.
             try:

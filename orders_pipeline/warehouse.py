@@ -7,8 +7,11 @@ not a tmpfs, and insertion order not preserved so big loads can stream.
 
 from __future__ import annotations
 
+import fcntl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -78,19 +81,56 @@ def connection_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process kept the warehouse for longer than we are willing to wait."""
+
+
+@contextmanager
+def writer_lock(warehouse: Path, timeout_seconds: float = 3600.0) -> Iterator[None]:
+    """Hold the warehouse's writer lock (a ``<file>.lock`` beside it) while writing.
+
+    DuckDB allows one writing process; two runs that open the file at once fail with "Could
+    not set lock on file" (PITFALLS). Every writer takes this lock first, so a second run
+    (a CLI run during a scheduled one, two queued Dagster runs) waits its turn instead.
+    """
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_seconds
+    with open(warehouse.with_name(warehouse.name + ".lock"), "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusy(
+                        f"{warehouse} has been locked by another run for {timeout_seconds:.0f} s"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @contextmanager
 def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with the house session settings; closes it on exit."""
-    if not read_only:
-        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        str(settings.warehouse), read_only=read_only, config=connection_config(settings)
-    )
-    try:
-        prepare_session(con, settings)
-        yield con
-    finally:
-        con.close()
+    """Open the warehouse with the house session settings; closes it on exit. A read-write
+    connection holds the writer lock for as long as it is open."""
+    if read_only:
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        try:
+            prepare_session(con, settings)
+            yield con
+        finally:
+            con.close()
+        return
+    with writer_lock(settings.warehouse):
+        con = duckdb.connect(str(settings.warehouse), config=connection_config(settings))
+        try:
+            prepare_session(con, settings)
+            yield con
+        finally:
+            con.close()
 
 
 def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

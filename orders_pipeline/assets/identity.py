@@ -6,6 +6,7 @@ import dagster as dg
 
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
+from orders_pipeline.assets.pools import WAREHOUSE_POOL
 from orders_pipeline.identity import resolve_customers
 from orders_pipeline.resources import OrdersWarehouse
 
@@ -34,6 +35,7 @@ ORDER_CUSTOMERS = dg.AssetKey(["core", "order_customers"])
             description="The customer of each order that has a linking identifier.",
         ),
     ],
+    pool=WAREHOUSE_POOL,
 )
 def resolved_customers(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
     started = time.perf_counter()

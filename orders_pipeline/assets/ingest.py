@@ -6,6 +6,7 @@ import dagster as dg
 
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
+from orders_pipeline.assets.pools import WAREHOUSE_POOL
 from orders_pipeline.landing.odp_events import land_odp_events
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.validation.odp_events import VALIDATION as ODP_VALIDATION
@@ -19,6 +20,7 @@ ODP_EVENT_RECORD_ITEMS = dg.AssetKey(["staging", "odp_event_record_items"])
 @dg.asset(
     key=RAW_ODP_EVENTS,
     group_name="raw",
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "json"},
     description="ODP order-event payloads landed as received: one row per record with its "
     "raw text, file, record number and arrival sequence. Each file is loaded once (sha256).",
@@ -73,6 +75,7 @@ def raw_odp_events(
             description="Line items of the accepted ODP order events, typed.",
         ),
     ],
+    pool=WAREHOUSE_POOL,
 )
 def validated_odp_events(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
     started = time.perf_counter()

@@ -4,6 +4,7 @@ import dagster as dg
 
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
+from orders_pipeline.assets.pools import WAREHOUSE_POOL
 from orders_pipeline.models import SqlModel, run_model
 from orders_pipeline.resources import OrdersWarehouse
 
@@ -16,6 +17,7 @@ def model_asset(model: SqlModel, known_tables: set[tuple[str, str]]) -> dg.Asset
         key=dg.AssetKey([model.schema, model.name]),
         deps=[dg.AssetKey(list(ref)) for ref in deps],
         group_name=model.schema,
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb", "sql"},
         description=model.description or None,
         metadata={"sql_file": dg.MetadataValue.path(str(model.path))},

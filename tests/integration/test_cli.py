@@ -56,19 +56,27 @@ def test_run_prints_progress_and_a_truthful_summary(tmp_path: Path):
 
 def test_environment_variables_configure_the_run(tmp_path: Path):
     landing = tmp_path / "landing"
-    write_ndjson(landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1),
-                                                                  subtotal=7, currency="EUR")])
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson",
+        [odp_event("purchase", "A1", day(1), subtotal=7, currency="EUR")],
+    )
     warehouse = tmp_path / "wh.duckdb"
-    result = _cli("run", env={"ORDERS_LANDING_DIR": str(landing),
-                              "ORDERS_WAREHOUSE": str(warehouse),
-                              "ORDERS_BASE_CURRENCY": "eur"})
+    result = _cli(
+        "run",
+        env={
+            "ORDERS_LANDING_DIR": str(landing),
+            "ORDERS_WAREHOUSE": str(warehouse),
+            "ORDERS_BASE_CURRENCY": "eur",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "net revenue: 7.00 EUR" in result.stdout
 
 
 def test_missing_landing_folder_is_a_clear_error(tmp_path: Path):
-    result = _cli("run", "--landing", str(tmp_path / "nope"), "--warehouse",
-                  str(tmp_path / "wh.duckdb"))
+    result = _cli(
+        "run", "--landing", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "wh.duckdb")
+    )
     assert result.returncode == 2
     assert "landing folder" in result.stderr and "nope" in result.stderr
 

@@ -63,8 +63,7 @@ def test_module_level_definitions_load_with_job_schedule_sensor_and_checks():
 def test_sql_model_dependencies_come_from_the_sql():
     graph = defs.get_repository_def().asset_graph
     parents = {
-        key.to_user_string()
-        for key in graph.get(dg.AssetKey(["core", "orders"])).parent_keys
+        key.to_user_string() for key in graph.get(dg.AssetKey(["core", "orders"])).parent_keys
     }
     assert parents == {"core/order_events"}
 
@@ -112,16 +111,18 @@ def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path
 def test_a_failing_blocking_check_stops_the_models_downstream(tmp_path: Path):
     """A blocking check (duplicate order rows) keeps wrong data from reaching the reports."""
     landing = tmp_path / "landing"
-    write_ndjson(landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1),
-                                                                  subtotal=10)])
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
+    )
     warehouse = tmp_path / "wh.duckdb"
     local_defs = build_definitions(Settings(landing_dir=landing, warehouse=warehouse))
     job = local_defs.resolve_job_def("orders_job")
     with dg.DagsterInstance.ephemeral() as instance:
         assert job.execute_in_process(instance=instance).success
         con = duckdb.connect(str(warehouse))
-        con.execute("insert into audit.loads select * replace (records + 1 as records) "
-                    "from audit.loads")
+        con.execute(
+            "insert into audit.loads select * replace (records + 1 as records) from audit.loads"
+        )
         con.close()
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success

@@ -1,0 +1,93 @@
+"""Analysts read a published copy: they never block a run and never see half of one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
+from tests.conftest import day, odp_event, write_ndjson
+
+READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    count = lambda c: c.execute("select count(*) from core.orders").fetchall()[0][0]
+    print(count(con), flush=True)
+    sys.stdin.readline()               # the test runs the pipeline meanwhile
+    print(count(con), flush=True)      # still the snapshot it opened
+    con.close()
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    print(count(con), flush=True)      # a new connection sees the new run
+    """
+)
+
+
+def test_reader_holding_the_analyst_database_open_does_not_block_a_run(tmp_path: Path):
+    landing = tmp_path / "landing"
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
+    )
+    settings = Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb")
+    assert run_pipeline(settings).success
+    analytics = settings.analytics_path
+    assert analytics.exists()
+
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(analytics)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert reader.stdout.readline().strip() == "1"
+        write_ndjson(landing / "odp_events" / "b.ndjson",
+                     [odp_event("purchase", "B1", day(2), subtotal=20)])  # fmt: skip
+        summary = run_pipeline(settings)
+        assert summary.success, summary.errors
+        out, _ = reader.communicate("go\n", timeout=60)
+    finally:
+        reader.kill()
+    assert out.split() == ["1", "2"]
+
+
+def test_analyst_database_holds_core_reporting_and_audit_but_not_raw(tmp_path: Path):
+    landing = tmp_path / "landing"
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
+    )
+    settings = Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb")
+    assert run_pipeline(settings).success
+    con = duckdb.connect(str(settings.analytics_path), read_only=True)
+    try:
+        schemas = {
+            row[0]
+            for row in con.execute(
+                "select distinct table_schema from information_schema.tables"
+            ).fetchall()
+        }
+        net = con.execute("select sum(net) from reporting.daily_revenue").fetchall()[0][0]
+    finally:
+        con.close()
+    assert schemas == {"core", "reporting", "audit"}
+    assert net == 10
+    assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
+
+
+def test_two_runs_at_once_on_one_warehouse_both_succeed(tmp_path: Path):
+    """Runs are serialised by the warehouse's writer lock, not failed by DuckDB's."""
+    landing = tmp_path / "landing"
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
+    )
+    command = [sys.executable, "-m", "orders_pipeline.cli", "run", "--landing", str(landing),
+               "--warehouse", str(tmp_path / "wh.duckdb")]  # fmt: skip
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]  # fmt: skip
+    results = [run.communicate(timeout=300) for run in runs]
+    for run, (out, err) in zip(runs, results, strict=True):
+        assert run.returncode == 0, err
+        assert "net revenue: 10.00 USD" in out

@@ -1,0 +1,75 @@
+"""Every asset check passes on a good warehouse and fails on one crafted to break its rule."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orders_pipeline.checks import CHECKS, evaluate
+from orders_pipeline.config import Settings
+from orders_pipeline.resources import OrdersWarehouse
+from orders_pipeline.runner import run_pipeline
+from tests.conftest import day, odp_event, write_ndjson
+
+# One way to break each check's rule, applied to a copy of a good warehouse.
+BREAKAGES = {
+    "every_record_accounted_for": "update audit.loads set accepted = accepted + 1",
+    "quarantine_rate_within_limit": "update audit.loads set quarantined = records, accepted = 0",
+    "event_id_unique": "insert into core.order_events select * from core.order_events limit 1",
+    "running_tally_is_cumulative": """update core.order_events
+        set running_subtotal = running_subtotal + 1 where event_seq = 2""",
+    "ledger_starts_with_reduction": """update core.order_events
+        set action_class = 'refund' where event_seq = 1""",
+    "order_id_unique": "insert into core.orders select * from core.orders limit 1",
+    "convertible_to_base_currency": "update core.orders set subtotal_base = null",
+    "items_have_an_order": """delete from core.orders
+        where order_id in (select order_id from core.order_items)""",
+    "customer_id_unique": "insert into core.customers select * from core.customers limit 1",
+    "ltv_has_orders": "update core.customers set order_count_all = 0",
+    "identifiers_over_fanout": """insert into audit.identity_overmerge
+        values ('phone', '+15550000', 99, 99, 'fanout_over_limit', 25)""",
+    "net_revenue_matches_order_subtotals": "update reporting.daily_revenue set net = net + 1",
+}
+
+
+@pytest.fixture(scope="module")
+def good_warehouse(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("checks")
+    write_ndjson(
+        folder / "landing" / "odp_events" / "a.ndjson",
+        [
+            odp_event("purchase", "A1", day(1), subtotal=100, items=[
+                {"product_id": "P1", "price": 50, "quantity": 2}]),
+            odp_event("refund", "A1", day(2), subtotal=30),
+            odp_event("purchase", "B1", day(2), subtotal=20),
+        ],
+    )  # fmt: skip
+    warehouse = folder / "wh.duckdb"
+    summary = run_pipeline(Settings(landing_dir=folder / "landing", warehouse=warehouse))
+    assert summary.success
+    return warehouse
+
+
+def _resource(warehouse: Path, landing: Path) -> OrdersWarehouse:
+    return OrdersWarehouse.from_settings(Settings(landing_dir=landing, warehouse=warehouse))
+
+
+def test_every_check_has_a_breakage():
+    assert {check.name for check in CHECKS} == set(BREAKAGES)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_check_passes_on_good_and_fails_on_broken_warehouse(check, good_warehouse, tmp_path):
+    good = evaluate(_resource(good_warehouse, tmp_path), check)
+    assert good.passed, good.metadata
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(good_warehouse, broken)
+    con = duckdb.connect(str(broken))
+    con.execute(BREAKAGES[check.name])
+    con.close()
+    result = evaluate(_resource(broken, tmp_path), check)
+    assert not result.passed
+    assert result.metadata["offending_rows"].value > 0
