@@ -65,8 +65,13 @@ def order_streams(draw: st.DrawFn) -> list[dict[str, Any]]:
                 identifiers=identifiers,
                 subtotal=subtotal / 100,
                 tax=draw(cents) / 100,
-                items=[{"product_id": f"P{draw(st.integers(0, 5))}", "price": subtotal / 100,
-                        "quantity": 1}],
+                items=[
+                    {
+                        "product_id": f"P{draw(st.integers(0, 5))}",
+                        "price": subtotal / 100,
+                        "quantity": 1,
+                    }
+                ],
             )
         )
         for ts in times[1 : 1 + draw(st.integers(0, 3))]:
@@ -119,9 +124,7 @@ def _all_tables(warehouse: Path) -> dict[str, str]:
         ).fetchall()
     finally:
         con.close()
-    return {
-        table: f"* exclude ({', '.join(clock)})" if clock else "*" for table, clock in rows
-    }
+    return {table: f"* exclude ({', '.join(clock)})" if clock else "*" for table, clock in rows}
 
 
 PROPERTY_SETTINGS = settings(
