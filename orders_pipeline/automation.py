@@ -1,15 +1,74 @@
-"""When the pipeline runs by itself: a daily schedule and a sensor on the landing folder."""
+"""Jobs, and when the pipeline runs by itself: a daily schedule, a sensor on the landing
+folder, and a sensor that follows every ingestion with a model run over the days it changed.
+
+Two jobs split the work at the staging layer: ``ingest_job`` lands and validates new files
+(unpartitioned), ``models_job`` re-derives the ledger partitions the new events touch and
+everything downstream. ``orders_job`` holds every asset, for runs and backfills from the UI.
+All run in one process: DuckDB allows one writer (PITFALLS).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
+from orders_pipeline.config import Settings
 from orders_pipeline.landing.files import is_complete
+from orders_pipeline.partitions import plan_model_run
+from orders_pipeline.warehouse import connect
 
-JOB_NAME = "orders_job"
+INGEST_JOB = "ingest_job"
+MODELS_JOB = "models_job"
+ALL_JOB = "orders_job"
+WRITES_TAG = {"orders_pipeline/writes": "warehouse"}
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The three jobs of the definitions."""
+
+    ingest: dg.UnresolvedAssetJobDefinition
+    models: dg.UnresolvedAssetJobDefinition
+    everything: dg.UnresolvedAssetJobDefinition
+
+    def all(self) -> list[dg.UnresolvedAssetJobDefinition]:
+        return [self.ingest, self.models, self.everything]
+
+
+def build_jobs(partitioned: Sequence[dg.AssetKey]) -> Jobs:
+    """Split the graph at the partitioned assets: their unpartitioned upstream is ingestion,
+    the rest is modelling."""
+    ingest = dg.AssetSelection.assets(*partitioned).upstream() - dg.AssetSelection.assets(
+        *partitioned
+    )
+    return Jobs(
+        ingest=dg.define_asset_job(
+            INGEST_JOB,
+            selection=ingest,
+            executor_def=dg.in_process_executor,
+            description="Land new files, validate them and refresh the staging models.",
+            tags=WRITES_TAG,
+        ),
+        models=dg.define_asset_job(
+            MODELS_JOB,
+            selection=dg.AssetSelection.all() - ingest,
+            executor_def=dg.in_process_executor,
+            description="Resolve customers, re-derive the targeted ledger partitions and "
+            "everything downstream, and publish the analyst database.",
+            tags=WRITES_TAG,
+        ),
+        everything=dg.define_asset_job(
+            ALL_JOB,
+            selection=dg.AssetSelection.all(),
+            executor_def=dg.in_process_executor,
+            description="Every asset and check, for the partition range you choose.",
+            tags=WRITES_TAG,
+        ),
+    )
 
 
 def landing_fingerprint(landing_dir: Path) -> tuple[str, int]:
@@ -30,34 +89,23 @@ def landing_fingerprint(landing_dir: Path) -> tuple[str, int]:
     return digest.hexdigest(), count
 
 
-def build_job() -> dg.UnresolvedAssetJobDefinition:
-    """Every asset and check, in one process: DuckDB allows one writer (PITFALLS)."""
-    return dg.define_asset_job(
-        JOB_NAME,
-        selection=dg.AssetSelection.all(),
-        executor_def=dg.in_process_executor,
-        description="Land new files, validate, and rebuild the ledger, entities and reports.",
-        tags={"orders_pipeline/writes": "warehouse"},
-    )
-
-
-def build_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    """Daily at 02:00 UTC: ingest whatever landed and refresh everything downstream."""
+def build_schedule(jobs: Jobs) -> dg.ScheduleDefinition:
+    """Daily at 02:00 UTC: ingest whatever landed; the model sensor follows with the rest."""
     return dg.ScheduleDefinition(
         name="daily_orders_refresh",
-        job=job,
+        job=jobs.ingest,
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
 
 
-def build_sensor(job: dg.UnresolvedAssetJobDefinition, landing_dir: Path) -> dg.SensorDefinition:
-    """Starts a run when the set of complete files in the landing folder changes."""
+def build_landing_sensor(jobs: Jobs, landing_dir: Path) -> dg.SensorDefinition:
+    """Starts an ingestion when the set of complete files in the landing folder changes."""
 
     @dg.sensor(
         name="landing_folder_sensor",
-        job=job,
+        job=jobs.ingest,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Watches the landing folder; write files under a temporary name "
@@ -69,5 +117,27 @@ def build_sensor(job: dg.UnresolvedAssetJobDefinition, landing_dir: Path) -> dg.
             return dg.SkipReason(f"no new complete files in {landing_dir}")
         context.update_cursor(fingerprint)
         return dg.RunRequest(run_key=fingerprint, tags={"landing/files": str(count)})
+
+    return _sensor
+
+
+def build_models_sensor(
+    jobs: Jobs, settings: Settings, partitions: dg.DailyPartitionsDefinition
+) -> dg.SensorDefinition:
+    """After every successful ingestion, a model run over the partitions it changed."""
+
+    @dg.run_status_sensor(
+        name="models_after_ingest_sensor",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[jobs.ingest],
+        request_job=jobs.models,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Follows each ingestion with a model run over the days its events touch.",
+    )
+    def _sensor(context: dg.RunStatusSensorContext):
+        with connect(settings, read_only=True) as con:
+            plan = plan_model_run(con, partitions)
+        context.log.info(f"model run over {plan.first_key} .. {plan.last_key}: {plan.reason}")
+        return dg.RunRequest(run_key=context.dagster_run.run_id, tags=plan.tags)
 
     return _sensor

@@ -55,15 +55,15 @@ CHECKS: tuple[SqlCheck, ...] = (
     ),
     SqlCheck(
         name="event_id_unique",
-        asset=("core", "order_events"),
+        asset=("core", "order_ledger"),
         description="One ledger row per event.",
-        sql="""select event_id, count(*) as n from core.order_events group by 1
+        sql="""select event_id, count(*) as n from core.order_ledger group by 1
                having count(*) > 1""",
         blocking=True,
     ),
     SqlCheck(
         name="running_tally_is_cumulative",
-        asset=("core", "order_events"),
+        asset=("core", "order_ledger"),
         description="SEMANTICS §3: each running subtotal/total is the sum of the order's deltas "
         "up to that event.",
         sql="""
@@ -72,7 +72,7 @@ CHECKS: tuple[SqlCheck, ...] = (
             from (select *,
                     sum(subtotal_delta) over w as cumulative_subtotal,
                     sum(total_delta) over w as cumulative_total
-                  from core.order_events
+                  from core.order_ledger
                   window w as (partition by order_id order by event_seq
                                rows unbounded preceding))
             where running_subtotal <> cumulative_subtotal or running_total <> cumulative_total
@@ -81,10 +81,10 @@ CHECKS: tuple[SqlCheck, ...] = (
     ),
     SqlCheck(
         name="ledger_starts_with_reduction",
-        asset=("core", "order_events"),
+        asset=("core", "order_ledger"),
         description="Orders whose first event is a return, refund or cancel (the purchase has "
         "not arrived, or never will): their tally is negative until it does.",
-        sql="""select order_id, action, ts from core.order_events
+        sql="""select order_id, action, ts from core.order_ledger
                where event_seq = 1 and action_class in ('return', 'refund', 'cancel')""",
         severity=dg.AssetCheckSeverity.WARN,
     ),

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _date(env: Mapping[str, str], name: str, default: date) -> date:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a date as YYYY-MM-DD") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the pipeline can be told; build with :meth:`from_env`."""
@@ -63,6 +74,8 @@ class Settings:
     loyal_min_orders: int = 3
     # A run fails when more than this share of a load's records is quarantined.
     max_quarantine_rate: float = 0.05
+    # First daily partition; events dated earlier belong to it (nothing falls outside).
+    partition_start: date = date(2024, 1, 1)
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 0  # 0 = DuckDB's default (one per core)
     duckdb_temp_dir: Path | None = None
@@ -87,6 +100,7 @@ class Settings:
             repeat_min_orders=_int(env, "ORDERS_LIFECYCLE_REPEAT_MIN", 2, minimum=2),
             loyal_min_orders=_int(env, "ORDERS_LIFECYCLE_LOYAL_MIN", 3, minimum=3),
             max_quarantine_rate=_float(env, "ORDERS_MAX_QUARANTINE_RATE", 0.05),
+            partition_start=_date(env, "ORDERS_PARTITION_START", date(2024, 1, 1)),
             duckdb_memory_limit=(env.get("ORDERS_DUCKDB_MEMORY_LIMIT", "") or "4GB").strip(),
             duckdb_threads=_int(env, "ORDERS_DUCKDB_THREADS", 0),
             duckdb_temp_dir=Path(temp) if temp else None,

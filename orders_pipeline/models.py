@@ -7,8 +7,10 @@ one transaction: readers of the warehouse see the old table or the new one, neve
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -27,6 +29,10 @@ class SqlModel:
     name: str
     sql: str
     references: frozenset[tuple[str, str]]  # every schema.table the SQL reads
+    # A column of UTC dates when the table is partitioned by day (``-- partition_by: col``).
+    partition_column: str | None = None
+    # ``-- materialized: view`` makes a view instead of a table.
+    is_view: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -39,7 +45,8 @@ class SqlModel:
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            lines.append(line.removeprefix("--").strip())
+            if not any(directive.match(line) for directive in _DIRECTIVES):
+                lines.append(line.removeprefix("--").strip())
         return " ".join(lines)
 
 
@@ -48,6 +55,17 @@ def table_references(sql: str) -> frozenset[tuple[str, str]]:
     tree = sqlglot.parse_one(sql, read="duckdb")
     refs = {(table.db, table.name) for table in tree.find_all(exp.Table) if table.db and table.name}
     return frozenset(refs)
+
+
+_PARTITION_DIRECTIVE = re.compile(r"^--\s*partition_by:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
+_VIEW_DIRECTIVE = re.compile(r"^--\s*materialized:\s*view\s*$", re.M)
+_DIRECTIVES = (_PARTITION_DIRECTIVE, _VIEW_DIRECTIVE)
+
+
+def partition_column(sql: str) -> str | None:
+    """The column named by a ``-- partition_by: <column>`` line of the model, if any."""
+    match = _PARTITION_DIRECTIVE.search(sql)
+    return match.group(1) if match else None
 
 
 def discover_models(sql_dir: Path) -> list[SqlModel]:
@@ -62,6 +80,8 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 name=path.stem,
                 sql=sql,
                 references=table_references(sql),
+                partition_column=partition_column(sql),
+                is_view=bool(_VIEW_DIRECTIVE.search(sql)),
             )
         )
     return models
@@ -76,12 +96,51 @@ class ModelRun:
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
-    """(Re)build the model's table from its SQL in one transaction."""
+    """(Re)build the model's table (or view) from its SQL in one transaction."""
     started = time.perf_counter()
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {model.schema}")
-        con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+        kind = "view" if model.is_view else "table"
+        con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return ModelRun(
+        rows=count_rows(con, model.qualified_name), seconds=time.perf_counter() - started
+    )
+
+
+def run_model_partitions(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, first: date | None, last: date | None
+) -> ModelRun:
+    """Re-derive the model's rows whose partition column lies in [first, last] (``None``: open
+    on that side, so the first and last partitions also hold anything earlier or later), by
+    delete-and-insert in one transaction: re-running a partition never duplicates rows, and
+    rows outside the range are not touched. With both ends open this is a full rebuild,
+    which also takes any change of the model's columns."""
+    if first is None and last is None:
+        return run_model(con, model)
+    column = model.partition_column
+    assert column is not None, f"{model.qualified_name} is not partitioned"
+    in_range = (
+        f"(?::date is null or {column} >= ?::date) and (?::date is null or {column} <= ?::date)"
+    )
+    bounds = [first, first, last, last]
+    started = time.perf_counter()
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {model.schema}")
+        con.execute(
+            f"create table if not exists {model.qualified_name} as "
+            f"select * from ({model.sql}) limit 0"
+        )
+        con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
+        con.execute(
+            f"insert into {model.qualified_name} select * from ({model.sql}) where {in_range}",
+            bounds,
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

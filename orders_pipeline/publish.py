@@ -18,7 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-# What analysts get: everything but the raw records and the intermediate staging tables.
+# What analysts get: everything but the raw records and the intermediate staging tables
+# (views are published as tables, so the copy stands on its own).
 PUBLISHED_SCHEMAS = ("core", "reporting", "audit")
 
 
@@ -37,7 +38,8 @@ def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         (schema, table)
         for schema, table in con.execute(
             """select table_schema, table_name from information_schema.tables
-               where table_catalog = current_database() and table_type = 'BASE TABLE'
+               where table_catalog = current_database()
+                 and table_type in ('BASE TABLE', 'VIEW')
                  and table_schema in ('core', 'reporting', 'audit')
                order by table_schema, table_name"""
         ).fetchall()

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import dagster as dg
 
-from orders_pipeline.automation import JOB_NAME
+from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
-from orders_pipeline.warehouse import connect, table_exists
+from orders_pipeline.partitions import ModelRunPlan, daily_partitions, plan_model_run
+from orders_pipeline.warehouse import connect, ensure_landing_tables, table_exists
 
 # Dagster logs every step event; the CLI shows our progress lines and its own error summary.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -38,28 +39,52 @@ class RunSummary:
     failed_checks: list[str] = field(default_factory=list)
     warned_checks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    plan: ModelRunPlan | None = None
 
 
 def run_pipeline(
-    settings: Settings, instance: dg.DagsterInstance | None = None, quiet: bool = True
+    settings: Settings,
+    instance: dg.DagsterInstance | None = None,
+    quiet: bool = True,
+    full_refresh: bool = False,
 ) -> RunSummary:
-    """Materialise every asset and check for ``settings`` in-process and summarise."""
+    """Ingest new files, then re-derive the partitions they change and everything downstream
+    (every partition with ``full_refresh``), in this process; then summarise."""
     from orders_pipeline.definitions import build_definitions
 
     defs = build_definitions(settings)
-    job = defs.resolve_job_def(JOB_NAME)
+    partitions = daily_partitions(settings.partition_start)
     owned = instance is None
     instance = instance or dg.DagsterInstance.ephemeral()
+    summary = RunSummary(success=False, base_currency=settings.base_currency)
+    run_config = QUIET_RUN_CONFIG if quiet else None
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config=QUIET_RUN_CONFIG if quiet else None,
+        ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config
         )
+        _collect(summary, ingest)
+        if ingest.success:
+            with connect(settings) as con:
+                ensure_landing_tables(con)
+                summary.plan = plan_model_run(con, partitions, full_refresh=full_refresh)
+            models = defs.resolve_job_def(MODELS_JOB).execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=run_config,
+                tags=summary.plan.tags,
+            )
+            _collect(summary, models)
+            summary.success = models.success
     finally:
         if owned:
             instance.dispose()
-    summary = RunSummary(success=result.success, base_currency=settings.base_currency)
+    if settings.warehouse.exists():
+        _fill_from_warehouse(summary, settings)
+    return summary
+
+
+def _collect(summary: RunSummary, result: dg.ExecuteInProcessResult) -> None:
+    """Failed steps, errors and failed or warning checks of one job run."""
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             summary.failed_steps.append(event.step_key or "?")
@@ -74,9 +99,6 @@ def run_pipeline(
                     summary.warned_checks.append(label)
                 else:
                     summary.failed_checks.append(label)
-    if settings.warehouse.exists():
-        _fill_from_warehouse(summary, settings)
-    return summary
 
 
 def _root_message(error: object) -> str:

@@ -53,6 +53,10 @@ create table if not exists audit.duplicates (
     first_record_no   bigint  not null,
     same_file         boolean not null  -- re-sent within one file, or across files
 );
+create table if not exists audit.model_watermark (
+    arrival_seq  bigint not null,      -- every staged event up to here is in the models
+    updated_at   timestamptz not null
+);
 create table if not exists raw.odp_events (
     file_seq     bigint  not null,
     file         varchar not null,
@@ -114,18 +118,14 @@ def writer_lock(warehouse: Path, timeout_seconds: float = 3600.0) -> Iterator[No
 
 @contextmanager
 def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with the house session settings; closes it on exit. A read-write
-    connection holds the writer lock for as long as it is open."""
-    if read_only:
-        con = duckdb.connect(str(settings.warehouse), read_only=True)
-        try:
-            prepare_session(con, settings)
-            yield con
-        finally:
-            con.close()
-        return
+    """Open the warehouse with the house session settings; closes it on exit. Either kind of
+    connection holds the writer lock while open: DuckDB refuses a reader while another
+    process writes, so the pipeline's own readers wait their turn like writers do."""
     with writer_lock(settings.warehouse):
-        con = duckdb.connect(str(settings.warehouse), config=connection_config(settings))
+        if read_only:
+            con = duckdb.connect(str(settings.warehouse), read_only=True)
+        else:
+            con = duckdb.connect(str(settings.warehouse), config=connection_config(settings))
         try:
             prepare_session(con, settings)
             yield con

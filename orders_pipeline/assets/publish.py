@@ -6,6 +6,7 @@ import dagster as dg
 
 from orders_pipeline import progress
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
+from orders_pipeline.partitions import WATERMARK_TAG, advance_watermark
 from orders_pipeline.publish import publish_analytics
 from orders_pipeline.resources import OrdersWarehouse
 
@@ -25,10 +26,16 @@ def analytics_database_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition
         "replaced atomically after every successful run (analysts never lock the warehouse "
         "and never see half a run).",
     )
-    def analytics_database(warehouse: OrdersWarehouse) -> dg.MaterializeResult:
+    def analytics_database(
+        context: dg.AssetExecutionContext, warehouse: OrdersWarehouse
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
         target = warehouse.settings().analytics_path
+        watermark = context.run.tags.get(WATERMARK_TAG)
         with warehouse.connect() as con:
+            if watermark is not None:
+                # the models now hold every event this run was planned for
+                advance_watermark(con, int(watermark))
             report = publish_analytics(con, target)
         progress.report(
             "publish/analytics_database",

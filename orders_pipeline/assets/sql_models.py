@@ -1,17 +1,29 @@
 """One Dagster asset per SQL model; dependencies come from the tables each model reads."""
 
+import warnings
+
 import dagster as dg
 
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
-from orders_pipeline.models import SqlModel, run_model
+from orders_pipeline.models import SqlModel, run_model, run_model_partitions
+from orders_pipeline.partitions import range_bounds
 from orders_pipeline.resources import OrdersWarehouse
 
+# Single-run backfills are what partitioned DuckDB models want (orders_pipeline.partitions);
+# Dagster marks the parameter beta.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
-def model_asset(model: SqlModel, known_tables: set[tuple[str, str]]) -> dg.AssetsDefinition:
-    """The asset that (re)builds ``model``'s table."""
+
+def model_asset(
+    model: SqlModel,
+    known_tables: set[tuple[str, str]],
+    partitions: dg.DailyPartitionsDefinition,
+) -> dg.AssetsDefinition:
+    """The asset that (re)builds ``model``'s table, or the partitions of it a run targets."""
     deps = sorted(ref for ref in model.references if ref in known_tables)
+    partitioned = model.partition_column is not None
 
     @dg.asset(
         key=dg.AssetKey([model.schema, model.name]),
@@ -21,19 +33,29 @@ def model_asset(model: SqlModel, known_tables: set[tuple[str, str]]) -> dg.Asset
         kinds={"duckdb", "sql"},
         description=model.description or None,
         metadata={"sql_file": dg.MetadataValue.path(str(model.path))},
+        partitions_def=partitions if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
     )
     def _build(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
+        detail = ""
         with warehouse.connect() as con:
-            run = run_model(con, model)
+            if partitioned:
+                first, last = range_bounds(partitions, context.partition_key_range)
+                run = run_model_partitions(con, model, first, last)
+                detail = f"days {first or 'start'} .. {last or 'end'}"
+            else:
+                run = run_model(con, model)
             metadata = table_metadata(con, model.qualified_name, run.seconds)
-        progress.report(f"{model.schema}/{model.name}", run.rows, run.seconds)
+        progress.report(f"{model.schema}/{model.name}", run.rows, run.seconds, detail)
         return dg.MaterializeResult(metadata=metadata)
 
     return _build
 
 
 def model_assets(
-    models: list[SqlModel], python_tables: set[tuple[str, str]]
+    models: list[SqlModel],
+    python_tables: set[tuple[str, str]],
+    partitions: dg.DailyPartitionsDefinition,
 ) -> list[dg.AssetsDefinition]:
     """Assets for every model; a reference to a table that neither a model nor a Python asset
     builds is an error, so a typo in a model fails at load time, not in the middle of a run."""
@@ -43,4 +65,4 @@ def model_assets(
         if unknown:
             names = ", ".join(".".join(ref) for ref in unknown)
             raise ValueError(f"{model.path}: reads {names}, which no asset builds")
-    return [model_asset(model, known) for model in models]
+    return [model_asset(model, known, partitions) for model in models]

@@ -1,158 +1,17 @@
--- The order ledger (SEMANTICS §3): every accepted order event of every source, ordered per
--- order by (ts, arrival sequence), with signed deltas and running tallies.
-with events as (
-    select * from staging.stg_order_events
+-- The order ledger with each event's resolved customer (SEMANTICS §3, §5): what analysts
+-- query. A view, so that identity resolution never rewrites the partitioned ledger.
+-- materialized: view
+with ledger as (
+    select * from core.order_ledger
 ),
 
 order_customers as (
     select * from core.order_customers
 ),
 
-timeline as (
-    select
-        events.*,
-        row_number() over (partition by order_id order by ts, arrival_seq) as event_seq,
-        case when action in ('purchase', 'return', 'refund', 'cancel') then action else 'custom' end
-            as action_class
-    from events
-),
-
-classified as (
-    select
-        timeline.*,
-        event_seq = 1 as is_order_creating,
-        -- §3: a custom action on an existing order is a pass-through
-        action_class = 'custom' and event_seq > 1 as is_pass_through,
-        action_class in ('return', 'refund', 'cancel') as is_reduction,
-        -- §3: a cancel with no amount at all cancels the rest of the order
-        action_class = 'cancel'
-            and subtotal is null and total is null and items_subtotal is null as is_cancel_rest,
-        -- §3: subtotal as sent, else Σ item subtotals (else the total, the only amount left)
-        coalesce(subtotal, items_subtotal, total) as amount_subtotal
-    from timeline
-),
-
-plain_deltas as (
-    -- Deltas of every event but a cancel-the-rest, whose delta depends on the tally before it.
-    select
-        classified.*,
-        case
-            when is_cancel_rest then 0
-            when is_reduction then -abs(amount_subtotal)  -- §3: −30 and 30 mean the same
-            when action_class = 'purchase' or is_order_creating then amount_subtotal
-            else 0
-        end as plain_subtotal_delta,
-        case
-            when is_cancel_rest then 0
-            when is_reduction then coalesce(-abs(total), -abs(amount_subtotal))
-            when action_class = 'purchase' or is_order_creating then
-                coalesce(total, amount_subtotal + coalesce(tax, 0) + coalesce(shipping, 0))
-            else 0
-        end as plain_total_delta
-    from classified
-),
-
-tally_segments as (
-    -- A cancel-the-rest sets the tally to zero, so the tally after any event is the sum of the
-    -- plain deltas since the last cancel-the-rest.
-    select
-        plain_deltas.*,
-        count(*) filter (where is_cancel_rest) over (
-            partition by order_id order by event_seq rows unbounded preceding
-        ) as tally_segment
-    from plain_deltas
-),
-
-running_tallies as (
-    select
-        tally_segments.*,
-        sum(plain_subtotal_delta) over (
-            partition by order_id, tally_segment order by event_seq rows unbounded preceding
-        ) as segment_subtotal,
-        sum(plain_total_delta) over (
-            partition by order_id, tally_segment order by event_seq rows unbounded preceding
-        ) as segment_total
-    from tally_segments
-),
-
-ledger as (
-    select
-        running_tallies.*,
-        case when is_cancel_rest
-            then -coalesce(lag(segment_subtotal) over order_timeline, 0)
-            else plain_subtotal_delta
-        end as subtotal_delta,
-        case when is_cancel_rest
-            then -coalesce(lag(segment_total) over order_timeline, 0)
-            else plain_total_delta
-        end as total_delta,
-        segment_subtotal as running_subtotal,
-        segment_total as running_total,
-        first_value(currency ignore nulls) over (
-            partition by order_id order by event_seq
-            rows between unbounded preceding and unbounded following
-        ) as order_currency
-    from running_tallies
-    window order_timeline as (partition by order_id order by event_seq)
-),
-
-in_base_currency as (
-    -- §6: amounts are converted to the base currency; until exchange rates are loaded only
-    -- orders already in the base currency convert, the rest keep NULL base amounts.
-    select
-        ledger.*,
-        coalesce(ledger.currency, ledger.order_currency, getvariable('base_currency'))
-            as event_currency,
-        case when coalesce(ledger.currency, ledger.order_currency, getvariable('base_currency'))
-                  = getvariable('base_currency')
-            then 1.0 end as rate_to_base
-    from ledger
-),
-
 final as (
-    select
-        ledger.event_id,
-        ledger.order_id,
-        ledger.source,
-        ledger.action,
-        ledger.action_class,
-        ledger.ts,
-        ledger.ts_inferred,
-        ledger.arrival_seq,
-        cast(ledger.event_seq as integer) as event_seq,
-        ledger.event_currency as currency,
-        cast(ledger.subtotal_delta as decimal(18, 4)) as subtotal_delta,
-        cast(ledger.total_delta as decimal(18, 4)) as total_delta,
-        cast(ledger.subtotal_delta * ledger.rate_to_base as decimal(18, 4))
-            as subtotal_delta_base,
-        cast(ledger.total_delta * ledger.rate_to_base as decimal(18, 4)) as total_delta_base,
-        cast(ledger.rate_to_base as decimal(18, 8)) as rate_to_base,
-        cast(ledger.running_subtotal as decimal(18, 4)) as running_subtotal,
-        cast(ledger.running_total as decimal(18, 4)) as running_total,
-        -- §3: partial when the running subtotal after it is still above zero
-        case when ledger.is_reduction
-            then case when ledger.running_subtotal > 0 then 'partial' else 'full' end
-        end as refund_kind,
-        order_customers.customer_id,
-        ledger.is_order_creating,
-        ledger.is_pass_through,
-        ledger.is_cancel_rest,
-        ledger.tax,
-        ledger.shipping,
-        ledger.discount,
-        ledger.coupon_code,
-        ledger.bill_address,
-        ledger.ship_address,
-        ledger.first_name,
-        ledger.last_name,
-        ledger.name,
-        ledger.email,
-        ledger.phone,
-        ledger.custom,
-        ledger.items_quantity,
-        ledger.file,
-        ledger.record_no
-    from in_base_currency as ledger
+    select ledger.*, order_customers.customer_id
+    from ledger
     left join order_customers on order_customers.order_id = ledger.order_id
 )
 

@@ -1,10 +1,11 @@
--- Line items of every ledger event, with the event's action, time, currency and customer.
+-- Line items of every ledger event, with the event's action, time and currency.
+-- partition_by: event_date
 with items as (
     select * from staging.stg_order_items
 ),
 
 ledger as (
-    select * from core.order_events
+    select * from core.order_ledger
 ),
 
 final as (
@@ -14,6 +15,7 @@ final as (
         ledger.action,
         ledger.action_class,
         ledger.ts,
+        ledger.event_date,
         items.item_no,
         items.product_id,
         items.sku,
@@ -26,7 +28,6 @@ final as (
         items.source,
         ledger.currency,
         cast(items.subtotal * ledger.rate_to_base as decimal(18, 4)) as subtotal_base,
-        ledger.customer_id,
         ledger.is_order_creating
     from items
     inner join ledger on ledger.event_id = items.event_id

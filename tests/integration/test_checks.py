@@ -18,10 +18,10 @@ from tests.conftest import day, odp_event, write_ndjson
 BREAKAGES = {
     "every_record_accounted_for": "update audit.loads set accepted = accepted + 1",
     "quarantine_rate_within_limit": "update audit.loads set quarantined = records, accepted = 0",
-    "event_id_unique": "insert into core.order_events select * from core.order_events limit 1",
-    "running_tally_is_cumulative": """update core.order_events
+    "event_id_unique": "insert into core.order_ledger select * from core.order_ledger limit 1",
+    "running_tally_is_cumulative": """update core.order_ledger
         set running_subtotal = running_subtotal + 1 where event_seq = 2""",
-    "ledger_starts_with_reduction": """update core.order_events
+    "ledger_starts_with_reduction": """update core.order_ledger
         set action_class = 'refund' where event_seq = 1""",
     "order_id_unique": "insert into core.orders select * from core.orders limit 1",
     "convertible_to_base_currency": "update core.orders set subtotal_base = null",

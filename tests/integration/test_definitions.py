@@ -9,6 +9,7 @@ import duckdb
 
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions, defs
+from orders_pipeline.partitions import daily_partitions, range_tags
 from tests.conftest import day, odp_event, write_ndjson
 
 CONTRACT_COLUMNS = {
@@ -54,9 +55,11 @@ def test_module_level_definitions_load_with_job_schedule_sensor_and_checks():
     repository = defs.get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
     assert {"raw/odp_events", "core/order_events", "reporting/daily_revenue"} <= keys
-    assert repository.get_job("orders_job") is not None
+    for job in ("ingest_job", "models_job", "orders_job"):
+        assert repository.get_job(job) is not None
     assert repository.has_schedule_def("daily_orders_refresh")
     assert repository.has_sensor_def("landing_folder_sensor")
+    assert repository.has_sensor_def("models_after_ingest_sensor")
     assert len(list(repository.asset_graph.asset_check_keys)) >= 10
 
 
@@ -66,6 +69,13 @@ def test_sql_model_dependencies_come_from_the_sql():
         key.to_user_string() for key in graph.get(dg.AssetKey(["core", "orders"])).parent_keys
     }
     assert parents == {"core/order_events"}
+    ledger = graph.get(dg.AssetKey(["core", "order_ledger"]))
+    assert ledger.partitions_def is not None
+
+
+def _all_partitions(settings: Settings) -> dict[str, str]:
+    keys = daily_partitions(settings.partition_start).get_partition_keys()
+    return range_tags(keys[0], keys[-1])
 
 
 def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path):
@@ -78,10 +88,10 @@ def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path
         ],
     )
     warehouse = tmp_path / "wh.duckdb"
-    local_defs = build_definitions(Settings(landing_dir=landing, warehouse=warehouse))
-    job = local_defs.resolve_job_def("orders_job")
+    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    job = build_definitions(settings).resolve_job_def("orders_job")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance)
+        result = job.execute_in_process(instance=instance, tags=_all_partitions(settings))
     assert result.success
     checks = [
         e.event_specific_data
@@ -115,16 +125,17 @@ def test_a_failing_blocking_check_stops_the_models_downstream(tmp_path: Path):
         landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
     )
     warehouse = tmp_path / "wh.duckdb"
-    local_defs = build_definitions(Settings(landing_dir=landing, warehouse=warehouse))
-    job = local_defs.resolve_job_def("orders_job")
+    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    job = build_definitions(settings).resolve_job_def("orders_job")
+    tags = _all_partitions(settings)
     with dg.DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance).success
+        assert job.execute_in_process(instance=instance, tags=tags).success
         con = duckdb.connect(str(warehouse))
         con.execute(
             "insert into audit.loads select * replace (records + 1 as records) from audit.loads"
         )
         con.close()
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     assert not result.success
     failed = {
         e.event_specific_data.check_name

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orders_pipeline.automation import build_job, build_sensor
+from orders_pipeline.automation import build_jobs, build_landing_sensor
 
 
 def _evaluate(sensor: dg.SensorDefinition, cursor: str | None):
@@ -18,7 +18,8 @@ def _evaluate(sensor: dg.SensorDefinition, cursor: str | None):
 def test_sensor_requests_a_run_for_a_completed_file_only(tmp_path: Path):
     landing = tmp_path / "landing"
     (landing / "odp_events").mkdir(parents=True)
-    sensor = build_sensor(build_job(), landing)
+    jobs = build_jobs([dg.AssetKey(["core", "order_ledger"])])
+    sensor = build_landing_sensor(jobs, landing)
 
     empty = _evaluate(sensor, None)
     assert not empty.run_requests

@@ -119,7 +119,8 @@ def _all_tables(warehouse: Path) -> dict[str, str]:
         rows = con.execute(
             """select table_schema || '.' || table_name,
                       list(column_name) filter (where column_name in ('loaded_at',
-                                                                      'validated_at'))
+                                                                      'validated_at',
+                                                                      'updated_at'))
                from information_schema.columns group by 1"""
         ).fetchall()
     finally:
