@@ -105,13 +105,14 @@ CHECKS: tuple[SqlCheck, ...] = (
     ),
     SqlCheck(
         name="items_have_an_order",
-        asset=("core", "order_items"),
-        description="Every line item belongs to a ledger event and order.",
+        asset=("core", "orders"),
+        description="Every line item belongs to an order. Checked on core.orders, which runs "
+        "after the partitioned items in every backfill.",
         sql="""select i.event_id, i.order_id from core.order_items as i
                left join core.orders as o using (order_id)
                where o.order_id is null""",
         blocking=True,
-        additional_deps=(("core", "orders"),),
+        additional_deps=(("core", "order_items"),),
     ),
     SqlCheck(
         name="customer_id_unique",
@@ -139,9 +140,10 @@ CHECKS: tuple[SqlCheck, ...] = (
     ),
     SqlCheck(
         name="net_revenue_matches_order_subtotals",
-        asset=("reporting", "daily_revenue"),
+        asset=("core", "orders"),
         description="SEMANTICS §8: Σ daily net = Σ tally subtotals of all orders (base "
-        "currency), within the half-cent per day that rounding to cents allows.",
+        "currency), within the half-cent per day that rounding to cents allows. Checked on "
+        "core.orders, which runs after the partitioned daily revenue in every backfill.",
         sql="""
             select revenue.net, orders.subtotal, revenue.days
             from (select sum(net) as net, count(*) as days from reporting.daily_revenue)
@@ -151,7 +153,7 @@ CHECKS: tuple[SqlCheck, ...] = (
             where abs(coalesce(revenue.net, 0) - orders.subtotal) > 0.005 * revenue.days
         """,
         blocking=True,
-        additional_deps=(("core", "orders"),),
+        additional_deps=(("reporting", "daily_revenue"),),
     ),
 )
 
