@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from orders_pipeline import bench
 from orders_pipeline.config import ConfigError, Settings
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
 
@@ -32,13 +33,29 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--base-currency", help="reporting currency (default: $ORDERS_BASE_CURRENCY or USD)"
     )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="re-derive every partition, not only the days new events change (after an "
+        "upgrade that changes the rules)",
+    )
     run.add_argument("--verbose", action="store_true", help="show Dagster's own event log")
+    bench_parser = commands.add_parser(
+        "bench",
+        help="measure the pipeline on a generated workload against a DuckDB floor",
+        description="Generate a seeded workload, then time DuckDB reading it (the floor), a "
+        "full run from an empty warehouse and an incremental run of one more day; print a "
+        "table and write the figures as JSON.",
+    )
+    bench.add_arguments(bench_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "bench":
+        return bench.main(args)
     try:
         settings = Settings.from_env().with_overrides(
             landing_dir=args.landing, warehouse=args.warehouse, base_currency=args.base_currency
@@ -56,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_progress_output()
     print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
     started = time.perf_counter()
-    summary = run_pipeline(settings, quiet=not args.verbose)
+    summary = run_pipeline(settings, quiet=not args.verbose, full_refresh=args.full_refresh)
     print_summary(summary, time.perf_counter() - started)
     return 0 if summary.success else 1
 
@@ -80,6 +97,11 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
         f"customers: {summary.customers:,}"
     )
     print(f"net revenue: {summary.net_revenue:,.2f} {summary.base_currency}")
+    if summary.plan is not None:
+        print(
+            f"partitions: {summary.plan.first_key} .. {summary.plan.last_key} "
+            f"({summary.plan.reason})"
+        )
     for label in summary.warned_checks:
         print(f"warning: check {label} found rows to look at")
     status = "succeeded" if summary.success else "FAILED"

@@ -1,0 +1,115 @@
+"""A smoke test of the ``orders-pipeline bench`` harness at a small size: it runs end to end and
+writes every figure with sane types. Not a timed assertion."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+LINE_ITEMS = 3000
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, dict]:
+    """One small bench, in a subprocess, as a user runs it."""
+    root = tmp_path_factory.mktemp("bench")
+    results = root / "results.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orders_pipeline.cli",
+            "bench",
+            "--line-items",
+            str(LINE_ITEMS),
+            "--days",
+            "60",
+            "--work-dir",
+            str(root / "work"),
+            "--json",
+            str(results),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed, json.loads(results.read_text())
+
+
+@pytest.mark.slow
+def test_prints_the_table(bench_run):
+    completed, _ = bench_run
+    for label in ("floor: read_text", "full run", "incremental run", "full / floor"):
+        assert label in completed.stdout
+
+
+@pytest.mark.slow
+def test_machine_and_workload(bench_run):
+    _, data = bench_run
+    machine = data["machine"]
+    assert _positive(machine["cores"]) and _positive(machine["memory_bytes"])
+    assert {"duckdb", "dagster"} <= machine["versions"].keys() and machine["python"]
+    history = data["history"]
+    assert history["config"]["line_items"] == LINE_ITEMS == history["line_items"]
+    assert history["config"]["days"] == 60
+    for key in ("files", "bytes", "records", "events", "orders"):
+        assert _positive(history[key]), key
+    increment = data["increment"]
+    assert increment["config"]["days"] == 1 and _positive(increment["records"])
+    assert increment["config"]["start_date"] > history["config"]["start_date"]
+
+
+@pytest.mark.slow
+def test_floor_figures(bench_run):
+    _, data = bench_run
+    for name in ("floor", "floor_lines"):
+        floor = data[name]
+        assert isinstance(floor["method"], str) and "read_" in floor["method"]
+        assert _positive(floor["seconds"]) and _positive(floor["rows"])
+        assert 0 < floor["bytes"] <= data["history"]["bytes"]
+    # read_text stores every byte of every file (the lines floor drops the line ends)
+    assert data["floor"]["bytes"] == data["history"]["bytes"]
+    assert data["floor"]["rows"] == data["history"]["files"]
+
+
+@pytest.mark.slow
+def test_run_figures(bench_run):
+    _, data = bench_run
+    for name in ("full", "incremental"):
+        run = data[name]
+        assert run["success"] is True and run["exit_code"] == 0
+        for key in ("wall_seconds", "peak_rss_bytes", "events_per_second", "records_per_second"):
+            assert _positive(run[key]), (name, key)
+        added = run["added"]
+        assert added["records"] == added["accepted"] + added["quarantined"] + added["duplicates"]
+        assert run["events_per_second"] == pytest.approx(
+            added["ledger_events"] / run["wall_seconds"]
+        )
+        assert run["records_per_second"] == pytest.approx(added["records"] / run["wall_seconds"])
+        assert run["assets"] and all(a["seconds"] >= 0 for a in run["assets"])
+    full, incremental = data["full"], data["incremental"]
+    # the full run loads the history; the incremental one only the extra day on top of it
+    assert full["added"]["records"] == data["history"]["records"]
+    assert full["added"]["ledger_events"] == data["history"]["events"]
+    assert incremental["added"]["records"] == data["increment"]["records"]
+    assert incremental["totals"]["orders"] > full["totals"]["orders"]
+
+
+@pytest.mark.slow
+def test_ratios_come_from_the_times(bench_run):
+    _, data = bench_run
+    ratios = data["ratios"]
+    full, floor = data["full"]["wall_seconds"], data["floor"]["seconds"]
+    assert ratios["full_over_floor"] == pytest.approx(full / floor)
+    assert ratios["incremental_over_full"] == pytest.approx(
+        data["incremental"]["wall_seconds"] / full
+    )
