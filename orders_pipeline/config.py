@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -74,6 +74,9 @@ class Settings:
     loyal_min_orders: int = 3
     # A run fails when more than this share of a load's records is quarantined.
     max_quarantine_rate: float = 0.05
+    # "plain", or "hash": contact details hashed (keyed by pii_key) in the analyst database.
+    pii_mode: str = "plain"
+    pii_key: str = field(default="", repr=False)
     # First daily partition; events dated earlier belong to it (nothing falls outside).
     partition_start: date = date(2024, 1, 1)
     duckdb_memory_limit: str = "4GB"
@@ -100,6 +103,8 @@ class Settings:
             repeat_min_orders=_int(env, "ORDERS_LIFECYCLE_REPEAT_MIN", 2, minimum=2),
             loyal_min_orders=_int(env, "ORDERS_LIFECYCLE_LOYAL_MIN", 3, minimum=3),
             max_quarantine_rate=_float(env, "ORDERS_MAX_QUARANTINE_RATE", 0.05),
+            pii_mode=(env.get("ORDERS_PII_MODE", "") or "plain").strip().lower(),
+            pii_key=env.get("ORDERS_PII_KEY", ""),
             partition_start=_date(env, "ORDERS_PARTITION_START", date(2024, 1, 1)),
             duckdb_memory_limit=(env.get("ORDERS_DUCKDB_MEMORY_LIMIT", "") or "4GB").strip(),
             duckdb_threads=_int(env, "ORDERS_DUCKDB_THREADS", 0),
@@ -131,6 +136,13 @@ class Settings:
         if self.analytics_path.resolve() == self.warehouse.resolve():
             raise ConfigError(
                 "ORDERS_ANALYTICS_DB must differ from ORDERS_WAREHOUSE: analysts read a copy"
+            )
+        if self.pii_mode not in ("plain", "hash"):
+            raise ConfigError(f"ORDERS_PII_MODE={self.pii_mode!r}: expected 'plain' or 'hash'")
+        if self.pii_mode == "hash" and len(self.pii_key) < 16:
+            raise ConfigError(
+                "ORDERS_PII_MODE=hash needs ORDERS_PII_KEY, a secret of at least 16 characters "
+                "(the same key gives the same hashes on every run)"
             )
         if self.loyal_min_orders <= self.repeat_min_orders:
             raise ConfigError(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,8 @@ class OrdersWarehouse(dg.ConfigurableResource):
     repeat_min_orders: int = 2
     loyal_min_orders: int = 3
     max_quarantine_rate: float = 0.05
+    pii_mode: str = "plain"
+    pii_key: str = ""
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 0
     duckdb_temp_dir: str = ""
@@ -50,6 +53,11 @@ class OrdersWarehouse(dg.ConfigurableResource):
             repeat_min_orders=settings.repeat_min_orders,
             loyal_min_orders=settings.loyal_min_orders,
             max_quarantine_rate=settings.max_quarantine_rate,
+            pii_mode=settings.pii_mode,
+            # a key from the environment stays there (the UI shows resource config, not secrets)
+            pii_key=dg.EnvVar("ORDERS_PII_KEY")
+            if settings.pii_key and settings.pii_key == os.environ.get("ORDERS_PII_KEY")
+            else settings.pii_key,
             duckdb_memory_limit=settings.duckdb_memory_limit,
             duckdb_threads=settings.duckdb_threads,
             duckdb_temp_dir=str(settings.duckdb_temp_dir or ""),
@@ -67,6 +75,8 @@ class OrdersWarehouse(dg.ConfigurableResource):
             repeat_min_orders=self.repeat_min_orders,
             loyal_min_orders=self.loyal_min_orders,
             max_quarantine_rate=self.max_quarantine_rate,
+            pii_mode=self.pii_mode,
+            pii_key=self.pii_key,
             duckdb_memory_limit=self.duckdb_memory_limit,
             duckdb_threads=self.duckdb_threads,
             duckdb_temp_dir=Path(self.duckdb_temp_dir) if self.duckdb_temp_dir else None,

@@ -30,13 +30,16 @@ def analytics_database_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition
         context: dg.AssetExecutionContext, warehouse: OrdersWarehouse
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        target = warehouse.settings().analytics_path
+        settings = warehouse.settings()
+        target = settings.analytics_path
         watermark = context.run.tags.get(WATERMARK_TAG)
         with warehouse.connect() as con:
             if watermark is not None:
                 # the models now hold every event this run was planned for
                 advance_watermark(con, int(watermark))
-            report = publish_analytics(con, target)
+            report = publish_analytics(
+                con, target, pii_key=settings.pii_key if settings.pii_mode == "hash" else None
+            )
         progress.report(
             "publish/analytics_database",
             report.rows,

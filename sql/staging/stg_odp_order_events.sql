@@ -42,8 +42,15 @@ final as (
         records.first_name,
         records.last_name,
         records.name,
-        coalesce(records.email, records.identifiers ->> '$.email') as email,
-        coalesce(records.phone, records.identifiers ->> '$.phone') as phone,
+        -- contacts normalised as identifiers are (§5), so orders join their customers
+        nullif(lower(trim(coalesce(records.email, records.identifiers ->> '$.email'))), '')
+            as email,
+        nullif(nullif(
+            case when starts_with(trim(coalesce(records.phone, records.identifiers ->> '$.phone')),
+                                  '+') then '+' else '' end
+            || regexp_replace(coalesce(records.phone, records.identifiers ->> '$.phone'),
+                              '[^0-9]', '', 'g'),
+            ''), '+') as phone,
         records.custom,
         item_totals.items_subtotal,
         coalesce(item_totals.items_quantity, 0) as items_quantity,
