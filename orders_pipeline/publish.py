@@ -101,6 +101,9 @@ def publish_analytics(
     ``pii_key``, contact details are replaced by keyed hashes (``PII_COLUMNS``)."""
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
+    # copies left by a run killed mid-publication (writers hold the lock, so none is live)
+    for stale in target.parent.glob(f".{target.name}.*.tmp*"):
+        _remove(stale)
     staging_file = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     alias = "analytics_publish"
     tables = _published_tables(con)
