@@ -38,6 +38,16 @@ def landing(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def expected(landing, tmp_path_factory) -> dict[str, list[tuple[Any, ...]]]:
+    """The tables of an uninterrupted run."""
+    reference = tmp_path_factory.mktemp("reference") / "wh.duckdb"
+    done = subprocess.run(_command(landing, reference), cwd=PROJECT, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return _tables(reference)
+
+
 def _command(landing: Path, warehouse: Path) -> list[str]:
     return [sys.executable, "-m", "orders_pipeline.cli", "run", "--landing", str(landing),
             "--warehouse", str(warehouse)]  # fmt: skip
@@ -90,13 +100,9 @@ def _killed_run(landing: Path, warehouse: Path, after_line: str | None) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("label", "after_line"), KILL_POINTS, ids=[p[0] for p in KILL_POINTS])
-def test_sigkill_then_rerun_equals_an_uninterrupted_run(landing, tmp_path, label, after_line):
-    reference = tmp_path / "reference" / "wh.duckdb"
-    done = subprocess.run(_command(landing, reference), cwd=PROJECT, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    expected = _tables(reference)
-
+def test_sigkill_then_rerun_equals_an_uninterrupted_run(
+    landing, expected, tmp_path, label, after_line
+):
     warehouse = tmp_path / "killed" / "wh.duckdb"
     output = _killed_run(landing, warehouse, after_line)
     assert "run succeeded" not in output, f"the run finished before the kill ({label})"
