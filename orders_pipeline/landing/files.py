@@ -3,6 +3,7 @@ keyed by the sha256 of its bytes)."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ class LandedFile:
     source: str
     sha256: str
     size_bytes: int
+    # Whether the bytes are valid UTF-8, found while hashing: DuckDB's reader fails on the
+    # whole file otherwise, and a failed statement aborts the file's transaction, so the
+    # reader is chosen before the first statement rather than after an error.
+    utf8: bool = True
 
 
 def is_complete(path: Path) -> bool:
@@ -33,11 +38,28 @@ def is_complete(path: Path) -> bool:
 
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    return fingerprint(path)[0]
+
+
+def fingerprint(path: Path) -> tuple[str, bool]:
+    """Hex sha256 of a file's bytes and whether they are valid UTF-8, in one pass of 1 MiB
+    blocks (the incremental decoder carries a character split across two blocks)."""
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            utf8 = utf8 and _decodes(decoder, block)
+    return digest.hexdigest(), utf8 and _decodes(decoder, b"", final=True)
+
+
+def _decodes(decoder: codecs.IncrementalDecoder, block: bytes, final: bool = False) -> bool:
+    try:
+        decoder.decode(block, final)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def candidate_paths(landing_dir: Path, source: str, suffixes: tuple[str, ...]) -> list[Path]:
@@ -82,12 +104,14 @@ def new_files(
     for path in candidate_paths(landing_dir, source, suffixes):
         relative = path.relative_to(landing_dir).as_posix()
         try:
+            sha256, utf8 = fingerprint(path)
             landed = LandedFile(
                 path=path,
                 relative=relative,
                 source=source,
-                sha256=sha256_of(path),
+                sha256=sha256,
                 size_bytes=path.stat().st_size,
+                utf8=utf8,
             )
         except OSError as error:
             unreadable.append((relative, f"{type(error).__name__}: {error.strerror or error}"))

@@ -13,7 +13,13 @@ import pandera.polars as pa
 import polars as pl
 
 from orders_pipeline.validation.outcomes import JsonSourceValidation
-from orders_pipeline.validation.rules import NUMBER_KINDS, money_checks, row_check
+from orders_pipeline.validation.rules import (
+    MAX_SIGNIFICANT_DIGITS,
+    NUMBER_KINDS,
+    fits_decimal,
+    money_checks,
+    row_check,
+)
 
 SOURCE = "odp_events"
 MONEY_FIELDS = ("subtotal", "total", "tax", "shipping", "discount")
@@ -29,11 +35,29 @@ TEXT_FIELDS = (
     "email",
 )  # fmt: skip
 
+# RFC 3339 offsets only: DuckDB's cast would also take "+25:00" or "+14:60" and shift by it.
 _ISO_WITH_OFFSET = (
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*"
+    r"(Z|z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)$"
 )
-# Plausible event times: epoch seconds between 1970 and 2100.
+# Plausible event times, epoch seconds or ISO alike: from 1970 to 2100. Anything outside is a
+# typo or a unit error (milliseconds), and would also make daily partitions up to that date.
 _MAX_EPOCH = 4102444800
+# Deepest nesting of objects and arrays a record may have (an event itself uses 5 levels).
+# Deeper records are refused: duplicate detection walks every node with its path, which costs
+# depth x size, and tools that read `custom` recursively (Python's json) stop near 1,000.
+MAX_DEPTH = 64
+# Kinds a text field may have: numbers are kept as their text (a phone sent as a number).
+TEXT_KINDS = ("VARCHAR", "UBIGINT", "BIGINT", "DOUBLE", "NULL", "ABSENT")
+# An identifier must be a string or a number: `true` or an object would link every customer
+# who sends the same one.
+NOT_AN_IDENTIFIER = ("OBJECT", "ARRAY", "BOOLEAN")
+
+
+def _visible(text: str) -> str:
+    """True when ``text`` has a character a person can see: an identifier of spaces,
+    zero-width or control characters identifies nobody."""
+    return f"coalesce(regexp_matches({text}, '[^\\s\\p{{Z}}\\p{{Cc}}\\p{{Cf}}]'), false)"
 
 
 def _money_columns(path: str, field: str, alias: str | None = None) -> str:
@@ -49,13 +73,50 @@ def _money_columns(path: str, field: str, alias: str | None = None) -> str:
 
 
 def _ts_expression(kind: str, text: str) -> str:
-    return f"""case
+    parsed = f"""case
         when {kind} in {NUMBER_KINDS} or regexp_full_match(trim({text}), '\\d{{1,10}}(\\.\\d+)?')
             then case when try_cast({text} as double) between 0 and {_MAX_EPOCH}
                       then to_timestamp(try_cast({text} as double)) end
         when {kind} = 'VARCHAR' and regexp_matches(trim({text}), '{_ISO_WITH_OFFSET}')
-            then try_cast(trim({text}) as timestamptz)
+            then try_cast(upper(trim({text})) as timestamptz)
         end"""
+    return f"""case when {parsed} between to_timestamp(0) and to_timestamp({_MAX_EPOCH})
+        then {parsed} end"""
+
+
+def _unique_keys(path: str) -> str:
+    """True unless the object at ``path`` repeats a key (json_keys is [] for non-objects)."""
+    keys = f"json_keys(doc, '{path}')"
+    return f"coalesce(len({keys}) = len(list_distinct({keys})), true)"
+
+
+def _nesting_sql() -> str:
+    """CTEs ``deep_records`` / ``nesting``: the nesting depth of each record that could be
+    deeper than MAX_DEPTH (it has more opening brackets than that; the others are never
+    looked at). Brackets inside strings are removed first; the depth is the running count
+    of openers minus closers, computed in one window pass (linear, unlike json_tree)."""
+    return f"""
+    deep_records as (
+        select arrival_seq,
+               regexp_replace(regexp_replace(raw, '"(?:[^"\\\\]|\\\\.)*"', '', 'g'),
+                              '[^\\[\\]{{}}]', '', 'g') as brackets
+        from records
+        where decode_error is null
+          and length(raw) - length(replace(replace(raw, '[', ''), '{{', '')) > {MAX_DEPTH}
+          and json_valid(raw)
+    ),
+    nesting as (
+        select arrival_seq, max(level) as depth
+        from (
+            select d.arrival_seq,
+                   sum(case when b.bracket in ('[', '{{') then 1 else -1 end) over (
+                       partition by d.arrival_seq order by b.position
+                       rows between unbounded preceding and current row) as level
+            from deep_records as d,
+                 unnest(string_split(d.brackets, '')) with ordinality as b(bracket, position)
+        )
+        group by arrival_seq
+    )"""
 
 
 def candidates_sql(raw_table: str) -> str:
@@ -64,7 +125,11 @@ def candidates_sql(raw_table: str) -> str:
     ``?`` parameter: none; the caller registers ``batch_files`` (file_seq) to restrict it.
     """
     money = ",".join(_money_columns("$.data.order", f) for f in MONEY_FIELDS)
-    texts = ",".join(f"json_extract_string(doc, '$.data.order.{f}') as {f}" for f in TEXT_FIELDS)
+    texts = ",".join(
+        f"json_extract_string(doc, '$.data.order.{f}') as {f}, "
+        f"coalesce(json_type(doc, '$.data.order.{f}'), 'ABSENT') as {f}_kind"
+        for f in TEXT_FIELDS
+    )
     ts_kind = (
         "coalesce(nullif(json_type(doc, '$.data.ts'), 'NULL'), json_type(doc, '$.ts'), 'ABSENT')"
     )
@@ -72,26 +137,37 @@ def candidates_sql(raw_table: str) -> str:
                       then json_extract_string(doc, '$.data.ts')
                       else json_extract_string(doc, '$.ts') end"""
     known = ", ".join(f"'{f}'" for f in ORDER_FIELDS)
+    identifier_values = "json_extract(doc, '$.identifiers.*')"
+    not_identifier = ", ".join(f"'{kind}'" for kind in NOT_AN_IDENTIFIER)
+    unique_keys = " and ".join(
+        _unique_keys(path) for path in ("$", "$.data", "$.data.order", "$.identifiers")
+    )
     return f"""
     with records as (
         select r.*
         from {raw_table} as r
         join batch_files as b using (file_seq)
     ),
+    {_nesting_sql()},
     parsed as (
         select
-            arrival_seq, file_seq, file, record_no, raw, decode_error, loaded_at,
-            decode_error is null and json_valid(raw) as is_json,
-            case when decode_error is null and json_valid(raw) then json_type(raw)
+            r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
+            coalesce(n.depth, 0) as depth,
+            r.decode_error is null and json_valid(r.raw) as is_json,
+            case when r.decode_error is null and json_valid(r.raw) then json_type(r.raw)
                 else 'INVALID' end as root_kind,
-            case when decode_error is null and json_valid(raw) and json_type(raw) = 'OBJECT'
-                then json(raw) end as doc
-        from records
+            case when r.decode_error is null and json_valid(r.raw) and json_type(r.raw) = 'OBJECT'
+                then json(r.raw) end as doc
+        from records as r
+        left join nesting as n using (arrival_seq)
+    ),
+    keyed as (
+        select *, {unique_keys} as unique_keys from parsed
     ),
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
-            decode_error, doc,
+            decode_error, doc, depth, unique_keys,
             coalesce(json_type(doc, '$.type'), 'ABSENT') as type_kind,
             json_extract_string(doc, '$.type') as event_type,
             coalesce(json_type(doc, '$.action'), 'ABSENT') as action_kind,
@@ -101,6 +177,9 @@ def candidates_sql(raw_table: str) -> str:
             coalesce(json_type(doc, '$.data.order.order_id'), 'ABSENT') as order_id_kind,
             trim(json_extract_string(doc, '$.data.order.order_id')) as order_id,
             coalesce(json_type(doc, '$.identifiers'), 'ABSENT') as identifiers_kind,
+            coalesce(len(list_filter({identifier_values},
+                                     lambda v: json_type(v) in ({not_identifier}))), 0)
+                as nested_identifiers,
             {ts_kind} as ts_kind,
             {ts_text} as ts_text,
             coalesce(json_type(doc, '$.data.order.currency'), 'ABSENT') as currency_kind,
@@ -110,6 +189,8 @@ def candidates_sql(raw_table: str) -> str:
             {texts},
             case when json_type(doc, '$.data.order.items') = 'ARRAY'
                 then json_array_length(doc, '$.data.order.items') else 0 end as item_count,
+            -- part of the dedupe key: its definition must not change, or a record landed
+            -- before and its retry landed after the change would no longer meet as duplicates
             case when json_type(doc, '$.identifiers') = 'OBJECT' then
                 len(list_filter(json_extract_string(doc, '$.identifiers.*'),
                                 lambda v: coalesce(trim(v), '') <> ''))
@@ -118,12 +199,23 @@ def candidates_sql(raw_table: str) -> str:
                      <> '' then 1 else 0 end
               + case when coalesce(trim(json_extract_string(doc, '$.data.order.phone')), '')
                      <> '' then 1 else 0 end as identifier_count,
-            case when json_type(doc, '$.data.order') = 'OBJECT' then
+            -- identifiers that can identify someone: a string or number a person can see
+            case when json_type(doc, '$.identifiers') = 'OBJECT' then
+                len(list_filter({identifier_values},
+                                lambda v: json_type(v) not in ('NULL', {not_identifier})
+                                          and {_visible("v ->> '$'")}))
+                else 0 end
+              + case when {_visible("json_extract_string(doc, '$.data.order.email')")}
+                     then 1 else 0 end
+              + case when {_visible("json_extract_string(doc, '$.data.order.phone')")}
+                     then 1 else 0 end as usable_identifiers,
+            -- a repeated key cannot become a map (and the record is quarantined anyway)
+            case when json_type(doc, '$.data.order') = 'OBJECT' and unique_keys then
                 to_json(map_from_entries(list_filter(
                     map_entries(cast(json_extract(doc, '$.data.order') as map(varchar, json))),
                     lambda e: e.key not in ({known}))))
                 end as custom
-        from parsed
+        from keyed
     )
     select *, {_ts_expression("ts_kind", "ts_text")} as ts
     from fields
@@ -132,7 +224,7 @@ def candidates_sql(raw_table: str) -> str:
 
 def item_candidates_sql() -> str:
     """One row per element of ``data.order.items`` of the candidate records."""
-    money = ",".join(_money_columns("$", f) for f in ITEM_MONEY_FIELDS)
+    money = ",".join(_money_columns("$", f) for f in (*ITEM_MONEY_FIELDS, "quantity"))
     known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
     return f"""
     with items as (
@@ -148,9 +240,9 @@ def item_candidates_sql() -> str:
         coalesce(json_type(doc, '$.product_id'), 'ABSENT') as product_id_kind,
         trim(json_extract_string(doc, '$.product_id')) as product_id,
         trim(json_extract_string(doc, '$.sku')) as sku,
-        coalesce(json_type(doc, '$.quantity'), 'ABSENT') as quantity_kind,
-        json_extract_string(doc, '$.quantity') as quantity_text,
+        coalesce(json_type(doc, '$.sku'), 'ABSENT') as sku_kind,
         try_cast(json_extract_string(doc, '$.quantity') as decimal(18, 4)) as quantity,
+        {_unique_keys("$")} as unique_keys,
         {money},
         case when json_type(doc) = 'OBJECT' then
             len(list_filter(json_keys(doc), lambda k: k not in ({known})))
@@ -166,14 +258,22 @@ def _event_schema() -> pa.DataFrameSchema:
     col = pl.col
     is_object = col("root_kind") == "OBJECT"
     has_order = col("order_kind") == "OBJECT"
+    # §2: missing_amount is "no subtotal, no total, no items". An amount or items that are
+    # sent but invalid are reported by their own rule, not as missing as well.
     has_amount = (
-        col("subtotal_kind").is_in(NUMBER_KINDS)
-        | col("total_kind").is_in(NUMBER_KINDS)
+        ~col("subtotal_kind").is_in(NOT_SENT)
+        | ~col("total_kind").is_in(NOT_SENT)
         | (col("item_count") > 0)
+        | ~col("items_kind").is_in(["ARRAY", *NOT_SENT])
     )
     money = [
         check for field in MONEY_FIELDS for check in money_checks(field, f"data.order.{field}")
     ]
+    texts = [
+        row_check("invalid_text", f"data.order.{field} must be a string or a number",
+                  lambda field=field: col(f"{field}_kind").is_in(TEXT_KINDS))
+        for field in TEXT_FIELDS
+    ]  # fmt: skip
     checks = [
         row_check("invalid_utf8", "the record's bytes are not valid UTF-8",
                   lambda: col("decode_error").is_null()),
@@ -181,6 +281,11 @@ def _event_schema() -> pa.DataFrameSchema:
                   lambda: col("decode_error").is_not_null() | col("is_json")),
         row_check("not_an_object", "the record must be a JSON object",
                   lambda: ~col("is_json") | is_object),
+        row_check("too_deep", f"the record nests objects and arrays more than {MAX_DEPTH} "
+                  "levels deep", lambda: col("depth") <= MAX_DEPTH),
+        row_check("duplicate_key", "an object of the event (the record, data, data.order or "
+                  "identifiers) repeats a key, so which value counts is ambiguous",
+                  lambda: ~is_object | col("unique_keys")),
         row_check("unsupported_event_type", "type must be 'order'",
                   lambda: ~is_object | (col("event_type") == "order")),
         row_check("missing_action", "action must be a non-empty string",
@@ -196,9 +301,12 @@ def _event_schema() -> pa.DataFrameSchema:
         row_check("missing_identifier",
                   "ODP requires at least one identifier (identifiers.*, data.order.email or "
                   "data.order.phone)",
-                  lambda: ~is_object | (col("identifier_count") > 0)),
-        row_check("invalid_identifiers", "identifiers must be an object",
-                  lambda: col("identifiers_kind").is_in(["OBJECT", *NOT_SENT])),
+                  lambda: ~is_object | (col("usable_identifiers") > 0)),
+        row_check("invalid_identifiers",
+                  "identifiers must be an object whose values are strings or numbers (not "
+                  "booleans, objects or arrays)",
+                  lambda: col("identifiers_kind").is_in(["OBJECT", *NOT_SENT])
+                  & (col("nested_identifiers") == 0)),
         row_check("invalid_ts",
                   "ts must be epoch seconds (1970-2100) or ISO-8601 with a UTC offset",
                   lambda: col("ts_kind").is_in(NOT_SENT) | col("ts").is_not_null()),
@@ -213,6 +321,7 @@ def _event_schema() -> pa.DataFrameSchema:
                   lambda: ~has_order | ~col("action").is_in(["purchase", "return", "refund"])
                   | has_amount),
         *money,
+        *texts,
     ]  # fmt: skip
     return pa.DataFrameSchema(name="odp_event", checks=checks)
 
@@ -225,12 +334,19 @@ def _item_schema() -> pa.DataFrameSchema:
     checks = [
         row_check("invalid_item", "each item must be an object",
                   lambda: col("item_kind") == "OBJECT"),
-        row_check("invalid_quantity", "items[].quantity must be a number ≥ 0",
+        row_check("invalid_quantity",
+                  "items[].quantity must be a number ≥ 0 with at most 4 decimals and "
+                  f"{MAX_SIGNIFICANT_DIGITS} significant digits",
                   lambda: col("quantity_kind").is_in(NOT_SENT)
-                  | (col("quantity_kind").is_in(NUMBER_KINDS) & (col("quantity") >= 0))),
+                  | (col("quantity_kind").is_in(NUMBER_KINDS) & (col("quantity") >= 0)
+                     & fits_decimal(col("quantity_exact"), col("quantity_text")))),
         row_check("invalid_product_id", "items[].product_id must be a string or whole number",
                   lambda: col("product_id_kind").is_in(["VARCHAR", "UBIGINT", "BIGINT",
                                                         *NOT_SENT])),
+        row_check("invalid_text", "items[].sku must be a string or a number",
+                  lambda: col("sku_kind").is_in(TEXT_KINDS)),
+        row_check("duplicate_key", "the item repeats a key, so which value counts is ambiguous",
+                  lambda: (col("item_kind") != "OBJECT") | col("unique_keys")),
         *money,
     ]  # fmt: skip
     return pa.DataFrameSchema(name="odp_event_item", checks=checks)

@@ -35,6 +35,26 @@ def significant_digits(text: pl.Expr) -> pl.Expr:
     return mantissa.str.strip_chars_start("0").str.strip_chars_end("0").str.len_chars()
 
 
+def decimal_places(text: pl.Expr) -> pl.Expr:
+    """Decimals a JSON number's text really carries: fraction digits without trailing zeros,
+    shifted by the exponent (``1e-11`` has 11, ``1.50e1`` has 0). Null when the exponent does
+    not fit an integer, so a rule using it fails."""
+    fraction = text.str.extract(r"^[^eE]*\.(\d*)", 1).fill_null("").str.strip_chars_end("0")
+    exponent = text.str.extract(r"[eE]([+-]?\d+)$", 1)
+    shift = pl.when(exponent.is_null()).then(0).otherwise(exponent.cast(pl.Int64, strict=False))
+    return (fraction.str.len_chars().cast(pl.Int64) - shift).clip(lower_bound=0)
+
+
+def fits_decimal(exact: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """True when a JSON number is stored as DECIMAL(18,4) without any change: the cast does
+    not round (``exact``, computed in DuckDB), and the text has at most 4 decimals (the
+    cast compares at 10 decimals, so 12.00000000001 would pass it) and at most 15
+    significant digits (more cannot survive DuckDB's double)."""
+    return (
+        exact & (decimal_places(text) <= 4) & (significant_digits(text) <= MAX_SIGNIFICANT_DIGITS)
+    )
+
+
 def money_checks(field: str, where: str) -> list[pa.Check]:
     """Checks for one optional money field extracted as ``<field>_kind``, ``<field>_text`` and
     ``<field>_exact`` (the text casts to DECIMAL(18,4) without rounding)."""
@@ -52,7 +72,7 @@ def money_checks(field: str, where: str) -> list[pa.Check]:
             f"{where} must be a finite number with at most 14 integer digits, 4 decimals and "
             f"{MAX_SIGNIFICANT_DIGITS} significant digits (NaN, Infinity, 1e400 and over-long "
             "values are refused rather than altered)",
-            lambda: ~is_number | (exact & (significant_digits(text) <= MAX_SIGNIFICANT_DIGITS)),
+            lambda: ~is_number | fits_decimal(exact, text),
         ),
     ]
 

@@ -1,0 +1,22 @@
+"""Helpers shared by the hostile-input tests."""
+
+from __future__ import annotations
+
+import re
+
+from orders_pipeline.config import SQL_DIR
+from orders_pipeline.warehouse import LANDING_DDL
+from tests.conftest import Warehouse
+
+
+def pipeline_tables() -> set[str]:
+    """Every table the pipeline writes: the landing DDL's and one per model under sql/."""
+    tables = set(re.findall(r"create table if not exists (\w+\.\w+)", LANDING_DDL))
+    tables |= {f"{p.parent.name}.{p.stem}" for p in SQL_DIR.glob("*/*.sql")}
+    return tables
+
+
+def existing_tables(wh: Warehouse) -> set[str]:
+    """``schema.table`` of every table and view in the warehouse."""
+    rows = wh.query("select table_schema, table_name from information_schema.tables")
+    return {f"{schema}.{name}" for schema, name in rows}

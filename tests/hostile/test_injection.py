@@ -1,0 +1,241 @@
+"""SQL-looking input is data: it is stored verbatim and never runs.
+
+The first tests send SQL payloads through every field of an ODP event and in the landing file
+name, and check that every table survives, the values come back as sent and the counts
+reconcile. The last test reads the package's source: SQL text built with an f-string or
+``.format()`` may only interpolate names the code itself controls (an allow-list, each entry
+with the reason it cannot carry input data); every value from input is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orders_pipeline.config import PROJECT_ROOT
+from tests.conftest import day
+from tests.hostile.support import existing_tables, pipeline_tables
+
+PAYLOADS = [
+    "'); DROP TABLE core.orders; --",
+    '"; DROP TABLE raw.odp_events; --',
+    "' OR '1'='1",
+    "$$; DROP TABLE audit.loads; $$",
+    "{table}{0}%s?$1 :name",  # placeholders of str.format, printf, DB-API and DuckDB
+    "getvariable('base_currency')",
+]
+TEXT_FIELDS = ("first_name", "last_name", "name", "coupon_code", "bill_address", "ship_address")
+FILE_NAME = "odp_events/x'); DROP TABLE core.orders; --.ndjson"
+
+
+def injected_event(n: int, payload: str) -> dict[str, Any]:
+    """An event with ``payload`` in every field a merchant controls."""
+    return {
+        "type": "order",
+        "action": payload,
+        "identifiers": {"email": f"inj{n}@example.com", payload: payload},
+        "data": {
+            "ts": day(1),
+            "order": {
+                "order_id": f"INJ{n}{payload}",
+                "subtotal": 10,
+                **{field: payload for field in TEXT_FIELDS},
+                payload: payload,  # a custom field: key and value
+                "items": [{"product_id": payload, "sku": payload, "price": 10, "quantity": 1}],
+            },
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file that a payload would write if it ran as SQL."""
+    return tmp_path_factory.mktemp("injection") / "pwned.csv"
+
+
+def rejected_events() -> list[dict[str, Any]]:
+    """SQL where the value is validated: the event type and the currency code."""
+    wrong_type = {**injected_event(90, "x"), "type": PAYLOADS[0]}
+    wrong_currency = injected_event(91, "y")
+    wrong_currency["data"]["order"]["currency"] = PAYLOADS[0]
+    return [wrong_type, wrong_currency]
+
+
+@pytest.fixture
+def injected(run_events, sentinel):
+    copy_out = f"'; COPY (SELECT 42) TO '{sentinel}'; --"
+    events: list[Any] = [injected_event(n, p) for n, p in enumerate([*PAYLOADS, copy_out])]
+    return run_events([*events, *rejected_events()], name=FILE_NAME.removeprefix("odp_events/"))
+
+
+def test_sql_in_every_field_and_in_the_file_name_leaves_every_table(injected, sentinel):
+    missing = pipeline_tables() - existing_tables(injected)
+    assert not missing, f"tables gone after the run: {sorted(missing)}"
+    assert not sentinel.exists(), "a payload ran as SQL"
+    [load] = injected.dicts(
+        "select records, accepted, quarantined, duplicates from audit.loads where file = ?",
+        [FILE_NAME],
+    )
+    assert load == {"records": 9, "accepted": 7, "quarantined": 2, "duplicates": 0}
+    assert injected.value("select count(*) from core.orders") == 7
+
+
+@pytest.mark.parametrize("n", range(len(PAYLOADS)))
+def test_sql_looking_values_are_stored_verbatim(injected, n):
+    payload = PAYLOADS[n]
+    order_id = f"INJ{n}{payload}"
+    order = injected.order(order_id)
+    assert {field: order[field] for field in TEXT_FIELDS} == dict.fromkeys(TEXT_FIELDS, payload)
+    assert order["status"] == payload.lower()  # actions are trimmed and lower-cased (§2)
+
+    [event] = injected.ledger(order_id)
+    assert event["file"] == FILE_NAME
+    assert json.loads(event["custom"]) == {payload: payload}
+
+    [item] = injected.dicts("select * from core.order_items where order_id = ?", [order_id])
+    assert (item["product_id"], item["sku"]) == (payload, payload)
+    assert json.loads(item["custom"]) == {payload: payload}
+
+    identifiers = injected.query(
+        "select identifier_type, identifier_value from staging.stg_order_identifiers "
+        "where order_id = ?",
+        [order_id],
+    )
+    assert (payload.lower(), payload) in identifiers
+
+
+def test_rejected_sql_values_are_quarantined_with_their_raw_text(injected):
+    rows = injected.dicts(
+        "select record_no, reasons, raw from audit.quarantine where file = ? order by record_no",
+        [FILE_NAME],
+    )
+    codes = [sorted(r.split(":", 1)[0] for r in row["reasons"]) for row in rows]
+    assert codes == [["unsupported_event_type"], ["invalid_currency"]]
+    assert [json.loads(row["raw"]) for row in rows] == rejected_events()
+
+
+# -- no SQL built from input -------------------------------------------------------------------
+
+SPEC = "a field of a JsonSourceValidation constant (validation/odp_events.VALIDATION): code"
+MODEL = "a SqlModel: schema, name and SQL are read from this repository's sql/ files"
+CATALOG = (
+    "a loop over code constants (SCHEMAS, PUBLISHED_SCHEMAS) or over the warehouse's own "
+    "tables, which only the landing DDL and sql/ models create"
+)
+# Every expression interpolated into SQL text passed to .execute()/.sql(), and why it is not
+# input data. A new one fails the test: bind the value as a parameter, or add it here with its
+# reason after checking where it comes from.
+TRUSTED = {
+    "table": "a table name from code: RAW_TABLE (landing) or a literal tuple (bench)",
+    "qualified_name": "schema.table from code: model names or literal table names",
+    "temp": "a loop over the validation's own temp-table names",
+    "candidates": SPEC,
+    "spec.candidates_table": SPEC,
+    "spec.item_candidates_table": SPEC,
+    "spec.raw_table": SPEC,
+    "spec.staging_table": SPEC,
+    "spec.staging_items_table": SPEC,
+    "spec.candidates_sql": SPEC,
+    "spec.item_candidates_sql": SPEC,
+    "spec.dedupe_key_sql": SPEC,
+    "spec.accepted_sql()": SPEC,
+    "spec.accepted_items_sql()": SPEC,
+    "CANONICAL_FINGERPRINT.format(documents='batch_documents')": "a constant and a literal",
+    "model.schema": MODEL,
+    "model.qualified_name": MODEL,
+    "model.sql": MODEL,
+    "in_range": "a fragment of ? placeholders around the model's own partition column",
+    "kind": "the literal 'view' or 'table'",
+    "alias": "the literal attach alias of the analyst database",
+    "schema": CATALOG,
+    "columns": "publish._select_list: column names of the pipeline's own tables (the catalog) "
+    "and PII constants",
+    "ARRIVAL_STRIDE": "a numeric constant",
+    "PREVIEW_ROWS": "a numeric constant",
+    "**fill": "json_records: {'table': RAW_TABLE, 'stride': ARRIVAL_STRIDE}",
+}
+SQL_METHODS = {"execute", "executemany", "sql", "query"}
+
+
+def interpolated(node: ast.expr, assigned: dict[str, ast.expr]) -> list[str]:
+    """The expressions spliced into SQL text: f-string fields, ``.format()`` arguments and
+    non-literal operands of ``+``; a local variable is followed to its assignment."""
+    if isinstance(node, ast.JoinedStr):
+        return [ast.unparse(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr == "format":
+            return [ast.unparse(a) for a in node.args] + [
+                f"**{ast.unparse(k.value)}" if k.arg is None else ast.unparse(k.value)
+                for k in node.keywords
+            ]
+        return []
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return [
+            found
+            for side in (node.left, node.right)
+            for found in (interpolated(side, assigned) or _operand(side))
+        ]
+    if isinstance(node, ast.Name) and node.id in assigned:
+        return interpolated(assigned[node.id], {})
+    return []
+
+
+def _operand(node: ast.expr) -> list[str]:
+    return [] if isinstance(node, ast.Constant) else [ast.unparse(node)]
+
+
+def sql_interpolations(source: str) -> list[tuple[int, str]]:
+    """(line, expression) for every expression spliced into the first argument of a
+    ``.execute()``/``.sql()`` call in ``source``."""
+    found: list[tuple[int, str]] = []
+    tree = ast.parse(source)
+    scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for scope in [tree, *scopes]:
+        assigned = {
+            target.id: node.value
+            for node in ast.walk(scope)
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(scope) if scope is not tree else ast.iter_child_nodes(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in SQL_METHODS
+                and node.args
+            ):
+                found.extend((node.lineno, e) for e in interpolated(node.args[0], assigned))
+    return sorted(set(found))
+
+
+def test_the_scan_sees_every_way_of_splicing_sql():
+    """The scanner itself: it finds f-strings, .format(), + and a variable holding them."""
+    source = (
+        "def f(con, user, t):\n"
+        "    con.execute(f'select * from x where a = {user}')\n"
+        "    con.sql('select {0}'.format(t))\n"
+        "    q = 'select ' + user\n"
+        "    con.execute(q)\n"
+        "    con.execute('select ?', [user])\n"
+    )
+    assert [e for _, e in sql_interpolations(source)] == ["user", "t", "user"]
+
+
+def test_no_sql_text_is_built_from_input_data():
+    package = PROJECT_ROOT / "orders_pipeline"
+    unknown = [
+        f"{path.relative_to(PROJECT_ROOT)}:{line}: {{{expression}}}"
+        for path in sorted(package.rglob("*.py"))
+        for line, expression in sql_interpolations(path.read_text(encoding="utf-8"))
+        if expression not in TRUSTED
+    ]
+    assert not unknown, (
+        "SQL text interpolates expressions not known to come from code; bind them as "
+        "parameters, or add them to TRUSTED with the reason they cannot hold input data:\n"
+        + "\n".join(unknown)
+    )
