@@ -105,8 +105,9 @@ def _root_message(error: object) -> str:
     """The innermost message of a serialised Dagster error (the user's real problem)."""
     while getattr(error, "cause", None) is not None:
         error = error.cause  # type: ignore[attr-defined]
-    message = getattr(error, "message", str(error))
-    return str(message).strip().splitlines()[-1] if message else "unknown error"
+    message = str(getattr(error, "message", error) or "").strip()
+    # the first line states the error; DuckDB's later lines are the query and a caret
+    return message.splitlines()[0] if message else "unknown error"
 
 
 def _fill_from_warehouse(summary: RunSummary, settings: Settings) -> None:

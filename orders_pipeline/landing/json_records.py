@@ -32,14 +32,20 @@ _BLANK = re.compile(r"[\t\n\f\r \ufeff]*")
 # `orders?.json` every matching file. Each is escaped as a one-character class.
 _GLOB_CHARACTERS = re.compile(r"([\[\]*?])")
 
+# Lines are split once into a list and unnested with their positions; a lateral
+# ``unnest(...) with ordinality`` over read_text's row grew with lines × file size
+# (a 5,000-line file ran out of memory).
 _NDJSON_INSERT = """
 insert into {table}
-select ?1, ?2, u.idx, ?1::bigint * {stride} + u.idx,
-       rtrim(case when u.idx = 1 then ltrim(u.line, chr(65279)) else u.line end, chr(13)),
+with lines as (
+    select unnest(parts) as line, generate_subscripts(parts, 1) as idx
+    from (select string_split(content, chr(10)) as parts from read_text(?3))
+)
+select ?1, ?2, idx, ?1::bigint * {stride} + idx,
+       rtrim(case when idx = 1 then ltrim(line, chr(65279)) else line end, chr(13)),
        null, ?4
-from read_text(?3) as r,
-     unnest(string_split(r.content, chr(10))) with ordinality as u(line, idx)
-where not regexp_full_match(u.line, '[\\s\\x{{FEFF}}]*')
+from lines
+where not regexp_full_match(line, '[\\s\\x{{FEFF}}]*')
 """
 
 _JSON_SHAPE = """

@@ -189,6 +189,12 @@ def candidates_sql(raw_table: str) -> str:
             {texts},
             case when json_type(doc, '$.data.order.items') = 'ARRAY'
                 then json_array_length(doc, '$.data.order.items') else 0 end as item_count,
+            -- items that carry an amount of their own (§3: a price or a subtotal)
+            case when json_type(doc, '$.data.order.items') = 'ARRAY' then
+                len(list_filter(cast(json_extract(doc, '$.data.order.items') as json[]),
+                    lambda i: coalesce(json_type(i, '$.price'), 'NULL') <> 'NULL'
+                              or coalesce(json_type(i, '$.subtotal'), 'NULL') <> 'NULL'))
+                else 0 end as priced_item_count,
             -- part of the dedupe key: its definition must not change, or a record landed
             -- before and its retry landed after the change would no longer meet as duplicates
             case when json_type(doc, '$.identifiers') = 'OBJECT' then
@@ -259,11 +265,12 @@ def _event_schema() -> pa.DataFrameSchema:
     is_object = col("root_kind") == "OBJECT"
     has_order = col("order_kind") == "OBJECT"
     # §2: missing_amount is "no subtotal, no total, no items". An amount or items that are
-    # sent but invalid are reported by their own rule, not as missing as well.
+    # sent but invalid are reported by their own rule, not as missing as well. Items with
+    # neither a price nor a subtotal carry no amount either: the order's value is unknowable.
     has_amount = (
         ~col("subtotal_kind").is_in(NOT_SENT)
         | ~col("total_kind").is_in(NOT_SENT)
-        | (col("item_count") > 0)
+        | (col("priced_item_count") > 0)
         | ~col("items_kind").is_in(["ARRAY", *NOT_SENT])
     )
     money = [
@@ -317,7 +324,8 @@ def _event_schema() -> pa.DataFrameSchema:
         row_check("invalid_items", "data.order.items must be an array",
                   lambda: col("items_kind").is_in(["ARRAY", *NOT_SENT])),
         row_check("missing_amount",
-                  "a purchase, return or refund needs a subtotal, a total or items",
+                  "a purchase, return or refund needs a subtotal, a total or items with a "
+                  "price or subtotal",
                   lambda: ~has_order | ~col("action").is_in(["purchase", "return", "refund"])
                   | has_amount),
         *money,

@@ -85,11 +85,11 @@ final as (
                 then 'repeat'
             else 'one_purchase'
         end as lifecycle_stage,
-        cast(order_metrics.ltv as decimal(18, 4)) as ltv,
+        cast(order_metrics.ltv as decimal(38, 4)) as ltv,
         case when order_metrics.lifecycle_order_count > 0
             then decimal_division(
-                cast(order_metrics.ltv as decimal(18, 4)),
-                cast(order_metrics.lifecycle_order_count as decimal(18, 4)),
+                cast(order_metrics.ltv as decimal(38, 4)),
+                cast(order_metrics.lifecycle_order_count as decimal(18, 0)),
                 4)
         end as aov,
         order_metrics.first_order_at,

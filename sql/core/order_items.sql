@@ -27,7 +27,7 @@ final as (
         items.custom,
         items.source,
         ledger.currency,
-        cast(items.subtotal * ledger.rate_to_base as decimal(18, 4)) as subtotal_base,
+        cast(items.subtotal * ledger.rate_to_base as decimal(38, 4)) as subtotal_base,
         ledger.is_order_creating
     from items
     inner join ledger on ledger.event_id = items.event_id

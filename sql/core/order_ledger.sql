@@ -26,8 +26,10 @@ classified as (
         -- §3: a cancel with no amount at all cancels the rest of the order
         action_class = 'cancel'
             and subtotal is null and total is null and items_subtotal is null as is_cancel_rest,
-        -- §3: subtotal as sent, else Σ item subtotals (else the total, the only amount left)
-        coalesce(subtotal, items_subtotal, total) as amount_subtotal
+        -- §3: subtotal as sent, else Σ item subtotals (else the total, the only amount left;
+        -- validation admits no purchase, return or refund without one, so 0 is a last guard
+        -- that keeps every tally a number)
+        coalesce(subtotal, items_subtotal, total, 0) as amount_subtotal
     from timeline
 ),
 
@@ -121,14 +123,14 @@ final as (
         ledger.arrival_seq,
         cast(ledger.event_seq as integer) as event_seq,
         ledger.event_currency as currency,
-        cast(ledger.subtotal_delta as decimal(18, 4)) as subtotal_delta,
-        cast(ledger.total_delta as decimal(18, 4)) as total_delta,
-        cast(ledger.subtotal_delta * ledger.rate_to_base as decimal(18, 4))
+        cast(ledger.subtotal_delta as decimal(38, 4)) as subtotal_delta,
+        cast(ledger.total_delta as decimal(38, 4)) as total_delta,
+        cast(ledger.subtotal_delta * ledger.rate_to_base as decimal(38, 4))
             as subtotal_delta_base,
-        cast(ledger.total_delta * ledger.rate_to_base as decimal(18, 4)) as total_delta_base,
+        cast(ledger.total_delta * ledger.rate_to_base as decimal(38, 4)) as total_delta_base,
         cast(ledger.rate_to_base as decimal(18, 8)) as rate_to_base,
-        cast(ledger.running_subtotal as decimal(18, 4)) as running_subtotal,
-        cast(ledger.running_total as decimal(18, 4)) as running_total,
+        cast(ledger.running_subtotal as decimal(38, 4)) as running_subtotal,
+        cast(ledger.running_total as decimal(38, 4)) as running_total,
         -- §3: partial when the running subtotal after it is still above zero
         case when ledger.is_reduction
             then case when ledger.running_subtotal > 0 then 'partial' else 'full' end

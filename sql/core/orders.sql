@@ -61,16 +61,16 @@ final as (
         timeline_ends.currency,
         timeline_ends.subtotal,
         timeline_ends.total,
-        summary_fields.tax,
-        summary_fields.shipping,
-        summary_fields.discount,
+        cast(summary_fields.tax as decimal(38, 4)) as tax,
+        cast(summary_fields.shipping as decimal(38, 4)) as shipping,
+        cast(summary_fields.discount as decimal(38, 4)) as discount,
         summary_fields.coupon_code,
         -- §4.4: the event-derived tally; Orders-object updates may override subtotal/total
         timeline_ends.subtotal as tally_subtotal,
         false as is_overridden,
-        cast(timeline_ends.subtotal_base as decimal(18, 4)) as subtotal_base,
-        cast(timeline_ends.total_base as decimal(18, 4)) as total_base,
-        cast(timeline_ends.subtotal_base as decimal(18, 4)) as tally_subtotal_base,
+        cast(timeline_ends.subtotal_base as decimal(38, 4)) as subtotal_base,
+        cast(timeline_ends.total_base as decimal(38, 4)) as total_base,
+        cast(timeline_ends.subtotal_base as decimal(38, 4)) as tally_subtotal_base,
         -- §4.3
         case
             when not timeline_ends.has_reduction then 'none'

@@ -35,14 +35,14 @@ item_days as (
 final as (
     select
         event_days.date,
-        cast(round(coalesce(event_days.gross, 0), 2) as decimal(18, 2)) as gross,
-        cast(round(coalesce(event_days.returns, 0), 2) as decimal(18, 2)) as returns,
-        cast(round(coalesce(event_days.refunds, 0), 2) as decimal(18, 2)) as refunds,
-        cast(round(coalesce(event_days.cancellations, 0), 2) as decimal(18, 2))
+        cast(round(coalesce(event_days.gross, 0), 2) as decimal(38, 2)) as gross,
+        cast(round(coalesce(event_days.returns, 0), 2) as decimal(38, 2)) as returns,
+        cast(round(coalesce(event_days.refunds, 0), 2) as decimal(38, 2)) as refunds,
+        cast(round(coalesce(event_days.cancellations, 0), 2) as decimal(38, 2))
             as cancellations,
-        cast(round(coalesce(event_days.net, 0), 2) as decimal(18, 2)) as net,
+        cast(round(coalesce(event_days.net, 0), 2) as decimal(38, 2)) as net,
         cast(event_days.orders_placed as bigint) as orders_placed,
-        cast(coalesce(item_days.items_sold, 0) as decimal(18, 4)) as items_sold
+        cast(coalesce(item_days.items_sold, 0) as decimal(38, 4)) as items_sold
     from event_days
     left join item_days on item_days.date = event_days.date
 )

@@ -25,13 +25,14 @@ final as (
         stages.stage_order,
         cast(coalesce(per_stage.customers, 0) as bigint) as customers,
         cast(coalesce(per_stage.lifecycle_orders, 0) as bigint) as lifecycle_orders,
-        cast(round(coalesce(per_stage.ltv, 0), 2) as decimal(18, 2)) as ltv,
-        cast(round(decimal_division(cast(per_stage.ltv as decimal(18, 4)),
-                                    cast(nullif(per_stage.lifecycle_orders, 0) as decimal(18, 4)), 4), 2)
-             as decimal(18, 2)) as aov,
-        cast(round(decimal_division(cast(per_stage.ltv as decimal(18, 4)),
-                                    cast(nullif(per_stage.customers, 0) as decimal(18, 4)), 4), 2)
-             as decimal(18, 2)) as ltv_per_customer
+        cast(round(coalesce(per_stage.ltv, 0), 2) as decimal(38, 2)) as ltv,
+        cast(round(decimal_division(
+            cast(per_stage.ltv as decimal(38, 4)),
+            cast(nullif(per_stage.lifecycle_orders, 0) as decimal(18, 0)), 4), 2)
+             as decimal(38, 2)) as aov,
+        cast(round(decimal_division(cast(per_stage.ltv as decimal(38, 4)),
+                                    cast(nullif(per_stage.customers, 0) as decimal(18, 0)), 4), 2)
+             as decimal(38, 2)) as ltv_per_customer
     from stages
     left join per_stage on per_stage.lifecycle_stage = stages.lifecycle_stage
 )

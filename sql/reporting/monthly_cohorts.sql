@@ -62,7 +62,7 @@ final as (
              as integer) as months_since_acquisition,
         cast(cohort_sizes.cohort_customers as bigint) as cohort_customers,
         cast(coalesce(monthly_active.active_customers, 0) as bigint) as active_customers,
-        cast(round(coalesce(monthly_revenue.net_revenue, 0), 2) as decimal(18, 2))
+        cast(round(coalesce(monthly_revenue.net_revenue, 0), 2) as decimal(38, 2))
             as net_revenue
     from cohort_months
     inner join cohort_sizes on cohort_sizes.cohort_month = cohort_months.cohort_month

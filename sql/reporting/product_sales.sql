@@ -22,13 +22,13 @@ final as (
         product_key,
         arg_max(product_id, product_id is not null) as product_id,
         arg_max(sku, sku is not null) as sku,
-        cast(coalesce(sum(quantity) filter (where is_sale), 0) as decimal(18, 4)) as units_sold,
-        cast(round(coalesce(sum(subtotal_base) filter (where is_sale), 0), 2) as decimal(18, 2))
+        cast(coalesce(sum(quantity) filter (where is_sale), 0) as decimal(38, 4)) as units_sold,
+        cast(round(coalesce(sum(subtotal_base) filter (where is_sale), 0), 2) as decimal(38, 2))
             as revenue_sold,
-        cast(coalesce(sum(quantity) filter (where is_return), 0) as decimal(18, 4))
+        cast(coalesce(sum(quantity) filter (where is_return), 0) as decimal(38, 4))
             as units_returned,
         cast(round(coalesce(abs(sum(subtotal_base) filter (where is_return)), 0), 2)
-             as decimal(18, 2)) as revenue_returned,
+             as decimal(38, 2)) as revenue_returned,
         count(distinct order_id) filter (where is_sale) as orders
     from classified
     where product_key is not null

@@ -31,12 +31,12 @@ final as (
         states.state_order,
         cast(coalesce(per_state.orders, 0) as bigint) as orders,
         cast(coalesce(per_state.cancelled_orders, 0) as bigint) as cancelled_orders,
-        cast(round(coalesce(per_state.net_subtotal, 0), 2) as decimal(18, 2)) as net_subtotal,
+        cast(round(coalesce(per_state.net_subtotal, 0), 2) as decimal(38, 2)) as net_subtotal,
         cast(round(decimal_division(cast(coalesce(per_state.orders, 0) as decimal(18, 4)),
-                                    cast(nullif(totals.all_orders, 0) as decimal(18, 4)), 4), 4)
+                                    cast(nullif(totals.all_orders, 0) as decimal(18, 0)), 4), 4)
              as decimal(18, 4)) as share_of_orders,
         cast(round(decimal_division(cast(totals.refunded_orders as decimal(18, 4)),
-                                    cast(nullif(totals.all_orders, 0) as decimal(18, 4)), 4), 4)
+                                    cast(nullif(totals.all_orders, 0) as decimal(18, 0)), 4), 4)
              as decimal(18, 4)) as refund_rate
     from states
     cross join totals

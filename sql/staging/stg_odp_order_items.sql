@@ -15,7 +15,10 @@ items_with_subtotal as (
         -- §3: an item subtotal, when absent, is price × quantity − discount
         coalesce(
             record_items.subtotal,
-            record_items.price * record_items.quantity - coalesce(record_items.discount, 0)
+            -- widened first: DECIMAL(18,4) × DECIMAL(18,4) would stay within 18 digits
+            -- a line without a quantity is one unit
+            cast(record_items.price as decimal(38, 4)) * coalesce(record_items.quantity, 1)
+                - coalesce(record_items.discount, 0)
         ) as line_subtotal
     from record_items
 ),
@@ -33,7 +36,7 @@ final as (
         items.price,
         items.quantity,
         items.discount,
-        cast(items.line_subtotal as decimal(18, 4)) as subtotal,
+        cast(items.line_subtotal as decimal(38, 4)) as subtotal,
         items.subtotal is null as subtotal_derived,
         items.dropped_fields,
         records.custom

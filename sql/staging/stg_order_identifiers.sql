@@ -1,5 +1,6 @@
 -- Every source's identifiers, normalised (SEMANTICS §5): email trimmed and lower-cased,
--- phone reduced to `+` and digits, other ids trimmed. Empty values never link.
+-- phone reduced to `+` and digits, other ids trimmed (of invisible characters too). Empty
+-- values never link.
 with odp_identifiers as (
     select * from staging.stg_odp_order_identifiers
 ),
@@ -18,7 +19,12 @@ normalised as (
             when identifier_type in ('phone', 'phone_number', 'mobile') then 'phone'
             else identifier_type
         end as identifier_type,
-        identifier_value as value_as_sent
+        -- invisible characters identify nobody: zero-width ones go wherever they are, other
+        -- spaces and control characters at either end (an email of '\u200b' must not link)
+        regexp_replace(
+            regexp_replace(identifier_value, '\p{Cf}', '', 'g'),
+            '^[\s\p{Z}\p{Cc}]+|[\s\p{Z}\p{Cc}]+$', '', 'g'
+        ) as value_as_sent
     from unioned
 ),
 

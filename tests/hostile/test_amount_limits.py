@@ -3,23 +3,17 @@
 Validation admits any amount that DECIMAL(18,4) holds exactly (14 integer digits). The models
 cast sums and products back to DECIMAL(18,4), so valid records can overflow them, and a run
 that fails on one model fails on every later run too (models rebuild from the full history):
-nothing more is loaded until someone removes the records. These tests pin each overflow
-found; they pass once the SQL keeps aggregates in a wider type (e.g. DECIMAL(38,4)).
+nothing more is loaded until someone removes the records. Derived amounts (products, sums,
+tallies) are therefore DECIMAL(38,4): these cases overflowed DECIMAL(18,4).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from tests.conftest import day, odp_event
 
 BIG = 60_000_000_000_000  # 14 integer digits: a valid amount; two of them do not fit
-
-
-def overflow(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 CASES = [
@@ -29,10 +23,6 @@ CASES = [
             odp_event("purchase", "BIG2", day(1), subtotal=BIG),
         ],
         id="two-orders-in-one-lifecycle-stage",
-        marks=overflow(
-            "pipeline bug: sql/reporting/lifecycle_summary.sql casts the stage's summed ltv to "
-            "DECIMAL(18,4) before decimal_division; two valid orders overflow it"
-        ),
     ),
     pytest.param(
         [
@@ -40,10 +30,6 @@ CASES = [
             odp_event("purchase", "BIG3", day(2), subtotal=BIG),
         ],
         id="two-events-of-one-order",
-        marks=overflow(
-            "pipeline bug: sql/core/order_ledger.sql casts running_subtotal/running_total to "
-            "DECIMAL(18,4) (and sql/core/customers.sql the summed ltv)"
-        ),
     ),
     pytest.param(
         [
@@ -55,11 +41,6 @@ CASES = [
             )
         ],
         id="item-price-times-quantity",
-        marks=overflow(
-            "pipeline bug: sql/staging/stg_odp_order_items.sql multiplies price × quantity "
-            "as DECIMAL(18,4) × DECIMAL(18,4), which DuckDB keeps within 18 digits at scale 8: "
-            "any price from about 1e11 overflows, whatever the quantity"
-        ),
     ),
 ]
 

@@ -3,17 +3,9 @@ identifiers must never link"; PITFALLS: over-merge is a privacy incident)."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import day, odp_event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: sql/staging/stg_order_identifiers.sql trims with trim(), which keeps "
-    "zero-width and no-break spaces, so an email of '\\u200b' is a non-empty identifier that "
-    "links every customer who sends it; strip \\p{Z}/\\p{Cc}/\\p{Cf} before the emptiness test",
-)
 def test_an_invisible_identifier_links_nobody(run_events):
     wh = run_events(
         [

@@ -250,7 +250,7 @@ def test_money_columns_are_exact_decimals(run_events):
     types = wh.dicts(
         "select " + ", ".join(f"typeof({c}) as {c}" for c in money) + " from core.orders"
     )[0]
-    assert types == dict.fromkeys(money, "DECIMAL(18,4)")
+    assert types == dict.fromkeys(money, "DECIMAL(38,4)")
     order = wh.order("M1")
     assert order["subtotal"] == Decimal("0.3")
     assert order["total"] == Decimal("0.4")
@@ -258,4 +258,4 @@ def test_money_columns_are_exact_decimals(run_events):
         "select distinct typeof(subtotal_delta), typeof(total_delta), typeof(running_subtotal), "
         "typeof(running_total) from core.order_events"
     )
-    assert ledger_types == [("DECIMAL(18,4)",) * 4]
+    assert ledger_types == [("DECIMAL(38,4)",) * 4]
