@@ -94,6 +94,37 @@ class Warehouse:
         )
 
 
+# Columns that record when a run happened, not what it computed.
+CLOCK_COLUMNS = ("loaded_at", "validated_at", "updated_at")
+
+
+def table_contents(
+    warehouse: Path, schemas: tuple[str, ...] = ("raw", "staging", "core", "reporting", "audit")
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of ``schemas`` as sorted rows, clock columns left out: two warehouses
+    that computed the same thing compare equal."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = con.execute(
+            """select table_schema || '.' || table_name, list(column_name order by column_name)
+               from information_schema.columns
+               where list_contains(?, table_schema)
+               group by 1""",
+            [list(schemas)],
+        ).fetchall()
+        return {
+            table: sorted(
+                con.execute(
+                    f"select {', '.join(c for c in cols if c not in CLOCK_COLUMNS)} from {table}"
+                ).fetchall(),
+                key=repr,
+            )
+            for table, cols in columns
+        }
+    finally:
+        con.close()
+
+
 def write_ndjson(path: Path, records: Iterable[dict[str, Any] | str]) -> Path:
     """One record per line; a ``str`` is written verbatim (for malformed lines)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,9 @@ import duckdb
 import pytest
 
 from orders_pipeline.generator import GeneratorConfig, generate
+from tests.conftest import table_contents
 
 PROJECT = Path(__file__).resolve().parents[2]
-CLOCK_COLUMNS = ("loaded_at", "validated_at", "updated_at")
 
 # Kill points: while landing (a delay after start), or just after the progress line of a step
 # was printed, that is, while the next step runs.
@@ -53,26 +53,8 @@ def _command(landing: Path, warehouse: Path) -> list[str]:
             "--warehouse", str(warehouse)]  # fmt: skip
 
 
-def _tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        columns = con.execute(
-            """select table_schema || '.' || table_name, list(column_name order by column_name)
-               from information_schema.columns
-               where table_schema in ('raw', 'staging', 'core', 'reporting', 'audit')
-               group by 1"""
-        ).fetchall()
-        return {
-            table: sorted(
-                con.execute(
-                    f"select {', '.join(c for c in cols if c not in CLOCK_COLUMNS)} from {table}"
-                ).fetchall(),
-                key=repr,
-            )
-            for table, cols in columns
-        }
-    finally:
-        con.close()
+def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return table_contents(warehouse)
 
 
 def _killed_run(landing: Path, warehouse: Path, after_line: str | None) -> str:

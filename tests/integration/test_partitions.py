@@ -13,9 +13,7 @@ import duckdb
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.runner import run_pipeline
-from tests.conftest import day, odp_event, write_ndjson
-
-CLOCK_COLUMNS = ("loaded_at", "validated_at", "updated_at")
+from tests.conftest import day, odp_event, table_contents, write_ndjson
 
 
 def _key(n: int) -> str:
@@ -47,25 +45,7 @@ def _late_file() -> list[dict[str, Any]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        columns = con.execute(
-            """select table_schema || '.' || table_name, list(column_name order by column_name)
-               from information_schema.columns
-               where table_schema in ('core', 'reporting', 'audit', 'staging')
-               group by 1"""
-        ).fetchall()
-        return {
-            table: sorted(
-                con.execute(
-                    f"select {', '.join(c for c in cols if c not in CLOCK_COLUMNS)} from {table}"
-                ).fetchall(),
-                key=repr,
-            )
-            for table, cols in columns
-        }
-    finally:
-        con.close()
+    return table_contents(warehouse, ("core", "reporting", "audit", "staging"))
 
 
 def _run(landing: Path, warehouse: Path) -> Any:
