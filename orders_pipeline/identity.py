@@ -19,6 +19,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from orders_pipeline.warehouse import transaction
+
 _NODES = """
 create or replace temp table identity_nodes as
 select
@@ -100,14 +102,9 @@ def resolve_customers(con: duckdb.DuckDBPyConnection) -> IdentityReport:
     )
     con.register("identity_components", components)
     try:
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             con.execute(_CUSTOMER_IDENTIFIERS)
             con.execute(_ORDER_CUSTOMERS)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     finally:
         con.unregister("identity_components")
         con.execute("drop table if exists identity_nodes")

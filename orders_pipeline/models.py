@@ -17,7 +17,7 @@ import duckdb
 import sqlglot
 from sqlglot import expressions as exp
 
-from orders_pipeline.warehouse import count_rows
+from orders_pipeline.warehouse import count_rows, transaction
 
 
 @dataclass(frozen=True)
@@ -98,15 +98,10 @@ class ModelRun:
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
     """(Re)build the model's table (or view) from its SQL in one transaction."""
     started = time.perf_counter()
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
         con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return ModelRun(
         rows=count_rows(con, model.qualified_name), seconds=time.perf_counter() - started
     )
@@ -129,8 +124,7 @@ def run_model_partitions(
     )
     bounds = [first, first, last, last]
     started = time.perf_counter()
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         con.execute(
             f"create table if not exists {model.qualified_name} as "
@@ -141,10 +135,6 @@ def run_model_partitions(
             f"insert into {model.qualified_name} select * from ({model.sql}) where {in_range}",
             bounds,
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return ModelRun(
         rows=count_rows(con, model.qualified_name), seconds=time.perf_counter() - started
     )

@@ -26,7 +26,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from orders_pipeline.warehouse import table_exists
+from orders_pipeline.warehouse import table_exists, transaction
 
 WATERMARK_TAG = "orders_pipeline/arrival_watermark"
 
@@ -125,10 +125,9 @@ def advance_watermark(con: duckdb.DuckDBPyConnection, watermark: int) -> None:
     current = con.execute("select max(arrival_seq) from audit.model_watermark").fetchall()
     if current[0][0] == watermark:
         return
-    con.execute("begin transaction")
-    con.execute("delete from audit.model_watermark")
-    con.execute("insert into audit.model_watermark values (?, now())", [watermark])
-    con.execute("commit")
+    with transaction(con):
+        con.execute("delete from audit.model_watermark")
+        con.execute("insert into audit.model_watermark values (?, now())", [watermark])
 
 
 def _clamp(day: date, keys: list[str]) -> str:

@@ -145,6 +145,18 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: committed if it completes, rolled back otherwise."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
 def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schemas and the Python-written tables if they do not exist yet."""
     for schema in SCHEMAS:

@@ -17,6 +17,7 @@ import pandera.polars as pa
 import polars as pl
 
 from orders_pipeline.validation.rules import failures_by_row
+from orders_pipeline.warehouse import transaction
 
 # SEMANTICS §2: JSON records are equal when their parsed values with keys sorted are equal.
 # json_tree lists every node with its full path, so ordering by path sorts the keys. It is
@@ -89,13 +90,8 @@ def validate_pending(
         _stage_candidates(con, spec)
         failures = _failures(con, spec)
         con.register("batch_failure_rows", failures)
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             _write_outcomes(con, spec)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
     finally:
         for view in ("batch_files", "batch_failure_rows"):
             _unregister(con, view)
