@@ -12,6 +12,7 @@ import duckdb
 
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions
+from orders_pipeline.partitions import range_tags
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
@@ -89,6 +90,13 @@ def test_incremental_run_equals_a_full_rebuild_and_touches_only_changed_days(tmp
     assert _tables(incremental) == _tables(full)
 
 
+def _backfill(job: dg.JobDefinition, first: int, last: int) -> None:
+    """One single-run backfill of the days ``first`` to ``last`` of June, as the UI sends it."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, tags=range_tags(_key(first), _key(last)))
+    assert result.success
+
+
 def test_backfill_of_a_range_rederives_only_those_days(tmp_path: Path):
     landing = tmp_path / "landing"
     write_ndjson(landing / "odp_events" / "1_history.ndjson", _history())
@@ -107,15 +115,7 @@ def test_backfill_of_a_range_rederives_only_those_days(tmp_path: Path):
 
     settings = Settings(landing_dir=landing, warehouse=warehouse)
     job = build_definitions(settings).resolve_job_def("orders_job")
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": _key(4),
-                "dagster/asset_partition_range_end": _key(5),
-            },
-        )
-    assert result.success
+    _backfill(job, first=4, last=5)
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -131,13 +131,5 @@ def test_backfill_of_a_range_rederives_only_those_days(tmp_path: Path):
     assert _key(5) in days and _key(5) in revenue_days  # re-derived
     assert _key(7) not in days and _key(7) not in revenue_days  # outside the range: untouched
 
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": _key(7),
-                "dagster/asset_partition_range_end": _key(7),
-            },
-        )
-    assert result.success
+    _backfill(job, first=7, last=7)
     assert _tables(warehouse) == good  # the same tables as the full build
