@@ -7,6 +7,7 @@ import dagster as dg
 
 from orders_pipeline.assets.metadata import PREVIEW_ROWS
 from orders_pipeline.resources import OrdersWarehouse
+from orders_pipeline.sources import SOURCES, Source
 
 
 @dataclass(frozen=True)
@@ -22,24 +23,30 @@ class SqlCheck:
     additional_deps: tuple[tuple[str, ...], ...] = ()
 
 
-CHECKS: tuple[SqlCheck, ...] = (
-    SqlCheck(
+def record_reconciliation(source: Source) -> SqlCheck:
+    """SEMANTICS §2 for one source: every landed file is validated, and for each one records =
+    accepted + quarantined + duplicates, with exactly ``records`` rows in the raw table."""
+    return SqlCheck(
         name="every_record_accounted_for",
-        asset=("staging", "odp_event_records"),
+        asset=tuple(source.validation.staging_table.split(".")),
         description="SEMANTICS §2: for every landed file, records = accepted + quarantined + "
         "duplicates, and the raw table holds exactly `records` rows of it.",
-        sql="""
+        sql=f"""
             select l.file, l.records, l.accepted, l.quarantined, l.duplicates, r.raw_rows
             from audit.loads as l
-            left join (select file_seq, count(*) as raw_rows from raw.odp_events group by 1)
-                as r using (file_seq)
-            where l.source = 'odp_events' and (
+            left join (select file_seq, count(*) as raw_rows from {source.raw_table}
+                       group by 1) as r using (file_seq)
+            where l.source = '{source.name}' and (
                 l.validated_at is null
                 or l.records <> l.accepted + l.quarantined + l.duplicates
                 or l.records <> coalesce(r.raw_rows, 0))
-        """,
+        """,  # noqa: S608 - registry names, not input data
         blocking=True,
-    ),
+    )
+
+
+CHECKS: tuple[SqlCheck, ...] = (
+    *(record_reconciliation(source) for source in SOURCES),
     SqlCheck(
         name="quarantine_rate_within_limit",
         asset=("staging", "odp_event_records"),

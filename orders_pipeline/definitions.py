@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orders_pipeline.assets.identity import resolved_customers
-from orders_pipeline.assets.ingest import raw_odp_events, validated_odp_events
+from orders_pipeline.assets.ingest import INGEST_ASSETS
 from orders_pipeline.assets.publish import analytics_database_asset
 from orders_pipeline.assets.sql_models import model_assets
 from orders_pipeline.automation import (
@@ -21,7 +21,7 @@ from orders_pipeline.partitions import daily_partitions
 from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.resources import OrdersWarehouse
 
-PYTHON_ASSETS = [raw_odp_events, validated_odp_events, resolved_customers]
+PYTHON_ASSETS = [*INGEST_ASSETS, resolved_customers]
 
 
 def python_tables() -> set[tuple[str, str]]:

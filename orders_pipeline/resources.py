@@ -13,7 +13,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from orders_pipeline.config import Settings
-from orders_pipeline.validation.odp_events import STAGING_DDL as ODP_STAGING_DDL
+from orders_pipeline.sources import ensure_source_tables
 from orders_pipeline.warehouse import (
     connection_config,
     ensure_landing_tables,
@@ -98,7 +98,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
             try:
                 prepare_session(con, settings)
                 ensure_landing_tables(con)
-                con.execute(ODP_STAGING_DDL)
+                ensure_source_tables(con)
                 yield con
             finally:
                 con.close()

@@ -57,16 +57,25 @@ create table if not exists audit.model_watermark (
     arrival_seq  bigint not null,      -- every staged event up to here is in the models
     updated_at   timestamptz not null
 );
-create table if not exists raw.odp_events (
+"""
+
+# The raw table of a source: one row per record as received. Every source's raw table has
+# these columns (a source may add its own after them).
+RAW_COLUMNS = """
     file_seq     bigint  not null,
     file         varchar not null,
-    record_no    bigint  not null,  -- 1-based line (NDJSON), element (JSON array) or 1
+    record_no    bigint  not null,  -- 1-based position of the record in its file
     arrival_seq  bigint  not null,  -- SEMANTICS §3: file_seq * 1e9 + record_no
     raw          varchar,           -- the record's text exactly as received
     decode_error varchar,           -- set when the bytes were not valid UTF-8
-    loaded_at    timestamptz not null
-);
-"""
+    loaded_at    timestamptz not null"""
+
+
+def raw_table_ddl(table: str, extra_columns: str = "") -> str:
+    """``create table if not exists`` for a source's raw table (a trusted name)."""
+    extra = f",\n{extra_columns}" if extra_columns.strip() else ""
+    return f"create table if not exists {table} ({RAW_COLUMNS}{extra}\n);"
+
 
 # arrival_seq = file_seq * ARRIVAL_STRIDE + record_no: files never interleave.
 ARRIVAL_STRIDE = 1_000_000_000

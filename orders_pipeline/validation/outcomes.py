@@ -35,23 +35,40 @@ group by d.row_id
 
 @dataclass(frozen=True)
 class JsonSourceValidation:
-    """How one JSON source is validated: the SQL that extracts candidates, its pandera
-    schemas, and the SQL that types the accepted rows into staging."""
+    """How one source is validated: the SQL that extracts candidates, its pandera schemas,
+    and the SQL that types the accepted rows into staging.
+
+    The contract with the SQL it holds:
+    - ``candidates_sql`` reads ``raw_table`` joined to the registered ``batch_files``
+      (``file_seq``) and returns one row per raw record with at least ``row_id`` (the
+      record's ``arrival_seq``), ``file``, ``record_no``, ``loaded_at`` and ``doc`` (the
+      record as a JSON value, NULL when it is not one: its canonical content, §2);
+    - ``item_candidates_sql`` (optional) returns one row per item with ``row_id`` and
+      ``item_no``; an item's failures quarantine its record;
+    - ``accepted_sql`` / ``accepted_items_sql`` select the staging rows of the candidates
+      whose ``batch_outcomes.outcome`` is ``accepted`` (``batch_keys`` has their
+      ``event_id`` and ``dedupe_key``).
+    """
 
     source: str
     raw_table: str
     candidates_table: str
     candidates_sql: str
-    item_candidates_table: str
-    item_candidates_sql: str
     event_schema: pa.DataFrameSchema
-    item_schema: pa.DataFrameSchema
     staging_table: str
-    staging_items_table: str
     # SQL expression over the candidate row ``c``: equal for records that may be duplicates
     dedupe_key_sql: str
     accepted_sql: Callable[[], str]
-    accepted_items_sql: Callable[[], str]
+    item_candidates_table: str | None = None
+    item_candidates_sql: str | None = None
+    item_schema: pa.DataFrameSchema | None = None
+    staging_items_table: str | None = None
+    accepted_items_sql: Callable[[], str] | None = None
+    # The canonical JSON document of an already staged record, from its raw row ``r``
+    # (compared with the candidates' ``doc`` to find duplicates across files).
+    raw_document_sql: str = "json(r.raw)"
+    # Candidate columns too big or too free-form to hand to pandera.
+    unvalidated_columns: tuple[str, ...] = ("doc", "custom")
 
 
 @dataclass
@@ -101,22 +118,35 @@ def validate_pending(
             "batch_failures",
             "batch_outcomes",
         ):
-            con.execute(f"drop table if exists {temp}")
+            if temp:
+                con.execute(f"drop table if exists {temp}")
     _fill_report(con, report, batch)
     return report
 
 
 def _stage_candidates(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
     con.execute(f"create or replace temp table {spec.candidates_table} as {spec.candidates_sql}")
-    con.execute(
-        f"create or replace temp table {spec.item_candidates_table} as {spec.item_candidates_sql}"
-    )
+    if spec.item_candidates_table:
+        con.execute(
+            f"create or replace temp table {spec.item_candidates_table} as "
+            f"{spec.item_candidates_sql}"
+        )
+
+
+def _validated_columns(
+    con: duckdb.DuckDBPyConnection, table: str, spec: JsonSourceValidation
+) -> str:
+    columns = con.sql(f"select * from {table} limit 0").columns
+    return ", ".join(f'"{c}"' for c in columns if c not in spec.unvalidated_columns)
 
 
 def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.DataFrame:
-    events = con.sql(f"select * exclude (doc, custom) from {spec.candidates_table}").pl()
-    items = con.sql(f"select * from {spec.item_candidates_table}").pl()
+    table = spec.candidates_table
+    events = con.sql(f"select {_validated_columns(con, table, spec)} from {table}").pl()
     event_failures = failures_by_row(spec.event_schema, events)
+    if not spec.item_candidates_table or spec.item_schema is None:
+        return event_failures.sort("row_id", "reason")
+    items = con.sql(f"select * from {spec.item_candidates_table}").pl()
     item_failures = failures_by_row(spec.item_schema, items, keys=("row_id", "item_no"))
     parts = pl.col("reason").str.splitn(": ", 2)
     item_failures = item_failures.select(
@@ -158,7 +188,7 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         join {candidates} as c using (row_id)
         where k.dedupe_key in (select dedupe_key from shared_keys)
         union all
-        select s.arrival_seq as row_id, json(r.raw) as doc
+        select s.arrival_seq as row_id, {spec.raw_document_sql} as doc
         from {spec.staging_table} as s
         join {spec.raw_table} as r using (arrival_seq)
         where s.dedupe_key in (select dedupe_key from shared_keys)"""  # noqa: S608
@@ -217,7 +247,8 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         [spec.source],
     )
     con.execute(f"insert into {spec.staging_table} {spec.accepted_sql()}")
-    con.execute(f"insert into {spec.staging_items_table} {spec.accepted_items_sql()}")
+    if spec.staging_items_table and spec.accepted_items_sql:
+        con.execute(f"insert into {spec.staging_items_table} {spec.accepted_items_sql()}")
     con.execute(
         f"""update audit.loads as l set
             accepted = coalesce(s.accepted, 0),

@@ -25,6 +25,7 @@ final as (
         items.subtotal,
         items.subtotal_derived,
         items.custom,
+        items.attributes,
         items.source,
         ledger.currency,
         cast(items.subtotal * ledger.rate_to_base as decimal(38, 4)) as subtotal_base,

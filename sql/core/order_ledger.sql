@@ -10,7 +10,8 @@ with events as (
 timeline as (
     select
         events.*,
-        row_number() over (partition by order_id order by ts, arrival_seq) as event_seq,
+        row_number() over (partition by order_id order by ts, arrival_seq, record_part)
+            as event_seq,
         case when action in ('purchase', 'return', 'refund', 'cancel') then action else 'custom' end
             as action_class
     from events

@@ -28,6 +28,7 @@ final as (
         records.ts,
         records.ts_inferred,
         records.arrival_seq,
+        0 as record_part,
         records.file,
         records.record_no,
         records.currency,
@@ -55,7 +56,10 @@ final as (
         item_totals.items_subtotal,
         coalesce(item_totals.items_quantity, 0) as items_quantity,
         coalesce(item_totals.item_rows, 0) as item_rows,
-        coalesce(item_totals.dropped_item_fields, 0) as dropped_item_fields
+        coalesce(item_totals.dropped_item_fields, 0) as dropped_item_fields,
+        -- ODP sends no base-currency amounts: the ledger converts with exchange rates (§6)
+        cast(null as decimal(18, 4)) as subtotal_base_sent,
+        cast(null as decimal(18, 4)) as total_base_sent
     from records
     left join item_totals on item_totals.event_id = records.event_id
 )

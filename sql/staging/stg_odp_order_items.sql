@@ -39,7 +39,10 @@ final as (
         cast(items.line_subtotal as decimal(38, 4)) as subtotal,
         items.subtotal is null as subtotal_derived,
         items.dropped_fields,
-        records.custom
+        records.custom,
+        -- per-item attributes kept by other sources (Ometria variant options, XML product
+        -- attributes); ODP drops custom item fields (§1.1)
+        cast(null as json) as attributes
     from items_with_subtotal as items
     inner join records on records.event_id = items.event_id
 )

@@ -1,4 +1,12 @@
 -- Every source's order events in one shape: the input of the ledger (SEMANTICS §3).
+-- Each source's staging model returns exactly these columns, in this order:
+--   event_id, source, order_id, action, ts, ts_inferred, arrival_seq,
+--   record_part (orders the events one record yields: 0, 1, ...), file, record_no, currency,
+--   subtotal, total, tax, shipping, discount (amounts as sent, DECIMAL(18,4)), coupon_code,
+--   bill_address, ship_address, first_name, last_name, name, email, phone (normalised as
+--   identifiers are), custom (JSON), items_subtotal, items_quantity, item_rows,
+--   dropped_item_fields, subtotal_base_sent, total_base_sent (amounts already in the base
+--   currency, same sign convention as subtotal/total; NULL when the source sent none).
 with odp_events as (
     select * from staging.stg_odp_order_events
 ),

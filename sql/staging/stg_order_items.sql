@@ -1,4 +1,7 @@
--- Every source's line items in one shape.
+-- Every source's line items in one shape. Each source's items model provides these columns:
+--   event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
+--   discount, subtotal (DECIMAL(38,4), derived when absent), subtotal_derived, custom (JSON,
+--   the order-level custom fields), attributes (JSON, the item's own kept attributes).
 with odp_items as (
     select * from staging.stg_odp_order_items
 ),
@@ -6,7 +9,7 @@ with odp_items as (
 final as (
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
-        discount, subtotal, subtotal_derived, custom
+        discount, subtotal, subtotal_derived, custom, attributes
     from odp_items
 )
 

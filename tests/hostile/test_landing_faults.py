@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 
 from orders_pipeline.config import Settings
-from orders_pipeline.landing import json_records, odp_events
+from orders_pipeline.landing import json_records, land
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, write_ndjson
 
@@ -47,18 +47,18 @@ def test_a_file_that_vanishes_before_it_is_read_is_retried(landing, run_landing,
     loaded when the file comes back."""
     path = write_ndjson(landing / "odp_events" / "moving.ndjson", EVENTS)
     parked = path.with_name("parked.bak")
-    real_new_files = odp_events.new_files
+    real_new_files = land.new_files
 
     def scan_then_move(*args, **kwargs):
         scan = real_new_files(*args, **kwargs)
         path.rename(parked)
         return scan
 
-    monkeypatch.setattr(odp_events, "new_files", scan_then_move)
+    monkeypatch.setattr(land, "new_files", scan_then_move)
     first = run_landing(landing)
     assert first.value("select count(*) from audit.loads") == 0
 
-    monkeypatch.setattr(odp_events, "new_files", real_new_files)
+    monkeypatch.setattr(land, "new_files", real_new_files)
     parked.rename(path)
     again = run_landing(landing)
     [load] = again.dicts("select file, records, accepted from audit.loads")

@@ -1,0 +1,70 @@
+"""Every input format the pipeline reads (SEMANTICS §1), in one registry: the landing
+sub-folder, how its files become raw records, how its records are validated, and the tables
+that holds them. Adding a format is one module in ``landing/``, one in ``validation/``, the
+staging SQL models, and one entry here; assets, checks and table creation follow from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from orders_pipeline.landing import odp_events as odp_events_landing
+from orders_pipeline.landing.land import LandRecords
+from orders_pipeline.validation import odp_events as odp_events_validation
+from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.warehouse import raw_table_ddl
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input format: the folder ``<landing>/<name>/`` and its tables."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    land_records: LandRecords
+    validation: JsonSourceValidation
+    staging_ddl: str
+    description: str  # what one record is, for the asset descriptions
+    kinds: frozenset[str]
+    raw_extra_columns: str = ""  # columns a source's raw table has beyond RAW_COLUMNS
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def staging_tables(self) -> tuple[str, ...]:
+        spec = self.validation
+        return tuple(t for t in (spec.staging_table, spec.staging_items_table) if t)
+
+    def ddl(self) -> str:
+        return raw_table_ddl(self.raw_table, self.raw_extra_columns) + self.staging_ddl
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        name="odp_events",
+        suffixes=odp_events_landing.SUFFIXES,
+        land_records=odp_events_landing.land_records,
+        validation=odp_events_validation.VALIDATION,
+        staging_ddl=odp_events_validation.STAGING_DDL,
+        description="ODP order-event payloads (one record per API call)",
+        kinds=frozenset({"json"}),
+    ),
+)
+
+
+def source_named(name: str) -> Source:
+    """The registered source of that name."""
+    for source in SOURCES:
+        if source.name == name:
+            return source
+    raise KeyError(name)
+
+
+def ensure_source_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every source's raw and staging tables if they do not exist yet."""
+    for source in SOURCES:
+        con.execute(source.ddl())
