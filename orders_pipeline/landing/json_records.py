@@ -26,6 +26,9 @@ from orders_pipeline.warehouse import ARRIVAL_STRIDE
 
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
 _BOM = "\ufeff"
+# Named, so a raw table with extra columns of its own (a CSV source's parsed ``doc``) takes
+# these rows too, leaving its extra columns NULL.
+RAW_INSERT_COLUMNS = "file_seq, file, record_no, arrival_seq, raw, decode_error, loaded_at"
 # A blank line (not a record): JSON whitespace and BOMs only, as RE2's \s in _NDJSON_INSERT.
 _BLANK = re.compile(r"[\t\n\f\r \ufeff]*")
 # DuckDB's file readers expand these in a path: `orders[1].json` would read `orders1.json`,
@@ -36,7 +39,7 @@ _GLOB_CHARACTERS = re.compile(r"([\[\]*?])")
 # ``unnest(...) with ordinality`` over read_text's row grew with lines × file size
 # (a 5,000-line file ran out of memory).
 _NDJSON_INSERT = """
-insert into {table}
+insert into {table} ({columns})
 with lines as (
     select unnest(parts) as line, generate_subscripts(parts, 1) as idx
     from (select string_split(content, chr(10)) as parts from read_text(?3))
@@ -56,14 +59,14 @@ from (select ltrim(content, chr(65279)) as doc from read_text(?))
 # json_extract(doc, '$[*]') keeps a null element as the text `null` (a cast to json[] makes
 # it SQL NULL, and the record would lose its raw text).
 _JSON_ARRAY_INSERT = """
-insert into {table}
+insert into {table} ({columns})
 select ?1, ?2, e.idx, ?1::bigint * {stride} + e.idx, e.element::varchar, null, ?4
 from (select ltrim(content, chr(65279)) as doc from read_text(?3)) as r,
      unnest(json_extract(r.doc, '$[*]')) with ordinality as e(element, idx)
 """
 
 _JSON_DOCUMENT_INSERT = """
-insert into {table}
+insert into {table} ({columns})
 select ?1, ?2, 1, ?1::bigint * {stride} + 1, ltrim(content, chr(65279)), null, ?4
 from read_text(?3)
 """
@@ -102,7 +105,7 @@ def _land_utf8(
     matches = con.execute("select count(*) from glob(?)", [params[2]]).fetchall()[0][0]
     if matches != 1:
         raise FileNotFoundError(errno.ENOENT, "vanished before it could be read", landed.relative)
-    fill = {"table": table, "stride": ARRIVAL_STRIDE}
+    fill = {"table": table, "stride": ARRIVAL_STRIDE, "columns": RAW_INSERT_COLUMNS}
     if landed.path.name.lower().endswith((".ndjson", ".jsonl")):
         con.execute(_NDJSON_INSERT.format(**fill), params)
         return
@@ -151,7 +154,7 @@ def _land_split_in_python(
     con.register("undecodable_records", frame)
     try:
         con.execute(
-            f"""insert into {table}
+            f"""insert into {table} ({columns})
             select ?1, ?2, record_no, ?1::bigint * {ARRIVAL_STRIDE} + record_no, raw,
                    decode_error, ?3
             from undecodable_records""",  # noqa: S608 - trusted table name
