@@ -154,7 +154,7 @@ def _land_split_in_python(
     con.register("undecodable_records", frame)
     try:
         con.execute(
-            f"""insert into {table} ({columns})
+            f"""insert into {table} ({RAW_INSERT_COLUMNS})
             select ?1, ?2, record_no, ?1::bigint * {ARRIVAL_STRIDE} + record_no, raw,
                    decode_error, ?3
             from undecodable_records""",  # noqa: S608 - trusted table name
