@@ -156,7 +156,12 @@ TRUSTED = {
     "and PII constants",
     "ARRIVAL_STRIDE": "a numeric constant",
     "PREVIEW_ROWS": "a numeric constant",
-    "**fill": "json_records: {'table': RAW_TABLE, 'stride': ARRIVAL_STRIDE}",
+    "**fill": "json_records: {'table': RAW_TABLE, 'stride': ARRIVAL_STRIDE, 'columns': "
+    "RAW_INSERT_COLUMNS}",
+    "RAW_INSERT_COLUMNS": "a constant list of the raw tables' own column names",
+    "spec.raw_document_sql": SPEC,
+    "_validated_columns(con, table, spec)": "the candidate temp table's own column names "
+    "(created by the validation's SQL), quoted",
 }
 SQL_METHODS = {"execute", "executemany", "sql", "query"}
 
