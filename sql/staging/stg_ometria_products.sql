@@ -1,0 +1,34 @@
+-- Products Ometria creates from line items (Ometria's product matching): an unknown
+-- product_id creates a product from the line item, an unknown sku does not. One row per
+-- product_id seen in an accepted snapshot, described by the first line that names it
+-- (arrival order); core.products combines these with the catalog.
+with snapshot_items as (
+    select * from staging.ometria_order_snapshot_items
+),
+
+product_lines as (
+    select
+        product_id,
+        sku,
+        name,
+        json_object('variant_options', variant_options, 'properties', properties)
+            as attributes,
+        arrival_seq,
+        item_no
+    from snapshot_items
+    where product_id is not null
+),
+
+final as (
+    select
+        product_id,
+        arg_min(sku, (arrival_seq, item_no)) as sku,
+        -- NULL unless some line sent a name
+        arg_min(name, (arrival_seq, item_no)) filter (where name is not null) as name,
+        arg_min(attributes, (arrival_seq, item_no)) as attributes,
+        min(arrival_seq) as first_arrival_seq
+    from product_lines
+    group by product_id
+)
+
+select * from final
