@@ -1,0 +1,381 @@
+"""Validating landed Optimizely offline orders (SEMANTICS §1.5, §2).
+
+Landing parsed every ``<order>`` into a JSON ``doc`` whose values are the XML's text as sent
+(``landing/optimizely_xml.py``); here DuckDB extracts the fields from it with explicit types,
+pandera checks them, and the generic writer (``validation/outcomes.py``) records every record
+as accepted (``staging.optimizely_order_records`` / ``..._record_items``), quarantined or an
+exact duplicate (same parsed order: attribute order and whitespace between elements don't
+matter).
+
+Decisions taken here (the feed's documentation leaves them open):
+- ``orderDate`` is ISO-8601. With a UTC offset (``Z``, ``+02:00``, ``+0200``) it is that
+  instant. Without an offset (``2026-06-01T10:00:00``) it is read as UTC, and a date alone
+  (``2026-06-01``) as midnight UTC: the feed has no time zone of its own, and the warehouse
+  reports by UTC date. Years 1970–2100 only.
+- Amounts (``total``, ``subtotal``, ``shipping``, ``price``) and ``quantity`` are XML text,
+  not JSON numbers: plain decimals (``12``, ``-3.50``, surrounding spaces ignored) that fit
+  DECIMAL(18,4) exactly — at most 14 integer digits and 4 decimals once trailing zeros are
+  dropped. ``1e3``, ``12,50`` or ``12.34567`` are refused, never rounded.
+- ``currency`` is trimmed and upper-cased, then must be three letters (ISO 4217).
+- ``total``, ``orderDate``, ``currency`` and, on every product, ``refCode``, ``quantity`` and
+  ``price`` are required; ``subtotal`` and ``shipping`` are optional.
+- At most one ``<user>``; when present its ``email`` must have a visible character.
+- Every ``<attribute>`` needs a non-empty ``key``. Attributes are kept as JSON objects key →
+  value as sent; a key sent more than once keeps all its values, in order, as an array.
+- Unknown elements inside an order, and unknown XML attributes, are ignored (they stay in
+  the raw text and take part in duplicate detection).
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.rules import row_check
+
+SOURCE = "optimizely_xml"
+MONEY_FIELDS = ("total", "subtotal", "shipping")
+# Money as DECIMAL(18,4): 14 integer digits and 4 decimals.
+MAX_INTEGER_DIGITS = 14
+MAX_DECIMALS = 4
+
+# Codes landing gives records that are not a parsable <order> (landing/optimizely_xml.py),
+# with the message the quarantine shows; landing keeps its own, more precise, message
+# (the parser's, with line and column) in raw.optimizely_xml.parse_error.
+LANDING_REASONS = {
+    "forbidden_xml": "the document declares a DTD or an entity, or refers to an external "
+    "entity; these are refused, never expanded or fetched: remove them from the feed",
+    "invalid_xml": "the file is not well-formed XML from here to its end (truncated, a stray "
+    "character or an undefined entity); the orders before this point were read, the "
+    "parser's line and column are in raw.optimizely_xml.parse_error",
+    "unexpected_root": "the root element is not <orders>: the file is not an Optimizely "
+    "orders feed",
+    "unsupported_encoding": "the file is not UTF-8 (its XML declaration or byte order mark "
+    "names another encoding): send the feed as UTF-8",
+    "unexpected_element": "a child of <orders> that is not <order>",
+}
+
+# RFC 3339 offsets only: DuckDB's cast would also take "+25:00" and shift by it.
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_TIME = r"\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+_OFFSET = r"(Z|z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)"
+_MAX_EPOCH = 4102444800  # 2100-01-01: a later date is a typo
+
+
+def _visible(text: str) -> str:
+    """True when ``text`` has a character a person can see."""
+    return f"coalesce(regexp_matches({text}, '[^\\s\\p{{Z}}\\p{{Cc}}\\p{{Cf}}]'), false)"
+
+
+def _ts_sql(text: str) -> str:
+    """orderDate as TIMESTAMPTZ (module docstring), NULL when it is not one."""
+    value = f"trim({text})"
+    parsed = f"""case
+        when regexp_full_match({value}, '{_DATE}[Tt ]{_TIME}\\s*{_OFFSET}')
+            then try_cast(upper({value}) as timestamptz)
+        when regexp_full_match({value}, '{_DATE}[Tt ]{_TIME}')
+            then try_cast(upper({value}) || '+00:00' as timestamptz)
+        when regexp_full_match({value}, '{_DATE}')
+            then try_cast({value} || 'T00:00:00+00:00' as timestamptz)
+        end"""
+    return f"""case when {parsed} between to_timestamp(0) and to_timestamp({_MAX_EPOCH})
+        then {parsed} end"""
+
+
+def _attributes_sql(source: str, list_path: str, keys: tuple[str, ...]) -> str:
+    """Per ``keys`` row of ``source``, the ``<attribute>`` list at ``list_path`` of its
+    ``doc`` as a JSON object key → value (an array of values for a key sent more than once),
+    how many were sent, and how many lack a key."""
+    key_columns = ", ".join(keys)
+    return f"""
+    with sent as (
+        select {key_columns}, a.attribute, a.position
+        from {source},
+             unnest(cast(coalesce(json_extract(doc, '{list_path}'), '[]') as json[]))
+                 with ordinality as a(attribute, position)
+    ),
+    by_key as (
+        select {key_columns}, attribute ->> '$.key' as key,
+               list(attribute ->> '$.value' order by position) as attribute_values,
+               min(position) as first_position
+        from sent
+        where coalesce(attribute ->> '$.key', '') <> ''
+        group by all
+    ),
+    objects as (
+        select {key_columns},
+               to_json(map_from_entries(list(
+                   struct_pack(key := key, value := case when len(attribute_values) = 1
+                       then to_json(attribute_values[1]) else to_json(attribute_values) end)
+                   order by first_position))) as attributes
+        from by_key
+        group by all
+    ),
+    counts as (
+        select {key_columns}, count(*) as attribute_count,
+               count(*) filter (where coalesce(attribute ->> '$.key', '') = '')
+                   as keyless_attributes
+        from sent
+        group by all
+    )
+    select {key_columns}, coalesce(objects.attributes, '{{}}'::json) as attributes,
+           coalesce(counts.attribute_count, 0) as attribute_count,
+           coalesce(counts.keyless_attributes, 0) as keyless_attributes
+    from (select distinct {key_columns} from {source}) as owners
+    left join objects using ({key_columns})
+    left join counts using ({key_columns})
+    """
+
+
+def candidates_sql() -> str:
+    """One row per raw record of the batch's files (``batch_files``), fields as text."""
+    money = ",\n".join(f"trim(doc ->> '$.order.{f}') as {f}_text" for f in MONEY_FIELDS)
+    return f"""
+    with records as (
+        select r.arrival_seq, r.file, r.record_no, r.loaded_at, r.decode_error,
+               r.parse_error, r.doc
+        from raw.optimizely_xml as r
+        join batch_files as b using (file_seq)
+    ),
+    order_attributes as ({_attributes_sql("records", "$.attributes", ("arrival_seq",))}),
+    fields as (
+        select
+            r.arrival_seq as row_id, r.file, r.record_no, r.loaded_at, r.decode_error,
+            r.parse_error, r.doc,
+            split_part(r.parse_error, ':', 1) as landing_code,
+            r.doc ->> '$.element' as element,
+            r.parse_error is null and r.decode_error is null
+                and coalesce(r.doc ->> '$.element' = 'order', false) as is_order,
+            trim(r.doc ->> '$.order.refCode') as order_id,
+            r.doc ->> '$.order.orderDate' as ts_text,
+            r.doc ->> '$.order.currency' as currency_sent,
+            upper(trim(r.doc ->> '$.order.currency')) as currency,
+            {money},
+            coalesce(json_array_length(r.doc, '$.users'), 0) as user_count,
+            r.doc ->> '$.users[0].email' as email,
+            {_visible("r.doc ->> '$.users[0].email'")} as email_visible,
+            coalesce(json_array_length(r.doc, '$.products'), 0) as item_count,
+            a.attributes as custom,
+            coalesce(a.attribute_count, 0) as attribute_count,
+            coalesce(a.keyless_attributes, 0) as keyless_attributes
+        from records as r
+        left join order_attributes as a using (arrival_seq)
+    )
+    select *, {_ts_sql("ts_text")} as ts
+    from fields
+    """
+
+
+def item_candidates_sql() -> str:
+    """One row per ``<product>`` of the candidate orders."""
+    return f"""
+    with products as (
+        select c.row_id, p.item_no, p.product as doc
+        from optimizely_order_candidates as c,
+             unnest(cast(json_extract(c.doc, '$.products') as json[]))
+                 with ordinality as p(product, item_no)
+        where c.is_order
+    ),
+    product_attributes as ({_attributes_sql("products", "$.attributes", ("row_id", "item_no"))})
+    select
+        p.row_id, p.item_no,
+        trim(p.doc ->> '$.product.refCode') as product_id,
+        trim(p.doc ->> '$.product.price') as price_text,
+        trim(p.doc ->> '$.product.quantity') as quantity_text,
+        a.attributes,
+        a.attribute_count,
+        a.keyless_attributes
+    from products as p
+    join product_attributes as a using (row_id, item_no)
+    """
+
+
+def _integer_digits(text: pl.Expr) -> pl.Expr:
+    return text.str.extract(r"^[+-]?(\d+)", 1).str.strip_chars_start("0").str.len_chars()
+
+
+def _decimals(text: pl.Expr) -> pl.Expr:
+    return text.str.extract(r"\.(\d+)$", 1).fill_null("").str.strip_chars_end("0").str.len_chars()
+
+
+def fits_decimal_text(text: pl.Expr) -> pl.Expr:
+    """True when the text is a plain decimal that DECIMAL(18,4) holds without any change:
+    optional sign, digits, optional fraction; at most 14 integer digits and 4 decimals
+    (trailing zeros aside)."""
+    return (
+        text.str.contains(r"^[+-]?\d+(\.\d+)?$")
+        & (_integer_digits(text) <= MAX_INTEGER_DIGITS)
+        & (_decimals(text) <= MAX_DECIMALS)
+    )
+
+
+def text_money_checks(
+    field: str, where: str, *, required: bool, applies: pl.Expr | None = None
+) -> list[pa.Check]:
+    """Checks for a money value sent as text (an XML attribute) and extracted as
+    ``<field>_text`` (NULL when not sent); ``applies`` limits them to some rows."""
+    text = pl.col(f"{field}_text")
+    skip = pl.lit(False) if applies is None else ~applies
+    checks = [
+        row_check(
+            "invalid_amount",
+            f"{where} must be a plain decimal (like 12.50) with at most {MAX_INTEGER_DIGITS} "
+            f"integer digits and {MAX_DECIMALS} decimals (other values are refused rather "
+            "than altered)",
+            lambda: skip | text.is_null() | fits_decimal_text(text),
+        )
+    ]
+    if required:
+        checks.append(
+            row_check("missing_amount", f"{where} is required", lambda: skip | text.is_not_null())
+        )
+    return checks
+
+
+def _event_schema() -> pa.DataFrameSchema:
+    col = pl.col
+    is_order = col("is_order")
+    landing = [
+        row_check(code, message, lambda code=code: col("landing_code").fill_null("") != code)
+        for code, message in LANDING_REASONS.items()
+    ]
+    money = [
+        check
+        for field in MONEY_FIELDS
+        for check in text_money_checks(
+            field, f"<order {field}>", required=field == "total", applies=is_order
+        )
+    ]
+    checks = [
+        row_check("invalid_utf8", "the record's bytes are not valid UTF-8",
+                  lambda: col("decode_error").is_null()),
+        *landing,
+        row_check("not_an_order", "the record is not a parsed <order>",
+                  lambda: is_order | col("decode_error").is_not_null()
+                  | col("landing_code").is_in(list(LANDING_REASONS))),
+        row_check("missing_order_id", "<order refCode> is required and must not be empty",
+                  lambda: ~is_order | (col("order_id").str.len_chars() > 0)),
+        row_check("invalid_ts",
+                  "<order orderDate> is required: an ISO-8601 date-time, 1970-2100, with a UTC "
+                  "offset (2026-06-01T10:00:00Z); without an offset, or a date alone, it is "
+                  "read as UTC",
+                  lambda: ~is_order | col("ts").is_not_null()),
+        row_check("invalid_currency", "<order currency> must be a 3-letter ISO 4217 code",
+                  lambda: ~is_order | col("currency").str.contains(r"^[A-Z]{3}$")),
+        *money,
+        row_check("missing_items", "an <order> needs at least one <product>",
+                  lambda: ~is_order | (col("item_count") > 0)),
+        row_check("invalid_user", "an <order> has at most one <user>",
+                  lambda: ~is_order | (col("user_count") <= 1)),
+        row_check("invalid_user", "<user email> must not be empty",
+                  lambda: ~is_order | (col("user_count") == 0) | col("email_visible")),
+        row_check("invalid_attribute", "every order <attribute> needs a non-empty key",
+                  lambda: ~is_order | (col("keyless_attributes") == 0)),
+    ]  # fmt: skip
+    return pa.DataFrameSchema(name="optimizely_order", checks=checks)
+
+
+def _item_schema() -> pa.DataFrameSchema:
+    col = pl.col
+    quantity = col("quantity_text")
+    checks = [
+        row_check("invalid_product", "<product refCode> is required and must not be empty",
+                  lambda: col("product_id").str.len_chars() > 0),
+        *text_money_checks("price", "<product price>", required=True),
+        row_check("invalid_quantity",
+                  "<product quantity> is required: a plain decimal ≥ 0 with at most "
+                  f"{MAX_INTEGER_DIGITS} integer digits and {MAX_DECIMALS} decimals",
+                  lambda: fits_decimal_text(quantity) & ~quantity.str.starts_with("-")),
+        row_check("invalid_attribute", "every product <attribute> needs a non-empty key",
+                  lambda: col("keyless_attributes") == 0),
+    ]  # fmt: skip
+    return pa.DataFrameSchema(name="optimizely_order_item", checks=checks)
+
+
+EVENT_SCHEMA = _event_schema()
+ITEM_SCHEMA = _item_schema()
+
+
+STAGING_DDL = """
+create table if not exists staging.optimizely_order_records (
+    arrival_seq     bigint not null,
+    file            varchar not null,
+    record_no       bigint not null,
+    event_id        varchar not null,   -- md5 of the parsed order's JSON (doc)
+    dedupe_key      varchar not null,   -- equal for records that may be duplicates (§2)
+    order_id        varchar not null,   -- <order refCode>
+    ts              timestamptz not null,
+    currency        varchar not null,
+    subtotal        decimal(18, 4),
+    total           decimal(18, 4) not null,
+    shipping        decimal(18, 4),
+    email           varchar,            -- <user email> as sent; NULL: anonymous order (§5)
+    custom          json not null,      -- order <attribute>s: key -> value as sent
+    attribute_count integer not null,   -- order <attribute>s sent
+    item_count      integer not null,
+    loaded_at       timestamptz not null
+);
+create table if not exists staging.optimizely_order_record_items (
+    arrival_seq     bigint not null,
+    event_id        varchar not null,
+    item_no         integer not null,
+    product_id      varchar not null,   -- <product refCode>
+    price           decimal(18, 4) not null,   -- per unit
+    quantity        decimal(18, 4) not null,
+    attributes      json not null,      -- product <attribute>s: key -> value as sent
+    attribute_count integer not null    -- product <attribute>s sent
+);
+"""
+
+
+def accepted_records_sql() -> str:
+    """Typed staging rows of the accepted candidates."""
+    # in the staging table's column order
+    money = ", ".join(
+        f"cast(c.{f}_text as decimal(18, 4)) as {f}" for f in ("subtotal", "total", "shipping")
+    )
+    return f"""
+    select
+        c.row_id as arrival_seq, c.file, c.record_no, o.event_id, k.dedupe_key, c.order_id,
+        c.ts, c.currency, {money}, c.email, c.custom, c.attribute_count, c.item_count,
+        c.loaded_at
+    from optimizely_order_candidates as c
+    join batch_outcomes as o using (row_id)
+    join batch_keys as k using (row_id)
+    where o.outcome = 'accepted'
+    """
+
+
+def accepted_items_sql() -> str:
+    """Typed item rows of the accepted candidates."""
+    return """
+    select
+        i.row_id as arrival_seq, o.event_id, i.item_no, i.product_id,
+        cast(i.price_text as decimal(18, 4)) as price,
+        cast(i.quantity_text as decimal(18, 4)) as quantity,
+        i.attributes, i.attribute_count
+    from optimizely_order_item_candidates as i
+    join batch_outcomes as o using (row_id)
+    where o.outcome = 'accepted'
+    """
+
+
+VALIDATION = JsonSourceValidation(
+    source=SOURCE,
+    raw_table="raw.optimizely_xml",
+    candidates_table="optimizely_order_candidates",
+    candidates_sql=candidates_sql(),
+    item_candidates_table="optimizely_order_item_candidates",
+    item_candidates_sql=item_candidates_sql(),
+    event_schema=EVENT_SCHEMA,
+    item_schema=ITEM_SCHEMA,
+    staging_table="staging.optimizely_order_records",
+    staging_items_table="staging.optimizely_order_record_items",
+    accepted_sql=accepted_records_sql,
+    accepted_items_sql=accepted_items_sql,
+    raw_document_sql="r.doc",
+    dedupe_key_sql="""md5(concat_ws(chr(31), c.element, c.order_id, c.ts_text, c.currency_sent,
+        c.total_text, c.subtotal_text, c.shipping_text, c.item_count, c.user_count, c.email,
+        c.attribute_count))""",
+)

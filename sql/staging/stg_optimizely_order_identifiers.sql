@@ -1,0 +1,19 @@
+-- Identifiers of Optimizely offline orders (SEMANTICS §5): <user email> is an `email`
+-- identifier, as sent; an order without <user> has none (anonymous). Normalisation happens
+-- in stg_order_identifiers, once for every source.
+with records as (
+    select * from staging.optimizely_order_records
+),
+
+final as (
+    select
+        event_id,
+        'optimizely_xml' as source,
+        order_id,
+        'email' as identifier_type,
+        email as identifier_value
+    from records
+    where email is not null
+)
+
+select * from final
