@@ -72,8 +72,11 @@ class Settings:
     # SEMANTICS §7: counted orders from which a customer is "repeat" / "loyal".
     repeat_min_orders: int = 2
     loyal_min_orders: int = 3
-    # A run fails when more than this share of a load's records is quarantined.
+    # A run fails (before anything is modelled or published) when more than this share of
+    # the records of one source's new files is quarantined, once those files hold at least
+    # quarantine_min_records records (a handful of records says little about a feed).
     max_quarantine_rate: float = 0.05
+    quarantine_min_records: int = 100
     # "plain", or "hash": contact details hashed (keyed by pii_key) in the analyst database.
     pii_mode: str = "plain"
     pii_key: str = field(default="", repr=False)
@@ -103,6 +106,7 @@ class Settings:
             repeat_min_orders=_int(env, "ORDERS_LIFECYCLE_REPEAT_MIN", 2, minimum=2),
             loyal_min_orders=_int(env, "ORDERS_LIFECYCLE_LOYAL_MIN", 3, minimum=3),
             max_quarantine_rate=_float(env, "ORDERS_MAX_QUARANTINE_RATE", 0.05),
+            quarantine_min_records=_int(env, "ORDERS_QUARANTINE_MIN_RECORDS", 100, minimum=1),
             pii_mode=(env.get("ORDERS_PII_MODE", "") or "plain").strip().lower(),
             pii_key=env.get("ORDERS_PII_KEY", ""),
             partition_start=_date(env, "ORDERS_PARTITION_START", date(2024, 1, 1)),
@@ -136,6 +140,11 @@ class Settings:
         if self.analytics_path.resolve() == self.warehouse.resolve():
             raise ConfigError(
                 "ORDERS_ANALYTICS_DB must differ from ORDERS_WAREHOUSE: analysts read a copy"
+            )
+        if not 0 <= self.max_quarantine_rate <= 1:
+            raise ConfigError(
+                f"ORDERS_MAX_QUARANTINE_RATE={self.max_quarantine_rate}: expected a share "
+                "between 0 and 1 (0.05 = 5 %)"
             )
         if self.pii_mode not in ("plain", "hash"):
             raise ConfigError(f"ORDERS_PII_MODE={self.pii_mode!r}: expected 'plain' or 'hash'")

@@ -26,7 +26,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from orders_pipeline.warehouse import table_exists, transaction
+from orders_pipeline.warehouse import ARRIVAL_STRIDE, table_exists, transaction
 
 WATERMARK_TAG = "orders_pipeline/arrival_watermark"
 
@@ -41,6 +41,13 @@ new_events as (
 ),
 affected_orders as (
     select distinct order_id from new_events
+),
+validated_files as (
+    -- the last record of every validated file, quarantined or not: once a model run has
+    -- published, its files are no longer "new" to the quarantine-rate gate either
+    select file_seq * {stride} + records as arrival_seq
+    from audit.loads
+    where validated_at is not null
 )
 select
     (select min(cast(ts as date)) from staging.stg_order_events) as first_staged_day,
@@ -48,7 +55,8 @@ select
     (select min(event_date) from new_events) as first_day,
     (select max(cast(e.ts as date)) from staging.stg_order_events as e
      where e.order_id in (select order_id from affected_orders)) as last_day,
-    (select max(arrival_seq) from staging.stg_order_events) as watermark
+    greatest((select max(arrival_seq) from staging.stg_order_events),
+             (select max(arrival_seq) from validated_files)) as watermark
 """
 
 
@@ -100,7 +108,7 @@ def plan_model_run(
     if not table_exists(con, "staging", "stg_order_events"):
         return ModelRunPlan(keys[0], keys[-1], None, "nothing staged yet: every partition")
     first_staged, last_staged, first_day, last_day, watermark = con.execute(
-        _AFFECTED_DAYS
+        _AFFECTED_DAYS.format(stride=ARRIVAL_STRIDE)
     ).fetchall()[0]
     if full_refresh:
         return ModelRunPlan(keys[0], keys[-1], watermark, "full refresh: every partition")

@@ -34,6 +34,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
     repeat_min_orders: int = 2
     loyal_min_orders: int = 3
     max_quarantine_rate: float = 0.05
+    quarantine_min_records: int = 100
     pii_mode: str = "plain"
     pii_key: str = ""
     duckdb_memory_limit: str = "4GB"
@@ -53,6 +54,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
             repeat_min_orders=settings.repeat_min_orders,
             loyal_min_orders=settings.loyal_min_orders,
             max_quarantine_rate=settings.max_quarantine_rate,
+            quarantine_min_records=settings.quarantine_min_records,
             pii_mode=settings.pii_mode,
             # a key from the environment stays there (the UI shows resource config, not secrets)
             pii_key=dg.EnvVar("ORDERS_PII_KEY")
@@ -75,6 +77,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
             repeat_min_orders=self.repeat_min_orders,
             loyal_min_orders=self.loyal_min_orders,
             max_quarantine_rate=self.max_quarantine_rate,
+            quarantine_min_records=self.quarantine_min_records,
             pii_mode=self.pii_mode,
             pii_key=self.pii_key,
             duckdb_memory_limit=self.duckdb_memory_limit,

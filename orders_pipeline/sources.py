@@ -11,8 +11,14 @@ from dataclasses import dataclass
 import duckdb
 
 from orders_pipeline.landing import odp_events as odp_events_landing
+from orders_pipeline.landing import ometria_orders as ometria_orders_landing
+from orders_pipeline.landing import optimizely_xml as optimizely_xml_landing
+from orders_pipeline.landing import products as products_landing
 from orders_pipeline.landing.land import LandRecords
 from orders_pipeline.validation import odp_events as odp_events_validation
+from orders_pipeline.validation import ometria_orders as ometria_orders_validation
+from orders_pipeline.validation import optimizely_xml as optimizely_xml_validation
+from orders_pipeline.validation import products as products_validation
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.warehouse import raw_table_ddl
 
@@ -52,6 +58,35 @@ SOURCES: tuple[Source, ...] = (
         staging_ddl=odp_events_validation.STAGING_DDL,
         description="ODP order-event payloads (one record per API call)",
         kinds=frozenset({"json"}),
+    ),
+    Source(
+        name="products",
+        suffixes=products_landing.SUFFIXES,
+        land_records=products_landing.land_records,
+        validation=products_validation.VALIDATION,
+        staging_ddl=products_validation.STAGING_DDL,
+        description="The product catalog (one record per product)",
+        kinds=frozenset({"json", "csv"}),
+        raw_extra_columns="    doc json  -- a CSV row as a JSON object of its fields",
+    ),
+    Source(
+        name="ometria_orders",
+        suffixes=ometria_orders_landing.SUFFIXES,
+        land_records=ometria_orders_landing.land_records,
+        validation=ometria_orders_validation.VALIDATION,
+        staging_ddl=ometria_orders_validation.STAGING_DDL,
+        description="Ometria Order / OrderExtended snapshots (one record per order state)",
+        kinds=frozenset({"json"}),
+    ),
+    Source(
+        name="optimizely_xml",
+        suffixes=optimizely_xml_landing.SUFFIXES,
+        land_records=optimizely_xml_landing.land_records,
+        validation=optimizely_xml_validation.VALIDATION,
+        staging_ddl=optimizely_xml_validation.STAGING_DDL,
+        description="Optimizely offline / historical orders XML feed (one record per <order>)",
+        kinds=frozenset({"xml"}),
+        raw_extra_columns=optimizely_xml_landing.RAW_EXTRA_COLUMNS,
     ),
 )
 

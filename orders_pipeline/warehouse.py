@@ -149,6 +149,7 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable repeat_min_orders = ?", [settings.repeat_min_orders])
     con.execute("set variable loyal_min_orders = ?", [settings.loyal_min_orders])
     con.execute("set variable max_quarantine_rate = ?", [settings.max_quarantine_rate])
+    con.execute("set variable quarantine_min_records = ?", [settings.quarantine_min_records])
     con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
     blocklist = [value.strip().lower() for value in settings.identity_blocklist]
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])

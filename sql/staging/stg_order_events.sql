@@ -11,8 +11,20 @@ with odp_events as (
     select * from staging.stg_odp_order_events
 ),
 
+ometria_orders as (
+    select * from staging.stg_ometria_order_events
+),
+
+optimizely_orders as (
+    select * from staging.stg_optimizely_order_events
+),
+
 final as (
     select * from odp_events
+    union all by name
+    select * from ometria_orders
+    union all by name
+    select * from optimizely_orders
 )
 
 select * from final

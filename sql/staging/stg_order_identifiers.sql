@@ -5,8 +5,20 @@ with odp_identifiers as (
     select * from staging.stg_odp_order_identifiers
 ),
 
+ometria_identifiers as (
+    select * from staging.stg_ometria_order_identifiers
+),
+
+optimizely_identifiers as (
+    select * from staging.stg_optimizely_order_identifiers
+),
+
 unioned as (
     select * from odp_identifiers
+    union all
+    select * from ometria_identifiers
+    union all
+    select * from optimizely_identifiers
 ),
 
 normalised as (

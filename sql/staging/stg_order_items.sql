@@ -6,11 +6,29 @@ with odp_items as (
     select * from staging.stg_odp_order_items
 ),
 
+ometria_items as (
+    select * from staging.stg_ometria_order_items
+),
+
+optimizely_items as (
+    select * from staging.stg_optimizely_order_items
+),
+
 final as (
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
         discount, subtotal, subtotal_derived, custom, attributes
     from odp_items
+    union all
+    select
+        event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
+        discount, subtotal, subtotal_derived, custom, attributes
+    from ometria_items
+    union all
+    select
+        event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
+        discount, subtotal, subtotal_derived, custom, attributes
+    from optimizely_items
 )
 
 select * from final

@@ -12,12 +12,15 @@ from orders_pipeline.checks import CHECKS, evaluate
 from orders_pipeline.config import Settings
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.runner import run_pipeline
+from orders_pipeline.sources import SOURCES
 from tests.conftest import day, odp_event, write_ndjson
 
 # One way to break each check's rule, applied to a copy of a good warehouse.
 BREAKAGES = {
     "every_record_accounted_for": "update audit.loads set accepted = accepted + 1",
-    "quarantine_rate_within_limit": "update audit.loads set quarantined = records, accepted = 0",
+    # the files become new again (no model run has published them), and all quarantined
+    "quarantine_rate_within_limit": """delete from audit.model_watermark;
+        update audit.loads set quarantined = records, accepted = 0""",
     "event_id_unique": "insert into core.order_ledger select * from core.order_ledger limit 1",
     "running_tally_is_cumulative": """update core.order_ledger
         set running_subtotal = running_subtotal + 1 where event_seq = 2""",
@@ -32,21 +35,29 @@ BREAKAGES = {
     "identifiers_over_fanout": """insert into audit.identity_overmerge
         values ('phone', '+15550000', 99, 99, 'fanout_over_limit', 25)""",
     "net_revenue_matches_order_subtotals": "update reporting.daily_revenue set net = net + 1",
+    "items_have_a_known_product": "delete from core.products",
 }
 
-
-@pytest.fixture(scope="module")
-def good_warehouse(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("checks")
-    write_ndjson(
-        folder / "landing" / "odp_events" / "a.ndjson",
+# One small good file per source, so that every per-source check has something to judge.
+SOURCE_FILES = {
+    "odp_events": (
+        "a.ndjson",
         [
             odp_event("purchase", "A1", day(1), subtotal=100, items=[
                 {"product_id": "P1", "price": 50, "quantity": 2}]),
             odp_event("refund", "A1", day(2), subtotal=30),
             odp_event("purchase", "B1", day(2), subtotal=20),
         ],
-    )  # fmt: skip
+    ),
+    "products": ("catalog.ndjson", [{"product_id": "P1", "sku": "S1", "name": "Mug"}]),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def good_warehouse(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("checks")
+    for source, (name, records) in SOURCE_FILES.items():
+        write_ndjson(folder / "landing" / source / name, records)
     warehouse = folder / "wh.duckdb"
     summary = run_pipeline(Settings(landing_dir=folder / "landing", warehouse=warehouse))
     assert summary.success
@@ -54,14 +65,20 @@ def good_warehouse(tmp_path_factory) -> Path:
 
 
 def _resource(warehouse: Path, landing: Path) -> OrdersWarehouse:
-    return OrdersWarehouse.from_settings(Settings(landing_dir=landing, warehouse=warehouse))
+    # every batch is big enough for the quarantine-rate gate to judge it
+    settings = Settings(landing_dir=landing, warehouse=warehouse, quarantine_min_records=1)
+    return OrdersWarehouse.from_settings(settings)
 
 
 def test_every_check_has_a_breakage():
     assert {check.name for check in CHECKS} == set(BREAKAGES)
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_every_source_has_a_good_file():
+    assert {source.name for source in SOURCES} == set(SOURCE_FILES)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: f"{c.name}-{'.'.join(c.asset)}")
 def test_check_passes_on_good_and_fails_on_broken_warehouse(check, good_warehouse, tmp_path):
     good = evaluate(_resource(good_warehouse, tmp_path), check)
     assert good.passed, good.metadata
