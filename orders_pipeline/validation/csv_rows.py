@@ -1,0 +1,45 @@
+"""Quarantine reasons for CSV rows that cannot be read as rows of their file (SEMANTICS §2).
+
+``landing.csv_records`` writes why a row is unusable into the raw column ``csv_error`` as
+``code: sentence`` (``ragged_row: the row has 7 fields, the header 9``). The sentence carries
+the row's own numbers, so it cannot be the fixed name of a pandera check:
+:class:`CsvRowSchema` adds one check per distinct ``csv_error`` of the batch (a handful: the
+messages carry counts, never line numbers or values), so each reaches
+``audit.quarantine.reasons`` word for word, next to the source's own checks.
+
+A CSV source's candidates SQL selects the raw ``csv_error`` column; a row with one has no
+``doc``, so the source's field checks must hold for it trivially (guard them with
+``csv_error is null``, or with the fields being absent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from orders_pipeline.validation.rules import row_check
+
+
+def csv_error_check(message: str) -> pa.Check:
+    """The check that fails exactly the rows whose ``csv_error`` is ``message``."""
+    code, _, sentence = message.partition(": ")
+    return row_check(
+        code, sentence, lambda: pl.col("csv_error").is_null() | (pl.col("csv_error") != message)
+    )
+
+
+class CsvRowSchema(pa.DataFrameSchema):
+    """A source's schema plus one check per distinct ``csv_error`` of the frame."""
+
+    def validate(self, check_obj: Any, *args: Any, **kwargs: Any) -> Any:
+        messages: list[str] = []
+        if isinstance(check_obj, pl.DataFrame) and "csv_error" in check_obj.columns:
+            messages = sorted(check_obj.get_column("csv_error").drop_nulls().unique().to_list())
+        if not messages:
+            return super().validate(check_obj, *args, **kwargs)
+        schema = pa.DataFrameSchema(
+            name=self.name, checks=[*self.checks, *(csv_error_check(m) for m in messages)]
+        )
+        return schema.validate(check_obj, *args, **kwargs)
