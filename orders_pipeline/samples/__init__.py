@@ -1,0 +1,1 @@
+"""Deterministic sample landing data, one module per input format."""
