@@ -47,8 +47,11 @@ gross_lines as (
              as decimal(38, 4))
             * (coalesce(snapshot_items.quantity, 0)
                + coalesce(snapshot_items.quantity_refunded, 0)) as subtotal_from_price,
-        json_object('variant_options', snapshot_items.variant_options,
-                    'properties', snapshot_items.properties) as attributes,
+        -- the line's own attributes, kept (NULL when it sent neither)
+        case when snapshot_items.variant_options is not null
+                  or snapshot_items.properties is not null
+            then json_object('variant_options', snapshot_items.variant_options,
+                             'properties', snapshot_items.properties) end as attributes,
         snapshot_items.dropped_fields
     from changes
     inner join snapshot_items on snapshot_items.event_id = changes.snapshot_event_id

@@ -33,7 +33,12 @@ keyed_lines as (
             snapshot_items.local_subtotal, snapshot_items.local_total,
             cast(coalesce(snapshot_items.unit_price, snapshot_items.local_unit_price)
                  as decimal(38, 4)) * coalesce(snapshot_items.quantity, 0)
-        ) as line_value
+        ) as line_value,
+        -- the line's own attributes, kept (NULL when it sent neither)
+        case when snapshot_items.variant_options is not null
+                  or snapshot_items.properties is not null
+            then json_object('variant_options', snapshot_items.variant_options,
+                             'properties', snapshot_items.properties) end as attributes
     from snapshot_items
 ),
 
@@ -48,9 +53,7 @@ snapshot_lines as (
         arg_min(keyed_lines.sku, keyed_lines.item_no) as sku,
         arg_min(coalesce(keyed_lines.unit_price, keyed_lines.local_unit_price),
                 keyed_lines.item_no) as price,
-        arg_min(json_object('variant_options', keyed_lines.variant_options,
-                            'properties', keyed_lines.properties), keyed_lines.item_no)
-            as attributes,
+        arg_min(keyed_lines.attributes, keyed_lines.item_no) as attributes,
         sum(coalesce(keyed_lines.quantity, 0)) as quantity,
         sum(coalesce(keyed_lines.quantity_refunded, 0)) as quantity_refunded,
         sum(keyed_lines.refunded_amount) as refunded,

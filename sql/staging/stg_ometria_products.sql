@@ -11,8 +11,10 @@ product_lines as (
         product_id,
         sku,
         name,
-        json_object('variant_options', variant_options, 'properties', properties)
-            as attributes,
+        -- NULL when the line sent neither
+        case when variant_options is not null or properties is not null
+            then json_object('variant_options', variant_options, 'properties', properties)
+            end as attributes,
         arrival_seq,
         item_no
     from snapshot_items
@@ -22,10 +24,11 @@ product_lines as (
 final as (
     select
         product_id,
-        arg_min(sku, (arrival_seq, item_no)) as sku,
+        -- the line that created the product: the first one seen, whatever it sent
+        arg_min_null(sku, (arrival_seq, item_no)) as sku,
         -- NULL unless some line sent a name
         arg_min(name, (arrival_seq, item_no)) filter (where name is not null) as name,
-        arg_min(attributes, (arrival_seq, item_no)) as attributes,
+        arg_min_null(attributes, (arrival_seq, item_no)) as attributes,
         min(arrival_seq) as first_arrival_seq
     from product_lines
     group by product_id

@@ -682,3 +682,50 @@ def test_an_unknown_product_id_creates_a_product_an_unknown_sku_does_not(ometria
     assert json.loads(p["attributes"]) == {"variant_options": None, "properties": {"k": "v"}}
     first = wh.value("select min(arrival_seq) from staging.ometria_order_snapshots")
     assert p["first_arrival_seq"] == first
+
+
+# -- the sample ---------------------------------------------------------------------------------
+
+
+def test_the_sample_is_deterministic_and_loads_as_documented(tmp_path, run_landing):
+    from orders_pipeline.samples.ometria_orders import write_sample
+
+    first = [p.read_bytes() for p in write_sample(tmp_path / "a")]
+    again = [p.read_bytes() for p in write_sample(tmp_path / "b")]
+    assert first == again
+
+    landing = tmp_path / "landing"
+    paths = write_sample(landing)
+    assert all(p.parent == landing / "ometria_orders" for p in paths)
+    wh = run_landing(landing)
+    loads = wh.dicts(
+        "select file, records, accepted, quarantined, duplicates from audit.loads order by file"
+    )
+    assert [(r["accepted"], r["quarantined"], r["duplicates"]) for r in loads] == [
+        (2, 0, 0),  # the API examples
+        (16, 0, 0),
+        (1, 1, 1),  # a re-send, a re-validation, a record without grand_total
+    ]
+    assert [e[0] for e in steps(wh, "OM-1001")] == [
+        "purchase",
+        "refund",
+        "refund",
+        "refund",
+        "purchase",
+    ]
+    assert wh.order("OM-1002")["is_cancelled"]
+    assert wh.order("OM-1003")["status"] == "return"
+    assert wh.order("OM-1009")["customer_id"] is None
+    shared = wh.order("OM-1010")
+    assert (shared["email"], shared["first_name"], shared["last_name"]) == (
+        "shared.customer@example.com",
+        "Alex",
+        "Morgan",
+    )
+    assert all(str(ts)[:7] == "2026-06" for (ts,) in wh.query("select ts from core.order_events"))
+    # landing the same folder again changes nothing
+    before = wh.query("select * exclude (customer_id) from core.order_events order by event_id")
+    wh = run_landing(landing)
+    assert wh.query("select * exclude (customer_id) from core.order_events order by event_id") == (
+        before
+    )
