@@ -729,3 +729,49 @@ def test_the_sample_is_deterministic_and_loads_as_documented(tmp_path, run_landi
     assert wh.query("select * exclude (customer_id) from core.order_events order by event_id") == (
         before
     )
+
+
+def test_hostile_records_are_quarantined_and_the_rest_of_the_file_loads(landing, run_landing):
+    """What the hostile corpus checks for ODP events, for Ometria (test_corpus.py reads only
+    the ODP folder): bytes that are not UTF-8, repeated keys, numbers that cannot be stored
+    exactly, nesting too deep to canonicalise."""
+    good = json.dumps(order("H0", 1, 10)).encode()
+    lines = [
+        good,
+        json.dumps(order("H1", 1, 10)).encode().replace(b"H1", b"H\xff1"),
+        json.dumps(order("H2", 1, 10)).replace('"id": "H2"', '"id": "H2", "id": "H2b"').encode(),
+        json.dumps(order("H3", 1, 10)).replace('"subtotal": 10', '"subtotal": 1e400').encode(),
+        json.dumps(order("H4", 1, 10))
+        .replace('"subtotal": 10', '"subtotal": 123456789012345678')
+        .encode(),
+        json.dumps(order("H5", 1, 10, properties=json.loads("[" * 80 + "]" * 80))).encode(),
+        json.dumps(order("H6", 1, 20)).encode(),
+    ]
+    folder = landing / "ometria_orders"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hostile.ndjson").write_bytes(b"\n".join(lines) + b"\n")
+    wh = run_landing(landing)
+    rows = wh.query("select record_no, reasons from audit.quarantine order by record_no")
+    codes = {n: sorted({r.split(":")[0] for r in reasons}) for n, reasons in rows}
+    assert codes == {
+        2: ["invalid_utf8"],
+        3: ["duplicate_key"],
+        4: ["invalid_amount"],
+        5: ["invalid_amount"],
+        6: ["too_deep"],
+    }
+    assert wh.query("select order_id from core.orders order by 1") == [("H0",), ("H6",)]
+
+
+def test_amount_falls_back_to_grand_total_and_a_first_snapshot_may_already_be_void(ometria):
+    no_subtotal = {k: v for k, v in order("F1", 1, 40).items() if k != "subtotal"}
+    void_from_start = order(
+        "F2", 2, 60, lineitems=[line("PA", 2, 30)], status="canceled", is_valid=False
+    )
+    wh = ometria([no_subtotal, void_from_start])
+    # §1.4: amount = subtotal, else grand_total (40 + 10 shipping)
+    assert steps(wh, "F1") == [("purchase", 50, 50, 50)]
+    # net 0 from the start: the gross purchase, then its cancellation in the same instant
+    assert steps(wh, "F2") == [("purchase", 60, 60, 70), ("cancel", -60, 0, 0)]
+    assert wh.order("F2")["is_cancelled"]
+    assert items(wh, "F2") == [("purchase", "PA", None, 2, 60), ("cancel", "PA", None, 2, 60)]
