@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 import duckdb
 
+from orders_pipeline.landing import odp_csv as odp_csv_landing
 from orders_pipeline.landing import odp_events as odp_events_landing
 from orders_pipeline.landing import ometria_orders as ometria_orders_landing
 from orders_pipeline.landing import optimizely_xml as optimizely_xml_landing
 from orders_pipeline.landing import products as products_landing
+from orders_pipeline.landing.csv_records import CSV_RAW_EXTRA_COLUMNS
 from orders_pipeline.landing.land import LandRecords
+from orders_pipeline.validation import odp_csv as odp_csv_validation
 from orders_pipeline.validation import odp_events as odp_events_validation
 from orders_pipeline.validation import ometria_orders as ometria_orders_validation
 from orders_pipeline.validation import optimizely_xml as optimizely_xml_validation
@@ -87,6 +90,16 @@ SOURCES: tuple[Source, ...] = (
         description="Optimizely offline / historical orders XML feed (one record per <order>)",
         kinds=frozenset({"xml"}),
         raw_extra_columns=optimizely_xml_landing.RAW_EXTRA_COLUMNS,
+    ),
+    Source(
+        name="odp_csv",
+        suffixes=odp_csv_landing.SUFFIXES,
+        land_records=odp_csv_landing.land_records,
+        validation=odp_csv_validation.VALIDATION,
+        staging_ddl=odp_csv_validation.STAGING_DDL,
+        description="ODP historical CSV imports (one record per line-item row)",
+        kinds=frozenset({"csv"}),
+        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
     ),
 )
 

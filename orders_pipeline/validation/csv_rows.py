@@ -43,3 +43,44 @@ class CsvRowSchema(pa.DataFrameSchema):
             name=self.name, checks=[*self.checks, *(csv_error_check(m) for m in messages)]
         )
         return schema.validate(check_obj, *args, **kwargs)
+
+
+# A plain decimal written as text: an optional sign, digits and an optional decimal point (no
+# exponent, thousands separator or currency symbol: "1,234.50", "1e3", "$5" are refused).
+PLAIN_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+MAX_INTEGER_DIGITS = 14  # DECIMAL(18,4)
+MAX_DECIMALS = 4
+
+
+def decimal_text_fits(text: pl.Expr) -> pl.Expr:
+    """True when ``text`` is a plain decimal that DECIMAL(18,4) holds exactly: at most 14
+    integer digits (leading zeros aside) and 4 decimals (trailing zeros aside)."""
+    body = text.str.strip_chars_start("+-")
+    integer = body.str.extract(r"^(\d*)", 1).fill_null("").str.strip_chars_start("0")
+    fraction = body.str.extract(r"\.(\d*)$", 1).fill_null("").str.strip_chars_end("0")
+    return (
+        text.str.contains(PLAIN_DECIMAL)
+        & (integer.str.len_chars() <= MAX_INTEGER_DIGITS)
+        & (fraction.str.len_chars() <= MAX_DECIMALS)
+    )
+
+
+def decimal_text_message(where: str) -> str:
+    """The quarantine sentence of a number sent as text that is not a plain decimal."""
+    return (
+        f"{where} must be a plain decimal number (digits with an optional sign and decimal "
+        f"point; no thousands separators, currency symbols or exponents) with at most "
+        f"{MAX_INTEGER_DIGITS} integer digits and {MAX_DECIMALS} decimals, so it is stored "
+        "exactly"
+    )
+
+
+def decimal_text_checks(field: str, where: str, reason: str = "invalid_amount") -> list[pa.Check]:
+    """The check of one optional number sent as text, extracted as ``<field>_text`` (NULL or
+    the value trimmed of spaces; an empty cell is not sent). It is then cast once, exactly."""
+    text = pl.col(f"{field}_text")
+    return [
+        row_check(
+            reason, decimal_text_message(where), lambda: text.is_null() | decimal_text_fits(text)
+        )
+    ]

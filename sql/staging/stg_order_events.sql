@@ -19,12 +19,18 @@ optimizely_orders as (
     select * from staging.stg_optimizely_order_events
 ),
 
+odp_csv_orders as (
+    select * from staging.stg_odp_csv_order_events
+),
+
 final as (
     select * from odp_events
     union all by name
     select * from ometria_orders
     union all by name
     select * from optimizely_orders
+    union all by name
+    select * from odp_csv_orders
 )
 
 select * from final

@@ -13,12 +13,18 @@ optimizely_identifiers as (
     select * from staging.stg_optimizely_order_identifiers
 ),
 
+odp_csv_identifiers as (
+    select * from staging.stg_odp_csv_order_identifiers
+),
+
 unioned as (
     select * from odp_identifiers
     union all
     select * from ometria_identifiers
     union all
     select * from optimizely_identifiers
+    union all
+    select * from odp_csv_identifiers
 ),
 
 normalised as (

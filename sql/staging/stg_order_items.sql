@@ -14,6 +14,10 @@ optimizely_items as (
     select * from staging.stg_optimizely_order_items
 ),
 
+odp_csv_items as (
+    select * from staging.stg_odp_csv_order_items
+),
+
 final as (
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
@@ -29,6 +33,11 @@ final as (
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
         discount, subtotal, subtotal_derived, custom, attributes
     from optimizely_items
+    union all
+    select
+        event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
+        discount, subtotal, subtotal_derived, custom, attributes
+    from odp_csv_items
 )
 
 select * from final

@@ -1,0 +1,107 @@
+-- ODP historical CSV order events (SEMANTICS §1.2): one row per event, i.e. per group of
+-- accepted rows sharing (order_id, action, ts) in one file. Order-level values are the same
+-- on every row that sends them (validation quarantines an event whose rows disagree), so
+-- each is the first one sent. subtotal is order_subtotal as sent; without it the ledger
+-- takes Σ item subtotals (items_subtotal), as for ODP events (§3).
+with event_rows as (
+    select * from staging.stg_odp_csv_event_rows
+),
+
+items as (
+    select * from staging.stg_odp_csv_order_items
+),
+
+item_totals as (
+    select
+        event_id,
+        sum(subtotal) as items_subtotal,
+        sum(quantity) as items_quantity,
+        count(*) as item_rows
+    from items
+    group by event_id
+),
+
+events as (
+    select
+        order_event_id as event_id,
+        any_value(order_id) as order_id,
+        any_value(action) as action,
+        any_value(ts) as ts,
+        bool_and(ts_inferred) as ts_inferred,
+        min(arrival_seq) as arrival_seq,
+        arg_min(file, arrival_seq) as file,
+        min(record_no) as record_no,
+        first(currency order by arrival_seq) filter (where currency is not null) as currency,
+        first(order_subtotal order by arrival_seq) filter (where order_subtotal is not null)
+            as subtotal,
+        first(order_total order by arrival_seq) filter (where order_total is not null)
+            as total,
+        first(order_tax order by arrival_seq) filter (where order_tax is not null) as tax,
+        first(order_shipping order by arrival_seq) filter (where order_shipping is not null)
+            as shipping,
+        first(order_discount order by arrival_seq) filter (where order_discount is not null)
+            as discount,
+        first(coupon_code order by arrival_seq) filter (where coupon_code is not null)
+            as coupon_code,
+        first(bill_address order by arrival_seq) filter (where bill_address is not null)
+            as bill_address,
+        first(ship_address order by arrival_seq) filter (where ship_address is not null)
+            as ship_address,
+        first(first_name order by arrival_seq) filter (where first_name is not null)
+            as first_name,
+        first(last_name order by arrival_seq) filter (where last_name is not null)
+            as last_name,
+        first(name order by arrival_seq) filter (where name is not null) as name,
+        -- contacts normalised as identifiers are (§5), so orders join their customers
+        first(coalesce(email, identifiers ->> '$.email') order by arrival_seq)
+            filter (where coalesce(email, identifiers ->> '$.email') is not null) as email_sent,
+        first(coalesce(phone, identifiers ->> '$.phone') order by arrival_seq)
+            filter (where coalesce(phone, identifiers ->> '$.phone') is not null) as phone_sent,
+        first(custom order by arrival_seq) filter (where custom <> '{}') as custom,
+        sum(dropped_fields) as dropped_item_fields
+    from event_rows
+    group by order_event_id
+),
+
+final as (
+    select
+        events.event_id,
+        'odp_csv' as source,
+        events.order_id,
+        events.action,
+        events.ts,
+        events.ts_inferred,
+        events.arrival_seq,
+        0 as record_part,
+        events.file,
+        events.record_no,
+        events.currency,
+        events.subtotal,
+        events.total,
+        events.tax,
+        events.shipping,
+        events.discount,
+        events.coupon_code,
+        events.bill_address,
+        events.ship_address,
+        events.first_name,
+        events.last_name,
+        events.name,
+        nullif(lower(trim(events.email_sent)), '') as email,
+        nullif(nullif(
+            case when starts_with(trim(events.phone_sent), '+') then '+' else '' end
+            || regexp_replace(events.phone_sent, '[^0-9]', '', 'g'),
+            ''), '+') as phone,
+        coalesce(events.custom, json('{}')) as custom,
+        item_totals.items_subtotal,
+        coalesce(item_totals.items_quantity, 0) as items_quantity,
+        coalesce(item_totals.item_rows, 0) as item_rows,
+        cast(events.dropped_item_fields as bigint) as dropped_item_fields,
+        -- ODP sends no base-currency amounts: the ledger converts with exchange rates (§6)
+        cast(null as decimal(18, 4)) as subtotal_base_sent,
+        cast(null as decimal(18, 4)) as total_base_sent
+    from events
+    left join item_totals on item_totals.event_id = events.event_id
+)
+
+select * from final

@@ -1,0 +1,39 @@
+-- Identifiers of ODP historical CSV events (SEMANTICS §1.2, §5): every identifier column of
+-- every accepted row (email, phone, customer_id and any column that is not an event, item
+-- or order_ column) plus order_email and order_phone, one row per (row, type, value) as sent.
+-- Normalisation happens in stg_order_identifiers, once for every source.
+with event_rows as (
+    select * from staging.stg_odp_csv_event_rows
+),
+
+identifier_cells as (
+    select
+        event_rows.order_event_id as event_id,
+        event_rows.order_id,
+        lower(trim(entry.key)) as identifier_type,
+        entry.value ->> '$' as identifier_value
+    from event_rows, json_each(event_rows.identifiers) as entry
+    where event_rows.identifiers is not null
+),
+
+order_level_contacts as (
+    select order_event_id as event_id, order_id, 'email' as identifier_type,
+           email as identifier_value
+    from event_rows
+    where email is not null
+    union all
+    select order_event_id as event_id, order_id, 'phone' as identifier_type,
+           phone as identifier_value
+    from event_rows
+    where phone is not null
+),
+
+final as (
+    select event_id, 'odp_csv' as source, order_id, identifier_type, identifier_value
+    from identifier_cells
+    union all
+    select event_id, 'odp_csv' as source, order_id, identifier_type, identifier_value
+    from order_level_contacts
+)
+
+select * from final
