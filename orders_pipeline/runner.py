@@ -12,6 +12,7 @@ import dagster as dg
 
 from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
+from orders_pipeline.faults import explain_error
 from orders_pipeline.partitions import ModelRunPlan, daily_partitions, plan_model_run
 from orders_pipeline.warehouse import connect, ensure_landing_tables, table_exists
 
@@ -90,7 +91,9 @@ def _collect(summary: RunSummary, result: dg.ExecuteInProcessResult) -> None:
             summary.failed_steps.append(event.step_key or "?")
             error = event.step_failure_data.error if event.step_failure_data else None
             if error is not None:
-                summary.errors.append(f"{event.step_key}: {_root_message(error)}")
+                # a full disk or DuckDB out of memory: what ran out and what to do
+                message = explain_error(error) or _root_message(error)
+                summary.errors.append(f"{event.step_key}: {message}")
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if evaluation is not None and not evaluation.passed:

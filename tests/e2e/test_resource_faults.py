@@ -1,0 +1,271 @@
+"""Running out of disk or memory, provoked for real under ``orders-pipeline run``: the run
+fails with one clear line (what ran out, where, what to do), no traceback, the warehouse
+keeps its last consistent state, and once the limit is lifted the next run gives the tables
+of a run that never failed.
+
+How each fault is provoked (nothing of ours is mocked):
+
+- a full disk: the warehouse folder on a tmpfs mounted with ``size=`` just above what the
+  previous run left there (needs root to mount; skipped otherwise), then remounted bigger;
+- a file size limit: ``RLIMIT_FSIZE`` in the child process (writes past it fail with EFBIG,
+  SIGXFSZ ignored), the faithful "disk full" of one writer that needs no privileges;
+- DuckDB out of memory: ``ORDERS_DUCKDB_MEMORY_LIMIT=20MB``;
+- a full spill folder: ``ORDERS_DUCKDB_TEMP_DIR`` on a 64 KiB tmpfs with a memory limit
+  that makes DuckDB offload blocks.
+
+Every scenario starts from a warehouse that has already run on the earlier files, and the
+failing run is given every file, so "last consistent state" is a real earlier state.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from orders_pipeline.generator import GeneratorConfig, generate
+from tests.conftest import table_contents
+
+PROJECT = Path(__file__).resolve().parents[2]
+# The console script of the venv running the tests (what a user types).
+CLI = Path(sys.executable).with_name("orders-pipeline")
+# Files dated before this make up the previous, successful run.
+EARLIER_THAN = "odp_events_2026-08-01"
+MB = 1024 * 1024
+
+Tables = dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="module")
+def landings(tmp_path_factory) -> tuple[Path, Path]:
+    """(the earlier files, every file) as two landing folders."""
+    root = tmp_path_factory.mktemp("resource_faults")
+    every = root / "landing"
+    generate(every / "odp_events", GeneratorConfig(line_items=20_000, days=120, seed=7))
+    earlier = root / "earlier"
+    (earlier / "odp_events").mkdir(parents=True)
+    for path in sorted((every / "odp_events").iterdir()):
+        if path.name < EARLIER_THAN:
+            shutil.copy2(path, earlier / "odp_events" / path.name)
+    assert (
+        0
+        < len(list((earlier / "odp_events").iterdir()))
+        < len(list((every / "odp_events").iterdir()))
+    )
+    return earlier, every
+
+
+@pytest.fixture(scope="module")
+def previous(landings, tmp_path_factory) -> Path:
+    """A warehouse folder after a successful run on the earlier files (tests copy it)."""
+    folder = tmp_path_factory.mktemp("previous")
+    done = _run(landings[0], folder / "wh.duckdb")
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def expected(landings, previous, tmp_path_factory) -> Tables:
+    """The tables after the same second run, with nothing running out."""
+    folder = tmp_path_factory.mktemp("uninterrupted") / "wh"
+    shutil.copytree(previous, folder)
+    done = _run(landings[1], folder / "wh.duckdb")
+    assert done.returncode == 0, done.stderr
+    return table_contents(folder / "wh.duckdb")
+
+
+@pytest.fixture
+def tmpfs(tmp_path) -> Iterator[Callable[[Path, int], Path]]:
+    """Mount a tmpfs of a given size on a new folder; unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(folder: Path, size_bytes: int) -> Path:
+        folder.mkdir(parents=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs",
+                               str(folder)], capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); needs root")
+        mounted.append(folder)
+        return folder
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the RLIMIT_FSIZE tests cover a full disk")
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def _run(
+    landing: Path,
+    warehouse: Path,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
+    command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "orders_pipeline.cli"]
+    return subprocess.run(
+        [*command, "run", "--landing", str(landing), "--warehouse", str(warehouse)],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300,
+        env={**clean, **(env or {})}, preexec_fn=preexec_fn,
+    )  # fmt: skip
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child, before exec
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def _used_bytes(folder: Path) -> int:
+    """What the files of ``folder`` take on a tmpfs (whole pages)."""
+    return sum(-(-p.stat().st_size // 4096) * 4096 for p in folder.rglob("*") if p.is_file())
+
+
+def _error_line(done: subprocess.CompletedProcess[str], step: str, *phrases: str) -> str:
+    """The run failed cleanly: exit 1, no traceback, no raw DuckDB error, and the first error
+    line names ``step`` and says each of ``phrases``."""
+    assert done.returncode == 1, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    assert "run FAILED" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert "_duckdb." not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors, done.stderr
+    first = errors[0]
+    assert first.startswith(f"error: {step}"), f"the fault hit another step: {first}"
+    for phrase in phrases:
+        assert phrase in first, f"{phrase!r} missing from: {first}"
+    return first
+
+
+def _assert_consistent(folder: Path, previous: Path, failed_step: str) -> None:
+    """What the failed run left is a consistent state: every landed file whole and in the
+    audit, every validated file reconciled, the analyst copy the previous run's, and the
+    models the previous run's when the run failed before modelling."""
+    warehouse = folder / "wh.duckdb"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        unreconciled, half_landed = con.execute(
+            """select
+                 (select count(*) from audit.loads
+                  where validated_at is not null
+                    and records <> accepted + quarantined + duplicates),
+                 (select count(*)
+                  from audit.loads as a
+                  full join (select file, count(*) as n from raw.odp_events group by file) as r
+                      using (file)
+                  where a.records is distinct from coalesce(r.n, 0))"""
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert (unreconciled, half_landed) == (0, 0)
+    assert table_contents(folder / "analytics.duckdb") == table_contents(
+        previous / "analytics.duckdb"
+    )
+    if failed_step.startswith(("raw__", "validated_")):
+        models = ("core", "reporting")
+        assert table_contents(warehouse, models) == table_contents(previous / "wh.duckdb", models)
+
+
+def _assert_rerun_completes(landing: Path, folder: Path, expected: Tables) -> None:
+    done = _run(landing, folder / "wh.duckdb")
+    assert done.returncode == 0, done.stderr
+    assert table_contents(folder / "wh.duckdb") == expected
+    assert not list(folder.glob(".analytics.duckdb.*.tmp*"))
+
+
+DISK_FULL = [
+    # (label, free bytes left on the disk when the run starts, the step that hits it)
+    ("already full", 0, "raw__odp_events"),
+    ("fills while modelling", 6 * MB, "staging__"),
+    ("fills while publishing", 12 * MB, "publish__analytics_database"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("label", "free", "step"), DISK_FULL, ids=[d[0] for d in DISK_FULL])
+def test_a_full_disk_fails_cleanly_and_the_next_run_completes(
+    landings, previous, expected, tmpfs, tmp_path, label, free, step
+):
+    folder = tmpfs(tmp_path / "disk", _used_bytes(previous) + free + 8192)
+    shutil.copytree(previous, folder, dirs_exist_ok=True)
+
+    done = _run(landings[1], folder / "wh.duckdb")
+
+    line = _error_line(done, step, "the disk is full", f"could not write {folder}/",
+                       "No space left on device", "run again")  # fmt: skip
+    assert "ORDERS_WAREHOUSE" in line
+    _assert_consistent(folder, previous, step)
+    subprocess.run(["mount", "-o", "remount,size=512m", str(folder)], check=True)
+    _assert_rerun_completes(landings[1], folder, expected)
+
+
+FILE_SIZE_LIMITS = [
+    # (label, RLIMIT_FSIZE above the previous warehouse file's size, the step that hits it)
+    ("while landing", None, "raw__odp_events"),
+    ("write-ahead log while modelling", 700_000, "staging__"),
+    ("checkpoint while modelling", 3_700_000, "staging__"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("label", "above", "step"), FILE_SIZE_LIMITS, ids=[f[0] for f in FILE_SIZE_LIMITS]
+)
+def test_a_file_size_limit_fails_cleanly_and_the_next_run_completes(
+    landings, previous, expected, tmp_path, label, above, step
+):
+    """``None``: a 1 MB limit, which the write-ahead log passes while landing."""
+    folder = tmp_path / "wh"
+    shutil.copytree(previous, folder)
+    size = (folder / "wh.duckdb").stat().st_size
+    limit = 1 * MB if above is None else size + above
+
+    done = _run(landings[1], folder / "wh.duckdb", preexec_fn=_file_size_limit(limit))
+
+    _error_line(done, step, "a file size limit was reached", f"could not write {folder}/wh.duckdb",
+                "File too large", "ulimit -f", "run again")  # fmt: skip
+    _assert_consistent(folder, previous, step)
+    _assert_rerun_completes(landings[1], folder, expected)
+
+
+@pytest.mark.slow
+def test_duckdb_out_of_memory_fails_cleanly_and_the_next_run_completes(
+    landings, previous, expected, tmp_path
+):
+    folder = tmp_path / "wh"
+    shutil.copytree(previous, folder)
+
+    done = _run(landings[1], folder / "wh.duckdb", env={"ORDERS_DUCKDB_MEMORY_LIMIT": "20MB"})
+
+    _error_line(done, "validated_odp_events", "DuckDB ran out of memory", "limit in use",
+                "Raise ORDERS_DUCKDB_MEMORY_LIMIT", "run again")  # fmt: skip
+    _assert_consistent(folder, previous, "validated_odp_events")
+    _assert_rerun_completes(landings[1], folder, expected)
+
+
+@pytest.mark.slow
+def test_a_full_spill_folder_fails_cleanly_and_the_next_run_completes(
+    landings, previous, expected, tmpfs, tmp_path
+):
+    spill = tmpfs(tmp_path / "spill", 64 * 1024)
+    folder = tmp_path / "wh"
+    shutil.copytree(previous, folder)
+    env = {"ORDERS_DUCKDB_MEMORY_LIMIT": "300MB", "ORDERS_DUCKDB_TEMP_DIR": str(spill)}
+
+    done = _run(landings[1], folder / "wh.duckdb", env=env)
+
+    _error_line(done, "validated_odp_events", "could not spill to disk",
+                "ORDERS_DUCKDB_TEMP_DIR", "ORDERS_DUCKDB_MEMORY_LIMIT", "run again")  # fmt: skip
+    _assert_consistent(folder, previous, "validated_odp_events")
+    _assert_rerun_completes(landings[1], folder, expected)
