@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
-import polars as pl
 
 from orders_pipeline.landing.files import LandedFile
 from orders_pipeline.warehouse import ARRIVAL_STRIDE
@@ -57,14 +56,53 @@ RAW_CSV_INSERT_COLUMNS = (
 )
 # Bytes read at a time: bounds the memory a file of any size needs.
 BLOCK_BYTES = 2 << 20
-_BOM = "\ufeff"
 # RFC 4180 fields: a quoted value (quotes doubled inside, any character including line
 # breaks) or an unquoted value without quotes or commas.
 _FIELD = '"(?:[^"]|"")*"|[^,"]*'
 _ROW_PATTERN = f"(?:{_FIELD})(?:,(?:{_FIELD}))*"
 _FIELDS_PATTERN = f"(^|,)({_FIELD})"
 
-_LINES = {"line_no": pl.Int64, "line": pl.String, "decode_error": pl.String}
+# The rows of one chunk of whole rows (?1 its text, ?2 the file line it starts on, ?3 / ?4
+# the chunk lines that are not UTF-8 and why): split into lines (one CR before each LF
+# dropped, a BOM on the file's first line), joined into rows where the count of quotes so far
+# is odd, blank rows left out. A row whose quote never closes (only the file's last row can
+# end so) is ``unterminated``.
+_CHUNK_ROWS_SQL = """
+create or replace temp table csv_chunk_rows as
+with lines as (
+    select unnest(parts) as line, generate_subscripts(parts, 1) as idx
+    from (select string_split(?1, chr(10)) as parts)
+),
+cleaned as (
+    select idx,
+           case when idx = 1 and ?2 = 1 then ltrim(line, chr(65279)) else line end as line
+    from (select idx, case when ends_with(line, chr(13))
+                           then substr(line, 1, length(line) - 1) else line end as line
+          from lines)
+),
+quoted as (
+    select *, sum(quotes) over (order by idx rows unbounded preceding) as quotes_through
+    from (select *, length(line) - length(replace(line, '"', '')) as quotes from cleaned)
+),
+starts as (
+    select *,
+           sum(case when (quotes_through - quotes) % 2 = 0 then 1 else 0 end)
+               over (order by idx rows unbounded preceding) as row_no
+    from quoted
+),
+grouped as (
+    select row_no,
+           ?2 + min(idx) - 1 as line_no,
+           count(*) as line_count,
+           string_agg(line, chr(10) order by idx) as text,
+           max(quotes_through) % 2 = 1 as unterminated,
+           min((?4::varchar[])[list_position(?3::integer[], idx)]) as decode_error
+    from starts
+    group by row_no
+)
+select * from grouped
+where line_count > 1 or not regexp_full_match(text, '[ \t]*')
+"""
 
 
 def _fields_sql(text: str) -> str:
@@ -82,19 +120,22 @@ def _insert_rows_sql(table: str, positions: list[int]) -> str:
     """Insert the registered ``csv_batch_rows`` into ``table`` (a trusted raw table name).
 
     Parameters: ?1 file_seq, ?2 file, ?3 loaded_at, ?4 the header's problem (or NULL),
-    ?5 header width, ?6 the 1-based positions of unnamed columns, then one parameter per
-    named column: its name. ``positions`` (1-based, of the named columns) are integers the
-    code computed; the names themselves are bound, never spliced. ``json_object`` with one
-    argument pair per column is 7 times faster than ``to_json(map(names, values))``.
+    ?5 header width, ?6 the 1-based positions of unnamed columns, ?7 the chunk's rows up to
+    which are not records (the header), ?8 records of the file before this chunk, then one
+    parameter per named column: its name. ``positions`` (1-based, of the named columns) are
+    integers the code computed; the names themselves are bound, never spliced.
+    ``json_object`` with one argument pair per column is 7 times faster than
+    ``to_json(map(names, values))``.
     """
-    pairs = ", ".join(f"?{7 + n}, fields[{p}]" for n, p in enumerate(positions))
+    pairs = ", ".join(f"?{9 + n}, fields[{p}]" for n, p in enumerate(positions))
     return f"""
     insert into {table} ({RAW_CSV_INSERT_COLUMNS})
     with parsed as (
         select rows.*,
                regexp_full_match(rows.text, '{_ROW_PATTERN}') as well_formed,
                {_fields_sql("rows.text")} as fields
-        from csv_batch_rows as rows
+        from csv_chunk_rows as rows
+        where rows.row_no > ?7
     ),
     judged as (
         select parsed.*,
@@ -121,9 +162,10 @@ def _insert_rows_sql(table: str, positions: list[int]) -> str:
                end as doc
         from judged
     )
-    select ?1, ?2, record_no, ?1::bigint * {ARRIVAL_STRIDE} + record_no,
+    select ?1, ?2, ?8 + data_row_no, ?1::bigint * {ARRIVAL_STRIDE} + ?8 + data_row_no,
            coalesce(doc::varchar, text), decode_error, ?3, doc, line_no, csv_error
-    from documented
+    from (select documented.*, row_number() over (order by row_no) as data_row_no
+          from documented) as numbered
     """
 
 
@@ -142,9 +184,6 @@ class _Header:
     names: list[str] = field(default_factory=list)  # of the named columns, in order
     positions: list[int] = field(default_factory=list)  # 1-based, of the named columns
     unnamed: list[int] = field(default_factory=list)  # 1-based positions of empty names
-
-    def params(self) -> list[object]:
-        return [self.problem, self.width, self.unnamed, *self.names]
 
 
 def read_header(con: duckdb.DuckDBPyConnection, text: str, unterminated: bool) -> _Header:
@@ -179,9 +218,8 @@ def read_header(con: duckdb.DuckDBPyConnection, text: str, unterminated: bool) -
 
 @dataclass
 class _FileState:
-    """What one pass over a file carries from one batch to the next."""
+    """What one pass over a file carries from one chunk to the next."""
 
-    open_lines: pl.DataFrame  # lines of a row whose quote is still open
     header: _Header | None = None
     records: int = 0
 
@@ -197,146 +235,106 @@ def land_csv_file(
 ) -> int:
     """Insert the data rows of one CSV file into ``table`` (a trusted raw table name whose
     extra columns are :data:`CSV_RAW_EXTRA_COLUMNS`) and return how many records it holds.
-    Lines that are not valid UTF-8 are split by Python; ``in_python`` (the caller's retry
-    after a reader refused the file) changes nothing, as no reader here refuses a file."""
+    ``in_python`` (the caller's retry after a reader refused the file) changes nothing: no
+    reader here refuses a file, lines that are not UTF-8 are decoded by Python."""
     if not landed.path.is_file():
         raise FileNotFoundError(errno.ENOENT, "vanished before it could be read", landed.relative)
-    lines = _lines(landed)
-    state = _FileState(open_lines=pl.DataFrame(schema=_LINES))
-    for batch in lines:
-        rows = _complete_rows(state, batch)
-        _land_rows(con, table, state, rows, [file_seq, landed.relative, loaded_at])
-    if state.open_lines.height:  # a quote opened and never closed: one last row to EOF
-        rows = _rows_of(state.open_lines, unterminated=True)
-        state.open_lines = state.open_lines.clear()
-        _land_rows(con, table, state, rows, [file_seq, landed.relative, loaded_at])
+    state = _FileState()
+    for chunk in _row_chunks(landed):
+        _land_chunk(con, table, state, chunk, [file_seq, landed.relative, loaded_at])
+    con.execute("drop table if exists csv_chunk_rows")
     return state.records
 
 
-def _lines(landed: LandedFile) -> Iterator[pl.DataFrame]:
-    """The file's lines with 1-based line numbers, LF and a CR before it removed, read in
-    blocks of :data:`BLOCK_BYTES` cut at a line end (a line feed is never part of a multi-byte
-    UTF-8 character). A block that is valid UTF-8 is split by polars; one that is not is split
-    by Python, its bad lines keeping their bytes escaped (``\\xff``) with a ``decode_error``
-    that says where they are."""
-    next_line = 1
-    rest = b""
+@dataclass(frozen=True)
+class _Chunk:
+    """Whole rows of a file: their text, the line they start on, and lines not UTF-8."""
+
+    text: str
+    first_line: int
+    bad_lines: list[int]  # 1-based within the chunk
+    bad_reasons: list[str]
+
+
+def _row_chunks(landed: LandedFile) -> Iterator[_Chunk]:
+    """The file in chunks of about :data:`BLOCK_BYTES` that start and end on row boundaries:
+    a chunk is cut at the last line feed before which the count of quotes is even (a line
+    feed inside a quoted value is not a boundary). Only the newest block is searched for
+    that line feed: what came before it holds none."""
+    carry = b""
+    first_line = 1
     with landed.path.open("rb") as handle:
         while block := handle.read(BLOCK_BYTES):
-            data = rest + block
-            cut = data.rfind(b"\n")
+            data = carry + block
+            cut = _last_row_end(data, len(carry))
             if cut < 0:
-                rest = data
+                carry = data
                 continue
-            rest = data[cut + 1 :]
-            lines = _split_lines(data[:cut], next_line)
-            next_line += lines.height
-            yield lines
-    if rest:
-        yield _split_lines(rest, next_line)
+            yield _decode(data[:cut], first_line)
+            first_line += data.count(b"\n", 0, cut) + 1
+            carry = data[cut + 1 :]
+    if carry:
+        yield _decode(carry.removesuffix(b"\n"), first_line)
 
 
-def _split_lines(block: bytes, first_line: int) -> pl.DataFrame:
+def _last_row_end(data: bytes, searched: int) -> int:
+    """Offset of the last line feed at or after ``searched`` that ends a row, or -1."""
+    odd_before = data.count(b'"') % 2 == 1  # quotes before the current end
+    end = len(data)
+    while (feed := data.rfind(b"\n", searched, end)) >= 0:
+        odd_before ^= data.count(b'"', feed, end) % 2 == 1
+        if not odd_before:
+            return feed
+        end = feed
+    return -1
+
+
+def _decode(chunk: bytes, first_line: int) -> _Chunk:
+    """A chunk's text; lines that are not UTF-8 keep their bad bytes escaped (``\\xff``) and
+    say where they are, so validation can quarantine their rows and load the others."""
     try:
-        text = block.decode("utf-8")
+        return _Chunk(chunk.decode("utf-8"), first_line, [], [])
     except UnicodeDecodeError:
-        return _split_undecodable_lines(block, first_line)
-    lines = pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
-    return pl.DataFrame(
-        {
-            "line_no": pl.int_range(
-                first_line, first_line + lines.len(), dtype=pl.Int64, eager=True
-            ),
-            "line": lines,
-            "decode_error": pl.repeat(None, lines.len(), dtype=pl.String, eager=True),
-        }
-    )
-
-
-def _split_undecodable_lines(block: bytes, first_line: int) -> pl.DataFrame:
-    numbers: list[int] = []
-    texts: list[str] = []
-    errors: list[str | None] = []
-    for line_no, chunk in enumerate(block.split(b"\n"), start=first_line):
-        chunk = chunk.removesuffix(b"\r")
+        pass
+    lines: list[str] = []
+    bad_lines: list[int] = []
+    bad_reasons: list[str] = []
+    for n, line in enumerate(chunk.split(b"\n"), start=1):
         try:
-            text, error = chunk.decode("utf-8"), None
+            lines.append(line.decode("utf-8"))
         except UnicodeDecodeError as bad:
-            text = chunk.decode("utf-8", "backslashreplace")
-            error = f"invalid UTF-8 byte at offset {bad.start} of line {line_no}"
-        numbers.append(line_no)
-        texts.append(text)
-        errors.append(error)
-    return pl.DataFrame([numbers, texts, errors], schema=_LINES, orient="col")
+            lines.append(line.decode("utf-8", "backslashreplace"))
+            bad_lines.append(n)
+            bad_reasons.append(
+                f"invalid UTF-8 byte at offset {bad.start} of line {first_line + n - 1}"
+            )
+    return _Chunk("\n".join(lines), first_line, bad_lines, bad_reasons)
 
 
-def _complete_rows(state: _FileState, batch: pl.DataFrame) -> pl.DataFrame:
-    """The rows that end in this batch (lines of a row still open wait for the next one)."""
-    lines = pl.concat([state.open_lines, batch.select(_LINES.keys())])
-    if lines.height == 0:
-        return _rows_of(lines, unterminated=False)
-    lines = lines.with_columns(
-        pl.when(pl.col("line_no") == 1)
-        .then(pl.col("line").str.strip_prefix(_BOM))
-        .otherwise(pl.col("line"))
-    )
-    quotes = pl.col("line").str.count_matches('"', literal=True)
-    lines = lines.with_columns(quotes_through=quotes.cum_sum()).with_columns(
-        row=((pl.col("quotes_through") - quotes) % 2 == 0).cum_sum()
-    )
-    still_open = lines["quotes_through"][-1] % 2 == 1
-    last_row = lines["row"][-1]
-    if still_open:
-        state.open_lines = lines.filter(pl.col("row") == last_row).select(_LINES.keys())
-        lines = lines.filter(pl.col("row") != last_row)
-    else:
-        state.open_lines = state.open_lines.clear()
-    return _rows_of(lines, unterminated=False)
-
-
-def _rows_of(lines: pl.DataFrame, *, unterminated: bool) -> pl.DataFrame:
-    """One row per group of lines (``row``; all lines are one row when it is absent)."""
-    if "row" not in lines.columns:
-        lines = lines.with_columns(row=pl.lit(1, pl.UInt32))
-    return (
-        lines.group_by("row", maintain_order=True)
-        .agg(
-            pl.col("line_no").first(),
-            pl.len().alias("line_count"),
-            pl.col("line").str.join("\n").alias("text"),
-            pl.col("decode_error").drop_nulls().first(),
-        )
-        .filter((pl.col("line_count") > 1) | ~pl.col("text").str.contains(r"^[ \t]*$"))
-        .with_columns(unterminated=pl.lit(unterminated))
-        .drop("row")
-    )
-
-
-def _land_rows(
+def _land_chunk(
     con: duckdb.DuckDBPyConnection,
     table: str,
     state: _FileState,
-    rows: pl.DataFrame,
+    chunk: _Chunk,
     params: list[object],
 ) -> None:
-    """Insert complete rows: the first one of the file is its header."""
-    if rows.height == 0:
-        return
+    """Insert the chunk's rows; the file's first row is its header."""
+    con.execute(_CHUNK_ROWS_SQL, [chunk.text, chunk.first_line, chunk.bad_lines, chunk.bad_reasons])
+    skip = 0  # rows of the chunk up to this one are not records
     if state.header is None:
-        first = rows.row(0, named=True)
-        state.header = read_header(con, first["text"], first["unterminated"])
-        if not state.header.is_record:
-            rows = rows.slice(1)
-    rows = rows.with_columns(
-        record_no=pl.int_range(1, rows.height + 1, dtype=pl.Int64) + state.records
+        first = con.execute(
+            "select row_no, text, unterminated from csv_chunk_rows order by row_no limit 1"
+        ).fetchall()
+        if not first:
+            return
+        row_no, text, unterminated = first[0]
+        state.header = read_header(con, text, unterminated)
+        skip = 0 if state.header.is_record else row_no
+    header = state.header
+    con.execute(
+        _insert_rows_sql(table, header.positions),
+        [*params, header.problem, header.width, header.unnamed, skip, state.records] + header.names,
     )
-    if rows.height == 0:
-        return
-    con.register("csv_batch_rows", rows)
-    try:
-        con.execute(
-            _insert_rows_sql(table, state.header.positions), [*params, *state.header.params()]
-        )
-    finally:
-        con.unregister("csv_batch_rows")
-    state.records += rows.height
+    state.records += con.execute(
+        "select count(*) from csv_chunk_rows where row_no > ?", [skip]
+    ).fetchall()[0][0]
