@@ -22,12 +22,14 @@ What a record is
 - A UTF-8 BOM, CRLF line ends and blank lines are handled; a file that is empty or holds only
   a header lands with 0 records.
 
-How: the file is read in blocks of whole lines, split into numbered lines by polars;
-quote parity joins the lines of a row (RFC 4180: a row ends on a line where the
-count of ``"`` since its start is even); DuckDB splits each row into fields with one regular
-expression and builds the JSON. Memory is bounded by the block size, not the file size. A
-block that is not valid UTF-8 is split into lines by Python instead (its bad lines keep their
-bytes escaped and a ``decode_error``), and goes through the same SQL.
+How: the file is read in chunks of about 2 MiB cut on row boundaries (the last line feed
+before which the count of ``"`` is even: RFC 4180 quotes are doubled inside values, so a
+line feed after an odd count is inside a quoted value). DuckDB splits each chunk into
+lines, joins the lines of each row by the same quote parity, splits rows into fields (a
+split on commas for rows without quotes, an RFC 4180 regular expression otherwise) and
+builds the JSON. Memory is bounded by the chunk size and DuckDB's memory limit, not the file
+size. A chunk that is not valid UTF-8 is decoded line by line in Python, its bad lines
+keeping their bytes escaped and a ``decode_error``.
 
 A source using this module declares :data:`CSV_RAW_EXTRA_COLUMNS` as its
 ``raw_extra_columns`` and validates with ``validation.csv_rows`` (``csv_error`` reasons).
