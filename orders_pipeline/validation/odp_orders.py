@@ -103,6 +103,12 @@ def candidates_sql(raw_table: str) -> str:
                 else coalesce(json_type(doc, '$.order_id'), 'ABSENT') end as order_id_kind,
             trim(json_extract_string(doc, '$.order_id')) as order_id,
             {fields},
+            -- keys besides order_id sent with a value (null and empty are not carried)
+            case when doc is not null and {unique_keys} then
+                len(list_filter(map_entries(cast(doc as map(varchar, json))),
+                    lambda e: e.key <> 'order_id' and json_type(e.value) <> 'NULL'
+                              and coalesce(trim(e.value ->> '$'), 'x') <> ''))
+                else 0 end as sent_keys,
             -- other keys are custom fields; null and empty values are not carried
             case when doc is not null and {unique_keys} then
                 to_json(map_from_entries(list_filter(
@@ -117,8 +123,7 @@ def candidates_sql(raw_table: str) -> str:
         list_sort(list_filter([{
         ", ".join(f"case when {f} is not null then '{f}' end" for f in SUMMARY_FIELDS)
     }],
-                              lambda f: f is not null)) as carried_fields,
-        coalesce(custom <> '{{}}', false) as carries_custom
+                              lambda f: f is not null)) as carried_fields
     from fields
     """
 
@@ -165,8 +170,7 @@ def _schema() -> pa.DataFrameSchema:
         row_check("empty_update",
                   "the update carries no Order Summary or custom field besides order_id "
                   "(null and empty values are not carried)",
-                  lambda: ~is_object | (col("carried_fields").list.len() > 0)
-                  | col("carries_custom")),
+                  lambda: ~is_object | ~col("unique_keys") | (col("sent_keys") > 0)),
         row_check("invalid_currency", "currency must be a 3-letter ISO 4217 code",
                   lambda: col("currency").is_null()
                   | col("currency").str.contains(r"^[A-Za-z]{3}$")),
