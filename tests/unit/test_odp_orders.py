@@ -171,3 +171,22 @@ def test_malformed_updates_are_quarantined_with_their_reasons(tmp_path):
         assert {n: sorted({r.split(":", 1)[0] for r in rs}) for n, rs in rows} == expected
     assert overlay(wh, "C2")["discount"] == Decimal("-1")
     assert wh.value("select count(*) from staging.stg_odp_order_updates") == 1
+
+
+def test_the_samples_land_whole_and_overlay_the_csv_history(tmp_path):
+    from orders_pipeline.samples import odp_csv, odp_orders
+
+    landing = tmp_path / "landing"
+    written = odp_csv.write_sample(landing) + odp_orders.write_sample(landing)
+    assert [p.read_bytes() for p in written] == [
+        p.read_bytes()
+        for p in odp_csv.write_sample(tmp_path / "again")
+        + odp_orders.write_sample(tmp_path / "again")
+    ]
+    wh = run(landing, tmp_path / "w.duckdb")
+    assert wh.value("select count(*) from audit.quarantine") == 0
+    assert wh.value("select sum(records) = sum(accepted) from audit.loads")
+    obj = overlay(wh, "OBJ-ONLY-1")
+    assert (obj["status"], obj["total"]) == ("delivered", Decimal("52.5"))
+    assert overlay(wh, "ODP-CSV-1002")["total"] == Decimal("65.1")  # the CSV came later
+    assert wh.value("select count(*) from core.order_events where order_id = 'OBJ-ONLY-1'") == 0
