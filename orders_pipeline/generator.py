@@ -180,6 +180,11 @@ def _products() -> tuple[tuple[str, int], ...]:
 _PRODUCTS = _products()
 
 
+def product_catalog() -> tuple[tuple[str, int], ...]:
+    """The products the generator sells: (product_id, unit price in cents), for every seed."""
+    return _PRODUCTS
+
+
 @dataclass(frozen=True, slots=True)
 class _Customer:
     first_name: str

@@ -8,7 +8,9 @@ the range, far cheaper than one run per day that each re-read the order timeline
 (and Dagster records one materialization per partition either way).
 
 A run after new files re-derives only the days the new events can change: for every order
-that received an event, the days from its earliest new event to its last event. Events before
+that received an event, the days from its earliest new event to its last event; and, when
+new exchange rates arrived, every day from the earliest new rate's date on (§6: a rate
+converts the orders placed on or after its date). Events before
 that in the order's timeline keep their tallies; other orders are untouched. The watermark
 (the highest arrival sequence the models have seen) advances only when a model run published
 successfully, so a failed run is simply redone by the next one.
@@ -48,6 +50,11 @@ validated_files as (
     select file_seq * {stride} + records as arrival_seq
     from audit.loads
     where validated_at is not null
+),
+new_rates as (
+    select rate_date, arrival_seq
+    from staging.stg_exchange_rates
+    where arrival_seq > (select seen from watermark)
 )
 select
     (select min(cast(ts as date)) from staging.stg_order_events) as first_staged_day,
@@ -55,7 +62,9 @@ select
     (select min(event_date) from new_events) as first_day,
     (select max(cast(e.ts as date)) from staging.stg_order_events as e
      where e.order_id in (select order_id from affected_orders)) as last_day,
+    (select min(rate_date) from new_rates) as first_rate_day,
     greatest((select max(arrival_seq) from staging.stg_order_events),
+             (select max(arrival_seq) from staging.stg_exchange_rates),
              (select max(arrival_seq) from validated_files)) as watermark
 """
 
@@ -105,9 +114,12 @@ def plan_model_run(
 ) -> ModelRunPlan:
     """Which partitions the next model run re-derives (see the module docstring)."""
     keys = partitions.get_partition_keys()
-    if not table_exists(con, "staging", "stg_order_events"):
+    if not (
+        table_exists(con, "staging", "stg_order_events")
+        and table_exists(con, "staging", "stg_exchange_rates")
+    ):
         return ModelRunPlan(keys[0], keys[-1], None, "nothing staged yet: every partition")
-    first_staged, last_staged, first_day, last_day, watermark = con.execute(
+    first_staged, last_staged, first_day, last_day, first_rate_day, watermark = con.execute(
         _AFFECTED_DAYS.format(stride=ARRIVAL_STRIDE)
     ).fetchall()[0]
     if full_refresh:
@@ -120,6 +132,13 @@ def plan_model_run(
             _clamp(first_staged, keys), _clamp(last_staged, keys), watermark,
             "first model run: every day with events",
         )  # fmt: skip
+    if first_rate_day is not None:
+        # §6: a new rate changes the base amounts of every order placed on or after its date,
+        # and those orders' events all lie on or after it
+        start = first_rate_day if first_day is None else min(first_rate_day, first_day)
+        return ModelRunPlan(
+            _clamp(start, keys), keys[-1], watermark, "days from the earliest new exchange rate"
+        )
     if first_day is None:
         return ModelRunPlan(keys[-1], keys[-1], watermark, "no new events: the latest day only")
     first_key = _clamp(first_day, keys)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from orders_pipeline.landing import exchange_rates as exchange_rates_landing
 from orders_pipeline.landing import odp_csv as odp_csv_landing
 from orders_pipeline.landing import odp_events as odp_events_landing
 from orders_pipeline.landing import odp_orders as odp_orders_landing
@@ -18,6 +19,7 @@ from orders_pipeline.landing import optimizely_xml as optimizely_xml_landing
 from orders_pipeline.landing import products as products_landing
 from orders_pipeline.landing.csv_records import CSV_RAW_EXTRA_COLUMNS
 from orders_pipeline.landing.land import LandRecords
+from orders_pipeline.validation import exchange_rates as exchange_rates_validation
 from orders_pipeline.validation import odp_csv as odp_csv_validation
 from orders_pipeline.validation import odp_events as odp_events_validation
 from orders_pipeline.validation import odp_orders as odp_orders_validation
@@ -72,7 +74,17 @@ SOURCES: tuple[Source, ...] = (
         staging_ddl=products_validation.STAGING_DDL,
         description="The product catalog (one record per product)",
         kinds=frozenset({"json", "csv"}),
-        raw_extra_columns="    doc json  -- a CSV row as a JSON object of its fields",
+        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
+    ),
+    Source(
+        name="exchange_rates",
+        suffixes=exchange_rates_landing.SUFFIXES,
+        land_records=exchange_rates_landing.land_records,
+        validation=exchange_rates_validation.VALIDATION,
+        staging_ddl=exchange_rates_validation.STAGING_DDL,
+        description="Daily exchange rates to the base currency (one record per CSV row)",
+        kinds=frozenset({"csv"}),
+        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
     ),
     Source(
         name="ometria_orders",

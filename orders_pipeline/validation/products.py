@@ -3,8 +3,9 @@ row or a JSON object, with ``product_id``, optional ``sku`` and ``name``, and an
 (every other field). A later record for the same ``product_id`` replaces the earlier one
 (``core.products`` keeps the latest arrival).
 
-CSV rows arrive as JSON objects of strings (``landing/csv_records``), JSON records as sent,
-so one extraction serves both: every field is read as text with its JSON kind.
+CSV rows arrive as JSON objects of strings (``landing/csv_records``; a row it could not read
+carries a ``csv_error`` that becomes its quarantine reason), JSON records as sent, so one
+extraction serves both: every field is read as text with its JSON kind.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import row_check
 
@@ -29,14 +31,15 @@ def candidates_sql() -> str:
     named = ", ".join(f"'{f}'" for f in NAMED_FIELDS)
     return f"""
     with records as (
-        select r.*, coalesce(r.doc, case when r.decode_error is null and json_valid(r.raw)
-                                         then json(r.raw) end) as parsed
+        select r.*,
+               coalesce(r.doc, case when r.decode_error is null and r.csv_error is null
+                                         and json_valid(r.raw) then json(r.raw) end) as parsed
         from {RAW_TABLE} as r
         join batch_files as b using (file_seq)
     ),
     fields as (
         select
-            arrival_seq as row_id, file, record_no, loaded_at, decode_error,
+            arrival_seq as row_id, file, record_no, loaded_at, decode_error, csv_error,
             parsed is not null as is_json,
             coalesce(json_type(parsed), 'INVALID') as root_kind,
             case when json_type(parsed) = 'OBJECT' then parsed end as doc
@@ -84,7 +87,8 @@ def _schema() -> pa.DataFrameSchema:
         row_check("invalid_utf8", "the record's bytes are not valid UTF-8",
                   lambda: col("decode_error").is_null()),
         row_check("invalid_json", "the record is not valid JSON",
-                  lambda: col("decode_error").is_not_null() | col("is_json")),
+                  lambda: col("decode_error").is_not_null() | col("csv_error").is_not_null()
+                  | col("is_json")),
         row_check("not_an_object", "a product must be a JSON object (or a CSV row)",
                   lambda: ~col("is_json") | is_object),
         row_check("duplicate_key", "the product repeats a field, so which value counts is "
@@ -97,7 +101,7 @@ def _schema() -> pa.DataFrameSchema:
         row_check("invalid_attribute", "attribute values must be strings, numbers or booleans "
                   "(not objects or arrays)", lambda: col("nested_attributes") == 0),
     ]  # fmt: skip
-    return pa.DataFrameSchema(name="product", checks=checks)
+    return CsvRowSchema(name="product", checks=checks)
 
 
 STAGING_DDL = """

@@ -5,8 +5,10 @@ with identifiers as (
 ),
 
 orders as (
+    -- §4.4: an order known only from Orders-object updates has no events and no revenue: it
+    -- is in no customer's metrics
     select * from core.orders
-    where customer_id is not null
+    where customer_id is not null and event_count > 0
 ),
 
 ledger as (

@@ -7,6 +7,10 @@ with events as (
     select * from staging.stg_order_events
 ),
 
+exchange_rates as (
+    select * from staging.stg_exchange_rates
+),
+
 timeline as (
     select
         events.*,
@@ -93,22 +97,50 @@ ledger as (
         first_value(currency ignore nulls) over (
             partition by order_id order by event_seq
             rows between unbounded preceding and unbounded following
-        ) as order_currency
+        ) as order_currency,
+        -- §6: every amount of an order converts at the rate of its placed_at date
+        cast(min(ts) over (partition by order_id) as date) as placed_date
     from running_tallies
     window order_timeline as (partition by order_id order by event_seq)
 ),
 
-in_base_currency as (
-    -- §6: amounts are converted to the base currency; until exchange rates are loaded only
-    -- orders already in the base currency convert, the rest keep NULL base amounts.
+event_currencies as (
     select
         ledger.*,
         coalesce(ledger.currency, ledger.order_currency, getvariable('base_currency'))
-            as event_currency,
-        case when coalesce(ledger.currency, ledger.order_currency, getvariable('base_currency'))
-                  = getvariable('base_currency')
-            then 1.0 end as rate_to_base
+            as event_currency
     from ledger
+),
+
+in_base_currency as (
+    -- §6: the rate of the latest exchange_rates date on or before the order's placed_at date
+    -- (a range join on each rate's validity, not ASOF: PITFALLS); the base currency is 1.
+    -- Amounts a source sent in the base currency (Ometria OrderExtended totals.base) are
+    -- used as sent, with the sign of the event's delta. No usable rate: NULL base amounts.
+    select
+        events.*,
+        case when events.event_currency = getvariable('base_currency') then 1.0
+             else exchange_rates.rate_to_base end as rate_to_base,
+        case
+            when events.subtotal_base_sent is not null and events.subtotal_delta <> 0
+                then sign(events.subtotal_delta) * abs(events.subtotal_base_sent)
+            else events.subtotal_delta
+                * case when events.event_currency = getvariable('base_currency') then 1.0
+                       else exchange_rates.rate_to_base end
+        end as subtotal_delta_in_base,
+        case
+            when events.total_base_sent is not null and events.total_delta <> 0
+                then sign(events.total_delta) * abs(events.total_base_sent)
+            else events.total_delta
+                * case when events.event_currency = getvariable('base_currency') then 1.0
+                       else exchange_rates.rate_to_base end
+        end as total_delta_in_base
+    from event_currencies as events
+    left join exchange_rates
+        on exchange_rates.currency = events.event_currency
+       and events.placed_date >= exchange_rates.rate_date
+       and (exchange_rates.valid_until is null
+            or events.placed_date < exchange_rates.valid_until)
 ),
 
 final as (
@@ -126,10 +158,10 @@ final as (
         ledger.event_currency as currency,
         cast(ledger.subtotal_delta as decimal(38, 4)) as subtotal_delta,
         cast(ledger.total_delta as decimal(38, 4)) as total_delta,
-        cast(ledger.subtotal_delta * ledger.rate_to_base as decimal(38, 4))
-            as subtotal_delta_base,
-        cast(ledger.total_delta * ledger.rate_to_base as decimal(38, 4)) as total_delta_base,
-        cast(ledger.rate_to_base as decimal(18, 8)) as rate_to_base,
+        cast(ledger.subtotal_delta_in_base as decimal(38, 4)) as subtotal_delta_base,
+        cast(ledger.total_delta_in_base as decimal(38, 4)) as total_delta_base,
+        cast(ledger.rate_to_base as decimal(18, 10)) as rate_to_base,
+        ledger.placed_date,
         cast(ledger.running_subtotal as decimal(38, 4)) as running_subtotal,
         cast(ledger.running_total as decimal(38, 4)) as running_total,
         -- §3: partial when the running subtotal after it is still above zero

@@ -1,6 +1,19 @@
--- The order summary (SEMANTICS §4): one row per order, from its ledger.
+-- The order summary (SEMANTICS §4): one row per order, from its ledger, overlaid field by
+-- field with the ODP Orders-object updates (§4.4).
 with ledger as (
     select * from core.order_events
+),
+
+order_updates as (
+    select * from staging.stg_odp_order_updates
+),
+
+customer_identifiers as (
+    select * from core.customer_identifiers
+),
+
+exchange_rates as (
+    select * from staging.stg_exchange_rates
 ),
 
 timeline_ends as (
@@ -12,6 +25,8 @@ timeline_ends as (
         arg_min(source, event_seq) as source,
         arg_min(currency, event_seq) as currency,
         arg_min(customer_id, event_seq) as customer_id,
+        -- the order's conversion rate (§6: the rate of its placed_at date)
+        arg_min(rate_to_base, event_seq) as rate_to_base,
         -- §4.2: subtotal and total are the final running tally
         arg_max(running_subtotal, event_seq) as subtotal,
         arg_max(running_total, event_seq) as total,
@@ -50,7 +65,7 @@ summary_fields as (
     group by order_id
 ),
 
-final as (
+event_summaries as (
     select
         timeline_ends.order_id,
         timeline_ends.customer_id,
@@ -59,18 +74,15 @@ final as (
         summary_fields.status,
         timeline_ends.placed_at,
         timeline_ends.currency,
+        timeline_ends.rate_to_base,
         timeline_ends.subtotal,
         timeline_ends.total,
         cast(summary_fields.tax as decimal(38, 4)) as tax,
         cast(summary_fields.shipping as decimal(38, 4)) as shipping,
         cast(summary_fields.discount as decimal(38, 4)) as discount,
         summary_fields.coupon_code,
-        -- §4.4: the event-derived tally; Orders-object updates may override subtotal/total
-        timeline_ends.subtotal as tally_subtotal,
-        false as is_overridden,
         cast(timeline_ends.subtotal_base as decimal(38, 4)) as subtotal_base,
         cast(timeline_ends.total_base as decimal(38, 4)) as total_base,
-        cast(timeline_ends.subtotal_base as decimal(38, 4)) as tally_subtotal_base,
         -- §4.3
         case
             when not timeline_ends.has_reduction then 'none'
@@ -78,8 +90,7 @@ final as (
             else 'full'
         end as refund_state,
         timeline_ends.has_cancel and timeline_ends.subtotal <= 0 as is_cancelled,
-        not (timeline_ends.has_cancel and timeline_ends.subtotal <= 0) as counts_for_lifecycle,
-        cast(timeline_ends.event_count as integer) as event_count,
+        timeline_ends.event_count,
         summary_fields.first_name,
         summary_fields.last_name,
         summary_fields.name,
@@ -89,6 +100,128 @@ final as (
         summary_fields.ship_address
     from timeline_ends
     inner join summary_fields on summary_fields.order_id = timeline_ends.order_id
+),
+
+object_only_customers as (
+    -- an order known only from Orders-object updates joins the customer its email (else
+    -- its phone) already belongs to; it links no identifiers itself (it has no event)
+    select
+        order_updates.order_id,
+        coalesce(
+            (select customer_identifiers.customer_id from customer_identifiers
+             where customer_identifiers.identifier_type = 'email'
+               and customer_identifiers.identifier_value = order_updates.email),
+            (select customer_identifiers.customer_id from customer_identifiers
+             where customer_identifiers.identifier_type = 'phone'
+               and customer_identifiers.identifier_value = order_updates.phone)
+        ) as customer_id
+    from order_updates
+    where order_updates.order_id not in (select order_id from event_summaries)
+),
+
+overlaid as (
+    -- §4.4: for each field an update carried, the latest update's value replaces the
+    -- event-derived one, subtotal and total included; the tally stays in tally_subtotal
+    select
+        coalesce(events.order_id, order_updates.order_id) as order_id,
+        coalesce(events.customer_id, object_only_customers.customer_id) as customer_id,
+        coalesce(events.source, 'odp_orders') as source,
+        coalesce(events.created_by, 'object') as created_by,
+        events.placed_at,
+        events.event_count,
+        events.subtotal as tally_subtotal,
+        events.total as tally_total,
+        events.subtotal_base as tally_subtotal_base,
+        events.total_base as tally_total_base,
+        events.rate_to_base,
+        events.refund_state,
+        events.is_cancelled,
+        coalesce(len(order_updates.overridden_fields), 0) > 0 as is_overridden,
+        order_updates.overridden_fields,
+        case when list_contains(order_updates.overridden_fields, 'status') then order_updates.status
+             else events.status end as status,
+        case when list_contains(order_updates.overridden_fields, 'currency') then order_updates.currency
+             else events.currency end as currency,
+        case when list_contains(order_updates.overridden_fields, 'subtotal') then order_updates.subtotal
+             else events.subtotal end as subtotal,
+        case when list_contains(order_updates.overridden_fields, 'total') then order_updates.total
+             else events.total end as total,
+        case when list_contains(order_updates.overridden_fields, 'tax') then order_updates.tax
+             else events.tax end as tax,
+        case when list_contains(order_updates.overridden_fields, 'shipping') then order_updates.shipping
+             else events.shipping end as shipping,
+        case when list_contains(order_updates.overridden_fields, 'discount') then order_updates.discount
+             else events.discount end as discount,
+        case when list_contains(order_updates.overridden_fields, 'coupon_code') then order_updates.coupon_code
+             else events.coupon_code end as coupon_code,
+        case when list_contains(order_updates.overridden_fields, 'first_name') then order_updates.first_name
+             else events.first_name end as first_name,
+        case when list_contains(order_updates.overridden_fields, 'last_name') then order_updates.last_name
+             else events.last_name end as last_name,
+        case when list_contains(order_updates.overridden_fields, 'name') then order_updates.name
+             else events.name end as name,
+        case when list_contains(order_updates.overridden_fields, 'email') then order_updates.email
+             else events.email end as email,
+        case when list_contains(order_updates.overridden_fields, 'phone') then order_updates.phone
+             else events.phone end as phone,
+        case when list_contains(order_updates.overridden_fields, 'bill_address') then order_updates.bill_address
+             else events.bill_address end as bill_address,
+        case when list_contains(order_updates.overridden_fields, 'ship_address') then order_updates.ship_address
+             else events.ship_address end as ship_address
+    from event_summaries as events
+    full outer join order_updates on order_updates.order_id = events.order_id
+    left join object_only_customers
+        on object_only_customers.order_id = order_updates.order_id
+),
+
+converted as (
+    -- §6: an overridden subtotal or total converts at the order's rate; an order known only
+    -- from updates converts only when it is in the base currency (it has no placed_at date)
+    select
+        overlaid.*,
+        case when overlaid.currency = getvariable('base_currency') then 1.0
+             else overlaid.rate_to_base end as summary_rate
+    from overlaid
+),
+
+final as (
+    select
+        order_id,
+        customer_id,
+        source,
+        created_by,
+        status,
+        placed_at,
+        currency,
+        cast(subtotal as decimal(38, 4)) as subtotal,
+        cast(total as decimal(38, 4)) as total,
+        cast(tax as decimal(38, 4)) as tax,
+        cast(shipping as decimal(38, 4)) as shipping,
+        cast(discount as decimal(38, 4)) as discount,
+        coupon_code,
+        tally_subtotal,
+        is_overridden,
+        cast(case when list_contains(overridden_fields, 'subtotal')
+                  then subtotal * summary_rate else tally_subtotal_base end
+             as decimal(38, 4)) as subtotal_base,
+        cast(case when list_contains(overridden_fields, 'total')
+                  then total * summary_rate else tally_total_base end
+             as decimal(38, 4)) as total_base,
+        tally_subtotal_base,
+        coalesce(refund_state, 'none') as refund_state,
+        coalesce(is_cancelled, false) as is_cancelled,
+        -- §4.3; an order with no event has no revenue and counts for nobody's lifecycle
+        coalesce(not is_cancelled, false) as counts_for_lifecycle,
+        cast(coalesce(event_count, 0) as integer) as event_count,
+        first_name,
+        last_name,
+        name,
+        email,
+        phone,
+        bill_address,
+        ship_address,
+        overridden_fields
+    from converted
 )
 
 select * from final

@@ -6,6 +6,10 @@ with catalog_records as (
     select * from staging.product_records
 ),
 
+ometria_products as (
+    select * from staging.stg_ometria_products
+),
+
 latest_catalog as (
     select product_id, sku, name, attributes, arrival_seq
     from catalog_records
@@ -21,6 +25,18 @@ final as (
         'catalog' as created_by,
         arrival_seq as updated_arrival_seq
     from latest_catalog
+
+    union all
+
+    select
+        product_id,
+        sku,
+        name,
+        attributes,
+        'ometria_orders' as created_by,
+        first_arrival_seq as updated_arrival_seq
+    from ometria_products
+    where product_id not in (select product_id from latest_catalog)
 )
 
 select * from final

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -50,6 +51,27 @@ SOURCE_FILES = {
         ],
     ),
     "products": ("catalog.ndjson", [{"product_id": "P1", "sku": "S1", "name": "Mug"}]),
+    "exchange_rates": ("rates.csv", "date,currency,rate_to_base\n2026-05-01,EUR,1.1\n"),
+    "odp_csv": (
+        "import.csv",
+        "event_type,action,ts,order_id,product_id,price,quantity,email\n"
+        "order,purchase,2026-06-03T10:00:00Z,C1,P1,10,2,c1@example.com\n",
+    ),
+    "odp_orders": ("updates.ndjson", [{"order_id": "B1", "status": "shipped"}]),
+    "ometria_orders": (
+        "orders.json",
+        [{"@type": "order", "id": "M1", "timestamp": "2026-06-04T09:00:00+00:00",
+          "currency": "EUR", "grand_total": 12, "subtotal": 10,
+          "customer": {"email": "m1@example.com"},
+          "lineitems": [{"product_id": "P1", "quantity": 1, "unit_price": 10,
+                         "subtotal": 10}]}],
+    ),
+    "optimizely_xml": (
+        "feed.xml",
+        '<orders><order refCode="X1" orderDate="2026-06-05T10:00:00Z" currency="USD" '
+        'total="10"><user email="x1@example.com"/><product refCode="P1" quantity="1" '
+        'price="10"/></order></orders>\n',
+    ),
 }  # fmt: skip
 
 
@@ -57,7 +79,13 @@ SOURCE_FILES = {
 def good_warehouse(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("checks")
     for source, (name, records) in SOURCE_FILES.items():
-        write_ndjson(folder / "landing" / source / name, records)
+        if isinstance(records, str):
+            (folder / "landing" / source).mkdir(parents=True)
+            (folder / "landing" / source / name).write_text(records, encoding="utf-8")
+        elif name.endswith(".json"):
+            write_ndjson(folder / "landing" / source / name, [json.dumps(records)])
+        else:
+            write_ndjson(folder / "landing" / source / name, records)
     warehouse = folder / "wh.duckdb"
     summary = run_pipeline(Settings(landing_dir=folder / "landing", warehouse=warehouse))
     assert summary.success

@@ -1,0 +1,108 @@
+"""Validating exchange rates (``exchange_rates/``, SEMANTICS §6): one record per CSV row
+``date,currency,rate_to_base`` — one unit of ``currency`` is worth ``rate_to_base`` units of
+the base currency (``ORDERS_BASE_CURRENCY``) on ``date``. A later record for the same date and
+currency replaces the earlier one (``staging.stg_exchange_rates`` keeps the latest arrival).
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from orders_pipeline.validation.csv_rows import CsvRowSchema
+from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.rules import row_check
+
+SOURCE = "exchange_rates"
+RAW_TABLE = "raw.exchange_rates"
+# A rate is stored as DECIMAL(18,10): up to 8 integer digits and 10 decimals, enough for
+# 1 IDR = 0.0000613 USD as for 1 USD = 16,250 IDR.
+RATE_PATTERN = r"^\d{1,8}(\.\d{1,10})?$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def candidates_sql() -> str:
+    """One row per landed rate record of the batch's files (CSV rows as JSON objects)."""
+    return f"""
+    with records as (
+        select r.*
+        from {RAW_TABLE} as r
+        join batch_files as b using (file_seq)
+    ),
+    fields as (
+        select
+            arrival_seq as row_id, file, record_no, loaded_at, decode_error, csv_error,
+            case when json_type(doc) = 'OBJECT' then doc end as doc,
+            coalesce(json_type(doc), 'INVALID') as root_kind,
+            trim(doc ->> '$.date') as date_text,
+            upper(trim(doc ->> '$.currency')) as currency,
+            trim(doc ->> '$.rate_to_base') as rate_text
+        from records
+    )
+    select
+        *,
+        case when regexp_full_match(coalesce(date_text, ''), '{DATE_PATTERN}')
+             then try_cast(date_text as date) end as rate_date,
+        case when regexp_full_match(coalesce(rate_text, ''), '{RATE_PATTERN}')
+             then try_cast(rate_text as decimal(18, 10)) end as rate_to_base
+    from fields
+    """
+
+
+def _schema() -> pa.DataFrameSchema:
+    col = pl.col
+    checks = [
+        row_check("invalid_utf8", "the row's bytes are not valid UTF-8",
+                  lambda: col("decode_error").is_null()),
+        row_check("invalid_date", "date must be a calendar date written YYYY-MM-DD",
+                  lambda: (col("root_kind") != "OBJECT") | col("rate_date").is_not_null()),
+        row_check("invalid_currency", "currency must be a 3-letter ISO 4217 code",
+                  lambda: (col("root_kind") != "OBJECT")
+                  | col("currency").str.contains(r"^[A-Z]{3}$")),
+        row_check("invalid_rate", "rate_to_base must be a positive decimal written with digits "
+                  "and a point (at most 8 integer digits and 10 decimals)",
+                  lambda: (col("root_kind") != "OBJECT")
+                  | (col("rate_to_base").is_not_null() & (col("rate_to_base") > 0))),
+    ]  # fmt: skip
+    return CsvRowSchema(name="exchange_rate", checks=checks)
+
+
+STAGING_DDL = """
+create table if not exists staging.exchange_rate_records (
+    arrival_seq   bigint not null,
+    file          varchar not null,
+    record_no     bigint not null,
+    event_id      varchar not null,
+    dedupe_key    varchar not null,
+    rate_date     date not null,
+    currency      varchar not null,
+    rate_to_base  decimal(18, 10) not null,
+    loaded_at     timestamptz not null
+);
+"""
+
+
+def accepted_sql() -> str:
+    """Typed staging rows of the accepted rates."""
+    return """
+    select c.row_id as arrival_seq, c.file, c.record_no, o.event_id, k.dedupe_key,
+           c.rate_date, c.currency, c.rate_to_base, c.loaded_at
+    from exchange_rate_candidates as c
+    join batch_outcomes as o using (row_id)
+    join batch_keys as k using (row_id)
+    where o.outcome = 'accepted'
+    """
+
+
+VALIDATION = JsonSourceValidation(
+    source=SOURCE,
+    raw_table=RAW_TABLE,
+    candidates_table="exchange_rate_candidates",
+    candidates_sql=candidates_sql(),
+    event_schema=_schema(),
+    staging_table="staging.exchange_rate_records",
+    accepted_sql=accepted_sql,
+    dedupe_key_sql="md5(concat_ws('|', c.date_text, c.currency, c.rate_text))",
+    raw_document_sql="r.doc",
+    unvalidated_columns=("doc",),
+)

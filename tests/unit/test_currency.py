@@ -1,0 +1,159 @@
+"""SEMANTICS §6: one base currency; other currencies convert at the rate of the latest
+exchange_rates date on or before the order's placed_at date; Ometria's base totals are used
+as sent; an order with no usable rate keeps NULL base amounts and is reported, never dropped."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import odp_event, write_ndjson
+
+RATES = """date,currency,rate_to_base
+2026-06-01,EUR,1.10
+2026-06-05,EUR,1.20
+2026-06-01,GBP,1.25
+"""
+
+
+def write_rates(landing: Path, text: str = RATES, name: str = "rates.csv") -> None:
+    folder = landing / "exchange_rates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def purchase(order_id: str, ts: str, currency: str, subtotal: float, **fields) -> dict:
+    return odp_event("purchase", order_id, ts, subtotal=subtotal, currency=currency, **fields)
+
+
+def test_an_order_converts_at_the_rate_of_its_placed_at_date(landing, run_landing):
+    write_rates(landing)
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("E1", "2026-06-02T10:00:00Z", "EUR", 100, total=110),
+            # a refund after the next rate date still converts at the order's rate (placed 06-02)
+            odp_event("refund", "E1", "2026-06-06T10:00:00Z", subtotal=30, currency="EUR"),
+            purchase("E2", "2026-06-05T00:00:00Z", "EUR", 100),  # on the day of the new rate
+            purchase("E3", "2026-06-07T23:00:00Z", "EUR", 100),  # rates hold until the next one
+        ],
+    )
+    wh = run_landing(landing)
+    assert wh.order("E1")["subtotal_base"] == Decimal("77.0000")  # 70 × 1.10
+    assert wh.order("E1")["total_base"] == Decimal("88.0000")  # (110 − 30) × 1.10
+    assert wh.order("E2")["subtotal_base"] == Decimal("120.0000")
+    assert wh.order("E3")["subtotal_base"] == Decimal("120.0000")
+    deltas = [e["subtotal_delta_base"] for e in wh.ledger("E1")]
+    assert deltas == [Decimal("110.0000"), Decimal("-33.0000")]
+    # local amounts are kept as sent
+    assert wh.order("E1")["subtotal"] == Decimal("70.0000")
+    assert wh.order("E1")["currency"] == "EUR"
+
+
+def test_the_same_total_in_two_currencies_gives_the_expected_base_amounts(landing, run_landing):
+    write_rates(landing)
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("EUR-1", "2026-06-03T10:00:00Z", "EUR", 80),
+            purchase("GBP-1", "2026-06-03T10:00:00Z", "GBP", 80),
+            purchase("USD-1", "2026-06-03T10:00:00Z", "USD", 80),
+        ],
+    )
+    wh = run_landing(landing)
+    assert wh.order("EUR-1")["subtotal_base"] == Decimal("88.0000")
+    assert wh.order("GBP-1")["subtotal_base"] == Decimal("100.0000")
+    assert wh.order("USD-1")["subtotal_base"] == Decimal("80.0000")
+    # reporting is in the base currency, rounded to cents only there
+    assert wh.value("select sum(gross) from reporting.daily_revenue") == Decimal("268.00")
+
+
+def test_an_order_without_a_usable_rate_is_kept_with_null_base_amounts(landing, run_landing):
+    write_rates(landing)
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("J1", "2026-06-03T10:00:00Z", "JPY", 1000),  # no JPY rates at all
+            purchase("E0", "2026-05-31T10:00:00Z", "EUR", 10),  # before the first EUR rate
+        ],
+    )
+    wh = run_landing(landing)
+    for order_id in ("J1", "E0"):
+        order = wh.order(order_id)
+        assert order["subtotal_base"] is None and order["subtotal"] is not None
+    assert "core/orders:convertible_to_base_currency" in wh.summary.warned_checks
+
+
+def test_ometria_base_totals_are_used_as_sent(landing, run_landing):
+    write_rates(landing)  # a GBP rate exists, but the merchant's own base total wins
+    snapshot = {
+        "@type": "order", "id": "OM-1", "timestamp": "2026-06-03T09:00:00+00:00",
+        "currency": "GBP", "customer": {"email": "om@example.com"},
+        "totals": {"local": {"currency": "GBP", "grand_total": 90, "subtotal": 80},
+                   "base": {"currency": "USD", "grand_total": 117, "subtotal": 104}},
+        "lineitems": [{"product_id": "P1", "quantity": 1, "unit_price": 80, "subtotal": 80}],
+    }  # fmt: skip
+    folder = landing / "ometria_orders"
+    folder.mkdir(parents=True)
+    (folder / "orders.json").write_text(json.dumps([snapshot]), encoding="utf-8")
+    wh = run_landing(landing)
+    order = wh.order("OM-1")
+    assert (order["subtotal"], order["subtotal_base"]) == (Decimal("80"), Decimal("104"))
+
+
+def test_new_rates_re_derive_the_days_they_change(landing, run_landing):
+    """Rates that arrive after the orders convert them on the next (incremental) run."""
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("E1", "2026-06-02T10:00:00Z", "EUR", 100),
+            purchase("U1", "2026-06-02T10:00:00Z", "USD", 5),
+        ],
+    )
+    first = run_landing(landing)
+    assert first.order("E1")["subtotal_base"] is None
+    assert first.value("select sum(net) from reporting.daily_revenue") == Decimal("5.00")
+    write_rates(landing)
+    second = run_landing(landing)
+    assert second.order("E1")["subtotal_base"] == Decimal("110.0000")
+    assert second.value("select sum(net) from reporting.daily_revenue") == Decimal("115.00")
+    assert "exchange rate" in second.summary.plan.reason
+
+
+def test_a_rate_sent_again_for_the_same_day_replaces_the_earlier_one(landing, run_landing):
+    write_rates(landing)
+    write_rates(
+        landing, "date,currency,rate_to_base\n2026-06-01,EUR,1.15\n", "rates_fix.csv"
+    )  # lands after rates.csv
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [purchase("E1", "2026-06-02T10:00:00Z", "EUR", 100)],
+    )
+    wh = run_landing(landing)
+    assert wh.order("E1")["subtotal_base"] == Decimal("115.0000")
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [
+        ("2026-06-01,EUR,abc", "invalid_rate"),
+        ("2026-06-01,EUR,-1.1", "invalid_rate"),
+        ("2026-06-01,EUR,0", "invalid_rate"),
+        ("2026-06-01,EUR,1e3", "invalid_rate"),
+        ("2026-06-01,EURO,1.1", "invalid_currency"),
+        ("2026-06-01,,1.1", "invalid_currency"),
+        ("01/06/2026,EUR,1.1", "invalid_date"),
+        ("2026-02-30,EUR,1.1", "invalid_date"),
+        ("2026-06-01,EUR", "ragged_row"),
+    ],
+)
+def test_bad_rates_are_quarantined_with_their_reason(landing, run_landing, row, code):
+    write_rates(landing, f"date,currency,rate_to_base\n2026-06-02,EUR,1.1\n{row}\n")
+    wh = run_landing(landing)
+    [load] = wh.dicts("select records, accepted, quarantined from audit.loads")
+    assert load == {"records": 2, "accepted": 1, "quarantined": 1}
+    [reasons] = wh.query("select reasons from audit.quarantine")[0]
+    assert [r.split(":")[0] for r in reasons] == [code]
