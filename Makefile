@@ -27,8 +27,7 @@ lint: setup
 	$(BIN)/ruff format .
 
 sample: setup
-	rm -rf data/landing/odp_events
-	$(BIN)/python -m orders_pipeline.generator data/landing/odp_events --line-items 2500 --seed 42
+	$(BIN)/python -m orders_pipeline.samples.bundle data/landing
 
 clean:
 	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/.duckdb_tmp
