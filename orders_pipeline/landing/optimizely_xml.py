@@ -312,7 +312,10 @@ def read_records(path: Path) -> Iterator[RawRecord]:
                 "is not an Optimizely orders feed"
             )
         except ParseError as error:
-            reason = f"invalid_xml: {error}; the orders before this point were read"
+            reason = (
+                f"invalid_xml: {error}; this record is the file from the end of its last "
+                "complete order on"
+            )
         yield from _drain(collector)
         handle.seek(collector.resume_offset)
         remainder = handle.read(HEAD_BYTES)
