@@ -10,6 +10,7 @@ analyst database untouched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -126,10 +127,19 @@ def publish_analytics(
             )
         con.execute(f"checkpoint {alias}")
     except BaseException:
-        con.execute(f"detach {alias}")
+        # on a full disk the detach fails too (its checkpoint cannot be written); the copy
+        # and its log are removed either way, and the first error is the one reported
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"detach {alias}")
         _remove(staging_file)
+        _remove(Path(f"{staging_file}.wal"))
         raise
-    con.execute(f"detach {alias}")
+    try:
+        con.execute(f"detach {alias}")
+    except BaseException:
+        _remove(staging_file)
+        _remove(Path(f"{staging_file}.wal"))
+        raise
     _fsync(staging_file)
     os.replace(staging_file, target)
     _fsync(target.parent)

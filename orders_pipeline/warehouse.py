@@ -7,6 +7,7 @@ not a tmpfs, and insertion order not preserved so big loads can stream.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import time
 from collections.abc import Iterator
@@ -162,7 +163,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        con.execute("rollback")
+        # a failed statement may have ended the transaction already: the rollback must not
+        # hide the error that matters
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
     con.execute("commit")
 

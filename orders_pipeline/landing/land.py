@@ -9,6 +9,7 @@ errors that name the file).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,7 +112,10 @@ def _land_in_transaction(
         )
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        # a commit that failed (a full disk) has already ended the transaction: the rollback
+        # then fails too, and must not hide the error that matters
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
     return records
 
