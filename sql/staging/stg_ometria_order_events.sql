@@ -76,11 +76,11 @@ final as (
         coalesce(snapshots.currency, snapshots.local_currency) as currency,
         changes.subtotal,
         changes.total,
-        -- order-level fields travel on purchase events: the order summary takes tax and
-        -- shipping from the last event that sends them and the rest from the first (§4.2)
-        case when is_purchase then coalesce(snapshots.local_tax, snapshots.tax) end as tax,
-        case when is_purchase then coalesce(snapshots.local_shipping, snapshots.shipping) end
-            as shipping,
+        -- every event carries its snapshot's tax and shipping: a snapshot is the order's whole
+        -- current state, so after a refund they are "the positive remainder" the summary takes
+        -- from the last event (§4.2); the other order-level fields travel on purchases only
+        coalesce(snapshots.local_tax, snapshots.tax) as tax,
+        coalesce(snapshots.local_shipping, snapshots.shipping) as shipping,
         case when is_purchase then coalesce(snapshots.local_discount, snapshots.discount) end
             as discount,
         case when is_purchase then snapshots.coupon_code end as coupon_code,
