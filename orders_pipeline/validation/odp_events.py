@@ -61,9 +61,18 @@ def _visible(text: str) -> str:
 
 
 def _money_columns(path: str, field: str, alias: str | None = None) -> str:
-    name = alias or field
-    kind = f"coalesce(json_type(doc, '{path}.{field}'), 'ABSENT')"
-    text = f"json_extract_string(doc, '{path}.{field}')"
+    """``<alias>_kind``, ``_text`` and ``_exact`` of the money field ``field`` of the object at
+    ``path``, each read with a JSON call of its own (for sources with a few fields)."""
+    return _money_columns_of(
+        f"json_type(doc, '{path}.{field}')", f"json_extract_string(doc, '{path}.{field}')",
+        alias or field,
+    )  # fmt: skip
+
+
+def _money_columns_of(kind: str, text: str, name: str) -> str:
+    """``<name>_kind``, ``_text`` and ``_exact`` of a money field from its JSON kind (SQL NULL
+    when absent) and text, already extracted."""
+    kind = f"coalesce({kind}, 'ABSENT')"
     return f"""
         {kind} as {name}_kind,
         {text} as {name}_text,
@@ -86,7 +95,12 @@ def _ts_expression(kind: str, text: str) -> str:
 
 def _unique_keys(path: str) -> str:
     """True unless the object at ``path`` repeats a key (json_keys is [] for non-objects)."""
-    keys = f"json_keys(doc, '{path}')"
+    return _keys_unique(f"json_keys(doc, '{path}')")
+
+
+def _keys_unique(keys: str) -> str:
+    """True unless an object repeats a key; ``keys`` is its ``json_keys`` list ([] for a
+    non-object, NULL when the path is absent)."""
     return f"coalesce(len({keys}) = len(list_distinct({keys})), true)"
 
 
@@ -119,106 +133,171 @@ def _nesting_sql() -> str:
     )"""
 
 
+# Every field of an event is read in a few JSON passes per record, not one per field: each
+# json_* call parses the whole document again and keeps a parsing arena of its own for the
+# whole query (about 60 single-path calls needed 1 GB of DuckDB memory for 5k records, and
+# dominated the run time). So the kinds of all paths come from one json_type(doc, [...]) and
+# their texts from one json_extract_string(doc, [...]); a list of paths returns exactly what
+# each path alone returns. The lists are indexed by position (1-based in SQL).
+_ORDER = "$.data.order"
+_EVENT_KIND_PATHS = (
+    "$.type", "$.action", "$.data", _ORDER, f"{_ORDER}.order_id", "$.identifiers", "$.data.ts",
+    "$.ts", f"{_ORDER}.currency", f"{_ORDER}.items",
+    *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
+)  # fmt: skip
+_EVENT_TEXT_PATHS = (
+    "$.type", "$.action", f"{_ORDER}.order_id", "$.data.ts", "$.ts", f"{_ORDER}.currency",
+    *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
+)  # fmt: skip
+# Objects whose keys must be unique (SEMANTICS §2: a repeated key is ambiguous).
+_KEYED_PATHS = ("$", "$.data", _ORDER, "$.identifiers")
+# Parts of the event read further: extracted once so that the later calls parse only them.
+_PART_PATHS = ("$.identifiers", _ORDER, f"{_ORDER}.items")
+_ITEM_PATHS = ("$.product_id", "$.sku", *(f"$.{f}" for f in (*ITEM_MONEY_FIELDS, "quantity")))
+
+
+def _path_list(paths: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{path}'" for path in paths) + "]"
+
+
+def _at(column: str, paths: tuple[str, ...], path: str) -> str:
+    """The element of the list ``column`` (extracted with ``paths``) that belongs to ``path``."""
+    return f"{column}[{paths.index(path) + 1}]"
+
+
 def candidates_sql(raw_table: str) -> str:
     """One row per raw record of the new files: every field as text plus its JSON kind.
 
     ``?`` parameter: none; the caller registers ``batch_files`` (file_seq) to restrict it.
     """
-    money = ",".join(_money_columns("$.data.order", f) for f in MONEY_FIELDS)
+
+    def json_type(path: str) -> str:  # json_type(doc, path): NULL when the path is absent
+        return _at("kinds", _EVENT_KIND_PATHS, path)
+
+    def kind(path: str) -> str:
+        return f"coalesce({json_type(path)}, 'ABSENT')"
+
+    def text(path: str) -> str:  # json_extract_string(doc, path)
+        return _at("texts", _EVENT_TEXT_PATHS, path)
+
+    def part(path: str) -> str:  # json_extract(doc, path)
+        return _at("parts", _PART_PATHS, path)
+
+    money = ",".join(
+        _money_columns_of(json_type(f"{_ORDER}.{f}"), text(f"{_ORDER}.{f}"), f)
+        for f in MONEY_FIELDS
+    )
     texts = ",".join(
-        f"json_extract_string(doc, '$.data.order.{f}') as {f}, "
-        f"coalesce(json_type(doc, '$.data.order.{f}'), 'ABSENT') as {f}_kind"
-        for f in TEXT_FIELDS
+        f"{text(f'{_ORDER}.{f}')} as {f}, {kind(f'{_ORDER}.{f}')} as {f}_kind" for f in TEXT_FIELDS
     )
-    ts_kind = (
-        "coalesce(nullif(json_type(doc, '$.data.ts'), 'NULL'), json_type(doc, '$.ts'), 'ABSENT')"
-    )
-    ts_text = """case when nullif(json_type(doc, '$.data.ts'), 'NULL') is not null
-                      then json_extract_string(doc, '$.data.ts')
-                      else json_extract_string(doc, '$.ts') end"""
+    ts_kind = f"coalesce(nullif({json_type('$.data.ts')}, 'NULL'), {json_type('$.ts')}, 'ABSENT')"
+    ts_text = f"""case when nullif({json_type("$.data.ts")}, 'NULL') is not null
+                      then {text("$.data.ts")}
+                      else {text("$.ts")} end"""
     known = ", ".join(f"'{f}'" for f in ORDER_FIELDS)
-    identifier_values = "json_extract(doc, '$.identifiers.*')"
+    identifiers = part("$.identifiers")
+    # json_extract(doc, '$.identifiers.*'), read from the identifiers alone
+    identifier_values = f"json_extract({identifiers}, '$.*')"
     not_identifier = ", ".join(f"'{kind}'" for kind in NOT_AN_IDENTIFIER)
     unique_keys = " and ".join(
-        _unique_keys(path) for path in ("$", "$.data", "$.data.order", "$.identifiers")
+        _keys_unique(_at("object_keys", _KEYED_PATHS, path)) for path in _KEYED_PATHS
     )
+    items = part(f"{_ORDER}.items")
+    order_keys = _at("object_keys", _KEYED_PATHS, _ORDER)
+    email, phone = text(f"{_ORDER}.email"), text(f"{_ORDER}.phone")
     return f"""
-    with records as (
+    with records as not materialized (
         select r.*
         from {raw_table} as r
         join batch_files as b using (file_seq)
     ),
     {_nesting_sql()},
-    parsed as (
+    checked as (
         select
             r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
             coalesce(n.depth, 0) as depth,
-            r.decode_error is null and json_valid(r.raw) as is_json,
-            case when r.decode_error is null and json_valid(r.raw) then json_type(r.raw)
-                else 'INVALID' end as root_kind,
-            case when r.decode_error is null and json_valid(r.raw) and json_type(r.raw) = 'OBJECT'
-                then json(r.raw) end as doc
+            r.decode_error is null and json_valid(r.raw) as is_json
         from records as r
         left join nesting as n using (arrival_seq)
     ),
+    kinded as (
+        select *, case when is_json then json_type(raw) else 'INVALID' end as root_kind
+        from checked
+    ),
+    parsed as (
+        select *, case when root_kind = 'OBJECT' then json(raw) end as doc from kinded
+    ),
+    extracted as (
+        select
+            *,
+            json_type(doc, {_path_list(_EVENT_KIND_PATHS)}) as kinds,
+            json_extract_string(doc, {_path_list(_EVENT_TEXT_PATHS)}) as texts,
+            json_keys(doc, {_path_list(_KEYED_PATHS)}) as object_keys,
+            json_extract(doc, {_path_list(_PART_PATHS)}) as parts
+        from parsed
+    ),
     keyed as (
-        select *, {unique_keys} as unique_keys from parsed
+        select *, {unique_keys} as unique_keys from extracted
     ),
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
             decode_error, doc, depth, unique_keys,
-            coalesce(json_type(doc, '$.type'), 'ABSENT') as type_kind,
-            json_extract_string(doc, '$.type') as event_type,
-            coalesce(json_type(doc, '$.action'), 'ABSENT') as action_kind,
-            lower(trim(json_extract_string(doc, '$.action'))) as action,
-            coalesce(json_type(doc, '$.data'), 'ABSENT') as data_kind,
-            coalesce(json_type(doc, '$.data.order'), 'ABSENT') as order_kind,
-            coalesce(json_type(doc, '$.data.order.order_id'), 'ABSENT') as order_id_kind,
-            trim(json_extract_string(doc, '$.data.order.order_id')) as order_id,
-            coalesce(json_type(doc, '$.identifiers'), 'ABSENT') as identifiers_kind,
+            {kind("$.type")} as type_kind,
+            {text("$.type")} as event_type,
+            {kind("$.action")} as action_kind,
+            lower(trim({text("$.action")})) as action,
+            {kind("$.data")} as data_kind,
+            {kind(_ORDER)} as order_kind,
+            {kind(f"{_ORDER}.order_id")} as order_id_kind,
+            trim({text(f"{_ORDER}.order_id")}) as order_id,
+            {kind("$.identifiers")} as identifiers_kind,
             coalesce(len(list_filter({identifier_values},
                                      lambda v: json_type(v) in ({not_identifier}))), 0)
                 as nested_identifiers,
             {ts_kind} as ts_kind,
             {ts_text} as ts_text,
-            coalesce(json_type(doc, '$.data.order.currency'), 'ABSENT') as currency_kind,
-            upper(trim(json_extract_string(doc, '$.data.order.currency'))) as currency,
-            coalesce(json_type(doc, '$.data.order.items'), 'ABSENT') as items_kind,
+            {kind(f"{_ORDER}.currency")} as currency_kind,
+            upper(trim({text(f"{_ORDER}.currency")})) as currency,
+            {kind(f"{_ORDER}.items")} as items_kind,
             {money},
             {texts},
-            case when json_type(doc, '$.data.order.items') = 'ARRAY'
-                then json_array_length(doc, '$.data.order.items') else 0 end as item_count,
+            case when {json_type(f"{_ORDER}.items")} = 'ARRAY'
+                then json_array_length({items}) else 0 end as item_count,
             -- items that carry an amount of their own (§3: a price or a subtotal)
-            case when json_type(doc, '$.data.order.items') = 'ARRAY' then
-                len(list_filter(cast(json_extract(doc, '$.data.order.items') as json[]),
-                    lambda i: coalesce(json_type(i, '$.price'), 'NULL') <> 'NULL'
-                              or coalesce(json_type(i, '$.subtotal'), 'NULL') <> 'NULL'))
+            case when {json_type(f"{_ORDER}.items")} = 'ARRAY' then
+                len(list_filter(
+                    list_transform(cast({items} as json[]),
+                                   lambda i: json_type(i, ['$.price', '$.subtotal'])),
+                    lambda t: coalesce(t[1], 'NULL') <> 'NULL'
+                              or coalesce(t[2], 'NULL') <> 'NULL'))
                 else 0 end as priced_item_count,
             -- part of the dedupe key: its definition must not change, or a record landed
             -- before and its retry landed after the change would no longer meet as duplicates
-            case when json_type(doc, '$.identifiers') = 'OBJECT' then
-                len(list_filter(json_extract_string(doc, '$.identifiers.*'),
+            -- (json_extract_string(doc, '$.identifiers.*'), read from the identifiers alone)
+            case when {json_type("$.identifiers")} = 'OBJECT' then
+                len(list_filter(json_extract_string({identifiers}, '$.*'),
                                 lambda v: coalesce(trim(v), '') <> ''))
                 else 0 end
-              + case when coalesce(trim(json_extract_string(doc, '$.data.order.email')), '')
-                     <> '' then 1 else 0 end
-              + case when coalesce(trim(json_extract_string(doc, '$.data.order.phone')), '')
-                     <> '' then 1 else 0 end as identifier_count,
+              + case when coalesce(trim({email}), '') <> '' then 1 else 0 end
+              + case when coalesce(trim({phone}), '') <> '' then 1 else 0 end
+                as identifier_count,
             -- identifiers that can identify someone: a string or number a person can see
-            case when json_type(doc, '$.identifiers') = 'OBJECT' then
+            case when {json_type("$.identifiers")} = 'OBJECT' then
                 len(list_filter({identifier_values},
                                 lambda v: json_type(v) not in ('NULL', {not_identifier})
                                           and {_visible("v ->> '$'")}))
                 else 0 end
-              + case when {_visible("json_extract_string(doc, '$.data.order.email')")}
-                     then 1 else 0 end
-              + case when {_visible("json_extract_string(doc, '$.data.order.phone')")}
-                     then 1 else 0 end as usable_identifiers,
+              + case when {_visible(email)} then 1 else 0 end
+              + case when {_visible(phone)} then 1 else 0 end as usable_identifiers,
             -- a repeated key cannot become a map (and the record is quarantined anyway)
-            case when json_type(doc, '$.data.order') = 'OBJECT' and unique_keys then
+            -- (most orders send no custom key: they skip the costly cast to a map)
+            case when {json_type(_ORDER)} = 'OBJECT' and unique_keys
+                      and len(list_filter({order_keys}, lambda k: k not in ({known}))) = 0
+                    then '{{}}'::json
+                when {json_type(_ORDER)} = 'OBJECT' and unique_keys then
                 to_json(map_from_entries(list_filter(
-                    map_entries(cast(json_extract(doc, '$.data.order') as map(varchar, json))),
+                    map_entries(cast({part(_ORDER)} as map(varchar, json))),
                     lambda e: e.key not in ({known}))))
                 end as custom
         from keyed
@@ -230,7 +309,17 @@ def candidates_sql(raw_table: str) -> str:
 
 def item_candidates_sql() -> str:
     """One row per element of ``data.order.items`` of the candidate records."""
-    money = ",".join(_money_columns("$", f) for f in (*ITEM_MONEY_FIELDS, "quantity"))
+
+    def json_type(path: str) -> str:
+        return _at("kinds", _ITEM_PATHS, path)
+
+    def text(path: str) -> str:
+        return _at("texts", _ITEM_PATHS, path)
+
+    money = ",".join(
+        _money_columns_of(json_type(f"$.{f}"), text(f"$.{f}"), f)
+        for f in (*ITEM_MONEY_FIELDS, "quantity")
+    )
     known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
     return f"""
     with items as (
@@ -239,21 +328,30 @@ def item_candidates_sql() -> str:
              unnest(cast(json_extract(c.doc, '$.data.order.items') as json[]))
                  with ordinality as i(item, item_no)
         where c.items_kind = 'ARRAY'
+    ),
+    extracted as (
+        select
+            row_id, item_no,
+            json_type(doc) as item_type,
+            json_type(doc, {_path_list(_ITEM_PATHS)}) as kinds,
+            json_extract_string(doc, {_path_list(_ITEM_PATHS)}) as texts,
+            json_keys(doc) as keys
+        from items
     )
     select
         row_id, item_no,
-        coalesce(json_type(doc), 'ABSENT') as item_kind,
-        coalesce(json_type(doc, '$.product_id'), 'ABSENT') as product_id_kind,
-        trim(json_extract_string(doc, '$.product_id')) as product_id,
-        trim(json_extract_string(doc, '$.sku')) as sku,
-        coalesce(json_type(doc, '$.sku'), 'ABSENT') as sku_kind,
-        try_cast(json_extract_string(doc, '$.quantity') as decimal(18, 4)) as quantity,
-        {_unique_keys("$")} as unique_keys,
+        coalesce(item_type, 'ABSENT') as item_kind,
+        coalesce({json_type("$.product_id")}, 'ABSENT') as product_id_kind,
+        trim({text("$.product_id")}) as product_id,
+        trim({text("$.sku")}) as sku,
+        coalesce({json_type("$.sku")}, 'ABSENT') as sku_kind,
+        try_cast({text("$.quantity")} as decimal(18, 4)) as quantity,
+        {_keys_unique("keys")} as unique_keys,
         {money},
-        case when json_type(doc) = 'OBJECT' then
-            len(list_filter(json_keys(doc), lambda k: k not in ({known})))
+        case when item_type = 'OBJECT' then
+            len(list_filter(keys, lambda k: k not in ({known})))
             else 0 end as dropped_fields
-    from items
+    from extracted
     """
 
 
@@ -463,6 +561,8 @@ VALIDATION = JsonSourceValidation(
     staging_items_table="staging.odp_event_record_items",
     accepted_sql=accepted_records_sql,
     accepted_items_sql=accepted_items_sql,
+    # every check looks at one record: pandera sees 100k records at a time (bounded memory)
+    validation_chunk_records=100_000,
     dedupe_key_sql="""md5(concat_ws(chr(31), c.event_type, c.action, c.order_id, c.ts_text,
         c.subtotal_text, c.total_text, c.tax_text, c.shipping_text, c.discount_text,
         c.currency, c.item_count, c.identifier_count))""",

@@ -48,6 +48,11 @@ class JsonSourceValidation:
     - ``accepted_sql`` / ``accepted_items_sql`` select the staging rows of the candidates
       whose ``batch_outcomes.outcome`` is ``accepted`` (``batch_keys`` has their
       ``event_id`` and ``dedupe_key``).
+
+    ``validation_chunk_records`` (optional) hands the candidates to pandera that many records
+    at a time (in ``row_id`` order, with the items of those records), so that memory stays
+    bounded on big batches; only for schemas whose checks look at one record at a time (no
+    ``.over()`` or other rule across records).
     """
 
     source: str
@@ -69,6 +74,7 @@ class JsonSourceValidation:
     raw_document_sql: str = "json(r.raw)"
     # Candidate columns too big or too free-form to hand to pandera.
     unvalidated_columns: tuple[str, ...] = ("doc", "custom")
+    validation_chunk_records: int | None = None
 
 
 @dataclass
@@ -116,6 +122,8 @@ def validate_pending(
             spec.candidates_table,
             spec.item_candidates_table,
             "batch_failures",
+            "batch_keys",
+            "batch_documents",
             "batch_outcomes",
         ):
             if temp:
@@ -141,12 +149,53 @@ def _validated_columns(
 
 
 def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.DataFrame:
+    parts = [_chunk_failures(con, spec, bounds) for bounds in _chunks(con, spec)]
+    return pl.concat(parts).sort("row_id", "reason")
+
+
+def _chunks(
+    con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation
+) -> list[tuple[int, int] | None]:
+    """(first, last) ``row_id`` of each chunk of candidates that pandera sees at once; one
+    chunk of everything (None) unless the source validates in chunks."""
+    size = spec.validation_chunk_records
+    if not size:
+        return [None]
+    bounds = con.sql(
+        f"""select min(row_id), max(row_id)
+        from (select row_id, (row_number() over (order by row_id) - 1) // ? as chunk
+              from {spec.candidates_table})
+        group by chunk order by chunk""",  # noqa: S608 - a trusted table name
+        params=[size],
+    ).fetchall()
+    return [(first, last) for first, last in bounds] or [None]
+
+
+def _chunk_failures(
+    con: duckdb.DuckDBPyConnection,
+    spec: JsonSourceValidation,
+    bounds: tuple[int, int] | None,
+) -> pl.DataFrame:
     table = spec.candidates_table
-    events = con.sql(f"select {_validated_columns(con, table, spec)} from {table}").pl()
+    if bounds is None:
+        events = con.sql(f"select {_validated_columns(con, table, spec)} from {table}").pl()
+    else:
+        events = con.sql(
+            f"select {_validated_columns(con, table, spec)} from {table} "
+            "where row_id between ? and ?",
+            params=list(bounds),
+        ).pl()
     event_failures = failures_by_row(spec.event_schema, events)
+    del events  # before the items: one frame of the chunk at a time
     if not spec.item_candidates_table or spec.item_schema is None:
-        return event_failures.sort("row_id", "reason")
-    items = con.sql(f"select * from {spec.item_candidates_table}").pl()
+        return event_failures
+    if bounds is None:
+        items = con.sql(f"select * from {spec.item_candidates_table}").pl()
+    else:
+        items = con.sql(
+            f"select * from {spec.item_candidates_table} where row_id between ? and ?",
+            params=list(bounds),
+        ).pl()
     item_failures = failures_by_row(spec.item_schema, items, keys=("row_id", "item_no"))
     parts = pl.col("reason").str.splitn(": ", 2)
     item_failures = item_failures.select(
@@ -156,7 +205,7 @@ def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.
             pl.lit(": "), parts.struct.field("field_1"),
         ).alias("reason"),
     )  # fmt: skip
-    return pl.concat([event_failures, item_failures]).sort("row_id", "reason")
+    return pl.concat([event_failures, item_failures])
 
 
 def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
