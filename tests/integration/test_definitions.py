@@ -68,7 +68,12 @@ def test_sql_model_dependencies_come_from_the_sql():
     parents = {
         key.to_user_string() for key in graph.get(dg.AssetKey(["core", "orders"])).parent_keys
     }
-    assert parents == {"core/order_events"}
+    assert parents == {
+        "core/order_events",
+        "core/customer_identifiers",
+        "staging/stg_odp_order_updates",
+        "staging/stg_exchange_rates",
+    }
     ledger = graph.get(dg.AssetKey(["core", "order_ledger"]))
     assert ledger.partitions_def is not None
 
