@@ -39,12 +39,13 @@ class Jobs:
         return [self.ingest, self.models, self.everything]
 
 
-def build_jobs(partitioned: Sequence[dg.AssetKey]) -> Jobs:
-    """Split the graph at the partitioned assets: their unpartitioned upstream is ingestion,
+def build_jobs(partitioned: Sequence[dg.AssetKey], ingested: Sequence[dg.AssetKey]) -> Jobs:
+    """Split the graph at the partitioned assets: landing and validation of every source
+    (``ingested``) and the unpartitioned upstream of the partitioned assets are ingestion,
     the rest is modelling."""
-    ingest = dg.AssetSelection.assets(*partitioned).upstream() - dg.AssetSelection.assets(
-        *partitioned
-    )
+    ingest = (
+        dg.AssetSelection.assets(*ingested) | dg.AssetSelection.assets(*partitioned).upstream()
+    ) - dg.AssetSelection.assets(*partitioned)
     return Jobs(
         ingest=dg.define_asset_job(
             INGEST_JOB,

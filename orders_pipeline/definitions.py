@@ -45,7 +45,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         if key.path[0] in PUBLISHED_SCHEMAS
     ]
     assets = [*PYTHON_ASSETS, *models, analytics_database_asset(published)]
-    jobs = build_jobs([key for asset in models if asset.partitions_def for key in asset.keys])
+    jobs = build_jobs(
+        partitioned=[key for asset in models if asset.partitions_def for key in asset.keys],
+        ingested=[key for asset in INGEST_ASSETS for key in asset.keys],
+    )
     return dg.Definitions(
         assets=assets,
         asset_checks=ASSET_CHECKS,

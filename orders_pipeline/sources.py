@@ -1,7 +1,8 @@
 """Every input format the pipeline reads (SEMANTICS §1), in one registry: the landing
 sub-folder, how its files become raw records, how its records are validated, and the tables
-that holds them. Adding a format is one module in ``landing/``, one in ``validation/``, the
-staging SQL models, and one entry here; assets, checks and table creation follow from it.
+that hold them. Adding a format is a validation module (and a lander, unless its files are
+JSON or CSV), the staging SQL models, and one entry here; assets, checks and table creation
+follow from it.
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orders_pipeline.landing import exchange_rates as exchange_rates_landing
-from orders_pipeline.landing import odp_csv as odp_csv_landing
-from orders_pipeline.landing import odp_events as odp_events_landing
-from orders_pipeline.landing import odp_orders as odp_orders_landing
-from orders_pipeline.landing import ometria_orders as ometria_orders_landing
 from orders_pipeline.landing import optimizely_xml as optimizely_xml_landing
-from orders_pipeline.landing import products as products_landing
 from orders_pipeline.landing.csv_records import CSV_RAW_EXTRA_COLUMNS
+from orders_pipeline.landing.formats import CSV_SUFFIXES, JSON_SUFFIXES, records_into
 from orders_pipeline.landing.land import LandRecords
 from orders_pipeline.validation import exchange_rates as exchange_rates_validation
 from orders_pipeline.validation import odp_csv as odp_csv_validation
@@ -58,28 +54,9 @@ class Source:
 
 SOURCES: tuple[Source, ...] = (
     Source(
-        name="odp_events",
-        suffixes=odp_events_landing.SUFFIXES,
-        land_records=odp_events_landing.land_records,
-        validation=odp_events_validation.VALIDATION,
-        staging_ddl=odp_events_validation.STAGING_DDL,
-        description="ODP order-event payloads (one record per API call)",
-        kinds=frozenset({"json"}),
-    ),
-    Source(
-        name="products",
-        suffixes=products_landing.SUFFIXES,
-        land_records=products_landing.land_records,
-        validation=products_validation.VALIDATION,
-        staging_ddl=products_validation.STAGING_DDL,
-        description="The product catalog (one record per product)",
-        kinds=frozenset({"json", "csv"}),
-        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
-    ),
-    Source(
         name="exchange_rates",
-        suffixes=exchange_rates_landing.SUFFIXES,
-        land_records=exchange_rates_landing.land_records,
+        suffixes=CSV_SUFFIXES,
+        land_records=records_into("raw.exchange_rates"),
         validation=exchange_rates_validation.VALIDATION,
         staging_ddl=exchange_rates_validation.STAGING_DDL,
         description="Daily exchange rates to the base currency (one record per CSV row)",
@@ -87,9 +64,38 @@ SOURCES: tuple[Source, ...] = (
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
     ),
     Source(
+        name="odp_csv",
+        suffixes=CSV_SUFFIXES,
+        land_records=records_into("raw.odp_csv"),
+        validation=odp_csv_validation.VALIDATION,
+        staging_ddl=odp_csv_validation.STAGING_DDL,
+        description="ODP historical CSV imports (one record per line-item row)",
+        kinds=frozenset({"csv"}),
+        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
+    ),
+    Source(
+        name="odp_events",
+        suffixes=JSON_SUFFIXES,
+        land_records=records_into("raw.odp_events"),
+        validation=odp_events_validation.VALIDATION,
+        staging_ddl=odp_events_validation.STAGING_DDL,
+        description="ODP order-event payloads (one record per API call)",
+        kinds=frozenset({"json"}),
+    ),
+    Source(
+        name="odp_orders",
+        suffixes=(*JSON_SUFFIXES, *CSV_SUFFIXES),
+        land_records=records_into("raw.odp_orders"),
+        validation=odp_orders_validation.VALIDATION,
+        staging_ddl=odp_orders_validation.STAGING_DDL,
+        description="ODP Orders-object updates (one record per order-summary update)",
+        kinds=frozenset({"json", "csv"}),
+        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
+    ),
+    Source(
         name="ometria_orders",
-        suffixes=ometria_orders_landing.SUFFIXES,
-        land_records=ometria_orders_landing.land_records,
+        suffixes=JSON_SUFFIXES,
+        land_records=records_into("raw.ometria_orders"),
         validation=ometria_orders_validation.VALIDATION,
         staging_ddl=ometria_orders_validation.STAGING_DDL,
         description="Ometria Order / OrderExtended snapshots (one record per order state)",
@@ -106,22 +112,12 @@ SOURCES: tuple[Source, ...] = (
         raw_extra_columns=optimizely_xml_landing.RAW_EXTRA_COLUMNS,
     ),
     Source(
-        name="odp_csv",
-        suffixes=odp_csv_landing.SUFFIXES,
-        land_records=odp_csv_landing.land_records,
-        validation=odp_csv_validation.VALIDATION,
-        staging_ddl=odp_csv_validation.STAGING_DDL,
-        description="ODP historical CSV imports (one record per line-item row)",
-        kinds=frozenset({"csv"}),
-        raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
-    ),
-    Source(
-        name="odp_orders",
-        suffixes=odp_orders_landing.SUFFIXES,
-        land_records=odp_orders_landing.land_records,
-        validation=odp_orders_validation.VALIDATION,
-        staging_ddl=odp_orders_validation.STAGING_DDL,
-        description="ODP Orders-object updates (one record per order-summary update)",
+        name="products",
+        suffixes=(*CSV_SUFFIXES, *JSON_SUFFIXES),
+        land_records=records_into("raw.products"),
+        validation=products_validation.VALIDATION,
+        staging_ddl=products_validation.STAGING_DDL,
+        description="The product catalog (one record per product)",
         kinds=frozenset({"json", "csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
     ),

@@ -19,48 +19,57 @@ def table_key(qualified_name: str) -> dg.AssetKey:
     return dg.AssetKey(qualified_name.split("."))
 
 
-def raw_asset(source: Source) -> dg.AssetsDefinition:
-    """The asset that lands ``<landing>/<source>/`` into ``raw.<source>``."""
+def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
+    """The asset that lands the new files of every source folder into ``raw.<source>``, in
+    one step: files first seen in a run take their arrival sequence in lexicographic order
+    of their path, across sources (SEMANTICS §3)."""
+    specs = [
+        dg.AssetSpec(
+            table_key(source.raw_table),
+            group_name="raw",
+            kinds={"duckdb", *source.kinds},
+            description=f"{source.description}, landed as received: one row per record with "
+            "its raw text, file, record number and arrival sequence. Each file is loaded "
+            "once (sha256).",
+        )
+        for source in sources
+    ]
 
-    @dg.asset(
-        key=table_key(source.raw_table),
-        group_name="raw",
-        pool=WAREHOUSE_POOL,
-        kinds={"duckdb", *source.kinds},
-        description=f"{source.description}, landed as received: one row per record with its "
-        "raw text, file, record number and arrival sequence. Each file is loaded once "
-        "(sha256).",
-    )
+    @dg.multi_asset(name="land_new_files", specs=specs, pool=WAREHOUSE_POOL)
     def _land(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         started = time.perf_counter()
         settings = warehouse.settings()
         with warehouse.connect() as con:
-            report = land_new_files(
-                con, settings, source.name, source.suffixes, source.land_records
-            )
+            reports = land_new_files(con, settings, sources)
             seconds = time.perf_counter() - started
-            metadata = table_metadata(con, source.raw_table, seconds)
-        for path, error in report.unreadable:
-            context.log.warning(f"could not read {path}: {error}; it will be retried next run")
-        metadata.update(
-            {
-                "files_loaded": dg.MetadataValue.int(len(report.files_loaded)),
-                "records_landed": dg.MetadataValue.int(report.records_landed),
-                "files_unchanged": dg.MetadataValue.int(report.files_unchanged),
-                "files_unreadable": dg.MetadataValue.int(len(report.unreadable)),
-                "unreadable": dg.MetadataValue.json(
-                    [{"file": p, "error": e} for p, e in report.unreadable]
-                ),
+            metadata = {
+                source.name: table_metadata(con, source.raw_table, seconds) for source in sources
             }
-        )
-        progress.report(
-            source.raw_table.replace(".", "/"),
-            report.records_landed,
-            seconds,
-            f"{len(report.files_loaded)} new file(s), {report.files_unchanged} unchanged"
-            + (f", {len(report.unreadable)} unreadable" if report.unreadable else ""),
-        )
-        return dg.MaterializeResult(metadata=metadata)
+        for source in sources:
+            report = reports[source.name]
+            for path, error in report.unreadable:
+                context.log.warning(f"could not read {path}: {error}; it will be retried next run")
+            metadata[source.name].update(
+                {
+                    "files_loaded": dg.MetadataValue.int(len(report.files_loaded)),
+                    "records_landed": dg.MetadataValue.int(report.records_landed),
+                    "files_unchanged": dg.MetadataValue.int(report.files_unchanged),
+                    "files_unreadable": dg.MetadataValue.int(len(report.unreadable)),
+                    "unreadable": dg.MetadataValue.json(
+                        [{"file": p, "error": e} for p, e in report.unreadable]
+                    ),
+                }
+            )
+            progress.report(
+                source.raw_table.replace(".", "/"),
+                report.records_landed,
+                seconds,
+                f"{len(report.files_loaded)} new file(s), {report.files_unchanged} unchanged"
+                + (f", {len(report.unreadable)} unreadable" if report.unreadable else ""),
+            )
+            yield dg.MaterializeResult(
+                asset_key=table_key(source.raw_table), metadata=metadata[source.name]
+            )
 
     return _land
 
@@ -125,6 +134,4 @@ def validated_asset(source: Source) -> dg.AssetsDefinition:
     return _validate
 
 
-INGEST_ASSETS = [
-    asset for source in SOURCES for asset in (raw_asset(source), validated_asset(source))
-]
+INGEST_ASSETS = [landing_asset(SOURCES), *(validated_asset(source) for source in SOURCES)]

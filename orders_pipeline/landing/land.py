@@ -10,9 +10,10 @@ errors that name the file).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import duckdb
 
@@ -41,21 +42,40 @@ class LandingError(RuntimeError):
     """A file could not be landed for a reason other than reading it; names the file."""
 
 
+class SourceFolder(Protocol):
+    """What landing needs to know of a source (``sources.Source`` is one): its folder name,
+    file suffixes and lander."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def suffixes(self) -> tuple[str, ...]: ...
+
+    @property
+    def land_records(self) -> LandRecords: ...
+
+
 def land_new_files(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    source: str,
-    suffixes: tuple[str, ...],
-    land_records: LandRecords,
-) -> LandingReport:
-    """Land every new file of ``<landing>/<source>/`` with ``land_records``."""
-    scan = new_files(con, settings.landing_dir, source, suffixes)
-    report = LandingReport(
-        source=source, files_unchanged=len(scan.already_loaded), unreadable=list(scan.unreadable)
-    )
-    for landed in scan.new:
+    con: duckdb.DuckDBPyConnection, settings: Settings, sources: Sequence[SourceFolder]
+) -> dict[str, LandingReport]:
+    """Land every new file of every source folder, one report per source. SEMANTICS §3:
+    files first seen in the same run are taken in lexicographic order of their path under
+    the landing folder, across sources, so their arrival sequence follows that order."""
+    reports: dict[str, LandingReport] = {}
+    pending: list[tuple[LandedFile, SourceFolder]] = []
+    for source in sources:
+        scan = new_files(con, settings.landing_dir, source.name, source.suffixes)
+        reports[source.name] = LandingReport(
+            source=source.name,
+            files_unchanged=len(scan.already_loaded),
+            unreadable=list(scan.unreadable),
+        )
+        pending += [(landed, source) for landed in scan.new]
+    for landed, source in sorted(pending, key=lambda entry: entry[0].relative):
+        report = reports[source.name]
         try:
-            records = _land_file(con, landed, land_records)
+            records = _land_file(con, landed, source.land_records)
         except OSError as error:
             report.unreadable.append((landed.relative, f"{type(error).__name__}: {error}"))
             continue
@@ -64,7 +84,7 @@ def land_new_files(
             continue
         report.files_loaded.append(landed.relative)
         report.records_landed += records
-    return report
+    return reports
 
 
 def _land_file(con: duckdb.DuckDBPyConnection, landed: LandedFile, land: LandRecords) -> int:

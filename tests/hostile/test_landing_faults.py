@@ -49,9 +49,10 @@ def test_a_file_that_vanishes_before_it_is_read_is_retried(landing, run_landing,
     parked = path.with_name("parked.bak")
     real_new_files = land.new_files
 
-    def scan_then_move(*args, **kwargs):
-        scan = real_new_files(*args, **kwargs)
-        path.rename(parked)
+    def scan_then_move(con, landing_dir, source, suffixes):
+        scan = real_new_files(con, landing_dir, source, suffixes)
+        if source == "odp_events":
+            path.rename(parked)
         return scan
 
     monkeypatch.setattr(land, "new_files", scan_then_move)

@@ -18,7 +18,10 @@ def _evaluate(sensor: dg.SensorDefinition, cursor: str | None):
 def test_sensor_requests_a_run_for_a_completed_file_only(tmp_path: Path):
     landing = tmp_path / "landing"
     (landing / "odp_events").mkdir(parents=True)
-    jobs = build_jobs([dg.AssetKey(["core", "order_ledger"])])
+    jobs = build_jobs(
+        partitioned=[dg.AssetKey(["core", "order_ledger"])],
+        ingested=[dg.AssetKey(["raw", "odp_events"])],
+    )
     sensor = build_landing_sensor(jobs, landing)
 
     empty = _evaluate(sensor, None)
