@@ -1,52 +1,14 @@
--- Product attributes sent with Optimizely XML order lines and dropped (SEMANTICS §1.5),
--- each with the reason: the product is not in the catalog, the catalog has no such
--- attribute for it, or it has another value.
-with items as (
-    select * from core.order_items
-),
-
-products as (
-    select * from core.products
-),
-
-sent_attributes as (
-    select
-        items.event_id,
-        items.order_id,
-        items.item_no,
-        items.product_id,
-        attribute.key as attribute_key,
-        attribute.value ->> '$' as attribute_value
-    from items, json_each(items.attributes) as attribute
-    where items.source = 'optimizely_xml' and items.attributes is not null
-),
-
-catalog_attributes as (
-    select products.product_id, attribute.key as attribute_key,
-           attribute.value ->> '$' as attribute_value
-    from products, json_each(products.attributes) as attribute
-    where products.attributes is not null
-),
-
-judged as (
-    select
-        sent_attributes.*,
-        catalog_attributes.attribute_value as catalog_value,
-        case
-            when products.product_id is null then 'unknown_product'
-            when catalog_attributes.attribute_key is null then 'attribute_not_in_catalog'
-            when catalog_attributes.attribute_value <> sent_attributes.attribute_value
-                then 'value_differs'
-        end as dropped_because
-    from sent_attributes
-    left join products on products.product_id = sent_attributes.product_id
-    left join catalog_attributes
-        on catalog_attributes.product_id = sent_attributes.product_id
-       and catalog_attributes.attribute_key = sent_attributes.attribute_key
+-- Product attributes sent with Optimizely XML order lines and dropped (SEMANTICS §1.5), each
+-- with the reason: the product is not in the catalog, the catalog has no such attribute for
+-- it, or it has another value (`catalog_value`).
+with verdicts as (
+    select * from core.order_item_attribute_verdicts
 ),
 
 final as (
-    select * from judged where dropped_because is not null
+    select *
+    from verdicts
+    where dropped_because is not null
 )
 
 select * from final
