@@ -1,0 +1,81 @@
+"""Issue 3's "done means": the default run loads every source in the bundled sample folder,
+the summary shows each, and one customer who shops through several sources is one
+customer."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from orders_pipeline.config import PROJECT_ROOT, Settings
+from orders_pipeline.runner import run_pipeline
+from orders_pipeline.sources import SOURCES
+from tests.conftest import Warehouse
+
+SHARED_EMAIL = "shared.customer@example.com"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory) -> Warehouse:
+    root = tmp_path_factory.mktemp("sample")
+    shutil.copytree(PROJECT_ROOT / "data" / "landing", root / "landing")
+    settings = Settings(landing_dir=root / "landing", warehouse=root / "w.duckdb")
+    summary = run_pipeline(settings)
+    assert summary.success, summary.errors
+    return Warehouse(path=root / "w.duckdb", summary=summary)
+
+
+def test_the_bundled_sample_has_every_source_and_the_summary_shows_each(sample_run):
+    assert set(sample_run.summary.by_source) == {source.name for source in SOURCES}
+    for name, counts in sample_run.summary.by_source.items():
+        assert counts["accepted"] > 0, name
+        assert (
+            counts["records"] == counts["accepted"] + counts["quarantined"] + counts["duplicates"]
+        ), name
+
+
+def test_every_order_source_reaches_the_ledger(sample_run):
+    sources = {row[0] for row in sample_run.query("select distinct source from core.order_events")}
+    assert sources == {"odp_events", "odp_csv", "ometria_orders", "optimizely_xml"}
+    created = sample_run.query("select count(*) from core.orders where created_by = 'object'")
+    assert created[0][0] >= 1
+
+
+def test_one_customer_across_odp_ometria_and_xml(sample_run):
+    [customer_id] = sample_run.query(
+        "select customer_id from core.customer_identifiers "
+        "where identifier_type = 'email' and identifier_value = ?",
+        [SHARED_EMAIL],
+    )[0]
+    sources = {
+        row[0]
+        for row in sample_run.query(
+            "select distinct source from core.orders where customer_id = ?", [customer_id]
+        )
+    }
+    assert {"odp_events", "odp_csv", "ometria_orders", "optimizely_xml"} <= sources
+    customer = sample_run.dicts("select * from core.customers where customer_id = ?", [customer_id])
+    assert customer[0]["first_name"] == "Alex"
+    # LTV is the sum of the counted orders' base subtotals, whatever their source and currency
+    ltv = sample_run.value(
+        "select sum(subtotal_base) from core.orders where customer_id = ? and event_count > 0",
+        [customer_id],
+    )
+    assert customer[0]["ltv"] == ltv and ltv > Decimal("0")
+
+
+def test_every_order_of_the_sample_converts_to_the_base_currency(sample_run):
+    assert sample_run.value("select count(*) from core.orders where subtotal_base is null") == 0
+    currencies = {row[0] for row in sample_run.query("select distinct currency from core.orders")}
+    assert {"USD", "EUR", "GBP"} <= currencies
+
+
+def test_the_seed_documents_examples_are_in_the_sample(sample_run):
+    # Ometria's order 123553 as documented: subtotal 83.33 GBP
+    order = sample_run.order("123553")
+    assert (order["subtotal"], order["currency"]) == (Decimal("83.33"), "GBP")
+    # ODP's refund example: -30 and 30 mean the same
+    timeline = sample_run.ledger("ODP-SHARED-1")
+    assert [e["subtotal_delta"] for e in timeline] == [Decimal("100"), Decimal("-30")]
