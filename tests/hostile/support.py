@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 
 from orders_pipeline.config import SQL_DIR
+from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import LANDING_DDL
 from tests.conftest import Warehouse
 
 
 def pipeline_tables() -> set[str]:
-    """Every table the pipeline writes: the landing DDL's and one per model under sql/."""
-    tables = set(re.findall(r"create table if not exists (\w+\.\w+)", LANDING_DDL))
+    """Every table the pipeline writes: the landing and source DDL's and one per model under
+    sql/."""
+    ddl = LANDING_DDL + "".join(source.ddl() for source in SOURCES)
+    tables = set(re.findall(r"create table if not exists (\w+\.\w+)", ddl))
     tables |= {f"{p.parent.name}.{p.stem}" for p in SQL_DIR.glob("*/*.sql")}
     return tables
 

@@ -13,11 +13,13 @@ import ast
 import json
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
 
-from orders_pipeline.config import PROJECT_ROOT
-from tests.conftest import day
+from orders_pipeline.config import PROJECT_ROOT, Settings
+from orders_pipeline.runner import run_pipeline
+from tests.conftest import Warehouse, day
 from tests.hostile.support import existing_tables, pipeline_tables
 
 PAYLOADS = [
@@ -28,6 +30,7 @@ PAYLOADS = [
     "{table}{0}%s?$1 :name",  # placeholders of str.format, printf, DB-API and DuckDB
     "getvariable('base_currency')",
 ]
+QUOTES = {'"': "&quot;"}
 TEXT_FIELDS = ("first_name", "last_name", "name", "coupon_code", "bill_address", "ship_address")
 FILE_NAME = "odp_events/x'); DROP TABLE core.orders; --.ndjson"
 
@@ -116,6 +119,88 @@ def test_rejected_sql_values_are_quarantined_with_their_raw_text(injected):
     codes = [sorted(r.split(":", 1)[0] for r in row["reasons"]) for row in rows]
     assert codes == [["unsupported_event_type"], ["invalid_currency"]]
     assert [json.loads(row["raw"]) for row in rows] == rejected_events()
+
+
+def _csv_cell(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+@pytest.fixture(scope="module")
+def injected_everywhere(tmp_path_factory, sentinel):
+    """Every other source with SQL in its text fields and in its file names."""
+    root = tmp_path_factory.mktemp("every_source")
+    landing = root / "landing"
+    payloads = [*PAYLOADS, f"'; COPY (SELECT 42) TO '{sentinel}'; --"]
+    name = "x'); DROP TABLE core.orders; --"
+    files = {
+        f"odp_csv/{name}.csv": "event_type,action,ts,order_id,product_id,price,quantity,email,"
+        "order_coupon_code\n"
+        + "".join(
+            f"order,purchase,2026-06-03T10:00:00Z,{_csv_cell('CSV' + p)},{_csv_cell(p)},1,1,"
+            f"csv{n}@example.com,{_csv_cell(p)}\n"
+            for n, p in enumerate(payloads)
+        ),
+        f"odp_orders/{name}.ndjson": "".join(
+            json.dumps({"order_id": "CSV" + p, "status": p, "name": p}) + "\n" for p in payloads
+        ),
+        f"ometria_orders/{name}.ndjson": "".join(
+            json.dumps({"id": "OM" + p, "timestamp": "2026-06-03T10:00:00+00:00",
+                        "currency": "USD", "grand_total": 1, "status": p,
+                        "customer": {"email": f"om{n}@example.com", "firstname": p},
+                        "lineitems": [{"product_id": p, "quantity": 1, "unit_price": 1}]})
+            + "\n"
+            for n, p in enumerate(payloads)
+        ),
+        f"optimizely_xml/{name}.xml": "<orders>"
+        + "".join(
+            f'<order refCode="{escape("XML" + p, QUOTES)}" orderDate="2026-06-03T10:00:00Z" '
+            f'currency="USD" total="1"><user email="xml{n}@example.com"/>'
+            f'<product refCode="{escape(p, QUOTES)}" quantity="1" price="1">'
+            f'<attribute key="{escape(p, QUOTES)}">{escape(p)}</attribute></product></order>'
+            for n, p in enumerate(payloads)
+        )
+        + "</orders>",
+        f"products/{name}.csv": "product_id,sku,name\n"
+        + "".join(f"{_csv_cell(p)},{_csv_cell(p)},{_csv_cell(p)}\n" for p in payloads),
+        f"exchange_rates/{name}.csv": "date,currency,rate_to_base\n"
+        + "".join(f"2026-06-01,{_csv_cell(p)},1.1\n" for p in payloads),
+    }  # fmt: skip
+    for relative, text in files.items():
+        (landing / relative).parent.mkdir(parents=True, exist_ok=True)
+        (landing / relative).write_text(text, encoding="utf-8")
+    summary = run_pipeline(Settings(landing_dir=landing, warehouse=root / "w.duckdb"))
+    assert summary.success, summary.errors
+    return Warehouse(path=root / "w.duckdb", summary=summary), payloads
+
+
+def test_sql_in_every_source_and_file_name_leaves_every_table(injected_everywhere, sentinel):
+    wh, payloads = injected_everywhere
+    missing = pipeline_tables() - existing_tables(wh)
+    assert not missing, f"tables gone after the run: {sorted(missing)}"
+    assert not sentinel.exists(), "a payload ran as SQL"
+    loads = wh.dicts("select source, records, accepted, quarantined, duplicates from audit.loads")
+    assert {load["source"] for load in loads} == {
+        "odp_csv", "odp_orders", "ometria_orders", "optimizely_xml", "products", "exchange_rates"
+    }  # fmt: skip
+    for load in loads:
+        assert load["records"] == len(payloads), load
+        assert load["records"] == load["accepted"] + load["quarantined"] + load["duplicates"]
+    # a currency code is validated: every SQL-looking one is quarantined, not run
+    assert wh.value("select count(*) from staging.exchange_rate_records") == 0
+
+
+@pytest.mark.parametrize("n", range(len(PAYLOADS)))
+def test_sql_looking_values_are_stored_verbatim_in_every_source(injected_everywhere, n):
+    wh, payloads = injected_everywhere
+    payload = payloads[n]
+    assert wh.order("CSV" + payload)["coupon_code"] == payload
+    assert wh.order("CSV" + payload)["name"] == payload  # the Orders-object overlay
+    assert wh.order("OM" + payload)["first_name"] == payload
+    xml_items = wh.dicts("select * from core.order_items where order_id = ?", ["XML" + payload])
+    assert [item["product_id"] for item in xml_items] == [payload]
+    assert json.loads(xml_items[0]["attributes"]) == {payload: payload}
+    product = wh.dicts("select * from core.products where product_id = ?", [payload])
+    assert [(p["sku"], p["name"]) for p in product] == [(payload, payload)]
 
 
 # -- no SQL built from input -------------------------------------------------------------------
