@@ -83,8 +83,32 @@ def quarantine_gate(source: Source) -> SqlCheck:
     )
 
 
+def unique_key(name: str, table: str, key: tuple[str, ...]) -> SqlCheck:
+    """One row per ``key`` in ``table`` (a core table; names from code)."""
+    columns = ", ".join(key)
+    return SqlCheck(
+        name=name,
+        asset=tuple(table.split(".")),
+        description=f"One row per ({columns}) in {table}.",
+        sql=f"select {columns}, count(*) as n from {table} group by all having count(*) > 1",
+        blocking=True,
+    )
+
+
+# Unique keys of the core tables that no other check covers.
+UNIQUE_KEYS = (
+    unique_key("item_key_unique", "core.order_items", ("event_id", "item_no")),
+    unique_key("product_id_unique", "core.products", ("product_id",)),
+    unique_key(
+        "identifier_unique", "core.customer_identifiers", ("identifier_type", "identifier_value")
+    ),
+    unique_key("order_customer_unique", "core.order_customers", ("order_id",)),
+)
+
+
 CHECKS: tuple[SqlCheck, ...] = (
     *(record_reconciliation(source) for source in SOURCES),
+    *UNIQUE_KEYS,
     *(quarantine_gate(source) for source in SOURCES),
     SqlCheck(
         name="event_id_unique",

@@ -37,6 +37,12 @@ BREAKAGES = {
         values ('phone', '+15550000', 99, 99, 'fanout_over_limit', 25)""",
     "net_revenue_matches_order_subtotals": "update reporting.daily_revenue set net = net + 1",
     "items_have_a_known_product": "delete from core.products",
+    "item_key_unique": "insert into core.order_items select * from core.order_items limit 1",
+    "product_id_unique": "insert into core.products select * from core.products limit 1",
+    "identifier_unique": """insert into core.customer_identifiers
+        select * from core.customer_identifiers limit 1""",
+    "order_customer_unique": """insert into core.order_customers
+        select * from core.order_customers limit 1""",
 }
 
 # One small good file per source, so that every per-source check has something to judge.
