@@ -35,7 +35,7 @@ def test_validation_of_thousands_of_records_passes_with_256mb(tmp_path: Path) ->
     with connect(settings) as con:
         ensure_landing_tables(con)
         ensure_source_tables(con)
-        landed = land_new_files(con, settings, source.name, source.suffixes, source.land_records)
+        landed = land_new_files(con, settings, [source])[source.name]
         report = validate_pending(con, source.validation)
 
     assert landed.records_landed > 4000

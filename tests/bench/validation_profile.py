@@ -60,7 +60,7 @@ def prepare(root: Path, line_items: int, days: int) -> None:
     with connect(settings) as con:
         ensure_landing_tables(con)
         ensure_source_tables(con)
-        report = land_new_files(con, settings, SOURCE, source.suffixes, source.land_records)
+        report = land_new_files(con, settings, [source])[SOURCE]
     print(
         f"generated in {generated - started:.1f} s, landed {report.records_landed:,} records "
         f"of {len(report.files_loaded)} files in {time.perf_counter() - generated:.1f} s"
