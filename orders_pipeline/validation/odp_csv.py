@@ -41,7 +41,7 @@ from orders_pipeline.validation.csv_rows import (
     decimal_text_fits,
     decimal_text_message,
 )
-from orders_pipeline.validation.odp_events import _ts_expression, _visible
+from orders_pipeline.validation.json_fields import ts_expression, visible
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import row_check
 
@@ -133,7 +133,7 @@ def candidates_sql(raw_table: str) -> str:
                 lambda e: (e.key = 'order_email' or e.key = 'order_phone'
                            or (e.key not in ({reserved}) and not starts_with(e.key, 'order_')
                                and not starts_with(e.key, 'item_')))
-                          and {_visible("e.value")})) as usable_identifiers,
+                          and {visible("e.value")})) as usable_identifiers,
             -- part of the dedupe key: its definition must not change (see odp_events)
             len(list_filter(entries, lambda e: coalesce(trim(e.value), '') <> ''))
                 as sent_cells,
@@ -150,7 +150,7 @@ def candidates_sql(raw_table: str) -> str:
     )
     select *,
         case when ts_text is null then 'ABSENT' else 'VARCHAR' end as ts_kind,
-        {_ts_expression("case when ts_text is null then 'ABSENT' else 'VARCHAR' end", "ts_text")}
+        {ts_expression("case when ts_text is null then 'ABSENT' else 'VARCHAR' end", "ts_text")}
             as ts
     from fields
     """

@@ -12,6 +12,16 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from orders_pipeline.validation.json_fields import (
+    MAX_DEPTH,
+    NOT_SENT,
+    TEXT_KINDS,
+    keys_unique,
+    money_columns_of,
+    nesting_sql,
+    ts_expression,
+    visible,
+)
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import (
     MAX_SIGNIFICANT_DIGITS,
@@ -35,102 +45,9 @@ TEXT_FIELDS = (
     "email",
 )  # fmt: skip
 
-# RFC 3339 offsets only: DuckDB's cast would also take "+25:00" or "+14:60" and shift by it.
-_ISO_WITH_OFFSET = (
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*"
-    r"(Z|z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)$"
-)
-# Plausible event times, epoch seconds or ISO alike: from 1970 to 2100. Anything outside is a
-# typo or a unit error (milliseconds), and would also make daily partitions up to that date.
-_MAX_EPOCH = 4102444800
-# Deepest nesting of objects and arrays a record may have (an event itself uses 5 levels).
-# Deeper records are refused: duplicate detection walks every node with its path, which costs
-# depth x size, and tools that read `custom` recursively (Python's json) stop near 1,000.
-MAX_DEPTH = 64
-# Kinds a text field may have: numbers are kept as their text (a phone sent as a number).
-TEXT_KINDS = ("VARCHAR", "UBIGINT", "BIGINT", "DOUBLE", "NULL", "ABSENT")
 # An identifier must be a string or a number: `true` or an object would link every customer
 # who sends the same one.
 NOT_AN_IDENTIFIER = ("OBJECT", "ARRAY", "BOOLEAN")
-
-
-def _visible(text: str) -> str:
-    """True when ``text`` has a character a person can see: an identifier of spaces,
-    zero-width or control characters identifies nobody."""
-    return f"coalesce(regexp_matches({text}, '[^\\s\\p{{Z}}\\p{{Cc}}\\p{{Cf}}]'), false)"
-
-
-def _money_columns(path: str, field: str, alias: str | None = None) -> str:
-    """``<alias>_kind``, ``_text`` and ``_exact`` of the money field ``field`` of the object at
-    ``path``, each read with a JSON call of its own (for sources with a few fields)."""
-    return _money_columns_of(
-        f"json_type(doc, '{path}.{field}')", f"json_extract_string(doc, '{path}.{field}')",
-        alias or field,
-    )  # fmt: skip
-
-
-def _money_columns_of(kind: str, text: str, name: str) -> str:
-    """``<name>_kind``, ``_text`` and ``_exact`` of a money field from its JSON kind (SQL NULL
-    when absent) and text, already extracted."""
-    kind = f"coalesce({kind}, 'ABSENT')"
-    return f"""
-        {kind} as {name}_kind,
-        {text} as {name}_text,
-        case when {kind} in {NUMBER_KINDS} then coalesce(
-            try_cast({text} as decimal(38, 10)) = try_cast({text} as decimal(18, 4)), false)
-        end as {name}_exact"""
-
-
-def _ts_expression(kind: str, text: str) -> str:
-    parsed = f"""case
-        when {kind} in {NUMBER_KINDS} or regexp_full_match(trim({text}), '\\d{{1,10}}(\\.\\d+)?')
-            then case when try_cast({text} as double) between 0 and {_MAX_EPOCH}
-                      then to_timestamp(try_cast({text} as double)) end
-        when {kind} = 'VARCHAR' and regexp_matches(trim({text}), '{_ISO_WITH_OFFSET}')
-            then try_cast(upper(trim({text})) as timestamptz)
-        end"""
-    return f"""case when {parsed} between to_timestamp(0) and to_timestamp({_MAX_EPOCH})
-        then {parsed} end"""
-
-
-def _unique_keys(path: str) -> str:
-    """True unless the object at ``path`` repeats a key (json_keys is [] for non-objects)."""
-    return _keys_unique(f"json_keys(doc, '{path}')")
-
-
-def _keys_unique(keys: str) -> str:
-    """True unless an object repeats a key; ``keys`` is its ``json_keys`` list ([] for a
-    non-object, NULL when the path is absent)."""
-    return f"coalesce(len({keys}) = len(list_distinct({keys})), true)"
-
-
-def _nesting_sql() -> str:
-    """CTEs ``deep_records`` / ``nesting``: the nesting depth of each record that could be
-    deeper than MAX_DEPTH (it has more opening brackets than that; the others are never
-    looked at). Brackets inside strings are removed first; the depth is the running count
-    of openers minus closers, computed in one window pass (linear, unlike json_tree)."""
-    return f"""
-    deep_records as (
-        select arrival_seq,
-               regexp_replace(regexp_replace(raw, '"(?:[^"\\\\]|\\\\.)*"', '', 'g'),
-                              '[^\\[\\]{{}}]', '', 'g') as brackets
-        from records
-        where decode_error is null
-          and length(raw) - length(replace(replace(raw, '[', ''), '{{', '')) > {MAX_DEPTH}
-          and json_valid(raw)
-    ),
-    nesting as (
-        select arrival_seq, max(level) as depth
-        from (
-            select d.arrival_seq,
-                   sum(case when b.bracket in ('[', '{{') then 1 else -1 end) over (
-                       partition by d.arrival_seq order by b.position
-                       rows between unbounded preceding and current row) as level
-            from deep_records as d,
-                 unnest(string_split(d.brackets, '')) with ordinality as b(bracket, position)
-        )
-        group by arrival_seq
-    )"""
 
 
 # Every field of an event is read in a few JSON passes per record, not one per field: each
@@ -184,8 +101,7 @@ def candidates_sql(raw_table: str) -> str:
         return _at("parts", _PART_PATHS, path)
 
     money = ",".join(
-        _money_columns_of(json_type(f"{_ORDER}.{f}"), text(f"{_ORDER}.{f}"), f)
-        for f in MONEY_FIELDS
+        money_columns_of(json_type(f"{_ORDER}.{f}"), text(f"{_ORDER}.{f}"), f) for f in MONEY_FIELDS
     )
     texts = ",".join(
         f"{text(f'{_ORDER}.{f}')} as {f}, {kind(f'{_ORDER}.{f}')} as {f}_kind" for f in TEXT_FIELDS
@@ -199,8 +115,8 @@ def candidates_sql(raw_table: str) -> str:
     # json_extract(doc, '$.identifiers.*'), read from the identifiers alone
     identifier_values = f"json_extract({identifiers}, '$.*')"
     not_identifier = ", ".join(f"'{kind}'" for kind in NOT_AN_IDENTIFIER)
-    unique_keys = " and ".join(
-        _keys_unique(_at("object_keys", _KEYED_PATHS, path)) for path in _KEYED_PATHS
+    keys_are_unique = " and ".join(
+        keys_unique(_at("object_keys", _KEYED_PATHS, path)) for path in _KEYED_PATHS
     )
     items = part(f"{_ORDER}.items")
     order_keys = _at("object_keys", _KEYED_PATHS, _ORDER)
@@ -211,7 +127,7 @@ def candidates_sql(raw_table: str) -> str:
         from {raw_table} as r
         join batch_files as b using (file_seq)
     ),
-    {_nesting_sql()},
+    {nesting_sql()},
     checked as (
         select
             r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
@@ -237,7 +153,7 @@ def candidates_sql(raw_table: str) -> str:
         from parsed
     ),
     keyed as (
-        select *, {unique_keys} as unique_keys from extracted
+        select *, {keys_are_unique} as unique_keys from extracted
     ),
     fields as (
         select
@@ -286,10 +202,10 @@ def candidates_sql(raw_table: str) -> str:
             case when {json_type("$.identifiers")} = 'OBJECT' then
                 len(list_filter({identifier_values},
                                 lambda v: json_type(v) not in ('NULL', {not_identifier})
-                                          and {_visible("v ->> '$'")}))
+                                          and {visible("v ->> '$'")}))
                 else 0 end
-              + case when {_visible(email)} then 1 else 0 end
-              + case when {_visible(phone)} then 1 else 0 end as usable_identifiers,
+              + case when {visible(email)} then 1 else 0 end
+              + case when {visible(phone)} then 1 else 0 end as usable_identifiers,
             -- a repeated key cannot become a map (and the record is quarantined anyway)
             -- (most orders send no custom key: they skip the costly cast to a map)
             case when {json_type(_ORDER)} = 'OBJECT' and unique_keys
@@ -302,7 +218,7 @@ def candidates_sql(raw_table: str) -> str:
                 end as custom
         from keyed
     )
-    select *, {_ts_expression("ts_kind", "ts_text")} as ts
+    select *, {ts_expression("ts_kind", "ts_text")} as ts
     from fields
     """
 
@@ -317,7 +233,7 @@ def item_candidates_sql() -> str:
         return _at("texts", _ITEM_PATHS, path)
 
     money = ",".join(
-        _money_columns_of(json_type(f"$.{f}"), text(f"$.{f}"), f)
+        money_columns_of(json_type(f"$.{f}"), text(f"$.{f}"), f)
         for f in (*ITEM_MONEY_FIELDS, "quantity")
     )
     known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
@@ -346,16 +262,13 @@ def item_candidates_sql() -> str:
         trim({text("$.sku")}) as sku,
         coalesce({json_type("$.sku")}, 'ABSENT') as sku_kind,
         try_cast({text("$.quantity")} as decimal(18, 4)) as quantity,
-        {_keys_unique("keys")} as unique_keys,
+        {keys_unique("keys")} as unique_keys,
         {money},
         case when item_type = 'OBJECT' then
             len(list_filter(keys, lambda k: k not in ({known})))
             else 0 end as dropped_fields
     from extracted
     """
-
-
-NOT_SENT = ("ABSENT", "NULL")  # a key that is missing, or sent as JSON null
 
 
 def _event_schema() -> pa.DataFrameSchema:

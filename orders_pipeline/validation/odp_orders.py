@@ -27,7 +27,7 @@ from orders_pipeline.validation.csv_rows import (
     decimal_text_fits,
     decimal_text_message,
 )
-from orders_pipeline.validation.odp_events import MAX_DEPTH, _nesting_sql
+from orders_pipeline.validation.json_fields import MAX_DEPTH, nesting_sql
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import NUMBER_KINDS, money_checks, row_check
 
@@ -66,14 +66,14 @@ def candidates_sql(raw_table: str) -> str:
     ``batch_files`` (file_seq)."""
     known = ", ".join(f"'{k}'" for k in KNOWN_KEYS)
     fields = ",".join(_field_columns(f) for f in SUMMARY_FIELDS)
-    unique_keys = "coalesce(len(json_keys(doc)) = len(list_distinct(json_keys(doc))), true)"
+    keys_are_unique = "coalesce(len(json_keys(doc)) = len(list_distinct(json_keys(doc))), true)"
     return f"""
     with records as (
         select r.*
         from {raw_table} as r
         join batch_files as b using (file_seq)
     ),
-    {_nesting_sql()},
+    {nesting_sql()},
     parsed as (
         select
             r.arrival_seq, r.file_seq, r.file, r.record_no, r.loaded_at, r.decode_error,
@@ -96,7 +96,7 @@ def candidates_sql(raw_table: str) -> str:
         select
             arrival_seq as row_id, file_seq, file, record_no, loaded_at, decode_error,
             csv_error, is_csv, depth, is_json, root_kind, doc,
-            {unique_keys} as unique_keys,
+            {keys_are_unique} as unique_keys,
             case when is_csv then
                 case when nullif(trim(doc ->> 'order_id'), '') is null then 'ABSENT'
                      else 'VARCHAR' end
@@ -104,13 +104,13 @@ def candidates_sql(raw_table: str) -> str:
             trim(json_extract_string(doc, '$.order_id')) as order_id,
             {fields},
             -- keys besides order_id sent with a value (null and empty are not carried)
-            case when doc is not null and {unique_keys} then
+            case when doc is not null and {keys_are_unique} then
                 len(list_filter(map_entries(cast(doc as map(varchar, json))),
                     lambda e: e.key <> 'order_id' and json_type(e.value) <> 'NULL'
                               and coalesce(trim(e.value ->> '$'), 'x') <> ''))
                 else 0 end as sent_keys,
             -- other keys are custom fields; null and empty values are not carried
-            case when doc is not null and {unique_keys} then
+            case when doc is not null and {keys_are_unique} then
                 to_json(map_from_entries(list_filter(
                     map_entries(cast(doc as map(varchar, json))),
                     lambda e: e.key not in ({known}) and json_type(e.value) <> 'NULL'

@@ -14,15 +14,15 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from orders_pipeline.validation.odp_events import (
-    _ISO_WITH_OFFSET,
-    _MAX_EPOCH,
+from orders_pipeline.validation.json_fields import (
+    ISO_WITH_OFFSET,
     MAX_DEPTH,
+    MAX_EPOCH,
     NOT_SENT,
     TEXT_KINDS,
-    _money_columns,
-    _nesting_sql,
-    _unique_keys,
+    money_columns,
+    nesting_sql,
+    unique_keys,
 )
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import (
@@ -81,9 +81,9 @@ def _text(path: str, name: str) -> str:
 def _timestamp_expression(kind: str, text: str) -> str:
     """ISO-8601 with a UTC offset only (Ometria's own example, ``+00``, has an hour-only
     offset); epoch numbers are not an Ometria format. 1970 to 2100, as for ODP."""
-    parsed = f"""case when {kind} = 'VARCHAR' and regexp_matches(trim({text}), '{_ISO_WITH_OFFSET}')
+    parsed = f"""case when {kind} = 'VARCHAR' and regexp_matches(trim({text}), '{ISO_WITH_OFFSET}')
         then try_cast(upper(trim({text})) as timestamptz) end"""
-    return f"""case when {parsed} between to_timestamp(0) and to_timestamp({_MAX_EPOCH})
+    return f"""case when {parsed} between to_timestamp(0) and to_timestamp({MAX_EPOCH})
         then {parsed} end"""
 
 
@@ -92,11 +92,9 @@ def candidates_sql() -> str:
 
     No ``?`` parameter; the caller registers ``batch_files`` (file_seq) to restrict it.
     """
-    money = ",".join(_money_columns("$", f) for f in MONEY_FIELDS)
+    money = ",".join(money_columns("$", f) for f in MONEY_FIELDS)
     totals_money = ",".join(
-        _money_columns(f"$.totals.{part}", f, f"{part}_{f}")
-        for part in TOTALS
-        for f in MONEY_FIELDS
+        money_columns(f"$.totals.{part}", f, f"{part}_{f}") for part in TOTALS for f in MONEY_FIELDS
     )
     totals_currency = ",".join(
         f"{_kind(f'$.totals.{part}.currency')} as {part}_currency_kind, "
@@ -108,8 +106,8 @@ def candidates_sql() -> str:
     customer = ",".join(_text(f"$.customer.{f}", f"customer_{f}") for f in CUSTOMER_TEXT_FIELDS)
     addresses = ",".join(f"{_kind(f'$.{f}')} as {f}_kind" for f in ADDRESS_FIELDS)
     known = ", ".join(f"'{f}'" for f in ORDER_FIELDS)
-    unique_keys = " and ".join(
-        _unique_keys(path)
+    keys_are_unique = " and ".join(
+        unique_keys(path)
         for path in ("$", "$.customer", "$.totals", "$.totals.base", "$.totals.local")
     )
     return f"""
@@ -118,7 +116,7 @@ def candidates_sql() -> str:
         from {RAW_TABLE} as r
         join batch_files as b using (file_seq)
     ),
-    {_nesting_sql()},
+    {nesting_sql()},
     parsed as (
         select
             r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
@@ -132,7 +130,7 @@ def candidates_sql() -> str:
         left join nesting as n using (arrival_seq)
     ),
     keyed as (
-        select *, {unique_keys} as unique_keys from parsed
+        select *, {keys_are_unique} as unique_keys from parsed
     ),
     fields as (
         select
@@ -177,9 +175,9 @@ def candidates_sql() -> str:
 
 def item_candidates_sql() -> str:
     """One row per element of ``lineitems`` of the candidate records."""
-    money = ",".join(_money_columns("$", f) for f in (*ITEM_MONEY_FIELDS, *QUANTITY_FIELDS))
+    money = ",".join(money_columns("$", f) for f in (*ITEM_MONEY_FIELDS, *QUANTITY_FIELDS))
     totals_money = ",".join(
-        _money_columns(f"$.totals.{part}", f, f"{part}_{f}")
+        money_columns(f"$.totals.{part}", f, f"{part}_{f}")
         for part in TOTALS
         for f in ITEM_MONEY_FIELDS
     )
@@ -200,7 +198,7 @@ def item_candidates_sql() -> str:
     select
         row_id, item_no, doc as item,
         {_kind("$")} as item_kind,
-        {_unique_keys("$")} and {_unique_keys("$.totals")} as unique_keys,
+        {unique_keys("$")} and {unique_keys("$.totals")} as unique_keys,
         {_text("$.product_id", "product_id")},
         {_text("$.sku", "sku")},
         {_text("$.variant_id", "variant_id")},
