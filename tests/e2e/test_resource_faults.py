@@ -172,7 +172,7 @@ def _assert_consistent(folder: Path, previous: Path, failed_step: str) -> None:
     assert table_contents(folder / "analytics.duckdb") == table_contents(
         previous / "analytics.duckdb"
     )
-    if failed_step.startswith(("raw__", "validated_")):
+    if failed_step.startswith(("land_new_files", "validated_")):
         models = ("core", "reporting")
         assert table_contents(warehouse, models) == table_contents(previous / "wh.duckdb", models)
 
@@ -186,7 +186,7 @@ def _assert_rerun_completes(landing: Path, folder: Path, expected: Tables) -> No
 
 DISK_FULL = [
     # (label, free bytes left on the disk when the run starts, the step that hits it)
-    ("already full", 0, "raw__odp_events"),
+    ("already full", 0, "land_new_files"),
     ("fills while modelling", 6 * MB, "staging__"),
     ("fills while publishing", 12 * MB, "publish__analytics_database"),
 ]
@@ -212,7 +212,7 @@ def test_a_full_disk_fails_cleanly_and_the_next_run_completes(
 
 FILE_SIZE_LIMITS = [
     # (label, RLIMIT_FSIZE above the previous warehouse file's size, the step that hits it)
-    ("while landing", None, "raw__odp_events"),
+    ("while landing", None, "land_new_files"),
     ("write-ahead log while modelling", 700_000, "staging__"),
     ("checkpoint while modelling", 3_700_000, "staging__"),
 ]
@@ -261,7 +261,7 @@ def test_a_full_spill_folder_fails_cleanly_and_the_next_run_completes(
     spill = tmpfs(tmp_path / "spill", 64 * 1024)
     folder = tmp_path / "wh"
     shutil.copytree(previous, folder)
-    env = {"ORDERS_DUCKDB_MEMORY_LIMIT": "300MB", "ORDERS_DUCKDB_TEMP_DIR": str(spill)}
+    env = {"ORDERS_DUCKDB_MEMORY_LIMIT": "120MB", "ORDERS_DUCKDB_TEMP_DIR": str(spill)}
 
     done = _run(landings[1], folder / "wh.duckdb", env=env)
 
