@@ -7,9 +7,10 @@ one transaction: readers of the warehouse see the old table or the new one, neve
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import duckdb
 import sqlglot
 from sqlglot import expressions as exp
 
-from orders_pipeline.warehouse import count_rows, transaction
+from orders_pipeline.warehouse import ARRIVAL_STRIDE, count_rows, transaction
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class SqlModel:
     partition_column: str | None = None
     # ``-- materialized: view`` makes a view instead of a table.
     is_view: bool = False
+    # ``-- materialized: incremental``: the rows of records already built never change, so a
+    # build adds only the rows of records that arrived since (``run_incremental_model``).
+    is_incremental: bool = False
+    # A digest of the model's SQL and of every model it reads, recursively: a change to any of
+    # them makes the next incremental build a full one.
+    fingerprint: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -59,7 +66,8 @@ def table_references(sql: str) -> frozenset[tuple[str, str]]:
 
 _PARTITION_DIRECTIVE = re.compile(r"^--\s*partition_by:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
 _VIEW_DIRECTIVE = re.compile(r"^--\s*materialized:\s*view\s*$", re.M)
-_DIRECTIVES = (_PARTITION_DIRECTIVE, _VIEW_DIRECTIVE)
+_INCREMENTAL_DIRECTIVE = re.compile(r"^--\s*materialized:\s*incremental\s*$", re.M)
+_DIRECTIVES = (_PARTITION_DIRECTIVE, _VIEW_DIRECTIVE, _INCREMENTAL_DIRECTIVE)
 
 
 def partition_column(sql: str) -> str | None:
@@ -82,9 +90,29 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 references=table_references(sql),
                 partition_column=partition_column(sql),
                 is_view=bool(_VIEW_DIRECTIVE.search(sql)),
+                is_incremental=bool(_INCREMENTAL_DIRECTIVE.search(sql)),
             )
         )
-    return models
+    return _with_fingerprints(models)
+
+
+def _with_fingerprints(models: list[SqlModel]) -> list[SqlModel]:
+    """The models with their ``fingerprint``: their SQL and their upstream models' SQL."""
+    by_name = {(m.schema, m.name): m for m in models}
+    memo: dict[tuple[str, str], str] = {}
+
+    def digest(key: tuple[str, str], path: tuple[tuple[str, str], ...]) -> str:
+        if key not in memo:
+            if key in path:
+                raise ValueError(f"models read each other in a cycle: {path + (key,)}")
+            model = by_name[key]
+            upstream = sorted(
+                digest(ref, path + (key,)) for ref in model.references if ref in by_name
+            )
+            memo[key] = hashlib.sha256("\0".join([model.sql, *upstream]).encode()).hexdigest()
+        return memo[key]
+
+    return [replace(m, fingerprint=digest((m.schema, m.name), ())) for m in models]
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,7 @@ class ModelRun:
 
     rows: int
     seconds: float
+    incremental: bool = False  # only new records' rows were added
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
@@ -124,6 +153,9 @@ def run_model_partitions(
     )
     bounds = [first, first, last, last]
     started = time.perf_counter()
+    # a model may read only what the range needs (order_ledger: the orders with events in it)
+    con.execute("set variable partition_first = ?::date", [first])
+    con.execute("set variable partition_last = ?::date", [last])
     with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         con.execute(
@@ -135,6 +167,63 @@ def run_model_partitions(
             f"insert into {model.qualified_name} select * from ({model.sql}) where {in_range}",
             bounds,
         )
+    con.execute("set variable partition_first = null::date")
+    con.execute("set variable partition_last = null::date")
     return ModelRun(
         rows=count_rows(con, model.qualified_name), seconds=time.perf_counter() - started
+    )
+
+
+# Every record of a validated file has arrival_seq <= file_seq * stride + records.
+_VALIDATED_THROUGH = f"""
+select coalesce(max(file_seq * {ARRIVAL_STRIDE} + records), -1)
+from audit.loads
+where validated_at is not null
+"""
+
+
+def run_incremental_model(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, full_refresh: bool = False
+) -> ModelRun:
+    """Add to the model's table the rows of the records validated since its last build.
+
+    The model's SQL reads only records with ``arrival_seq > getvariable('incremental_after')``
+    (its import CTEs filter on it), and its rows for earlier records never change: a record
+    is validated once, and rows derived from it depend on it and earlier arrivals only. So
+    the build inserts the new rows, and ``audit.model_builds`` remembers how far it got.
+
+    A full build (every record) happens when the table does not exist yet, when the model's
+    SQL or any model upstream of it changed since the last build (its fingerprint), or with
+    ``full_refresh``. Both kinds of build give the same table.
+    """
+    started = time.perf_counter()
+    with transaction(con):
+        con.execute(f"create schema if not exists {model.schema}")
+        through = con.execute(_VALIDATED_THROUGH).fetchall()[0][0]
+        built = con.execute(
+            "select fingerprint, built_through from audit.model_builds where model = ?",
+            [model.qualified_name],
+        ).fetchall()
+        schema, name = model.schema, model.name
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+        incremental = not full_refresh and exists and built and built[0][0] == model.fingerprint
+        after = built[0][1] if incremental else -1
+        con.execute("set variable incremental_after = ?::bigint", [after])
+        if incremental:
+            con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+        else:
+            con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+        con.execute("delete from audit.model_builds where model = ?", [model.qualified_name])
+        con.execute(
+            "insert into audit.model_builds values (?, ?, ?)",
+            [model.qualified_name, model.fingerprint, through],
+        )
+    return ModelRun(
+        rows=count_rows(con, model.qualified_name),
+        seconds=time.perf_counter() - started,
+        incremental=bool(incremental),
     )

@@ -31,6 +31,8 @@ from dagster._core.storage.tags import (
 from orders_pipeline.warehouse import ARRIVAL_STRIDE, table_exists, transaction
 
 WATERMARK_TAG = "orders_pipeline/arrival_watermark"
+# A run with this tag set to "true" rebuilds incremental models from every record.
+FULL_REFRESH_TAG = "orders_pipeline/full_refresh"
 
 _AFFECTED_DAYS = """
 with watermark as (

@@ -13,7 +13,12 @@ import dagster as dg
 from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
 from orders_pipeline.faults import explain_error
-from orders_pipeline.partitions import ModelRunPlan, daily_partitions, plan_model_run
+from orders_pipeline.partitions import (
+    FULL_REFRESH_TAG,
+    ModelRunPlan,
+    daily_partitions,
+    plan_model_run,
+)
 from orders_pipeline.warehouse import connect, ensure_landing_tables, table_exists
 
 # Dagster logs every step event; the CLI shows our progress lines and its own error summary.
@@ -61,7 +66,10 @@ def run_pipeline(
     run_config = QUIET_RUN_CONFIG if quiet else None
     try:
         ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
         )
         _collect(summary, ingest)
         if ingest.success:

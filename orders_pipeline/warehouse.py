@@ -54,6 +54,11 @@ create table if not exists audit.duplicates (
     first_record_no   bigint  not null,
     same_file         boolean not null  -- re-sent within one file, or across files
 );
+create table if not exists audit.model_builds (
+    model          varchar not null,  -- schema.table of an incremental SQL model
+    fingerprint    varchar not null,  -- its SQL and its upstream models' (models.py)
+    built_through  bigint  not null   -- every record validated up to this arrival_seq is in
+);
 create table if not exists audit.model_watermark (
     arrival_seq  bigint not null,      -- every staged event up to here is in the models
     updated_at   timestamptz not null
@@ -154,6 +159,11 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
     blocklist = [value.strip().lower() for value in settings.identity_blocklist]
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
+    # incremental models read the records that arrived after this (models.py); -1: every one
+    con.execute("set variable incremental_after = -1::bigint")
+    # the days a partitioned model re-derives (models.py); NULL: open on that side
+    con.execute("set variable partition_first = null::date")
+    con.execute("set variable partition_last = null::date")
 
 
 @contextmanager

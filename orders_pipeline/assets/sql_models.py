@@ -7,8 +7,13 @@ import dagster as dg
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
-from orders_pipeline.models import SqlModel, run_model, run_model_partitions
-from orders_pipeline.partitions import range_bounds
+from orders_pipeline.models import (
+    SqlModel,
+    run_incremental_model,
+    run_model,
+    run_model_partitions,
+)
+from orders_pipeline.partitions import FULL_REFRESH_TAG, range_bounds
 from orders_pipeline.resources import OrdersWarehouse
 
 # Single-run backfills are what partitioned DuckDB models want (orders_pipeline.partitions);
@@ -43,6 +48,10 @@ def model_asset(
                 first, last = range_bounds(partitions, context.partition_key_range)
                 run = run_model_partitions(con, model, first, last)
                 detail = f"days {first or 'start'} .. {last or 'end'}"
+            elif model.is_incremental:
+                full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+                run = run_incremental_model(con, model, full_refresh=full_refresh)
+                detail = "new records" if run.incremental else "every record"
             else:
                 run = run_model(con, model)
             metadata = table_metadata(con, model.qualified_name, run.seconds)

@@ -4,7 +4,17 @@
 -- identity touches no partition.
 -- partition_by: event_date
 with events as (
+    -- re-deriving some days (models.run_model_partitions sets the bounds) needs every event of
+    -- the orders with an event on those days, and no other order's
     select * from staging.stg_order_events
+    where (getvariable('partition_first') is null and getvariable('partition_last') is null)
+        or order_id in (
+            select order_id from staging.stg_order_events
+            where (getvariable('partition_first') is null
+                   or cast(ts as date) >= getvariable('partition_first'))
+              and (getvariable('partition_last') is null
+                   or cast(ts as date) <= getvariable('partition_last'))
+        )
 ),
 
 exchange_rates as (

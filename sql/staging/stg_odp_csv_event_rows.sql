@@ -2,8 +2,10 @@
 -- rows sharing (order_id, action, ts) within one file are one event. Per file, so that a
 -- file landed later never changes an event already in the ledger: its rows form events of
 -- their own. The event's id is a hash of its rows' ids, its arrival its first row's.
+-- materialized: incremental
 with records as (
     select * from staging.odp_csv_records
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 events as (

@@ -3,12 +3,15 @@
 -- on every row that sends them (validation quarantines an event whose rows disagree), so
 -- each is the first one sent. subtotal is order_subtotal as sent; without it the ledger
 -- takes Σ item subtotals (items_subtotal), as for ODP events (§3).
+-- materialized: incremental
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 items as (
     select * from staging.stg_odp_csv_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 item_totals as (

@@ -1,8 +1,10 @@
 -- ODP historical CSV line items (SEMANTICS §1.2): one row per accepted CSV row that carries
 -- an item (product_id, sku, price, quantity, discount or subtotal). Order-level custom
 -- fields are copied onto every item, as for ODP events (§1.1).
+-- materialized: incremental
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 items_with_subtotal as (
@@ -37,7 +39,8 @@ final as (
         dropped_fields,
         custom,
         -- ODP drops custom item fields (§1.1): item_<key> columns are counted, not kept
-        cast(null as json) as attributes
+        cast(null as json) as attributes,
+        event_arrival_seq as arrival_seq
     from items_with_subtotal
 )
 

@@ -1,11 +1,14 @@
 -- ODP order events (SEMANTICS §1.1): one row per accepted API call, typed and named as the
 -- ledger expects. Amount fallbacks are resolved in core.order_events, not here.
+-- materialized: incremental
 with records as (
     select * from staging.odp_event_records
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 items as (
     select * from staging.stg_odp_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 item_totals as (

@@ -1,12 +1,15 @@
 -- ODP line items (SEMANTICS §1.1): one row per element of data.order.items of an accepted
 -- event. Custom fields inside items were dropped at validation (ODP ignores them); the
 -- order-level custom fields are copied onto every item.
+-- materialized: incremental
 with records as (
     select * from staging.odp_event_records
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 record_items as (
     select * from staging.odp_event_record_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 items_with_subtotal as (
@@ -42,7 +45,8 @@ final as (
         records.custom,
         -- per-item attributes kept by other sources (Ometria variant options, XML product
         -- attributes); ODP drops custom item fields (§1.1)
-        cast(null as json) as attributes
+        cast(null as json) as attributes,
+        records.arrival_seq
     from items_with_subtotal as items
     inner join records on records.event_id = items.event_id
 )

@@ -11,6 +11,7 @@ snapshot_identifiers as (
     select
         md5(event_id || ':0') as event_id,
         order_id,
+        arrival_seq,
         'ometria_customer_id' as identifier_type,
         customer_id as identifier_value
     from snapshots
@@ -19,6 +20,7 @@ snapshot_identifiers as (
     select
         md5(event_id || ':0') as event_id,
         order_id,
+        arrival_seq,
         'email' as identifier_type,
         customer_email as identifier_value
     from snapshots
@@ -26,7 +28,8 @@ snapshot_identifiers as (
 ),
 
 final as (
-    select event_id, 'ometria_orders' as source, order_id, identifier_type, identifier_value
+    select event_id, 'ometria_orders' as source, order_id, identifier_type, identifier_value,
+           arrival_seq
     from snapshot_identifiers
 )
 

@@ -147,7 +147,8 @@ final as (
         items.subtotal_derived,
         cast(items.dropped_fields as integer) as dropped_fields,
         snapshots.custom,
-        items.attributes
+        items.attributes,
+        changes.arrival_seq
     from (
         select * from gross_items
         union all by name

@@ -1,12 +1,15 @@
 -- Optimizely offline orders (SEMANTICS §1.5): every accepted <order> is one `purchase`
 -- event, order_id = refCode, ts = orderDate. `subtotal` is as sent; when it is absent the
 -- ledger takes Σ item subtotals (items_subtotal), as for every source (§3).
+-- materialized: incremental
 with records as (
     select * from staging.optimizely_order_records
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 items as (
     select * from staging.stg_optimizely_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 item_totals as (

@@ -2,12 +2,15 @@
 -- <order>. `price` is per unit, so the line subtotal is quantity × price. The product's
 -- <attribute>s are kept as sent in `attributes`; core.order_item_attributes keeps those the
 -- catalog confirms. The order's own <attribute>s are copied onto every item as `custom`.
+-- materialized: incremental
 with records as (
     select * from staging.optimizely_order_records
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 record_items as (
     select * from staging.optimizely_order_record_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 final as (
@@ -30,7 +33,8 @@ final as (
         true as subtotal_derived,
         records.custom,
         record_items.attributes,
-        record_items.attribute_count
+        record_items.attribute_count,
+        records.arrival_seq
     from record_items
     inner join records on records.event_id = record_items.event_id
 )

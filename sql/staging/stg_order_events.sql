@@ -7,20 +7,25 @@
 --   identifiers are), custom (JSON), items_subtotal, items_quantity, item_rows,
 --   dropped_item_fields, subtotal_base_sent, total_base_sent (amounts already in the base
 --   currency, same sign convention as subtotal/total; NULL when the source sent none).
+-- materialized: incremental
 with odp_events as (
     select * from staging.stg_odp_order_events
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 ometria_orders as (
     select * from staging.stg_ometria_order_events
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 optimizely_orders as (
     select * from staging.stg_optimizely_order_events
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 odp_csv_orders as (
     select * from staging.stg_odp_csv_order_events
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 final as (

@@ -1,20 +1,25 @@
 -- Every source's identifiers, normalised (SEMANTICS §5): email trimmed and lower-cased,
 -- phone reduced to `+` and digits, other ids trimmed (of invisible characters too). Empty
 -- values never link.
+-- materialized: incremental
 with odp_identifiers as (
     select * from staging.stg_odp_order_identifiers
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 ometria_identifiers as (
     select * from staging.stg_ometria_order_identifiers
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 optimizely_identifiers as (
     select * from staging.stg_optimizely_order_identifiers
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 odp_csv_identifiers as (
     select * from staging.stg_odp_csv_order_identifiers
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 unioned as (
@@ -32,6 +37,7 @@ normalised as (
         event_id,
         source,
         order_id,
+        arrival_seq,
         case
             when identifier_type in ('email', 'email_address') then 'email'
             when identifier_type in ('phone', 'phone_number', 'mobile') then 'phone'
@@ -51,6 +57,7 @@ final as (
         event_id,
         source,
         order_id,
+        arrival_seq,
         identifier_type,
         case identifier_type
             when 'email' then lower(trim(value_as_sent))

@@ -1,42 +1,48 @@
 -- Every source's line items in one shape. Each source's items model provides these columns:
 --   event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
 --   discount, subtotal (DECIMAL(38,4), derived when absent), subtotal_derived, custom (JSON,
---   the order-level custom fields), attributes (JSON, the item's own kept attributes).
+--   the order-level custom fields), attributes (JSON, the item's own kept attributes),
+--   arrival_seq (its event's).
+-- materialized: incremental
 with odp_items as (
     select * from staging.stg_odp_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 ometria_items as (
     select * from staging.stg_ometria_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 optimizely_items as (
     select * from staging.stg_optimizely_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 odp_csv_items as (
     select * from staging.stg_odp_csv_order_items
+    where arrival_seq > getvariable('incremental_after')
 ),
 
 final as (
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
-        discount, subtotal, subtotal_derived, custom, attributes
+        discount, subtotal, subtotal_derived, custom, attributes, arrival_seq
     from odp_items
     union all
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
-        discount, subtotal, subtotal_derived, custom, attributes
+        discount, subtotal, subtotal_derived, custom, attributes, arrival_seq
     from ometria_items
     union all
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
-        discount, subtotal, subtotal_derived, custom, attributes
+        discount, subtotal, subtotal_derived, custom, attributes, arrival_seq
     from optimizely_items
     union all
     select
         event_id, source, order_id, action, ts, item_no, product_id, sku, price, quantity,
-        discount, subtotal, subtotal_derived, custom, attributes
+        discount, subtotal, subtotal_derived, custom, attributes, arrival_seq
     from odp_csv_items
 )
 
