@@ -145,6 +145,9 @@ def run_model_partitions(
     rows outside the range are not touched. With both ends open this is a full rebuild,
     which also takes any change of the model's columns."""
     if first is None and last is None:
+        # logged first: a publication after a failed rebuild copies the table whole, which is
+        # merely slower, never stale
+        _record_partition_build(con, model, None, None)
         return run_model(con, model)
     column = model.partition_column
     assert column is not None, f"{model.qualified_name} is not partitioned"
@@ -167,10 +170,22 @@ def run_model_partitions(
             f"insert into {model.qualified_name} select * from ({model.sql}) where {in_range}",
             bounds,
         )
+        _record_partition_build(con, model, first, last)
     con.execute("set variable partition_first = null::date")
     con.execute("set variable partition_last = null::date")
     return ModelRun(
         rows=count_rows(con, model.qualified_name), seconds=time.perf_counter() - started
+    )
+
+
+def _record_partition_build(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, first: date | None, last: date | None
+) -> None:
+    """Log which days of the model were re-derived (publish.py copies only those)."""
+    con.execute(
+        """insert into state.partition_builds
+           select ?, coalesce(max(build_no), 0) + 1, ?, ? from state.partition_builds""",
+        [model.qualified_name, first, last],
     )
 
 
@@ -190,7 +205,7 @@ def run_incremental_model(
     The model's SQL reads only records with ``arrival_seq > getvariable('incremental_after')``
     (its import CTEs filter on it), and its rows for earlier records never change: a record
     is validated once, and rows derived from it depend on it and earlier arrivals only. So
-    the build inserts the new rows, and ``audit.model_builds`` remembers how far it got.
+    the build inserts the new rows, and ``state.model_builds`` remembers how far it got.
 
     A full build (every record) happens when the table does not exist yet, when the model's
     SQL or any model upstream of it changed since the last build (its fingerprint), or with
@@ -201,7 +216,7 @@ def run_incremental_model(
         con.execute(f"create schema if not exists {model.schema}")
         through = con.execute(_VALIDATED_THROUGH).fetchall()[0][0]
         built = con.execute(
-            "select fingerprint, built_through from audit.model_builds where model = ?",
+            "select fingerprint, built_through from state.model_builds where model = ?",
             [model.qualified_name],
         ).fetchall()
         schema, name = model.schema, model.name
@@ -217,9 +232,9 @@ def run_incremental_model(
             con.execute(f"insert into {model.qualified_name}\n{model.sql}")
         else:
             con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
-        con.execute("delete from audit.model_builds where model = ?", [model.qualified_name])
+        con.execute("delete from state.model_builds where model = ?", [model.qualified_name])
         con.execute(
-            "insert into audit.model_builds values (?, ?, ?)",
+            "insert into state.model_builds values (?, ?, ?)",
             [model.qualified_name, model.fingerprint, through],
         )
     return ModelRun(

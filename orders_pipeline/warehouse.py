@@ -19,7 +19,8 @@ import duckdb
 
 from orders_pipeline.config import Settings
 
-SCHEMAS = ("raw", "staging", "core", "reporting", "audit")
+# ``state``: the pipeline's own bookkeeping (what incremental builds have done), not data.
+SCHEMAS = ("raw", "staging", "core", "reporting", "audit", "state")
 
 # Tables written by Python (landing and validation). SQL models create their own tables.
 LANDING_DDL = """
@@ -54,10 +55,16 @@ create table if not exists audit.duplicates (
     first_record_no   bigint  not null,
     same_file         boolean not null  -- re-sent within one file, or across files
 );
-create table if not exists audit.model_builds (
+create table if not exists state.model_builds (
     model          varchar not null,  -- schema.table of an incremental SQL model
     fingerprint    varchar not null,  -- its SQL and its upstream models' (models.py)
     built_through  bigint  not null   -- every record validated up to this arrival_seq is in
+);
+create table if not exists state.partition_builds (
+    model      varchar not null,  -- schema.table of a partitioned SQL model
+    build_no   bigint  not null,  -- increasing: the order of the builds
+    first_day  date,              -- the days re-derived; NULL: open on that side, so
+    last_day   date               -- both NULL is a full rebuild
 );
 create table if not exists audit.model_watermark (
     arrival_seq  bigint not null,      -- every staged event up to here is in the models
