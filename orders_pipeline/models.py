@@ -18,7 +18,12 @@ import duckdb
 import sqlglot
 from sqlglot import expressions as exp
 
-from orders_pipeline.warehouse import ARRIVAL_STRIDE, count_rows, transaction
+from orders_pipeline.warehouse import (
+    ARRIVAL_STRIDE,
+    SETTING_VARIABLES,
+    count_rows,
+    transaction,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,11 @@ class SqlModel:
     # ``-- materialized: incremental``: the rows of records already built never change, so a
     # build adds only the rows of records that arrived since (``run_incremental_model``).
     is_incremental: bool = False
+    # ``-- unique_key: col`` on an incremental model: a build recomputes only the keys that
+    # the companion query ``<name>.changed.sql`` lists (``changed_sql``) and replaces their
+    # rows. The companion may read the model's own table (its previous build).
+    unique_key: str | None = None
+    changed_sql: str | None = None
     # A digest of the model's SQL and of every model it reads, recursively: a change to any of
     # them makes the next incremental build a full one.
     fingerprint: str = ""
@@ -67,7 +77,15 @@ def table_references(sql: str) -> frozenset[tuple[str, str]]:
 _PARTITION_DIRECTIVE = re.compile(r"^--\s*partition_by:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
 _VIEW_DIRECTIVE = re.compile(r"^--\s*materialized:\s*view\s*$", re.M)
 _INCREMENTAL_DIRECTIVE = re.compile(r"^--\s*materialized:\s*incremental\s*$", re.M)
-_DIRECTIVES = (_PARTITION_DIRECTIVE, _VIEW_DIRECTIVE, _INCREMENTAL_DIRECTIVE)
+_UNIQUE_KEY_DIRECTIVE = re.compile(r"^--\s*unique_key:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
+_DIRECTIVES = (
+    _PARTITION_DIRECTIVE,
+    _VIEW_DIRECTIVE,
+    _INCREMENTAL_DIRECTIVE,
+    _UNIQUE_KEY_DIRECTIVE,
+)
+# ``sql/<schema>/<name>.changed.sql``: the keys an incremental build of <name> recomputes
+CHANGED_SUFFIX = ".changed.sql"
 
 
 def partition_column(sql: str) -> str | None:
@@ -80,17 +98,34 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     """All models under ``sql_dir``, sorted by schema and name."""
     models = []
     for path in sorted(sql_dir.glob("*/*.sql")):
+        if path.name.endswith(CHANGED_SUFFIX):
+            continue
         sql = path.read_text(encoding="utf-8")
+        key = _UNIQUE_KEY_DIRECTIVE.search(sql)
+        companion = path.with_name(path.stem + CHANGED_SUFFIX)
+        changed_sql = companion.read_text(encoding="utf-8") if companion.exists() else None
+        is_incremental = bool(_INCREMENTAL_DIRECTIVE.search(sql))
+        if bool(key) != (changed_sql is not None) or (key and not is_incremental):
+            raise ValueError(
+                f"{path}: an incremental model with '-- unique_key: <column>' needs "
+                f"{companion.name} (the keys to recompute), and the other way round"
+            )
+        references = table_references(sql)
+        if changed_sql is not None:
+            own = (path.parent.name, path.stem)
+            references = references | (table_references(changed_sql) - {own})
         models.append(
             SqlModel(
                 path=path,
                 schema=path.parent.name,
                 name=path.stem,
                 sql=sql,
-                references=table_references(sql),
+                references=references,
                 partition_column=partition_column(sql),
                 is_view=bool(_VIEW_DIRECTIVE.search(sql)),
-                is_incremental=bool(_INCREMENTAL_DIRECTIVE.search(sql)),
+                is_incremental=is_incremental,
+                unique_key=key.group(1) if key else None,
+                changed_sql=changed_sql,
             )
         )
     return _with_fingerprints(models)
@@ -109,7 +144,8 @@ def _with_fingerprints(models: list[SqlModel]) -> list[SqlModel]:
             upstream = sorted(
                 digest(ref, path + (key,)) for ref in model.references if ref in by_name
             )
-            memo[key] = hashlib.sha256("\0".join([model.sql, *upstream]).encode()).hexdigest()
+            own = [model.sql, model.changed_sql or ""]
+            memo[key] = hashlib.sha256("\0".join([*own, *upstream]).encode()).hexdigest()
         return memo[key]
 
     return [replace(m, fingerprint=digest((m.schema, m.name), ())) for m in models]
@@ -207,16 +243,26 @@ def run_incremental_model(
     is validated once, and rows derived from it depend on it and earlier arrivals only. So
     the build inserts the new rows, and ``state.model_builds`` remembers how far it got.
 
+    A model with a ``unique_key`` is an entity (one row per order, per customer) whose rows
+    may change when new records arrive: its companion query lists the keys to recompute
+    (into the temp table ``changed_keys``), their rows are deleted, and the model's SQL, which
+    then reads only those keys, inserts them again.
+
     A full build (every record) happens when the table does not exist yet, when the model's
-    SQL or any model upstream of it changed since the last build (its fingerprint), or with
-    ``full_refresh``. Both kinds of build give the same table.
+    SQL or any model upstream of it changed since the last build (its fingerprint), when a
+    setting the SQL may read changed (``SETTING_VARIABLES``), or with ``full_refresh``.
+    Both kinds of build give the same table.
     """
     started = time.perf_counter()
     with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         through = con.execute(_VALIDATED_THROUGH).fetchall()[0][0]
+        partition_build_no = con.execute(
+            "select coalesce(max(build_no), 0) from state.partition_builds"
+        ).fetchall()[0][0]
         built = con.execute(
-            "select fingerprint, built_through from state.model_builds where model = ?",
+            "select fingerprint, built_through, partition_build_no from state.model_builds "
+            "where model = ?",
             [model.qualified_name],
         ).fetchall()
         schema, name = model.schema, model.name
@@ -225,20 +271,71 @@ def run_incremental_model(
             "where table_schema = ? and table_name = ?",
             [schema, name],
         ).fetchall()[0][0]
-        incremental = not full_refresh and exists and built and built[0][0] == model.fingerprint
+        fingerprint = _build_fingerprint(con, model)
+        incremental = not full_refresh and exists and built and built[0][0] == fingerprint
         after = built[0][1] if incremental else -1
         con.execute("set variable incremental_after = ?::bigint", [after])
-        if incremental:
+        if model.unique_key is not None:
+            _set_rederived_days(con, built[0][2] if incremental else None)
+            _collect_changed_keys(con, model, incremental)
+        if incremental and model.unique_key is not None:
+            con.execute(
+                f"delete from {model.qualified_name} where {model.unique_key} in "
+                f"(select {model.unique_key} from changed_keys)"
+            )
+            con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+        elif incremental:
             con.execute(f"insert into {model.qualified_name}\n{model.sql}")
         else:
             con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
         con.execute("delete from state.model_builds where model = ?", [model.qualified_name])
         con.execute(
-            "insert into state.model_builds values (?, ?, ?)",
-            [model.qualified_name, model.fingerprint, through],
+            "insert into state.model_builds values (?, ?, ?, ?)",
+            [model.qualified_name, fingerprint, through, partition_build_no],
         )
     return ModelRun(
         rows=count_rows(con, model.qualified_name),
         seconds=time.perf_counter() - started,
         incremental=bool(incremental),
     )
+
+
+def _collect_changed_keys(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, incremental: bool
+) -> None:
+    """``changed_keys``: the keys an incremental build recomputes (empty for a full build,
+    whose SQL reads every key: ``incremental_after`` is -1)."""
+    key = model.unique_key
+    con.execute(f"create or replace temp table changed_keys ({key} varchar)")
+    if incremental:
+        con.execute(
+            f"insert into changed_keys select distinct {key} from ({model.changed_sql}) "
+            f"where {key} is not null"
+        )
+
+
+def _set_rederived_days(con: duckdb.DuckDBPyConnection, after_build: int | None) -> None:
+    """Variables for a companion query: whether partitioned models re-derived any day since
+    partition build ``after_build`` (``rederived``), and the span of those days
+    (``rederived_first_day``/``rederived_last_day``, NULL when open on that side)."""
+    row = con.execute(
+        """select count(*) > 0,
+                  case when bool_and(first_day is not null) then min(first_day) end,
+                  case when bool_and(last_day is not null) then max(last_day) end
+           from state.partition_builds where build_no > ?""",
+        [after_build if after_build is not None else -1],
+    ).fetchall()[0]
+    con.execute("set variable rederived = ?::boolean", [row[0]])
+    con.execute("set variable rederived_first_day = ?::date", [row[1]])
+    con.execute("set variable rederived_last_day = ?::date", [row[2]])
+
+
+def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
+    """The model's fingerprint with the settings of this session: a build under other
+    settings (base currency, lifecycle thresholds, identity limits) is not comparable."""
+    settings = con.execute(
+        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
+        "where list_contains(?, name)",
+        [list(SETTING_VARIABLES)],
+    ).fetchall()[0][0]
+    return hashlib.sha256("\0".join([model.fingerprint, *(settings or [])]).encode()).hexdigest()

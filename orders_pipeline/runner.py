@@ -80,7 +80,7 @@ def run_pipeline(
                 instance=instance,
                 raise_on_error=False,
                 run_config=run_config,
-                tags=summary.plan.tags,
+                tags={**summary.plan.tags, **({FULL_REFRESH_TAG: "true"} if full_refresh else {})},
             )
             _collect(summary, models)
             summary.success = models.success

@@ -58,7 +58,8 @@ create table if not exists audit.duplicates (
 create table if not exists state.model_builds (
     model          varchar not null,  -- schema.table of an incremental SQL model
     fingerprint    varchar not null,  -- its SQL and its upstream models' (models.py)
-    built_through  bigint  not null   -- every record validated up to this arrival_seq is in
+    built_through  bigint  not null,  -- every record validated up to this arrival_seq is in
+    partition_build_no bigint not null  -- and every state.partition_builds row up to this
 );
 create table if not exists state.partition_builds (
     model      varchar not null,  -- schema.table of a partitioned SQL model
@@ -155,6 +156,19 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
             con.close()
 
 
+# The session variables that carry settings (not run bookkeeping): a model built with other
+# values must be rebuilt in full (models.run_incremental_model).
+SETTING_VARIABLES = (
+    "base_currency",
+    "repeat_min_orders",
+    "loyal_min_orders",
+    "max_quarantine_rate",
+    "quarantine_min_records",
+    "identity_max_fanout",
+    "identity_blocklist",
+)
+
+
 def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Session settings and the variables SQL models read with ``getvariable(...)``."""
     con.execute("set TimeZone = 'UTC'")
@@ -168,6 +182,10 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
     # incremental models read the records that arrived after this (models.py); -1: every one
     con.execute("set variable incremental_after = -1::bigint")
+    # the days partitioned models re-derived since an entity model's last build (models.py)
+    con.execute("set variable rederived = false")
+    con.execute("set variable rederived_first_day = null::date")
+    con.execute("set variable rederived_last_day = null::date")
     # the days a partitioned model re-derives (models.py); NULL: open on that side
     con.execute("set variable partition_first = null::date")
     con.execute("set variable partition_last = null::date")

@@ -1,7 +1,12 @@
 -- Resolved customers (SEMANTICS §5, §7): one row per connected component of identifiers,
 -- with profile fields (first value wins) and lifecycle metrics on the order subtotal.
+-- An incremental build recomputes only the customers customers.changed.sql lists.
+-- materialized: incremental
+-- unique_key: customer_id
 with identifiers as (
     select * from core.customer_identifiers
+    where getvariable('incremental_after') < 0
+        or customer_id in (select customer_id from changed_keys)
 ),
 
 orders as (
@@ -9,11 +14,23 @@ orders as (
     -- is in no customer's metrics
     select * from core.orders
     where customer_id is not null and event_count > 0
+        and (getvariable('incremental_after') < 0
+             or customer_id in (select customer_id from changed_keys))
+),
+
+order_customers as (
+    select * from core.order_customers
+    where getvariable('incremental_after') < 0
+        or customer_id in (select customer_id from changed_keys)
 ),
 
 ledger as (
-    select * from core.order_events
-    where customer_id is not null and not is_pass_through
+    -- core.order_events, read from its tables so that only the chosen customers' events are
+    -- joined
+    select order_ledger.*, order_customers.customer_id
+    from core.order_ledger
+    inner join order_customers on order_customers.order_id = order_ledger.order_id
+    where not order_ledger.is_pass_through
 ),
 
 contact_lists as (

@@ -1,11 +1,19 @@
 -- The order summary (SEMANTICS §4): one row per order, from its ledger, overlaid field by
 -- field with the ODP Orders-object updates (§4.4).
+-- An incremental build recomputes only the orders orders.changed.sql lists (changed_keys):
+-- every other order's row is as the last build left it.
+-- materialized: incremental
+-- unique_key: order_id
 with ledger as (
     select * from core.order_events
+    where getvariable('incremental_after') < 0
+        or order_id in (select order_id from changed_keys)
 ),
 
 order_updates as (
     select * from staging.stg_odp_order_updates
+    where getvariable('incremental_after') < 0
+        or order_id in (select order_id from changed_keys)
 ),
 
 customer_identifiers as (

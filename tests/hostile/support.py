@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from orders_pipeline.config import SQL_DIR
+from orders_pipeline.models import discover_models
 from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import LANDING_DDL
 from tests.conftest import Warehouse
@@ -15,7 +16,7 @@ def pipeline_tables() -> set[str]:
     sql/."""
     ddl = LANDING_DDL + "".join(source.ddl() for source in SOURCES)
     tables = set(re.findall(r"create table if not exists (\w+\.\w+)", ddl))
-    tables |= {f"{p.parent.name}.{p.stem}" for p in SQL_DIR.glob("*/*.sql")}
+    tables |= {model.qualified_name for model in discover_models(SQL_DIR)}
     return tables
 
 

@@ -233,6 +233,9 @@ TRUSTED = {
     "model.schema": MODEL,
     "model.qualified_name": MODEL,
     "model.sql": MODEL,
+    "model.changed_sql": MODEL,
+    "model.unique_key": MODEL + " (a column name matched by the -- unique_key: directive)",
+    "key": "models._collect_changed_keys: model.unique_key, " + MODEL,
     "in_range": "a fragment of ? placeholders around the model's own partition column",
     "kind": "the literal 'view' or 'table'",
     "alias": "the literal attach alias of the analyst database",
@@ -241,6 +244,7 @@ TRUSTED = {
     "and PII constants",
     "ARRIVAL_STRIDE": "a numeric constant",
     "PREVIEW_ROWS": "a numeric constant",
+    "spec.sql": "a SqlCheck's query: written in checks.py (CHECKS), from registry names",
     "**fill": "json_records: {'table': RAW_TABLE, 'stride': ARRIVAL_STRIDE, 'columns': "
     "RAW_INSERT_COLUMNS}",
     "RAW_INSERT_COLUMNS": "a constant list of the raw tables' own column names",
