@@ -2,26 +2,61 @@
 
 DuckDB allows one writer per file, and a reader holding the working warehouse would break
 scheduled runs (PITFALLS). So after every successful run the core, reporting and audit tables
-are copied into a fresh file beside the target, which is then renamed over the analyst
+are written into a temporary file beside the target, which is then renamed over the analyst
 database in one atomic step. A reader that has the old file open keeps reading the old
 snapshot; the next connection sees the new one. A crash before the rename leaves the previous
 analyst database untouched.
+
+Publishing is incremental: the temporary file starts as a byte copy of the previous
+publication, and only what changed since is rewritten in it.
+
+- A partitioned table (``-- partition_by: col``) is brought up to date from the warehouse's
+  ``state.partition_builds`` log: the copy remembers the last build it holds, and only the
+  days re-derived since are deleted and re-inserted (a full rebuild since, or a change of
+  columns, copies the table whole).
+- A view whose tables are all published stays a view, re-created from the warehouse's own
+  view SQL: it reads the copy's tables, so the copy stands alone. Other views are
+  materialised as tables.
+- Every other table is copied whole; tables gone from the warehouse are dropped.
+
+The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
+published table and the last partition build it holds) and ``state.publication_settings``
+(a format version, a digest of the PII setting, when it was published). A fresh, full
+publication is written instead when there is no previous file, it cannot be read, it was
+made with another PII setting or format, more than half of it is free space (deleted rows
+are not returned to the file, PITFALLS), or a full refresh asks for it. Failing to reuse the
+previous file never fails the run: it only makes the publication a full one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
+import re
+import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
-# What analysts get: everything but the raw records and the intermediate staging tables
-# (views are published as tables, so the copy stands on its own).
+from orders_pipeline.models import SqlModel, table_references
+from orders_pipeline.warehouse import table_exists
+
+LOGGER = logging.getLogger(__name__)
+
+# What analysts get: everything but the raw records and the intermediate staging tables.
 PUBLISHED_SCHEMAS = ("core", "reporting", "audit")
+# Bump when the copy's layout or the publication state changes: the next one is full.
+FORMAT_VERSION = 1
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -29,22 +64,28 @@ class PublishReport:
     """What one publication wrote."""
 
     path: Path
-    tables: int
-    rows: int
+    tables: int  # tables and views published
+    rows: int  # rows written (whole copies and re-inserted day ranges)
     seconds: float
+    whole: int = 0  # tables copied whole
+    by_range: int = 0  # partitioned tables updated by a day range
+    unchanged: int = 0  # partitioned tables left as they were
+    views: int = 0  # views published as views
+    full_reason: str | None = None  # why this was a fresh, full publication (None: it was not)
+
+    @property
+    def summary(self) -> str:
+        """One line for the progress log."""
+        kind = f"full ({self.full_reason})" if self.full_reason else "incremental"
+        return (
+            f"{self.tables} tables: {self.whole} whole, {self.by_range} by day range, "
+            f"{self.unchanged} unchanged, {self.views} views; {kind} -> {self.path}"
+        )
 
 
-def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    return [
-        (schema, table)
-        for schema, table in con.execute(
-            """select table_schema, table_name from information_schema.tables
-               where table_catalog = current_database()
-                 and table_type in ('BASE TABLE', 'VIEW')
-                 and table_schema in ('core', 'reporting', 'audit')
-               order by table_schema, table_name"""
-        ).fetchall()
-    ]
+def partition_columns(models: Iterable[SqlModel]) -> dict[str, str]:
+    """``{"schema.table": partition column}`` of the partitioned models."""
+    return {m.qualified_name: m.partition_column for m in models if m.partition_column}
 
 
 # ORDERS_PII_MODE=hash: contact details are replaced in the analyst copy by a keyed hash
@@ -65,88 +106,445 @@ create or replace temp macro pii_hash(v) as
 """
 
 
-def _select_list(con: duckdb.DuckDBPyConnection, schema: str, table: str, hash_pii: bool) -> str:
-    """The published columns of a table, with contact details hashed when asked."""
-    columns = con.execute(
+def _pii_digest(pii_key: str | None) -> str:
+    """What the copy records of its PII setting: never the key, only a digest of it (no
+    easier to attack than the published hashes themselves)."""
+    if pii_key is None:
+        return "none"
+    return hashlib.sha256(f"orders_pipeline publication\x1f{pii_key}".encode()).hexdigest()
+
+
+def _column_expression(
+    schema: str, table: str, name: str, data_type: str, names: set[str]
+) -> str | None:
+    """The hashing expression of a published column, or None when it is published as is."""
+    quoted = f'"{name}"'
+    if name in PII_WITHHELD.get((schema, table), ()):
+        return f"null::{data_type}"
+    if name in PII_COLUMNS and data_type.endswith("[]"):
+        return f"list_transform({quoted}, lambda v: pii_hash(v))"
+    if name in PII_COLUMNS:
+        return f"pii_hash({quoted})"
+    if name == "identifier_value" and "identifier_type" in names:
+        types = ", ".join(f"'{t}'" for t in PII_IDENTIFIER_TYPES)
+        return f"case when identifier_type in ({types}) then pii_hash({quoted}) else {quoted} end"
+    return None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
         """select column_name, data_type from information_schema.columns
-           where table_schema = ? and table_name = ? order by ordinal_position""",
+           where table_catalog = current_database() and table_schema = ? and table_name = ?
+           order by ordinal_position""",
         [schema, table],
     ).fetchall()
+
+
+def _select_list(con: duckdb.DuckDBPyConnection, schema: str, table: str, hash_pii: bool) -> str:
+    """The published columns of a table, with contact details hashed when asked."""
     if not hash_pii:
         return "*"
+    columns = _columns(con, schema, table)
     names = {name for name, _ in columns}
     select = []
     for name, data_type in columns:
-        quoted = f'"{name}"'
-        if name in PII_WITHHELD.get((schema, table), ()):
-            select.append(f"null::{data_type} as {quoted}")
-        elif name in PII_COLUMNS and data_type.endswith("[]"):
-            select.append(f"list_transform({quoted}, lambda v: pii_hash(v)) as {quoted}")
-        elif name in PII_COLUMNS:
-            select.append(f"pii_hash({quoted}) as {quoted}")
-        elif name == "identifier_value" and "identifier_type" in names:
-            types = ", ".join(f"'{t}'" for t in PII_IDENTIFIER_TYPES)
-            select.append(
-                f"case when identifier_type in ({types}) then pii_hash({quoted}) "
-                f"else {quoted} end as {quoted}"
-            )
-        else:
-            select.append(quoted)
+        expression = _column_expression(schema, table, name, data_type, names)
+        select.append(f'{expression} as "{name}"' if expression else f'"{name}"')
     return ", ".join(select)
 
 
+def _hashed_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    """The columns of a table that the hashing select list replaces."""
+    columns = _columns(con, schema, table)
+    names = {name for name, _ in columns}
+    return {n for n, t in columns if _column_expression(schema, table, n, t, names) is not None}
+
+
+@dataclass
+class _Tally:
+    whole: int = 0
+    by_range: int = 0
+    unchanged: int = 0
+    views: int = 0
+    rows: int = 0
+    published: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Range:
+    """Days of a partitioned table to rewrite (None: open on that side)."""
+
+    column: str
+    first: date | None
+    last: date | None
+
+
+class _NotReusable(Exception):
+    """The previous publication cannot be updated in place: publish a fresh one."""
+
+
+_ALIAS = "analytics_publish"
+
+
 def publish_analytics(
-    con: duckdb.DuckDBPyConnection, target: Path, pii_key: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    pii_key: str | None = None,
+    partitioned: Mapping[str, str] | None = None,
+    fresh: bool = False,
 ) -> PublishReport:
-    """Copy the published schemas of the open warehouse into ``target``, atomically; with a
-    ``pii_key``, contact details are replaced by keyed hashes (``PII_COLUMNS``)."""
+    """Publish the published schemas of the open warehouse to ``target``, atomically.
+
+    ``partitioned`` maps ``schema.table`` to the partition column of each partitioned model
+    (``partition_columns``): only their re-derived days are rewritten in the previous
+    publication (without it, every table is copied whole). With a ``pii_key``, contact
+    details are replaced by keyed hashes (``PII_COLUMNS``). ``fresh`` writes a new file
+    from scratch, as when there is no previous publication.
+    """
     started = time.perf_counter()
+    partitioned = dict(partitioned or {})
+    for name, column in partitioned.items():
+        if not _IDENTIFIER.match(column):
+            raise ValueError(f"{name}: {column!r} is not a column name")
     target.parent.mkdir(parents=True, exist_ok=True)
     # copies left by a run killed mid-publication (writers hold the lock, so none is live)
     for stale in target.parent.glob(f".{target.name}.*.tmp*"):
         _remove(stale)
     staging_file = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    alias = "analytics_publish"
-    tables = _published_tables(con)
-    rows = 0
     hash_pii = pii_key is not None
     if hash_pii:
         con.execute("set variable pii_key = ?", [pii_key])
         con.execute(_PII_MACRO)
-    con.execute(f"attach ? as {alias}", [str(staging_file)])
-    try:
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema if not exists {alias}.{schema}")
-        for schema, table in tables:
-            columns = _select_list(con, schema, table, hash_pii)
-            con.execute(
-                f"create table {alias}.{schema}.{table} as select {columns} from {schema}.{table}"
-            )
-            rows += int(
-                con.execute(f"select count(*) from {alias}.{schema}.{table}").fetchall()[0][0]
-            )
-        con.execute(f"checkpoint {alias}")
-    except BaseException:
-        # on a full disk the detach fails too (its checkpoint cannot be written); the copy
-        # and its log are removed either way, and the first error is the one reported
-        with contextlib.suppress(duckdb.Error):
-            con.execute(f"detach {alias}")
-        _remove(staging_file)
-        _remove(Path(f"{staging_file}.wal"))
-        raise
-    try:
-        con.execute(f"detach {alias}")
-    except BaseException:
-        _remove(staging_file)
-        _remove(Path(f"{staging_file}.wal"))
-        raise
+    digest = _pii_digest(pii_key)
+    publication = _Publication(con, hash_pii, digest, partitioned)
+
+    reason: str | None = None
+    tally: _Tally | None = None
+    if fresh:
+        reason = "a full publication was asked for"
+    elif not target.exists():
+        reason = "no previous publication"
+    else:
+        try:
+            shutil.copyfile(target, staging_file)
+            tally = publication.write(staging_file, previous=True)
+        except (OSError, duckdb.Error, _NotReusable) as error:
+            _remove(staging_file)
+            _remove(Path(f"{staging_file}.wal"))
+            reason = f"the previous publication could not be reused: {error}"
+            LOGGER.warning("publishing %s in full: %s", target, reason)
+    if tally is None:
+        tally = publication.write(staging_file, previous=False)
+
     _fsync(staging_file)
     os.replace(staging_file, target)
     _fsync(target.parent)
     _remove(Path(f"{staging_file}.wal"))
     return PublishReport(
-        path=target, tables=len(tables), rows=rows, seconds=time.perf_counter() - started
+        path=target,
+        tables=len(tally.published),
+        rows=tally.rows,
+        seconds=time.perf_counter() - started,
+        whole=tally.whole,
+        by_range=tally.by_range,
+        unchanged=tally.unchanged,
+        views=tally.views,
+        full_reason=reason,
     )
+
+
+@dataclass
+class _Publication:
+    """Writing the published schemas of the warehouse ``con`` into one attached file."""
+
+    con: duckdb.DuckDBPyConnection
+    hash_pii: bool
+    digest: str
+    partitioned: dict[str, str]
+
+    def write(self, staging_file: Path, previous: bool) -> _Tally:
+        """Bring ``staging_file`` (a copy of the previous publication when ``previous``, else
+        a new file) up to date, checkpoint and detach it; on failure it is removed."""
+        con = self.con
+        alias = _ALIAS
+        con.execute(f"attach ? as {alias}", [str(staging_file)])
+        try:
+            built = self._previous_state() if previous else {}
+            tally = self._update(built, previous)
+            con.execute(f"checkpoint {alias}")
+        except BaseException:
+            # on a full disk the detach fails too (its checkpoint cannot be written); the
+            # copy and its log are removed either way, and the first error is the one raised
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"detach {alias}")
+            _remove(staging_file)
+            _remove(Path(f"{staging_file}.wal"))
+            raise
+        try:
+            con.execute(f"detach {alias}")
+        except BaseException:
+            _remove(staging_file)
+            _remove(Path(f"{staging_file}.wal"))
+            raise
+        return tally
+
+    def _previous_state(self) -> dict[str, int | None]:
+        """The partition build each table of the attached previous publication holds;
+        raises ``_NotReusable`` when the file must not be updated in place."""
+        con, alias = self.con, _ALIAS
+        kinds = _catalog(con, alias, ("state",))
+        if (
+            kinds.get(("state", "publication_settings")) != "BASE TABLE"
+            or kinds.get(("state", "publication")) != "BASE TABLE"
+        ):
+            raise _NotReusable("it holds no publication state")
+        settings = con.execute(
+            f"select format_version, pii from {alias}.state.publication_settings"
+        ).fetchall()
+        if settings != [(FORMAT_VERSION, self.digest)]:
+            raise _NotReusable("it was made with another PII setting or format")
+        used, free = con.execute(
+            "select used_blocks, free_blocks from pragma_database_size() where database_name = ?",
+            [alias],
+        ).fetchall()[0]
+        if free > used:
+            raise _NotReusable(f"{free} of its {used + free} blocks are free space")
+        return dict(
+            con.execute(f"select table_name, build_no from {alias}.state.publication").fetchall()
+        )
+
+    def _update(self, built: dict[str, int | None], previous: bool) -> _Tally:
+        con, alias = self.con, _ALIAS
+        tally = _Tally()
+        for schema in (*PUBLISHED_SCHEMAS, "state"):
+            con.execute(f"create schema if not exists {alias}.{schema}")
+        source = _catalog(con, None, PUBLISHED_SCHEMAS)
+        existing = _catalog(con, alias, PUBLISHED_SCHEMAS)
+        # gone from the warehouse: gone from the copy
+        for schema, table in sorted(set(existing) - set(source)):
+            _drop(con, existing, schema, table)
+        last_builds = self._last_builds()
+        views = {key for key, kind in source.items() if kind == "VIEW"}
+        as_views = self._views_kept_as_views(views, set(source))
+        plans: dict[tuple[str, str], _Range | Literal["unchanged"] | None] = {}
+        for (schema, table), kind in sorted(source.items()):
+            if (schema, table) not in as_views:
+                column = self.partitioned.get(f"{schema}.{table}") if kind == "BASE TABLE" else None
+                plans[schema, table] = (
+                    self._range_plan(
+                        schema, table, column, built.get(f"{schema}.{table}"), existing
+                    )
+                    if previous and column is not None
+                    else None
+                )
+        # make room first: the freed blocks of what is replaced are reused by the new copies
+        # once checkpointed, so the file does not grow by a whole publication every time
+        for schema, table in sorted(
+            as_views | {key for key, plan in plans.items() if plan is None}
+        ):
+            _drop(con, existing, schema, table)
+        if previous:
+            con.execute(f"checkpoint {alias}")
+        for (schema, table), plan in plans.items():
+            name = f"{schema}.{table}"
+            if plan is None:
+                tally.rows += self._copy_whole(schema, table)
+                tally.whole += 1
+            elif plan == "unchanged":
+                tally.unchanged += 1
+            else:
+                tally.rows += self._apply_range(schema, table, plan)
+                tally.by_range += 1
+            held = last_builds.get(name) if name in self.partitioned else None
+            tally.published.append((name, held))
+        for schema, table in _dependency_order(con, as_views):
+            self._create_view(schema, table)
+            tally.views += 1
+            tally.published.append((f"{schema}.{table}", None))
+        con.execute(
+            f"""create or replace table {alias}.state.publication (
+                    table_name varchar not null,  -- schema.table (or view) published
+                    build_no   bigint             -- the last partition build it holds
+                )"""
+        )
+        con.executemany(f"insert into {alias}.state.publication values (?, ?)", tally.published)
+        con.execute(
+            f"""create or replace table {alias}.state.publication_settings as
+                select ?::integer as format_version, ?::varchar as pii,
+                       now() as published_at""",
+            [FORMAT_VERSION, self.digest],
+        )
+        return tally
+
+    def _last_builds(self) -> dict[str, int]:
+        """The warehouse's last partition build of each partitioned model."""
+        if not table_exists(self.con, "state", "partition_builds"):
+            return {}
+        return dict(
+            self.con.execute(
+                "select model, max(build_no) from state.partition_builds group by model"
+            ).fetchall()
+        )
+
+    def _range_plan(
+        self,
+        schema: str,
+        table: str,
+        column: str,
+        build_no: int | None,
+        existing: dict[tuple[str, str], str],
+    ) -> _Range | Literal["unchanged"] | None:
+        """What brings a partitioned table of the copy up to date with the days re-derived
+        since its build ``build_no``: a day range, "unchanged" when no build happened since,
+        or None when it must be copied whole (a full rebuild since, other columns, unknown
+        history)."""
+        con, alias = self.con, _ALIAS
+        if build_no is None or existing.get((schema, table)) != "BASE TABLE":
+            return None
+        if not table_exists(con, "state", "partition_builds"):
+            return None
+        columns = _select_list(con, schema, table, self.hash_pii)
+        wanted = con.execute(f"describe select {columns} from {schema}.{table} limit 0").fetchall()
+        held = con.execute(f"describe {alias}.{schema}.{table}").fetchall()
+        if [row[:2] for row in wanted] != [row[:2] for row in held]:
+            return None
+        if column not in {row[0] for row in held}:
+            return None
+        builds, full, first, last, open_first, open_last = con.execute(
+            """select count(*),
+                      count(*) filter (where first_day is null and last_day is null),
+                      min(first_day), max(last_day),
+                      bool_or(first_day is null), bool_or(last_day is null)
+               from state.partition_builds
+               where model = ? and build_no > ?""",
+            [f"{schema}.{table}", build_no],
+        ).fetchall()[0]
+        if builds == 0:
+            return "unchanged"
+        if full:
+            return None
+        return _Range(column, None if open_first else first, None if open_last else last)
+
+    def _apply_range(self, schema: str, table: str, days: _Range) -> int:
+        """Replace the copy's rows of the days with the warehouse's: the rows written."""
+        con, alias = self.con, _ALIAS
+        columns = _select_list(con, schema, table, self.hash_pii)
+        column = days.column
+        # the same range test as models.run_model_partitions, on the same partition column
+        in_range = (
+            f'(?::date is null or "{column}" >= ?::date) '
+            f'and (?::date is null or "{column}" <= ?::date)'
+        )
+        bounds = [days.first, days.first, days.last, days.last]
+        con.execute(f"delete from {alias}.{schema}.{table} where {in_range}", bounds)
+        inserted = con.execute(
+            f"insert into {alias}.{schema}.{table} "
+            f"select {columns} from {schema}.{table} where {in_range}",
+            bounds,
+        ).fetchall()
+        return int(inserted[0][0])
+
+    def _copy_whole(self, schema: str, table: str) -> int:
+        con, alias = self.con, _ALIAS
+        columns = _select_list(con, schema, table, self.hash_pii)
+        created = con.execute(
+            f"create table {alias}.{schema}.{table} as select {columns} from {schema}.{table}"
+        ).fetchall()
+        return int(created[0][0])
+
+    def _views_kept_as_views(
+        self, views: set[tuple[str, str]], published: set[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """The views that can be views in the copy: every table they read is published and,
+        when hashing, every contact-detail column they show is a hashed column of one."""
+        kept = set()
+        for schema, table in views:
+            try:
+                reads = table_references(_view_sql(self.con, schema, table))
+            except Exception:  # noqa: BLE001 - SQL sqlglot cannot read: materialise it
+                continue
+            if not reads or not reads <= published:
+                continue
+            if self.hash_pii and not self._view_hides_pii(schema, table, reads):
+                continue
+            kept.add((schema, table))
+        return kept
+
+    def _view_hides_pii(self, schema: str, table: str, reads: frozenset[tuple[str, str]]) -> bool:
+        con = self.con
+        shown = _columns(con, schema, table)
+        names = {name for name, _ in shown}
+        hashed_upstream = set()
+        for ref_schema, ref_table in reads:
+            hashed = _hashed_columns(con, ref_schema, ref_table)
+            hashed_upstream |= {c for c in _columns(con, ref_schema, ref_table) if c[0] in hashed}
+        return all(
+            (name, data_type) in hashed_upstream
+            for name, data_type in shown
+            if _column_expression(schema, table, name, data_type, names) is not None
+        )
+
+    def _create_view(self, schema: str, table: str) -> None:
+        """Re-create the warehouse's view in the copy from its own SQL: run with the copy
+        as the default database, its tables are the copy's."""
+        sql = _view_sql(self.con, schema, table)
+        alias = _ALIAS
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(f"use {alias}")
+            # SQL of a view in the warehouse, which only sql/ models create
+            cursor.execute(sql)
+        finally:
+            cursor.close()
+
+
+def _view_sql(con: duckdb.DuckDBPyConnection, schema: str, view: str) -> str:
+    return con.execute(
+        """select sql from duckdb_views()
+           where database_name = current_database() and schema_name = ? and view_name = ?""",
+        [schema, view],
+    ).fetchall()[0][0]
+
+
+def _dependency_order(
+    con: duckdb.DuckDBPyConnection, views: set[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The views, each after the views it reads (a view binds its reads when created)."""
+    reads = {v: table_references(_view_sql(con, *v)) & views for v in views}
+    ordered: list[tuple[str, str]] = []
+    while len(ordered) < len(views):
+        ready = sorted(v for v in views if v not in ordered and reads[v] <= set(ordered))
+        if not ready:  # a cycle cannot be created in DuckDB; keep going regardless
+            ready = sorted(v for v in views if v not in ordered)
+        ordered.extend(ready)
+    return ordered
+
+
+def _catalog(
+    con: duckdb.DuckDBPyConnection, database: str | None, schemas: tuple[str, ...]
+) -> dict[tuple[str, str], str]:
+    """``{(schema, name): 'BASE TABLE' | 'VIEW'}`` of a database (None: the warehouse)."""
+    rows = con.execute(
+        """select table_schema, table_name, table_type from information_schema.tables
+           where table_catalog = coalesce(?, current_database())
+             and table_type in ('BASE TABLE', 'VIEW')
+             and list_contains(?, table_schema)""",
+        [database, list(schemas)],
+    ).fetchall()
+    return {(schema, table): kind for schema, table, kind in rows}
+
+
+def _drop(
+    con: duckdb.DuckDBPyConnection,
+    existing: dict[tuple[str, str], str],
+    schema: str,
+    table: str,
+) -> None:
+    """Drop a table or view of the copy, if it has one of that name."""
+    kind = {"BASE TABLE": "table", "VIEW": "view"}.get(existing.pop((schema, table), ""))
+    alias = _ALIAS
+    if kind:
+        con.execute(f"drop {kind} if exists {alias}.{schema}.{table}")
 
 
 def _fsync(path: Path) -> None:

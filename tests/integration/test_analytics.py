@@ -72,7 +72,8 @@ def test_analyst_database_holds_core_reporting_and_audit_but_not_raw(tmp_path: P
         net = con.execute("select sum(net) from reporting.daily_revenue").fetchall()[0][0]
     finally:
         con.close()
-    assert schemas == {"core", "reporting", "audit"}
+    # and the publication's own bookkeeping (publish.py), nothing from raw or staging
+    assert schemas == {"core", "reporting", "audit", "state"}
     assert net == 10
     assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
 

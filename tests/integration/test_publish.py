@@ -1,0 +1,236 @@
+"""Incremental publishing: the analyst database is the previous one with only what changed
+rewritten, and always equals a fresh, full publication of the same warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.models import discover_models
+from orders_pipeline.publish import (
+    PUBLISHED_SCHEMAS,
+    PublishReport,
+    partition_columns,
+    publish_analytics,
+)
+from orders_pipeline.runner import run_pipeline
+from orders_pipeline.warehouse import connect
+from tests.conftest import day, odp_event, table_contents, write_ndjson
+
+KEY = "a-test-key-of-some-length"
+PARTITIONED = partition_columns(discover_models(SQL_DIR))
+ITEMS = [{"product_id": "P1", "sku": "S1", "price": 5, "quantity": 2}]
+
+
+def _first_batch(landing: Path) -> None:
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson",
+        [
+            odp_event("purchase", "A1", day(1), subtotal=10, items=ITEMS,
+                      identifiers={"email": "ann@example.com"}, first_name="Ann"),
+            odp_event("purchase", "B1", day(2), subtotal=20, items=ITEMS),
+            odp_event("purchase", "C1", day(3), subtotal=30, items=ITEMS),
+        ],
+    )  # fmt: skip
+
+
+def _late_batch(landing: Path) -> None:
+    """Events that arrive late, on the first day: a new order and a refund of an old one."""
+    write_ndjson(
+        landing / "odp_events" / "b.ndjson",
+        [
+            odp_event("purchase", "D1", day(1, 18), subtotal=40, items=ITEMS,
+                      identifiers={"email": "dora@example.com"}, last_name="Dorsey"),
+            odp_event("refund", "A1", day(1, 20), subtotal=-4),
+        ],
+    )  # fmt: skip
+
+
+def _settings(tmp_path: Path, **options: Any) -> Settings:
+    return Settings(landing_dir=tmp_path / "landing", warehouse=tmp_path / "wh.duckdb", **options)
+
+
+def _run(settings: Settings, instance: dg.DagsterInstance) -> dict[str, Any]:
+    """Run the pipeline; the analyst database's materialization metadata."""
+    summary = run_pipeline(settings, instance=instance)
+    assert summary.success, summary.errors
+    event = instance.get_latest_materialization_event(
+        dg.AssetKey(["publish", "analytics_database"])
+    )
+    assert event is not None and event.asset_materialization is not None
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def _fresh_copy(settings: Settings, path: Path, pii_key: str | None = None) -> PublishReport:
+    with connect(settings) as con:
+        return publish_analytics(con, path, pii_key=pii_key, partitioned=PARTITIONED, fresh=True)
+
+
+def _published(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return table_contents(path, PUBLISHED_SCHEMAS)
+
+
+def _dump(path: Path) -> str:
+    """Every value of every table and view of the published schemas, as text."""
+    return repr(_published(path))
+
+
+@pytest.fixture
+def instance():
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def test_a_late_event_on_an_old_day_is_published_by_day_range(tmp_path, instance):
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    first = _run(settings, instance)
+    assert first["full_publication_reason"] == "no previous publication"
+
+    _late_batch(settings.landing_dir)
+    second = _run(settings, instance)
+
+    assert second["full_publication_reason"] == ""
+    assert second["updated_by_day_range"] == len(PARTITIONED)
+    assert second["views"] == 1  # core.order_events
+    assert second["tables"] == (
+        second["copied_whole"] + second["updated_by_day_range"] + second["unchanged"]
+        + second["views"]
+    )  # fmt: skip
+    fresh = _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert fresh.full_reason == "a full publication was asked for"
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
+    con = duckdb.connect(str(settings.analytics_path), read_only=True)
+    try:
+        orders = con.execute("select order_id from core.order_events order by all").fetchall()
+    finally:
+        con.close()
+    assert ("D1",) in orders  # the late order is there
+
+
+def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(tmp_path, instance):
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    before = _published(settings.analytics_path)
+
+    with connect(settings) as con:
+        report = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+        assert (report.unchanged, report.by_range, report.full_reason) == (
+            len(PARTITIONED),
+            0,
+            None,
+        )
+        assert report.tables == report.whole + report.unchanged + report.views
+        # a table that gains a column is copied whole even without a partition build
+        con.execute("alter table reporting.daily_revenue add column note varchar")
+        report = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+        assert report.unchanged == len(PARTITIONED) - 1
+        # a table gone from the warehouse is gone from the analyst database
+        con.execute("alter table reporting.daily_revenue drop column note")
+        con.execute("create table reporting.scratch as select 1 as x")
+        publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+        con.execute("drop table reporting.scratch")
+        publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+
+    assert _published(settings.analytics_path) == before
+
+
+def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance):
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    assert "ann@example.com" in _dump(settings.analytics_path)
+
+    hashed = _settings(tmp_path, pii_mode="hash", pii_key=KEY)
+    _late_batch(settings.landing_dir)
+    switched = _run(hashed, instance)
+    assert "another PII setting" in switched["full_publication_reason"]
+    published = _dump(settings.analytics_path)
+    for secret in ("ann@example.com", "Ann", "dora@example.com", "Dorsey"):
+        assert secret not in published
+    assert KEY not in published and KEY not in repr(
+        table_contents(settings.analytics_path, ("state",))
+    )
+
+    # the same key: incremental, and the late contact details are hashed by range too
+    write_ndjson(
+        settings.landing_dir / "odp_events" / "c.ndjson",
+        [odp_event("purchase", "E1", day(2, 9), subtotal=5, items=ITEMS,
+                   identifiers={"email": "eve@example.com", "phone": "+44 20 7946 0001"},
+                   first_name="Evelyn")],
+    )  # fmt: skip
+    same_key = _run(hashed, instance)
+    assert same_key["full_publication_reason"] == ""
+    assert same_key["updated_by_day_range"] == len(PARTITIONED)
+    published = _dump(settings.analytics_path)
+    for secret in ("eve@example.com", "Evelyn", "7946"):
+        assert secret not in published
+    _fresh_copy(hashed, tmp_path / "fresh.duckdb", pii_key=KEY)
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
+
+    other_key = _run(_settings(tmp_path, pii_mode="hash", pii_key=KEY + "x"), instance)
+    assert "another PII setting" in other_key["full_publication_reason"]
+    assert _published(settings.analytics_path) != _published(tmp_path / "fresh.duckdb")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "no publication state"])
+def test_an_unusable_previous_analyst_database_falls_back_to_a_full_publication(
+    tmp_path, instance, damage
+):
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    analytics = settings.analytics_path
+    if damage == "garbage":
+        analytics.write_bytes(b"\x00not a database\xff" * 4096)
+    elif damage == "empty":
+        analytics.write_bytes(b"")
+    else:
+        analytics.unlink()
+        duckdb.connect(str(analytics)).execute("create table t as select 1 as x").close()
+
+    _late_batch(settings.landing_dir)
+    metadata = _run(settings, instance)
+
+    assert "could not be reused" in metadata["full_publication_reason"]
+    assert metadata["copied_whole"] + metadata["views"] == metadata["tables"]
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
+    assert not list(tmp_path.glob(".analytics.duckdb.*.tmp*"))
+
+
+def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance):
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    _late_batch(settings.landing_dir)
+    _run(settings, instance)
+    with connect(settings, read_only=True) as con:
+        expected = sorted(
+            con.execute("select order_id, event_seq, customer_id from core.order_events").fetchall()
+        )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(settings.analytics_path, elsewhere / "copy.duckdb")
+    settings.warehouse.unlink()  # the warehouse is gone
+
+    con = duckdb.connect(str(elsewhere / "copy.duckdb"), read_only=True)
+    try:
+        kinds = con.execute(
+            """select table_type from information_schema.tables
+               where table_schema = 'core' and table_name = 'order_events'"""
+        ).fetchall()
+        rows = sorted(
+            con.execute("select order_id, event_seq, customer_id from core.order_events").fetchall()
+        )
+    finally:
+        con.close()
+    assert kinds == [("VIEW",)]
+    assert rows == expected and len(rows) == 5
