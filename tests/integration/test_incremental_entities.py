@@ -1,0 +1,132 @@
+"""Incremental entity models (issue 5): a run recomputes only the orders and customers that
+new records touch, and the tables are those a single run over the same files gives, also
+when identities merge or split between runs, when an Orders-object update arrives later and
+when a setting changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
+from tests.conftest import Warehouse, day, odp_event, table_contents, write_ndjson
+
+SCHEMAS = ("staging", "core", "reporting", "audit")
+
+
+def _run(landing: Path, warehouse: Path, **settings: Any) -> Warehouse:
+    summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse, **settings))
+    assert summary.success, summary.errors
+    return Warehouse(path=warehouse, summary=summary)
+
+
+def _in_runs(tmp_path: Path, files: list[tuple[str, list[Any]]], **settings: Any) -> Warehouse:
+    """Land the files one run at a time, then check the result against one run over all of
+    them; returns the incremental warehouse."""
+    landing = tmp_path / "landing"
+    incremental = tmp_path / "incremental.duckdb"
+    for name, records in files:
+        write_ndjson(landing / name, records)
+        wh = _run(landing, incremental, **settings)
+    once = _run(landing, tmp_path / "once.duckdb", **settings)
+    assert table_contents(incremental, SCHEMAS) == table_contents(once.path, SCHEMAS)
+    return wh
+
+
+def _customers(wh: Warehouse) -> list[dict[str, Any]]:
+    return wh.dicts("select * from core.customers order by customer_id")
+
+
+def test_two_customers_merged_by_a_later_order_become_one(tmp_path: Path):
+    """§5: Ann (ann@) and a second shopper (bob@, +1555…) are two customers until an order
+    carries ann@ and the phone: then one, and the other row is gone."""
+    first = [
+        odp_event("purchase", "O1", day(1), identifiers={"email": "ann@example.com"},
+                  first_name="Ann", subtotal=10),
+        odp_event("purchase", "O2", day(2),
+                  identifiers={"email": "bob@example.com", "phone": "+15550001"}, subtotal=20),
+    ]  # fmt: skip
+    later = [
+        odp_event("purchase", "O3", day(3),
+                  identifiers={"email": "ann@example.com", "phone": "+15550001"}, subtotal=30),
+    ]  # fmt: skip
+    wh = _in_runs(tmp_path, [("odp_events/1.ndjson", first), ("odp_events/2.ndjson", later)])
+    [customer] = _customers(wh)
+    assert customer["emails"] == ["ann@example.com", "bob@example.com"]
+    assert (customer["lifecycle_order_count"], customer["ltv"]) == (3, 60)
+    assert customer["first_name"] == "Ann"
+    assert {o["customer_id"] for o in wh.dicts("select * from core.orders")} == {
+        customer["customer_id"]
+    }
+
+
+def test_a_customer_split_by_the_fanout_guard_is_recomputed(tmp_path: Path):
+    """§5: with ORDERS_IDENTITY_MAX_FANOUT=1, a phone seen with a second email stops linking:
+    the customer it held together splits, and the orders follow."""
+    first = [
+        odp_event("purchase", "O1", day(1),
+                  identifiers={"email": "ann@example.com", "phone": "+15550001"}, subtotal=10),
+    ]  # fmt: skip
+    later = [
+        odp_event("purchase", "O2", day(2),
+                  identifiers={"email": "cat@example.com", "phone": "+15550001"}, subtotal=20),
+    ]  # fmt: skip
+    wh = _in_runs(
+        tmp_path,
+        [("odp_events/1.ndjson", first), ("odp_events/2.ndjson", later)],
+        identity_max_fanout=1,
+    )
+    customers = _customers(wh)
+    assert sorted((c["emails"], c["phones"], c["ltv"]) for c in customers) == [
+        (["ann@example.com"], [], 10),
+        (["cat@example.com"], [], 20),
+    ]
+
+
+def test_an_orders_object_update_in_a_later_run_reaches_the_order_and_its_customer(
+    tmp_path: Path,
+):
+    """§4.4 and §7: an update of the subtotal arriving a run later overlays the order, and the
+    customer's LTV follows; an order known only from updates stays out of the metrics."""
+    events = [
+        odp_event("purchase", "A1", day(1), identifiers={"email": "ann@example.com"},
+                  subtotal=100),
+    ]  # fmt: skip
+    updates = [
+        {"order_id": "A1", "subtotal": 80},
+        {"order_id": "OBJ-1", "total": 44, "email": "ann@example.com"},
+    ]
+    wh = _in_runs(
+        tmp_path, [("odp_events/1.ndjson", events), ("odp_orders/2.ndjson", updates)]
+    )
+    orders = {o["order_id"]: o for o in wh.dicts("select * from core.orders")}
+    assert (orders["A1"]["subtotal"], orders["A1"]["tally_subtotal"]) == (80, 100)
+    assert orders["OBJ-1"]["customer_id"] == orders["A1"]["customer_id"]
+    [customer] = _customers(wh)
+    assert (customer["ltv"], customer["order_count_all"]) == (80, 1)
+
+
+def test_a_changed_setting_rebuilds_every_customer(tmp_path: Path):
+    """ORDERS_LOYAL_MIN_ORDERS changes the stage of customers no new event touches: the next
+    run rebuilds the table instead of recomputing the touched customers only."""
+    landing = tmp_path / "landing"
+    warehouse = tmp_path / "w.duckdb"
+    write_ndjson(
+        landing / "odp_events" / "1.ndjson",
+        [
+            odp_event("purchase", f"O{n}", day(n), identifiers={"email": "ann@example.com"},
+                      subtotal=10)
+            for n in range(1, 4)
+        ],
+    )  # fmt: skip
+    wh = _run(landing, warehouse)
+    assert [c["lifecycle_stage"] for c in _customers(wh)] == ["loyal"]
+    write_ndjson(
+        landing / "odp_events" / "2.ndjson",
+        [odp_event("purchase", "B1", day(5), identifiers={"email": "bob@example.com"},
+                   subtotal=5)],
+    )  # fmt: skip
+    wh = _run(landing, warehouse, loyal_min_orders=4)
+    stages = {tuple(c["emails"]): c["lifecycle_stage"] for c in _customers(wh)}
+    assert stages == {("ann@example.com",): "repeat", ("bob@example.com",): "one_purchase"}
