@@ -172,8 +172,7 @@ CHECKS: tuple[SqlCheck, ...] = (
                where not exists (select 1 from core.products as p
                                  where p.product_id = i.product_id)
                  and not exists (select 1 from core.products as p
-                                 where i.product_id is null and p.sku = i.sku)
-               order by i.source, i.order_id, i.item_no""",
+                                 where i.product_id is null and p.sku = i.sku)""",
         severity=dg.AssetCheckSeverity.WARN,
         additional_deps=(("core", "order_items"),),
     ),

@@ -55,6 +55,13 @@ create table if not exists audit.duplicates (
     first_record_no   bigint  not null,
     same_file         boolean not null  -- re-sent within one file, or across files
 );
+create table if not exists state.file_stats (
+    source      varchar not null,
+    file        varchar not null,  -- path under the landing folder
+    size_bytes  bigint  not null,
+    mtime_ns    bigint  not null,
+    sha256      varchar not null   -- of the bytes the file had at that size and mtime
+);
 create table if not exists state.model_builds (
     model          varchar not null,  -- schema.table of an incremental SQL model
     fingerprint    varchar not null,  -- its SQL and its upstream models' (models.py)

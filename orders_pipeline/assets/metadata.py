@@ -38,8 +38,19 @@ def table_metadata(
         "where table_schema || '.' || table_name = ? order by ordinal_position",
         [qualified_name],
     ).fetchall()
+    is_view = bool(
+        con.execute(
+            "select count(*) from duckdb_views() where schema_name || '.' || view_name = ?",
+            [qualified_name],
+        ).fetchall()[0][0]
+    )
+    counts = (
+        {}  # counting a view runs its query
+        if is_view
+        else {"dagster/row_count": dg.MetadataValue.int(count_rows(con, qualified_name))}
+    )
     return {
-        "dagster/row_count": dg.MetadataValue.int(count_rows(con, qualified_name)),
+        **counts,
         "seconds": dg.MetadataValue.float(round(seconds, 3)),
         "table": dg.MetadataValue.text(qualified_name),
         "preview": dg.MetadataValue.md(markdown_preview(con, qualified_name)),

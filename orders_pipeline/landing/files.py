@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from orders_pipeline.warehouse import transaction
+
 # A file still being written must not be ingested half: writers use a temporary name (a
 # leading dot, or one of these suffixes) and rename it when complete.
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".inprogress")
@@ -98,19 +100,36 @@ def new_files(
             "select distinct sha256 from audit.loads where source = ?", [source]
         ).fetchall()
     }
+    # sha256 of files as they were when last hashed: a loaded file whose size and mtime have
+    # not changed since is not read again (rsync's and make's rule), so a run does not re-read
+    # the whole history of the landing folder
+    known = {
+        (file, size, mtime): sha256
+        for file, size, mtime, sha256 in con.execute(
+            "select file, size_bytes, mtime_ns, sha256 from state.file_stats where source = ?",
+            [source],
+        ).fetchall()
+    }
     fresh: list[LandedFile] = []
     seen: list[LandedFile] = []
     unreadable: list[tuple[str, str]] = []
+    hashed: list[tuple[str, str, int, int, str]] = []
     for path in candidate_paths(landing_dir, source, suffixes):
         relative = path.relative_to(landing_dir).as_posix()
         try:
-            sha256, utf8 = fingerprint(path)
+            stat = path.stat()
+            cached = known.get((relative, stat.st_size, stat.st_mtime_ns))
+            if cached is not None and cached in loaded:
+                sha256, utf8 = cached, True  # loaded before: never read again
+            else:
+                sha256, utf8 = fingerprint(path)
+                hashed.append((source, relative, stat.st_size, stat.st_mtime_ns, sha256))
             landed = LandedFile(
                 path=path,
                 relative=relative,
                 source=source,
                 sha256=sha256,
-                size_bytes=path.stat().st_size,
+                size_bytes=stat.st_size,
                 utf8=utf8,
             )
         except OSError as error:
@@ -121,7 +140,23 @@ def new_files(
         else:
             loaded.add(landed.sha256)
             fresh.append(landed)
+    _remember_hashes(con, hashed)
     return FileScan(new=fresh, already_loaded=seen, unreadable=unreadable)
+
+
+def _remember_hashes(
+    con: duckdb.DuckDBPyConnection, hashed: list[tuple[str, str, int, int, str]]
+) -> None:
+    """Record the sha256 of each file hashed, at its size and mtime (one row per path). Only
+    a cache: whether a file is new is still decided by ``audit.loads``."""
+    if not hashed:
+        return
+    with transaction(con):
+        con.executemany(
+            "delete from state.file_stats where source = ? and file = ?",
+            [(source, file) for source, file, *_ in hashed],
+        )
+        con.executemany("insert into state.file_stats values (?, ?, ?, ?, ?)", hashed)
 
 
 def next_file_seq(con: duckdb.DuckDBPyConnection) -> int:
