@@ -42,10 +42,10 @@ class SqlModel:
     # ``-- materialized: incremental``: the rows of records already built never change, so a
     # build adds only the rows of records that arrived since (``run_incremental_model``).
     is_incremental: bool = False
-    # ``-- unique_key: col`` on an incremental model: a build recomputes only the keys that
+    # ``-- unique_key: col[, col]`` on an incremental model: a build recomputes only the keys
     # the companion query ``<name>.changed.sql`` lists (``changed_sql``) and replaces their
     # rows. The companion may read the model's own table (its previous build).
-    unique_key: str | None = None
+    unique_key: tuple[str, ...] | None = None
     changed_sql: str | None = None
     # A digest of the model's SQL and of every model it reads, recursively: a change to any of
     # them makes the next incremental build a full one.
@@ -77,7 +77,9 @@ def table_references(sql: str) -> frozenset[tuple[str, str]]:
 _PARTITION_DIRECTIVE = re.compile(r"^--\s*partition_by:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
 _VIEW_DIRECTIVE = re.compile(r"^--\s*materialized:\s*view\s*$", re.M)
 _INCREMENTAL_DIRECTIVE = re.compile(r"^--\s*materialized:\s*incremental\s*$", re.M)
-_UNIQUE_KEY_DIRECTIVE = re.compile(r"^--\s*unique_key:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
+_UNIQUE_KEY_DIRECTIVE = re.compile(
+    r"^--\s*unique_key:\s*([a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\s*$", re.M
+)
 _DIRECTIVES = (
     _PARTITION_DIRECTIVE,
     _VIEW_DIRECTIVE,
@@ -124,7 +126,7 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 partition_column=partition_column(sql),
                 is_view=bool(_VIEW_DIRECTIVE.search(sql)),
                 is_incremental=is_incremental,
-                unique_key=key.group(1) if key else None,
+                unique_key=tuple(c.strip() for c in key.group(1).split(",")) if key else None,
                 changed_sql=changed_sql,
             )
         )
@@ -279,10 +281,11 @@ def run_incremental_model(
             _set_rederived_days(con, built[0][2] if incremental else None)
             _collect_changed_keys(con, model, incremental)
         if incremental and model.unique_key is not None:
-            con.execute(
-                f"delete from {model.qualified_name} where {model.unique_key} in "
-                f"(select {model.unique_key} from changed_keys)"
+            matches = " and ".join(
+                f"{model.qualified_name}.{column} = changed_keys.{column}"
+                for column in model.unique_key
             )
+            con.execute(f"delete from {model.qualified_name} using changed_keys where {matches}")
             con.execute(f"insert into {model.qualified_name}\n{model.sql}")
         elif incremental:
             con.execute(f"insert into {model.qualified_name}\n{model.sql}")
@@ -305,12 +308,15 @@ def _collect_changed_keys(
 ) -> None:
     """``changed_keys``: the keys an incremental build recomputes (empty for a full build,
     whose SQL reads every key: ``incremental_after`` is -1)."""
-    key = model.unique_key
-    con.execute(f"create or replace temp table changed_keys ({key} varchar)")
+    assert model.unique_key is not None
+    columns = ", ".join(model.unique_key)
+    typed = ", ".join(f"{column} varchar" for column in model.unique_key)
+    present = " and ".join(f"{column} is not null" for column in model.unique_key)
+    con.execute(f"create or replace temp table changed_keys ({typed})")
     if incremental:
         con.execute(
-            f"insert into changed_keys select distinct {key} from ({model.changed_sql}) "
-            f"where {key} is not null"
+            f"insert into changed_keys select distinct {columns} from ({model.changed_sql}) "
+            f"where {present}"
         )
 
 

@@ -2,9 +2,34 @@
 -- appears with on the same orders, and whether it may link customers. A value seen with more
 -- than ORDERS_IDENTITY_MAX_FANOUT others (a shop's phone, test@test.com) or on the blocklist
 -- links nothing; it stays on its orders.
-with identifiers as (
+-- An incremental build recomputes only the identifiers identifier_fanout.changed.sql lists.
+-- materialized: incremental
+-- unique_key: identifier_type, identifier_value
+with all_identifiers as (
     select distinct order_id, identifier_type, identifier_value
     from staging.stg_order_identifiers
+),
+
+chosen_identifiers as (
+    -- every identifier, or in an incremental build those identifier_fanout.changed.sql lists
+    select all_identifiers.*
+    from all_identifiers
+    where getvariable('incremental_after') < 0
+    union all
+    select all_identifiers.*
+    from all_identifiers
+    inner join changed_keys
+        on changed_keys.identifier_type = all_identifiers.identifier_type
+        and changed_keys.identifier_value = all_identifiers.identifier_value
+    where getvariable('incremental_after') >= 0
+),
+
+identifiers_on_their_orders as (
+    -- what the chosen identifiers' orders carry
+    select all_identifiers.*
+    from all_identifiers
+    where getvariable('incremental_after') < 0
+        or order_id in (select order_id from chosen_identifiers)
 ),
 
 co_occurrences as (
@@ -12,8 +37,8 @@ co_occurrences as (
         this.identifier_type,
         this.identifier_value,
         count(distinct other.identifier_type || chr(31) || other.identifier_value) as fanout
-    from identifiers as this
-    inner join identifiers as other
+    from chosen_identifiers as this
+    inner join identifiers_on_their_orders as other
         on other.order_id = this.order_id
         and (other.identifier_type <> this.identifier_type
              or other.identifier_value <> this.identifier_value)
@@ -22,7 +47,7 @@ co_occurrences as (
 
 order_counts as (
     select identifier_type, identifier_value, count(*) as order_count
-    from identifiers
+    from chosen_identifiers
     group by identifier_type, identifier_value
 ),
 

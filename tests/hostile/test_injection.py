@@ -235,13 +235,15 @@ TRUSTED = {
     "model.sql": MODEL,
     "model.changed_sql": MODEL,
     "model.unique_key": MODEL + " (a column name matched by the -- unique_key: directive)",
-    "key": "models._collect_changed_keys: model.unique_key, " + MODEL,
+    "columns": "publish._select_list: column names of the pipeline's own tables (the catalog) "
+    "and PII constants; models._collect_changed_keys: model.unique_key, " + MODEL,
+    "typed": "models._collect_changed_keys: model.unique_key columns, " + MODEL,
+    "present": "models._collect_changed_keys: model.unique_key columns, " + MODEL,
+    "matches": "models.run_incremental_model: model.unique_key columns, " + MODEL,
     "in_range": "a fragment of ? placeholders around the model's own partition column",
     "kind": "the literal 'view' or 'table'",
     "alias": "the literal attach alias of the analyst database",
     "schema": CATALOG,
-    "columns": "publish._select_list: column names of the pipeline's own tables (the catalog) "
-    "and PII constants",
     "ARRIVAL_STRIDE": "a numeric constant",
     "PREVIEW_ROWS": "a numeric constant",
     "spec.sql": "a SqlCheck's query: written in checks.py (CHECKS), from registry names",

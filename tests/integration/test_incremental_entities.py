@@ -97,9 +97,7 @@ def test_an_orders_object_update_in_a_later_run_reaches_the_order_and_its_custom
         {"order_id": "A1", "subtotal": 80},
         {"order_id": "OBJ-1", "total": 44, "email": "ann@example.com"},
     ]
-    wh = _in_runs(
-        tmp_path, [("odp_events/1.ndjson", events), ("odp_orders/2.ndjson", updates)]
-    )
+    wh = _in_runs(tmp_path, [("odp_events/1.ndjson", events), ("odp_orders/2.ndjson", updates)])
     orders = {o["order_id"]: o for o in wh.dicts("select * from core.orders")}
     assert (orders["A1"]["subtotal"], orders["A1"]["tally_subtotal"]) == (80, 100)
     assert orders["OBJ-1"]["customer_id"] == orders["A1"]["customer_id"]
