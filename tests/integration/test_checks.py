@@ -124,3 +124,19 @@ def test_check_passes_on_good_and_fails_on_broken_warehouse(check, good_warehous
     result = evaluate(_resource(broken, tmp_path), check)
     assert not result.passed
     assert result.metadata["offending_rows"].value > 0
+
+
+def test_a_check_whose_table_is_not_built_yet_reports_so_instead_of_failing_the_run(
+    good_warehouse, tmp_path
+):
+    """An asset backfill builds unpartitioned tables in a run before the partitioned ones:
+    a check reading a partitioned table must not break that first run."""
+    [check] = [c for c in CHECKS if c.name == "items_have_a_known_product"]
+    early = tmp_path / "early.duckdb"
+    shutil.copy(good_warehouse, early)
+    con = duckdb.connect(str(early))
+    con.execute("drop table core.order_items")
+    con.close()
+    result = evaluate(_resource(early, tmp_path), check)
+    assert result.passed
+    assert "order_items" in result.metadata["not_checked"].value

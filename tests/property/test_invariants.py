@@ -189,7 +189,7 @@ def test_rerunning_changes_no_table(tmp_path_factory, events):
 
 
 @settings(
-    max_examples=5,
+    max_examples=4,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
