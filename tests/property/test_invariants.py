@@ -134,7 +134,7 @@ def _all_tables(warehouse: Path) -> dict[str, str]:
 
 
 PROPERTY_SETTINGS = settings(
-    max_examples=8,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -189,7 +189,7 @@ def test_rerunning_changes_no_table(tmp_path_factory, events):
 
 
 @settings(
-    max_examples=4,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
