@@ -22,6 +22,7 @@ from orders_pipeline.warehouse import (
     ARRIVAL_STRIDE,
     SETTING_VARIABLES,
     count_rows,
+    table_exists,
     transaction,
 )
 
@@ -267,12 +268,7 @@ def run_incremental_model(
             "where model = ?",
             [model.qualified_name],
         ).fetchall()
-        schema, name = model.schema, model.name
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
+        exists = table_exists(con, model.schema, model.name)
         fingerprint = _build_fingerprint(con, model)
         incremental = not full_refresh and exists and built and built[0][0] == fingerprint
         after = built[0][1] if incremental else -1
@@ -280,14 +276,15 @@ def run_incremental_model(
         if model.unique_key is not None:
             _set_rederived_days(con, built[0][2] if incremental else None)
             _collect_changed_keys(con, model, incremental)
-        if incremental and model.unique_key is not None:
-            matches = " and ".join(
-                f"{model.qualified_name}.{column} = changed_keys.{column}"
-                for column in model.unique_key
-            )
-            con.execute(f"delete from {model.qualified_name} using changed_keys where {matches}")
-            con.execute(f"insert into {model.qualified_name}\n{model.sql}")
-        elif incremental:
+        if incremental:
+            if model.unique_key is not None:
+                matches = " and ".join(
+                    f"{model.qualified_name}.{column} = changed_keys.{column}"
+                    for column in model.unique_key
+                )
+                con.execute(
+                    f"delete from {model.qualified_name} using changed_keys where {matches}"
+                )
             con.execute(f"insert into {model.qualified_name}\n{model.sql}")
         else:
             con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")

@@ -30,25 +30,22 @@ def markdown_preview(con: duckdb.DuckDBPyConnection, qualified_name: str) -> str
 
 
 def table_metadata(
-    con: duckdb.DuckDBPyConnection, qualified_name: str, seconds: float
+    con: duckdb.DuckDBPyConnection,
+    qualified_name: str,
+    seconds: float,
+    rows: int | None = None,
+    is_view: bool = False,
 ) -> dict[str, dg.MetadataValue]:
-    """Row count, run time, a preview and the column schema of a table, for the UI."""
+    """Row count (``rows`` when the caller counted them already; none for a view, whose
+    count would run its query), run time, a preview and the column schema, for the UI."""
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema || '.' || table_name = ? order by ordinal_position",
         [qualified_name],
     ).fetchall()
-    is_view = bool(
-        con.execute(
-            "select count(*) from duckdb_views() where schema_name || '.' || view_name = ?",
-            [qualified_name],
-        ).fetchall()[0][0]
-    )
-    counts = (
-        {}  # counting a view runs its query
-        if is_view
-        else {"dagster/row_count": dg.MetadataValue.int(count_rows(con, qualified_name))}
-    )
+    if not is_view and rows is None:
+        rows = count_rows(con, qualified_name)
+    counts = {} if is_view else {"dagster/row_count": dg.MetadataValue.int(rows)}
     return {
         **counts,
         "seconds": dg.MetadataValue.float(round(seconds, 3)),

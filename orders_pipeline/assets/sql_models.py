@@ -54,7 +54,9 @@ def model_asset(
                 detail = "new records" if run.incremental else "every record"
             else:
                 run = run_model(con, model)
-            metadata = table_metadata(con, model.qualified_name, run.seconds)
+            metadata = table_metadata(
+                con, model.qualified_name, run.seconds, rows=run.rows, is_view=model.is_view
+            )
         progress.report(f"{model.schema}/{model.name}", run.rows, run.seconds, detail)
         return dg.MaterializeResult(metadata=metadata)
 
