@@ -3,8 +3,8 @@
 -- An incremental build recomputes only the customers customers.changed.sql lists.
 -- materialized: incremental
 -- unique_key: customer_id
-with identifiers as (
-    select * from core.customer_identifiers
+with contacts as (
+    select * from core.customer_contacts
     where getvariable('incremental_after') < 0
         or customer_id in (select customer_id from changed_keys)
 ),
@@ -31,32 +31,6 @@ ledger as (
     from core.order_ledger
     inner join order_customers on order_customers.order_id = order_ledger.order_id
     where not order_ledger.is_pass_through
-),
-
-contact_lists as (
-    select
-        customer_id,
-        list(identifier_value order by identifier_value) filter (where identifier_type = 'email')
-            as emails,
-        list(identifier_value order by identifier_value) filter (where identifier_type = 'phone')
-            as phones
-    from identifiers
-    group by customer_id
-),
-
-other_identifier_lists as (
-    select customer_id, identifier_type, list(identifier_value order by identifier_value) as ids
-    from identifiers
-    where identifier_type not in ('email', 'phone')
-    group by customer_id, identifier_type
-),
-
-other_identifiers as (
-    select customer_id, to_json(map_from_entries(list({'key': identifier_type, 'value': ids}
-                                                      order by identifier_type)))
-        as other_identifiers
-    from other_identifier_lists
-    group by customer_id
 ),
 
 profiles as (
@@ -89,9 +63,9 @@ order_metrics as (
 final as (
     select
         order_metrics.customer_id,
-        coalesce(contact_lists.emails, []) as emails,
-        coalesce(contact_lists.phones, []) as phones,
-        coalesce(other_identifiers.other_identifiers, '{}'::json) as other_identifiers,
+        coalesce(contacts.emails, []) as emails,
+        coalesce(contacts.phones, []) as phones,
+        coalesce(contacts.other_identifiers, '{}'::json) as other_identifiers,
         profiles.first_name,
         profiles.last_name,
         profiles.name,
@@ -115,8 +89,7 @@ final as (
         order_metrics.last_order_at,
         cast(order_metrics.order_count_all as integer) as order_count_all
     from order_metrics
-    left join contact_lists on contact_lists.customer_id = order_metrics.customer_id
-    left join other_identifiers on other_identifiers.customer_id = order_metrics.customer_id
+    left join contacts on contacts.customer_id = order_metrics.customer_id
     left join profiles on profiles.customer_id = order_metrics.customer_id
 )
 
