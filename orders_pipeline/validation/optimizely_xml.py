@@ -172,8 +172,7 @@ def _attribute_sql(element: str, names: tuple[str, ...], name: str) -> str:
     values = [f"trim(doc ->> '$.{element}.{n}')" for n in names]
     text = f"coalesce({', '.join(values)})" if len(values) > 1 else values[0]
     conflict = (
-        " or ".join(f"{a} <> {b}" for i, a in enumerate(values) for b in values[i + 1 :])
-        or "false"
+        " or ".join(f"{a} <> {b}" for i, a in enumerate(values) for b in values[i + 1 :]) or "false"
     )
     return (
         f"{text} as {name}_text, {_decimal_text_sql(text)} as {name}_decimal_text, "
@@ -183,9 +182,7 @@ def _attribute_sql(element: str, names: tuple[str, ...], name: str) -> str:
 
 def candidates_sql() -> str:
     """One row per raw record of the batch's files (``batch_files``), fields as text."""
-    money = ",\n".join(
-        _attribute_sql("order", ORDER_AMOUNT_ATTRIBUTES[f], f) for f in MONEY_FIELDS
-    )
+    money = ",\n".join(_attribute_sql("order", ORDER_AMOUNT_ATTRIBUTES[f], f) for f in MONEY_FIELDS)
     return f"""
     with records as (
         select r.arrival_seq, r.file, r.record_no, r.loaded_at, r.decode_error,
@@ -311,8 +308,9 @@ def text_money_checks(
             f"{where} must be a decimal (like 12.50, or 12,50 with a decimal comma) with at "
             f"most {MAX_INTEGER_DIGITS} integer digits and {MAX_DECIMALS} decimals (other "
             "values are refused rather than altered)",
-            lambda: skip | text.is_null() | is_ambiguous_number(text)
-            | fits_decimal_text(decimal_text),
+            lambda: (
+                skip | text.is_null() | is_ambiguous_number(text) | fits_decimal_text(decimal_text)
+            ),
         ),
         *_number_checks(field, where, skip),
     ]

@@ -248,11 +248,12 @@ def test_ambiguous_amounts_are_quarantined_with_a_reason_that_says_so(wh: Wareho
         "A-currency-sign": ["invalid_amount"],
         "A-conflict": ["conflicting_values"],
     }
-    message = wh.value(
-        "select reasons[1] from audit.quarantine where raw like '%A-thousands%'"
-    )
+    message = wh.value("select reasons[1] from audit.quarantine where raw like '%A-thousands%'")
     assert "ambiguous" in message and "thousands separators" in message
-    assert wh.value(
-        "select count(*) from core.orders where order_id in "
-        "('A-thousands', 'A-european', 'A-exponent', 'A-two-commas', 'A-currency-sign')"
-    ) == 0
+    assert (
+        wh.value(
+            "select count(*) from core.orders where order_id in "
+            "('A-thousands', 'A-european', 'A-exponent', 'A-two-commas', 'A-currency-sign')"
+        )
+        == 0
+    )
