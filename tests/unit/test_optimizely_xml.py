@@ -152,8 +152,8 @@ INVALID_ORDERS = [
     (order_xml("B", "2026-06-01T10:00:00+25:00", "USD", "1", [("P1", "1", "1")]), "invalid_ts"),
     (order_xml("B", "2026-06-01", "US", "1", [("P1", "1", "1")]), "invalid_currency"),
     (order_xml("B", "2026-06-01", "", "1", [("P1", "1", "1")]), "invalid_currency"),
-    (order_xml("B", "2026-06-01", "USD", "1e3", [("P1", "1", "1")]), "invalid_amount"),
-    (order_xml("B", "2026-06-01", "USD", "12,50", [("P1", "1", "1")]), "invalid_amount"),
+    (order_xml("B", "2026-06-01", "USD", "1e3", [("P1", "1", "1")]), "ambiguous_number"),
+    (order_xml("B", "2026-06-01", "USD", "1,234.50", [("P1", "1", "1")]), "ambiguous_number"),
     (order_xml("B", "2026-06-01", "USD", "1.00001", [("P1", "1", "1")]), "invalid_amount"),
     (order_xml("B", "2026-06-01", "USD", "123456789012345", [("P1", "1", "1")]), "invalid_amount"),
     (
