@@ -84,8 +84,7 @@ QUANTITY_ATTRIBUTES = ("qty", "quantity")
 # A number as sent: a plain decimal, or a single decimal comma and no point (158,5).
 _PLAIN_DECIMAL = r"^[+-]?\d+(\.\d+)?$"
 _DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
-# Number-like text whose meaning must be guessed: separators mixed or repeated (1,234.50,
-# 1.234,50, 1,234,567) or an exponent (1e3). Checked only when it is not an accepted form.
+# Digits with separators and an optional exponent: a number in some convention.
 _NUMBER_LIKE = r"^[+-]?[\d.,]*\d[\d.,]*([eE][+-]?\d+)?$"
 _MAX_EPOCH = 4102444800  # 2100-01-01: a later date is a typo
 
@@ -267,10 +266,9 @@ def fits_decimal_text(text: pl.Expr) -> pl.Expr:
 def is_ambiguous_number(text: pl.Expr) -> pl.Expr:
     """Number-like text that is neither a plain decimal nor one with a single decimal comma:
     mixed or repeated separators (1,234.50, 1.234,50, 1,234,567) or an exponent (1e3)."""
-    return (
-        text.str.contains(_NUMBER_LIKE)
-        & ~text.str.contains(_PLAIN_DECIMAL)
-        & ~text.str.contains(_DECIMAL_COMMA)
+    commas, points = text.str.count_matches(","), text.str.count_matches(r"\.")
+    return text.str.contains(_NUMBER_LIKE) & (
+        text.str.contains("[eE]") | ((commas > 0) & (points > 0)) | (commas > 1) | (points > 1)
     )
 
 
