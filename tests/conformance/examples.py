@@ -219,6 +219,10 @@ OMETRIA_PUSH_REFUND = {"@type": "order", "id": "123552", "status": "refunded",
 # order arrives in a later file, and the same partial record, landed again after it, loads.
 OMETRIA_PUSH_CANCEL_UNKNOWN = {**OMETRIA_PUSH_CANCEL, "id": "123560"}
 OMETRIA_ORDER_123560 = {**OMETRIA_ORDER, "id": "123560"}
+# Not Ometria's: a full order that is itself quarantined (a currency that is no ISO code)
+# does not make its order known to the partial record after it.
+OMETRIA_ORDER_123570_INVALID = {**OMETRIA_ORDER, "id": "123570", "currency": "POUNDS"}
+OMETRIA_PUSH_CANCEL_123570 = {**OMETRIA_PUSH_CANCEL, "id": "123570"}
 
 # ---------------------------------------------------------------- ODP order events (§1.1)
 
@@ -283,8 +287,9 @@ LANDING = {
     "ometria_orders/1_push_before_its_order.json": json.dumps([OMETRIA_PUSH_CANCEL_UNKNOWN]),
     "ometria_orders/2_order_api_examples.json": json.dumps(
         [OMETRIA_ORDER, OMETRIA_ORDER_EXTENDED, OMETRIA_ORDER_123551, OMETRIA_ORDER_123552,
-         OMETRIA_ORDER_123560], indent=2),  # fmt: skip
-    "ometria_orders/3_push_updates.json": json.dumps([OMETRIA_PUSH_CANCEL, OMETRIA_PUSH_REFUND]),
+         OMETRIA_ORDER_123560, OMETRIA_ORDER_123570_INVALID], indent=2),  # fmt: skip
+    "ometria_orders/3_push_updates.json": json.dumps(
+        [OMETRIA_PUSH_CANCEL, OMETRIA_PUSH_REFUND, OMETRIA_PUSH_CANCEL_123570]),
     # the quarantined partial record, landed again (a new file: other bytes)
     "ometria_orders/4_push_landed_again.json": json.dumps(OMETRIA_PUSH_CANCEL_UNKNOWN, indent=1),
     "odp_events/1_orders_api_examples.ndjson": _ndjson(

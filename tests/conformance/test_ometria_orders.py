@@ -88,11 +88,21 @@ def test_a_partial_record_for_an_unknown_order_waits_for_the_full_order(wh: Ware
     )
     assert loads == [
         ("ometria_orders/1_push_before_its_order.json", 1, 0, 1, 0),
-        ("ometria_orders/2_order_api_examples.json", 5, 5, 0, 0),
-        ("ometria_orders/3_push_updates.json", 2, 2, 0, 0),
+        # 123570 (currency "POUNDS") and the partial record for it are quarantined
+        ("ometria_orders/2_order_api_examples.json", 6, 5, 1, 0),
+        ("ometria_orders/3_push_updates.json", 3, 2, 1, 0),
         ("ometria_orders/4_push_landed_again.json", 1, 1, 0, 0),
     ]
     assert _ledger(wh, "123560") == [
         ("purchase", Decimal("83.33"), Decimal("83.33"), False),
         ("cancel", Decimal("-83.33"), Decimal("0"), True),
     ]
+
+
+def test_a_quarantined_full_order_does_not_make_its_order_known(wh: Warehouse) -> None:
+    reasons = wh.value(
+        "select list_transform(reasons, lambda r: split_part(r, ':', 1)) from audit.quarantine "
+        "where file = 'ometria_orders/3_push_updates.json'"
+    )
+    assert reasons == ["unknown_order"]
+    assert wh.query("select * from core.orders where order_id = '123570'") == []
