@@ -47,13 +47,13 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
     assert json.loads(raw["doc"]) == {
         "element": "order",
         "order": {"refCode": "ORD-1", "orderDate": "2026-06-01T10:30:00+02:00",
-                  "currency": "EUR", "total": "61.50", "subtotal": "54.50", "shipping": "7.00"},
+                  "currency": "EUR", "total": "61.50", "subTotal": "54.50", "shipping": "7.00"},
         "users": [{"email": "  Ada@Example.com "}],
         "products": [
-            {"product": {"refCode": "P1001", "quantity": "2", "price": "12.25"},
+            {"product": {"refCode": "P1001", "qty": "2", "price": "12.25"},
              "attributes": [{"key": "pricerange", "value": "cheap"},
                             {"key": "size", "value": " XL "}]},
-            {"product": {"refCode": "P1005", "quantity": "1.5", "price": "20.00"},
+            {"product": {"refCode": "P1005", "qty": "1.5", "price": "20.00"},
              "attributes": []},
         ],
         "attributes": [{"key": "transaction", "value": "debitcard"},
