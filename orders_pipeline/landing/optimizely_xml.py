@@ -11,7 +11,7 @@ Each row keeps
       {"element": "order",
        "order": {"refCode": "A1", "orderDate": "...", "currency": "USD", "total": "10.00"},
        "users": [{"email": "a@example.com"}],
-       "products": [{"product": {"refCode": "P1", "quantity": "1", "price": "10.00"},
+       "products": [{"product": {"refCode": "P1", "qty": "1", "price": "10.00"},
                      "attributes": [{"key": "pricerange", "value": "cheap"}]}],
        "attributes": [{"key": "transaction", "value": "debitcard"}],
        "unknown_elements": []}

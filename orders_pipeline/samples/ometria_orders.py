@@ -14,7 +14,8 @@ Three files, byte-identical on every call:
   Ometria creates (``OM-P...``) and by sku only;
 - ``ometria_orders_2026-06-b.ndjson``: a later delivery: one snapshot re-sent unchanged
   (a duplicate), a re-validation of ``OM-1001``, and a record without ``grand_total``
-  (quarantined: ``missing_amount``).
+  for an order never loaded (a partial record of an unknown order, quarantined:
+  ``missing_amount``, ``unknown_order``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Sample Optimizely offline-orders feed (SEMANTICS §1.5) for ``<landing>/optimizely_xml/``.
 
 Two files, both byte-identical on every call:
-- ``offline_orders_2026-06-a.xml``: orders in USD and EUR in June 2026, with and without
-  ``<user>``, with and without ``subtotal`` (the ledger then sums quantity × price), with
+- ``offline_orders_2026-06-a.xml``: orders in USD and EUR in June 2026, written with the
+  vendor's attribute names (``subTotal``, ``qty``) and date forms (``… GMT``, no seconds, a
+  date alone, offsets) and one decimal comma (``88,00``), with and without ``<user>``, with
+  and without ``subTotal`` (the ledger then sums qty × price), with
   order ``<attribute>``s and product ``<attribute key="pricerange">`` values, some matching
   the catalog (products ``P1001``–``P1010``: ``cheap`` 1001–1003, ``mid`` 1004–1007,
   ``premium`` 1008–1010) and some not (a wrong value, an attribute the catalog lacks, a
@@ -47,7 +49,8 @@ def product_xml(
     ref_code: str, quantity: str, price: str, attributes: Attributes = (), indent: str = "    "
 ) -> str:
     """One ``<product>`` element, with its ``<attribute>`` children."""
-    head = f"{indent}<product{_xml_attributes({'refCode': ref_code, 'quantity': quantity})}"
+    # the vendor's attribute names (SEMANTICS §1.5): qty, not quantity
+    head = f"{indent}<product{_xml_attributes({'refCode': ref_code, 'qty': quantity})}"
     head += _xml_attributes({"price": price})
     if not attributes:
         return head + "/>\n"
@@ -72,7 +75,7 @@ def order_xml(
         "orderDate": order_date,
         "currency": currency,
         "total": total,
-        "subtotal": subtotal,
+        "subTotal": subtotal,
         "shipping": shipping,
     }
     body = f"    <user email={quoteattr(email)}/>\n" if email is not None else ""
@@ -89,7 +92,7 @@ def feed_xml(orders: Iterable[str]) -> str:
 def _first_delivery() -> list[str]:
     return [
         order_xml(
-            "OX-1001", "2026-06-02T09:15:00Z", "USD", "47.50",
+            "OX-1001", "2026-06-02T09:15:00 GMT", "USD", "47.50",
             [("P1001", "2", "9.50", [("pricerange", "cheap")]),
              ("P1004", "1", "22.50", [("pricerange", "mid"), ("color", "blue")])],
             subtotal="41.50", shipping="6.00", email=SHARED_CUSTOMER,
@@ -101,7 +104,7 @@ def _first_delivery() -> list[str]:
             subtotal="120.00", shipping="10.00", email="Anna.Berg@example.com",
             attributes=[("transaction", "creditcard")],
         ),
-        # no <user>: an anonymous order; no subtotal: Σ quantity × price = 36.00
+        # no <user>: an anonymous order; no subTotal: Σ qty × price = 36.00
         order_xml(
             "OX-1003", "2026-06-05T11:30:00Z", "USD", "40.00",
             [("P1002", "3", "7.00", [("pricerange", "premium")]),
@@ -122,7 +125,7 @@ def _first_delivery() -> list[str]:
             subtotal="27.00", email=SHARED_CUSTOMER, attributes=[("transaction", "giftcard")],
         ),
         order_xml(
-            "OX-1006", "2026-06-20T08:00:00Z", "EUR", "88.00",
+            "OX-1006", "2026-06-20T08:00 GMT", "EUR", "88,00",
             [("P1007", "4", "22.00", [("pricerange", "cheap")])],
         ),
     ]  # fmt: skip

@@ -479,4 +479,9 @@ VALIDATION = JsonSourceValidation(
     dedupe_key_sql="""md5(concat_ws(chr(31), c.event_type, c.action, c.order_id, c.ts_text,
         c.subtotal_text, c.total_text, c.tax_text, c.shipping_text, c.discount_text,
         c.currency, c.item_count, c.identifier_count))""",
+    # ODP's SDKs give every event a fresh UUID as data.idempotence_id when it is created and
+    # keep it on every retry (optimizely/python-sdk optimizely/odp/odp_event.py,
+    # optimizely/javascript-sdk odp_event_manager.ts augmentCommonData): a re-sent event with
+    # the same id is a duplicate, even if the retry carries a new ts (§2)
+    idempotence_key_sql="nullif(trim({doc} ->> '$.data.idempotence_id'), '')",
 )

@@ -7,6 +7,17 @@ type and JSON kind from the raw text, pandera checks the candidates, and each re
 accepted (``staging.ometria_order_snapshots`` and ``staging.ometria_order_snapshot_items``),
 quarantined with every reason, or counted as an exact duplicate. Turning snapshots into
 ledger events is SQL (``sql/staging/stg_ometria_*.sql``).
+
+Partial records (Ometria's Push API: "send a partial record and only the supplied fields
+will be merged into the existing record", e.g. ``{"@type": "order", "id": "123551",
+"status": "cancelled", "is_valid": false}``): a record that lacks a field a full Order
+requires (``timestamp``, ``currency``, ``grand_total`` / ``totals``) is partial. It is
+staged as sent (``is_partial``) and merged field by field into its order's previous state
+by ``sql/staging/stg_ometria_order_states.sql`` (SEMANTICS §1.4). Its time is its own
+``timestamp`` when sent, else its file's ingestion time (``ts_inferred``). A partial record
+for an order with no accepted full snapshot before it (staged, or earlier in the batch) is
+quarantined (``unknown_order``, with the missing fields' reasons): land the full order, then
+the partial record again in a new file (the same bytes are never ingested twice).
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from orders_pipeline.validation.rules import (
 
 SOURCE = "ometria_orders"
 RAW_TABLE = "raw.ometria_orders"
+STAGING_TABLE = "staging.ometria_order_snapshots"
 CANDIDATES = "ometria_order_candidates"
 ITEM_CANDIDATES = "ometria_order_item_candidates"
 
@@ -167,9 +179,30 @@ def candidates_sql() -> str:
                     lambda e: e.key not in ({known}))))
                 end as custom
         from keyed
+    ),
+    timed as (
+        select
+            *,
+            {_timestamp_expression("timestamp_kind", "timestamp_text")} as ts,
+            -- §1.4: a record without a field a full Order requires is a partial record
+            root_kind = 'OBJECT' and (
+                timestamp_kind in {NOT_SENT}
+                or (currency_kind in {NOT_SENT} and local_currency_kind in {NOT_SENT})
+                or (totals_kind <> 'OBJECT' and grand_total_kind in {NOT_SENT})
+                or (totals_kind = 'OBJECT' and local_grand_total_kind in {NOT_SENT})
+            ) as is_partial
+        from fields
     )
-    select *, {_timestamp_expression("timestamp_kind", "timestamp_text")} as ts
-    from fields
+    select
+        *,
+        -- a partial record merges into a full snapshot of its order accepted before it:
+        -- staged already, or earlier in this batch (one that fails its own checks is
+        -- ruled out afterwards: UNKNOWN_ORDER_SQL)
+        exists (select 1 from {STAGING_TABLE} as s where s.order_id = timed.order_id)
+        or exists (select 1 from timed as e
+                   where e.order_id = timed.order_id and e.row_id < timed.row_id
+                     and not e.is_partial and e.root_kind = 'OBJECT') as order_known
+    from timed
     """
 
 
@@ -294,15 +327,20 @@ def _event_schema() -> pa.DataFrameSchema:
                   lambda: ~is_object
                   | (col("order_id_kind").is_in(ID_KINDS)
                      & (col("order_id").str.len_chars() > 0))),
-        row_check("missing_timestamp", "timestamp is required (ISO-8601 with a UTC offset)",
-                  lambda: ~is_object | ~col("timestamp_kind").is_in(NOT_SENT)),
+        row_check("unknown_order", UNKNOWN_ORDER_MESSAGE,
+                  lambda: ~col("is_partial") | col("order_known")),
+        row_check("missing_timestamp", "timestamp is required (ISO-8601 with a UTC offset) "
+                  "unless the record updates an order loaded before (a partial record)",
+                  lambda: ~is_object | col("order_known")
+                  | ~col("timestamp_kind").is_in(NOT_SENT)),
         row_check("invalid_timestamp",
                   "timestamp must be ISO-8601 with a UTC offset (2026-06-01T09:00:00+00:00, "
                   "+00 or Z), between 1970 and 2100",
                   lambda: col("timestamp_kind").is_in(NOT_SENT) | col("ts").is_not_null()),
         row_check("missing_currency",
-                  "currency is required (or totals.local.currency on an OrderExtended)",
-                  lambda: ~is_object | currency.is_not_null()),
+                  "currency is required (or totals.local.currency on an OrderExtended) unless "
+                  "the record updates an order loaded before (a partial record)",
+                  lambda: ~is_object | col("order_known") | currency.is_not_null()),
         row_check("conflicting_currency",
                   "currency and totals.local.currency differ, so the order's currency is "
                   "ambiguous",
@@ -319,8 +357,9 @@ def _event_schema() -> pa.DataFrameSchema:
                   | (~col("base_currency_kind").is_in(NOT_SENT)
                      & ~col("base_grand_total_kind").is_in(NOT_SENT))),
         row_check("missing_amount",
-                  "an Order needs grand_total (an OrderExtended totals.local.grand_total)",
-                  lambda: ~is_object
+                  "an Order needs grand_total (an OrderExtended totals.local.grand_total) "
+                  "unless the record updates an order loaded before (a partial record)",
+                  lambda: ~is_object | col("order_known")
                   | pl.when(is_extended).then(~col("local_grand_total_kind").is_in(NOT_SENT))
                   .otherwise(~col("grand_total_kind").is_in(NOT_SENT))),
         row_check("invalid_is_valid", "is_valid must be true or false",
@@ -403,6 +442,25 @@ def _item_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(name="ometria_order_item", checks=checks)
 
 
+UNKNOWN_ORDER_MESSAGE = (
+    "a partial record (no timestamp, currency or grand_total of its own: Ometria's Push API "
+    "merges it into the order it updates) for an order with no full snapshot loaded before "
+    "it; land the full order, then this record again in a new file"
+)
+# The per-record check above trusts an earlier full snapshot of the batch; one that is
+# itself quarantined does not make the order known (SEMANTICS §1.4).
+UNKNOWN_ORDER_SQL = f"""
+select p.row_id, 'unknown_order: {UNKNOWN_ORDER_MESSAGE.replace("'", "''")}' as reason
+from {CANDIDATES} as p
+where p.is_partial
+  and not exists (select 1 from {STAGING_TABLE} as s where s.order_id = p.order_id)
+  and not exists (
+      select 1 from {CANDIDATES} as e
+      where e.order_id = p.order_id and e.row_id < p.row_id and not e.is_partial
+        and e.root_kind = 'OBJECT'
+        and e.row_id not in (select row_id from batch_record_failures))
+"""
+
 EVENT_SCHEMA = _event_schema()
 ITEM_SCHEMA = _item_schema()
 
@@ -437,8 +495,21 @@ create table if not exists staging.ometria_order_snapshots (
     billing_address  json,
     custom           json,               -- `properties` and every undocumented key
     item_count       integer not null,
-    loaded_at        timestamptz not null
+    loaded_at        timestamptz not null,
+    is_partial       boolean not null default false,  -- a partial record (§1.4): merged into
+                                         -- the order's previous state (stg_ometria_order_states)
+    ts_inferred      boolean not null default false,  -- a partial record without timestamp:
+                                         -- ts is its file's ingestion time
+    sent_lineitems   boolean not null default true    -- it sent `lineitems` (a partial record
+                                         -- that did not keeps the previous lines)
 );
+-- warehouses created before partial records were read
+alter table staging.ometria_order_snapshots
+    add column if not exists is_partial boolean default false;
+alter table staging.ometria_order_snapshots
+    add column if not exists ts_inferred boolean default false;
+alter table staging.ometria_order_snapshots
+    add column if not exists sent_lineitems boolean default true;
 create table if not exists staging.ometria_order_snapshot_items (
     arrival_seq       bigint not null,
     event_id          varchar not null,
@@ -490,9 +561,11 @@ def accepted_records_sql() -> str:
     return f"""
     select
         c.row_id as arrival_seq, c.file, c.record_no, o.event_id, k.dedupe_key, c.order_id,
-        c.ts, c.totals_kind = 'OBJECT' as is_extended, c.is_valid,
+        -- §1.4: a partial record's time is its own timestamp, else its arrival
+        coalesce(c.ts, c.loaded_at) as ts, c.totals_kind = 'OBJECT' as is_extended, c.is_valid,
         nullif(c.currency, '') as currency, {money}, {totals}, {texts}, {customer},
-        {addresses}, c.custom, c.item_count, c.loaded_at
+        {addresses}, c.custom, c.item_count, c.loaded_at,
+        c.is_partial, c.ts is null as ts_inferred, c.lineitems_kind = 'ARRAY' as sent_lineitems
     from {CANDIDATES} as c
     join batch_outcomes as o using (row_id)
     join batch_keys as k using (row_id)
@@ -536,7 +609,7 @@ VALIDATION = JsonSourceValidation(
     item_candidates_sql=item_candidates_sql(),
     event_schema=EVENT_SCHEMA,
     item_schema=ITEM_SCHEMA,
-    staging_table="staging.ometria_order_snapshots",
+    staging_table=STAGING_TABLE,
     staging_items_table="staging.ometria_order_snapshot_items",
     accepted_sql=accepted_records_sql,
     accepted_items_sql=accepted_items_sql,
@@ -544,4 +617,5 @@ VALIDATION = JsonSourceValidation(
     dedupe_key_sql="""md5(concat_ws(chr(31), c.record_type, c.order_id, c.timestamp_text,
         c.grand_total_text, c.subtotal_text, c.local_grand_total_text, c.local_subtotal_text,
         c.base_grand_total_text, c.currency, c.status, c.is_valid, c.item_count))""",
+    dependent_failures_sql=UNKNOWN_ORDER_SQL,
 )

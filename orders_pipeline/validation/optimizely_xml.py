@@ -8,17 +8,29 @@ exact duplicate (same parsed order: attribute order and whitespace between eleme
 matter).
 
 Decisions taken here (the feed's documentation leaves them open):
-- ``orderDate`` is ISO-8601. With a UTC offset (``Z``, ``+02:00``, ``+0200``) it is that
-  instant. Without an offset (``2026-06-01T10:00:00``) it is read as UTC, and a date alone
-  (``2026-06-01``) as midnight UTC: the feed has no time zone of its own, and the warehouse
-  reports by UTC date. Years 1970–2100 only.
-- Amounts (``total``, ``subtotal``, ``shipping``, ``price``) and ``quantity`` are XML text,
-  not JSON numbers: plain decimals (``12``, ``-3.50``, surrounding spaces ignored) that fit
-  DECIMAL(18,4) exactly — at most 14 integer digits and 4 decimals once trailing zeros are
-  dropped. ``1e3``, ``12,50`` or ``12.34567`` are refused, never rounded.
+- Attribute names are the vendor's (SEMANTICS §1.5), matched case-sensitively: ``<order
+  refCode orderDate currency total subTotal? shipping? customerId?>`` and ``<product refCode
+  qty price>``. ``subtotal`` and ``quantity`` (this project's earlier names) are read as
+  aliases when the documented name is absent; both sent with different values is refused
+  (``conflicting_values``).
+- ``orderDate`` is ISO-8601 as the vendor writes it: with ``Z`` or an offset (``+02:00``,
+  ``+0200``, ``+02``), with a `` GMT`` / `` UTC`` suffix (``2017-04-23T14:25:00 GMT``), with
+  or without seconds (``2017-04-23T14:25 GMT``); without a zone it is read as UTC, and a date
+  alone (``2026-06-01``) as midnight UTC: the feed has no time zone of its own, and the
+  warehouse reports by UTC date. Years 1970–2100 only.
+- Amounts (``total``, ``subTotal``, ``shipping``, ``price``) and ``qty`` are XML text, not
+  JSON numbers: plain decimals (``12``, ``-3.50``, surrounding spaces ignored), or one decimal
+  comma and no point (``158,5``, as in the vendor's own historical-orders example, read as
+  158.5), that fit DECIMAL(18,4) exactly — at most 14 integer digits and 4 decimals once
+  trailing zeros are dropped. Forms whose meaning must be guessed (``1,234.50``,
+  ``1.234,50``, ``1,234,567``, exponents like ``1e3``) are refused as ``ambiguous_number``;
+  anything else that is not a number (``$5``) or does not fit (``12.34567``) as
+  ``invalid_amount`` / ``invalid_quantity``; never rounded or guessed.
 - ``currency`` is trimmed and upper-cased, then must be three letters (ISO 4217).
-- ``total``, ``orderDate``, ``currency`` and, on every product, ``refCode``, ``quantity`` and
-  ``price`` are required; ``subtotal`` and ``shipping`` are optional.
+- ``total``, ``orderDate``, ``currency`` and, on every product, ``refCode``, ``qty`` and
+  ``price`` are required; ``subTotal``, ``shipping`` and ``customerId`` are optional.
+- ``customerId`` (Optimizely Configured Commerce) is a ``customer_id`` identifier, like
+  ``<user email>`` is an ``email`` one; an order with neither is anonymous.
 - At most one ``<user>``; when present its ``email`` must have a visible character.
 - Every ``<attribute>`` needs a non-empty ``key``. Attributes are kept as JSON objects key →
   value as sent; a key sent more than once keeps all its values, in order, as an array.
@@ -60,6 +72,20 @@ LANDING_REASONS = {
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _TIME = r"\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
 _OFFSET = r"(Z|z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)"
+# The vendor's own examples write the zone as a word: "2017-04-23T14:25:00 GMT" (§1.5).
+_UTC_WORD = r"(GMT|UTC)"
+# Attribute names: the vendor's documented name first, then the alias read when it is absent.
+ORDER_AMOUNT_ATTRIBUTES = {
+    "total": ("total",),
+    "subtotal": ("subTotal", "subtotal"),
+    "shipping": ("shipping",),
+}
+QUANTITY_ATTRIBUTES = ("qty", "quantity")
+# A number as sent: a plain decimal, or a single decimal comma and no point (158,5).
+_PLAIN_DECIMAL = r"^[+-]?\d+(\.\d+)?$"
+_DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
+# Digits with separators and an optional exponent: a number in some convention.
+_NUMBER_LIKE = r"^[+-]?[\d.,]*\d[\d.,]*([eE][+-]?\d+)?$"
 _MAX_EPOCH = 4102444800  # 2100-01-01: a later date is a typo
 
 
@@ -74,6 +100,9 @@ def _ts_sql(text: str) -> str:
     parsed = f"""case
         when regexp_full_match({value}, '{_DATE}[Tt ]{_TIME}\\s*{_OFFSET}')
             then try_cast(upper({value}) as timestamptz)
+        when regexp_full_match({value}, '{_DATE}[Tt ]{_TIME}\\s+{_UTC_WORD}')
+            then try_cast(upper(regexp_replace({value}, '\\s+{_UTC_WORD}$', '')) || '+00:00'
+                          as timestamptz)
         when regexp_full_match({value}, '{_DATE}[Tt ]{_TIME}')
             then try_cast(upper({value}) || '+00:00' as timestamptz)
         when regexp_full_match({value}, '{_DATE}')
@@ -128,9 +157,31 @@ def _attributes_sql(source: str, list_path: str, keys: tuple[str, ...]) -> str:
     """
 
 
+def _decimal_text_sql(text: str) -> str:
+    """The number as DECIMAL text: a single decimal comma becomes a point (158,5 → 158.5);
+    other text is left as it is (the checks refuse what is not a plain decimal)."""
+    return f"""case when regexp_matches({text}, '{_DECIMAL_COMMA}')
+        then replace({text}, ',', '.') else {text} end"""
+
+
+def _attribute_sql(element: str, names: tuple[str, ...], name: str) -> str:
+    """``<name>_text``: the first of ``names`` (the documented one, then its aliases) that the
+    element sends, trimmed; ``<name>_decimal_text``: that value as DECIMAL text;
+    ``<name>_conflict``: two of the names are sent with different values."""
+    values = [f"trim(doc ->> '$.{element}.{n}')" for n in names]
+    text = f"coalesce({', '.join(values)})" if len(values) > 1 else values[0]
+    conflict = (
+        " or ".join(f"{a} <> {b}" for i, a in enumerate(values) for b in values[i + 1 :]) or "false"
+    )
+    return (
+        f"{text} as {name}_text, {_decimal_text_sql(text)} as {name}_decimal_text, "
+        f"coalesce({conflict}, false) as {name}_conflict"
+    )
+
+
 def candidates_sql() -> str:
     """One row per raw record of the batch's files (``batch_files``), fields as text."""
-    money = ",\n".join(f"trim(doc ->> '$.order.{f}') as {f}_text" for f in MONEY_FIELDS)
+    money = ",\n".join(_attribute_sql("order", ORDER_AMOUNT_ATTRIBUTES[f], f) for f in MONEY_FIELDS)
     return f"""
     with records as (
         select r.arrival_seq, r.file, r.record_no, r.loaded_at, r.decode_error,
@@ -154,6 +205,8 @@ def candidates_sql() -> str:
             {money},
             coalesce(json_array_length(r.doc, '$.users'), 0) as user_count,
             r.doc ->> '$.users[0].email' as email,
+            -- Optimizely Configured Commerce's customer id: an identifier (§1.5)
+            nullif(trim(r.doc ->> '$.order.customerId'), '') as customer_id,
             {_visible("r.doc ->> '$.users[0].email'")} as email_visible,
             coalesce(json_array_length(r.doc, '$.products'), 0) as item_count,
             a.attributes as custom,
@@ -181,8 +234,8 @@ def item_candidates_sql() -> str:
     select
         p.row_id, p.item_no,
         trim(p.doc ->> '$.product.refCode') as product_id,
-        trim(p.doc ->> '$.product.price') as price_text,
-        trim(p.doc ->> '$.product.quantity') as quantity_text,
+        {_attribute_sql("product", ("price",), "price")},
+        {_attribute_sql("product", QUANTITY_ATTRIBUTES, "quantity")},
         a.attributes,
         a.attribute_count,
         a.keyless_attributes
@@ -204,27 +257,60 @@ def fits_decimal_text(text: pl.Expr) -> pl.Expr:
     optional sign, digits, optional fraction; at most 14 integer digits and 4 decimals
     (trailing zeros aside)."""
     return (
-        text.str.contains(r"^[+-]?\d+(\.\d+)?$")
+        text.str.contains(_PLAIN_DECIMAL)
         & (_integer_digits(text) <= MAX_INTEGER_DIGITS)
         & (_decimals(text) <= MAX_DECIMALS)
     )
+
+
+def is_ambiguous_number(text: pl.Expr) -> pl.Expr:
+    """Number-like text that is neither a plain decimal nor one with a single decimal comma:
+    mixed or repeated separators (1,234.50, 1.234,50, 1,234,567) or an exponent (1e3)."""
+    commas, points = text.str.count_matches(","), text.str.count_matches(r"\.")
+    return text.str.contains(_NUMBER_LIKE) & (
+        text.str.contains("[eE]") | ((commas > 0) & (points > 0)) | (commas > 1) | (points > 1)
+    )
+
+
+def _number_checks(field: str, where: str, skip: pl.Expr) -> list[pa.Check]:
+    """The checks every number sent as text shares: not ambiguous, one value per name."""
+    text = pl.col(f"{field}_text")
+    return [
+        row_check(
+            "ambiguous_number",
+            f"{where} is ambiguous: a comma is read as the decimal separator only when it is "
+            "the only separator (158,5 is 158.5); thousands separators (1,234.50, 1.234,50) "
+            "and exponents (1e3) are refused rather than guessed",
+            lambda: skip | text.is_null() | ~is_ambiguous_number(text),
+        ),
+        row_check(
+            "conflicting_values",
+            f"{where} is sent under its documented name and its alias with different values",
+            lambda: skip | ~pl.col(f"{field}_conflict"),
+        ),
+    ]
 
 
 def text_money_checks(
     field: str, where: str, *, required: bool, applies: pl.Expr | None = None
 ) -> list[pa.Check]:
     """Checks for a money value sent as text (an XML attribute) and extracted as
-    ``<field>_text`` (NULL when not sent); ``applies`` limits them to some rows."""
+    ``<field>_text`` (NULL when not sent) and ``<field>_decimal_text`` (a decimal comma read
+    as a point); ``applies`` limits them to some rows."""
     text = pl.col(f"{field}_text")
+    decimal_text = pl.col(f"{field}_decimal_text")
     skip = pl.lit(False) if applies is None else ~applies
     checks = [
         row_check(
             "invalid_amount",
-            f"{where} must be a plain decimal (like 12.50) with at most {MAX_INTEGER_DIGITS} "
-            f"integer digits and {MAX_DECIMALS} decimals (other values are refused rather "
-            "than altered)",
-            lambda: skip | text.is_null() | fits_decimal_text(text),
-        )
+            f"{where} must be a decimal (like 12.50, or 12,50 with a decimal comma) with at "
+            f"most {MAX_INTEGER_DIGITS} integer digits and {MAX_DECIMALS} decimals (other "
+            "values are refused rather than altered)",
+            lambda: (
+                skip | text.is_null() | is_ambiguous_number(text) | fits_decimal_text(decimal_text)
+            ),
+        ),
+        *_number_checks(field, where, skip),
     ]
     if required:
         checks.append(
@@ -244,7 +330,10 @@ def _event_schema() -> pa.DataFrameSchema:
         check
         for field in MONEY_FIELDS
         for check in text_money_checks(
-            field, f"<order {field}>", required=field == "total", applies=is_order
+            field,
+            f"<order {ORDER_AMOUNT_ATTRIBUTES[field][0]}>",
+            required=field == "total",
+            applies=is_order,
         )
     ]
     checks = [
@@ -279,14 +368,17 @@ def _event_schema() -> pa.DataFrameSchema:
 def _item_schema() -> pa.DataFrameSchema:
     col = pl.col
     quantity = col("quantity_text")
+    quantity_decimal = col("quantity_decimal_text")
     checks = [
         row_check("invalid_product", "<product refCode> is required and must not be empty",
                   lambda: col("product_id").str.len_chars() > 0),
         *text_money_checks("price", "<product price>", required=True),
         row_check("invalid_quantity",
-                  "<product quantity> is required: a plain decimal ≥ 0 with at most "
+                  "<product qty> is required: a decimal ≥ 0 with at most "
                   f"{MAX_INTEGER_DIGITS} integer digits and {MAX_DECIMALS} decimals",
-                  lambda: fits_decimal_text(quantity) & ~quantity.str.starts_with("-")),
+                  lambda: is_ambiguous_number(quantity)
+                  | (fits_decimal_text(quantity_decimal) & ~quantity.str.starts_with("-"))),
+        *_number_checks("quantity", "<product qty>", pl.lit(False)),
         row_check("invalid_attribute", "every product <attribute> needs a non-empty key",
                   lambda: col("keyless_attributes") == 0),
     ]  # fmt: skip
@@ -314,8 +406,11 @@ create table if not exists staging.optimizely_order_records (
     custom          json not null,      -- order <attribute>s: key -> value as sent
     attribute_count integer not null,   -- order <attribute>s sent
     item_count      integer not null,
-    loaded_at       timestamptz not null
+    loaded_at       timestamptz not null,
+    customer_id     varchar             -- <order customerId> as sent (§1.5: an identifier)
 );
+-- warehouses created before customerId was read
+alter table staging.optimizely_order_records add column if not exists customer_id varchar;
 create table if not exists staging.optimizely_order_record_items (
     arrival_seq     bigint not null,
     event_id        varchar not null,
@@ -333,13 +428,14 @@ def accepted_records_sql() -> str:
     """Typed staging rows of the accepted candidates."""
     # in the staging table's column order
     money = ", ".join(
-        f"cast(c.{f}_text as decimal(18, 4)) as {f}" for f in ("subtotal", "total", "shipping")
+        f"cast(c.{f}_decimal_text as decimal(18, 4)) as {f}"
+        for f in ("subtotal", "total", "shipping")
     )
     return f"""
     select
         c.row_id as arrival_seq, c.file, c.record_no, o.event_id, k.dedupe_key, c.order_id,
         c.ts, c.currency, {money}, c.email, c.custom, c.attribute_count, c.item_count,
-        c.loaded_at
+        c.loaded_at, c.customer_id
     from optimizely_order_candidates as c
     join batch_outcomes as o using (row_id)
     join batch_keys as k using (row_id)
@@ -352,8 +448,8 @@ def accepted_items_sql() -> str:
     return """
     select
         i.row_id as arrival_seq, o.event_id, i.item_no, i.product_id,
-        cast(i.price_text as decimal(18, 4)) as price,
-        cast(i.quantity_text as decimal(18, 4)) as quantity,
+        cast(i.price_decimal_text as decimal(18, 4)) as price,
+        cast(i.quantity_decimal_text as decimal(18, 4)) as quantity,
         i.attributes, i.attribute_count
     from optimizely_order_item_candidates as i
     join batch_outcomes as o using (row_id)

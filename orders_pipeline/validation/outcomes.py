@@ -75,6 +75,21 @@ class JsonSourceValidation:
     # Candidate columns too big or too free-form to hand to pandera.
     unvalidated_columns: tuple[str, ...] = ("doc", "custom")
     validation_chunk_records: int | None = None
+    # SQL expression over a record's JSON document ``{doc}`` (a format placeholder): the id
+    # its sender gives the event and keeps on every retry (ODP SDKs' ``data.idempotence_id``),
+    # NULL when it sends none. Records sharing one are the same event: the first accepted is
+    # kept, the others are counted duplicates whatever else changed (a retry's new ``ts``).
+    idempotence_key_sql: str | None = None
+    # SQL returning (row_id, reason) for candidates that fail because of other records of
+    # the batch; it may read ``batch_record_failures`` (row_id, reason: the per-record
+    # failures). Its reasons are added to the per-record ones.
+    dependent_failures_sql: str | None = None
+
+    def idempotence_key(self, doc: str) -> str:
+        """The idempotence key of the document ``doc`` as SQL (NULL when the source has none)."""
+        if self.idempotence_key_sql is None:
+            return "cast(null as varchar)"
+        return self.idempotence_key_sql.format(doc=doc)
 
 
 @dataclass
@@ -150,7 +165,15 @@ def _validated_columns(
 
 def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.DataFrame:
     parts = [_chunk_failures(con, spec, bounds) for bounds in _chunks(con, spec)]
-    return pl.concat(parts).sort("row_id", "reason")
+    failures = pl.concat(parts)
+    if spec.dependent_failures_sql:
+        con.register("batch_record_failures", failures)
+        try:
+            dependent = con.sql(spec.dependent_failures_sql).pl()
+        finally:
+            _unregister(con, "batch_record_failures")
+        failures = pl.concat([failures, dependent.select(failures.columns).cast(failures.schema)])
+    return failures.unique().sort("row_id", "reason")
 
 
 def _chunks(
@@ -215,9 +238,14 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         "select row_id, list(reason order by reason) as reasons "
         "from batch_failure_rows group by row_id"
     )
+    # a record with an idempotence key meets its retries by that key alone
+    idempotence_key = spec.idempotence_key("c.doc")
     con.execute(
         f"""create or replace temp table batch_keys as
-        select c.row_id, md5(json(c.doc)) as event_id, {spec.dedupe_key_sql} as dedupe_key
+        select c.row_id, md5(json(c.doc)) as event_id,
+               case when {idempotence_key} is not null
+                    then md5('idempotence_key' || chr(31) || {idempotence_key})
+                    else {spec.dedupe_key_sql} end as dedupe_key
         from {candidates} as c
         where c.row_id not in (select row_id from batch_failures)"""  # noqa: S608
     )
@@ -232,19 +260,30 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
             group by dedupe_key
             having count(*) > 1
         )
-        select k.row_id, c.doc
-        from batch_keys as k
-        join {candidates} as c using (row_id)
-        where k.dedupe_key in (select dedupe_key from shared_keys)
-        union all
-        select s.arrival_seq as row_id, {spec.raw_document_sql} as doc
-        from {spec.staging_table} as s
-        join {spec.raw_table} as r using (arrival_seq)
-        where s.dedupe_key in (select dedupe_key from shared_keys)"""  # noqa: S608
+        select row_id, doc, {spec.idempotence_key("doc")} as idempotence_key
+        from (
+            select k.row_id, c.doc
+            from batch_keys as k
+            join {candidates} as c using (row_id)
+            where k.dedupe_key in (select dedupe_key from shared_keys)
+            union all
+            select s.arrival_seq as row_id, {spec.raw_document_sql} as doc
+            from {spec.staging_table} as s
+            join {spec.raw_table} as r using (arrival_seq)
+            where s.dedupe_key in (select dedupe_key from shared_keys)
+        )"""  # noqa: S608
     )
+    content = "(select * from batch_documents where idempotence_key is null)"
     con.execute(
         f"""create or replace temp table batch_outcomes as
-        with canonical as ({CANONICAL_FINGERPRINT.format(documents="batch_documents")}),
+        with canonical as (
+            {CANONICAL_FINGERPRINT.format(documents=content)}
+            union all
+            -- the same idempotence key is the same event, whatever else differs
+            select row_id, md5('idempotence_key' || chr(31) || idempotence_key)
+            from batch_documents
+            where idempotence_key is not null
+        ),
         batch as (
             select k.row_id, k.event_id, coalesce(c.canonical_id, k.event_id) as canonical_id
             from batch_keys as k

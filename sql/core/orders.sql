@@ -218,8 +218,9 @@ final as (
         tally_subtotal_base,
         coalesce(refund_state, 'none') as refund_state,
         coalesce(is_cancelled, false) as is_cancelled,
-        -- §4.3; an order with no event has no revenue and counts for nobody's lifecycle
-        coalesce(not is_cancelled, false) as counts_for_lifecycle,
+        -- §4.3: counts_for_lifecycle = not is_cancelled, also for an order known only from
+        -- Orders-object updates (not cancelled: it counts, though it brings no revenue)
+        not coalesce(is_cancelled, false) as counts_for_lifecycle,
         cast(coalesce(event_count, 0) as integer) as event_count,
         first_name,
         last_name,

@@ -44,7 +44,8 @@ monthly_active as (
         count(distinct orders.customer_id) as active_customers
     from orders
     inner join cohorts on cohorts.customer_id = orders.customer_id
-    where orders.counts_for_lifecycle
+    -- an order known only from Orders-object updates has no placed_at and no activity month
+    where orders.counts_for_lifecycle and orders.event_count > 0
     group by 1, 2
 ),
 

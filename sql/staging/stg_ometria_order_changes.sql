@@ -7,8 +7,10 @@
 --   - a later snapshot yields the change from the previous snapshot's net to its own, when
 --     there is one: a decrease is a cancel / return / refund by status, an increase a purchase.
 -- Amounts are positive in the direction of the event (the ledger negates reductions).
+-- A snapshot here is an order state (stg_ometria_order_states): a partial record merged into
+-- the state before it is differenced like a full snapshot.
 with snapshots as (
-    select * from staging.ometria_order_snapshots
+    select * from staging.stg_ometria_order_states
 ),
 
 snapshot_items as (
@@ -50,7 +52,8 @@ snapshot_states as (
         case when line_refunds.event_id is null then 0 else line_refunds.base_refunded end
             as base_refunded
     from snapshots
-    left join line_refunds on line_refunds.event_id = snapshots.event_id
+    -- the lines in effect: a partial record without lineitems keeps the previous ones
+    left join line_refunds on line_refunds.event_id = snapshots.items_event_id
 ),
 
 snapshot_nets as (

@@ -6,7 +6,8 @@ with changes as (
 ),
 
 snapshots as (
-    select * from staging.ometria_order_snapshots
+    -- order states: partial records merged into the state before them (§1.4)
+    select * from staging.stg_ometria_order_states
 ),
 
 items as (
@@ -66,9 +67,10 @@ final as (
         'ometria_orders' as source,
         changes.order_id,
         changes.action,
-        -- §1.4: the event's ts is the snapshot's timestamp
+        -- §1.4: the event's ts is the snapshot's timestamp; a partial record without one
+        -- takes its arrival time, flagged as an inferred ODP ts is
         changes.ts,
-        false as ts_inferred,
+        snapshots.ts_inferred,
         changes.arrival_seq,
         changes.record_part,
         snapshots.file,

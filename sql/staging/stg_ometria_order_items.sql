@@ -18,7 +18,8 @@ line_changes as (
 ),
 
 snapshots as (
-    select * from staging.ometria_order_snapshots
+    -- order states (§1.4): a partial record's events carry its merged state's fields
+    select * from staging.stg_ometria_order_states
 ),
 
 snapshot_items as (

@@ -4,11 +4,19 @@
 -- key are added up. A product in either snapshot of a pair has a row (a line that vanished
 -- shows as zeros now).
 with snapshots as (
-    select * from staging.ometria_order_snapshots
+    -- order states: a partial record merged into the state before it (§1.4)
+    select * from staging.stg_ometria_order_states
+),
+
+sent_items as (
+    select * from staging.ometria_order_snapshot_items
 ),
 
 snapshot_items as (
-    select * from staging.ometria_order_snapshot_items
+    -- each state's lines: those of the latest record of the state that sent lineitems
+    select sent_items.* exclude (event_id), snapshots.event_id
+    from snapshots
+    inner join sent_items on sent_items.event_id = snapshots.items_event_id
 ),
 
 snapshot_order as (

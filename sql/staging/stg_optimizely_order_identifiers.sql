@@ -1,10 +1,22 @@
--- Identifiers of Optimizely offline orders (SEMANTICS §5): <user email> is an `email`
--- identifier, as sent; an order without <user> has none (anonymous). Normalisation happens
--- in stg_order_identifiers, once for every source.
+-- Identifiers of Optimizely offline orders (SEMANTICS §1.5, §5): <user email> is an `email`
+-- identifier and <order customerId> (Optimizely Configured Commerce) a `customer_id` one, as
+-- sent; an order with neither is anonymous. Normalisation happens in stg_order_identifiers,
+-- once for every source.
 -- materialized: incremental
 with records as (
     select * from staging.optimizely_order_records
     where arrival_seq > getvariable('incremental_after')
+),
+
+sent_identifiers as (
+    select event_id, order_id, arrival_seq, 'email' as identifier_type, email as identifier_value
+    from records
+    where email is not null
+    union all
+    select event_id, order_id, arrival_seq, 'customer_id' as identifier_type,
+           customer_id as identifier_value
+    from records
+    where customer_id is not null
 ),
 
 final as (
@@ -12,11 +24,10 @@ final as (
         event_id,
         'optimizely_xml' as source,
         order_id,
-        'email' as identifier_type,
-        email as identifier_value,
+        identifier_type,
+        identifier_value,
         arrival_seq
-    from records
-    where email is not null
+    from sent_identifiers
 )
 
 select * from final

@@ -81,9 +81,11 @@ def test_an_update_for_an_unknown_order_creates_an_object_only_summary(landing, 
     )
     assert order["subtotal"] == Decimal("40") and order["tally_subtotal"] is None
     assert order["is_overridden"] is True
-    # it joins the customer its email belongs to, but has no revenue and no lifecycle weight
+    # it joins the customer its email belongs to, but has no revenue; not cancelled, it
+    # counts_for_lifecycle (§4.3: = not is_cancelled), yet customers' metrics count only
+    # orders with events (§4.4)
     assert order["customer_id"] == wh.order("A1")["customer_id"]
-    assert order["counts_for_lifecycle"] is False
+    assert (order["is_cancelled"], order["counts_for_lifecycle"]) == (False, True)
     assert wh.value("select count(*) from core.order_events where order_id = 'OBJ-1'") == 0
     customer = wh.dicts("select * from core.customers")[0]
     assert (customer["lifecycle_order_count"], customer["order_count_all"]) == (2, 2)
