@@ -39,9 +39,10 @@ with watermark as (
     select coalesce(max(arrival_seq), -1) as seen from audit.model_watermark
 ),
 new_events as (
+    -- new events, and ODP CSV events that a later file's rows joined (SEMANTICS §1.2)
     select order_id, cast(ts as date) as event_date
     from staging.stg_order_events
-    where arrival_seq > (select seen from watermark)
+    where revised_seq > (select seen from watermark)
 ),
 affected_orders as (
     select distinct order_id from new_events
