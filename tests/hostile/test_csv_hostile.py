@@ -33,7 +33,8 @@ HEADER = "action,ts,order_id,item_product_id,item_price,item_quantity,email,firs
 def row(order_id: str, price: str = "10.00", first_name: str = "Alex", product: str = "P1") -> str:
     """A good ODP CSV row of HEADER (9 fields)."""
     email = f"{order_id.lower()}@example.com"
-    return f"purchase,2026-05-01T10:00:00Z,{order_id},{product},{price},1,{email},{first_name},order"
+    ts = "2026-05-01T10:00:00Z"
+    return f"purchase,{ts},{order_id},{product},{price},1,{email},{first_name},order"
 
 
 # -- the lander on its own ---------------------------------------------------------------------
