@@ -39,9 +39,10 @@ with watermark as (
     select coalesce(max(arrival_seq), -1) as seen from audit.model_watermark
 ),
 new_events as (
+    -- new events, and ODP CSV events that a later file's rows joined (SEMANTICS §1.2)
     select order_id, cast(ts as date) as event_date
     from staging.stg_order_events
-    where arrival_seq > (select seen from watermark)
+    where {revised} > (select seen from watermark)
 ),
 affected_orders as (
     select distinct order_id from new_events
@@ -122,7 +123,7 @@ def plan_model_run(
     ):
         return ModelRunPlan(keys[0], keys[-1], None, "nothing staged yet: every partition")
     first_staged, last_staged, first_day, last_day, first_rate_day, watermark = con.execute(
-        _AFFECTED_DAYS.format(stride=ARRIVAL_STRIDE)
+        _AFFECTED_DAYS.format(stride=ARRIVAL_STRIDE, revised=_revised_column(con))
     ).fetchall()[0]
     if full_refresh:
         return ModelRunPlan(keys[0], keys[-1], watermark, "full refresh: every partition")
@@ -146,6 +147,16 @@ def plan_model_run(
     first_key = _clamp(first_day, keys)
     last_key = _clamp(max(first_day, last_day), keys)
     return ModelRunPlan(first_key, last_key, watermark, "days the new events change")
+
+
+def _revised_column(con: duckdb.DuckDBPyConnection) -> str:
+    """``revised_seq``, or ``arrival_seq`` in a warehouse whose staging was built before
+    events could be revised (its next model run rebuilds it, with the column)."""
+    row = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'staging' "
+        "and table_name = 'stg_order_events' and column_name = 'revised_seq'"
+    ).fetchall()[0]
+    return "revised_seq" if row[0] else "arrival_seq"
 
 
 def advance_watermark(con: duckdb.DuckDBPyConnection, watermark: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from orders_pipeline.config import Settings
+from orders_pipeline.config import SQL_DIR, Settings
 
 # ``state``: the pipeline's own bookkeeping (what incremental builds have done), not data.
 SCHEMAS = ("raw", "staging", "core", "reporting", "audit", "state")
@@ -176,9 +176,15 @@ SETTING_VARIABLES = (
 )
 
 
+# SEMANTICS §5: the one normalisation of identifiers and contacts, as session macros.
+MACROS_FILE = SQL_DIR / "macros.sql"
+
+
 def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Session settings and the variables SQL models read with ``getvariable(...)``."""
+    """Session settings, the shared macros (``sql/macros.sql``) and the variables SQL models
+    read with ``getvariable(...)``."""
     con.execute("set TimeZone = 'UTC'")
+    con.execute(MACROS_FILE.read_text(encoding="utf-8"))
     con.execute("set variable base_currency = ?", [settings.base_currency])
     con.execute("set variable repeat_min_orders = ?", [settings.repeat_min_orders])
     con.execute("set variable loyal_min_orders = ?", [settings.loyal_min_orders])

@@ -1,32 +1,36 @@
 """Validating landed rows of ODP historical CSV imports (SEMANTICS §1.2, §2).
 
-One record is one row = one line item of one order event. Every value arrives as text (see
-``landing.csv_records``); an empty cell is a value not sent. The columns:
+The layout is the vendor's own (ODP "Import data using CSV"; Zaius dev-docs "CSV Upload" and
+its ``zaius_orders_example.csv``): one record is one row = one line item of one order
+event; there is no ``event_type`` column (ODP names the object by the file name prefix
+``zaius_orders``). Every value arrives as text (see ``landing.csv_records``); an empty cell
+is a value not sent. The columns:
 
-- event columns: ``event_type`` (must be ``order``, case aside), ``action``, ``ts`` (epoch
-  seconds or ISO-8601 with an offset, as for ODP events; empty = the file's ingestion time),
-  ``order_id``;
-- line-item columns: ``product_id``, ``sku``, ``price``, ``quantity``, ``discount``,
-  ``subtotal``. A row with none of them is an order-level row (a refund of an amount, say):
-  it belongs to the event but is no line item;
-- order-level columns, prefixed ``order_``: amounts ``order_subtotal``, ``order_total``,
-  ``order_tax``, ``order_shipping``, ``order_discount``; text ``order_currency``,
-  ``order_coupon_code``, ``order_bill_address``, ``order_ship_address``, ``order_first_name``,
-  ``order_last_name``, ``order_name``, ``order_email``, ``order_phone``. The unprefixed names
-  ``total``, ``tax``, ``shipping``, ``currency``, ``coupon_code``, ``bill_address``,
-  ``ship_address``, ``first_name``, ``last_name``, ``name`` mean the same (the ``order_`` one
-  wins when a row has both): they are never identifiers. Any other ``order_<key>`` column is
-  a custom order field, kept as JSON under ``<key>``;
-- ``item_<key>`` columns are custom item fields: dropped and counted, as ODP ignores them;
-- every other column is an identifier (``email``, ``phone``, ``customer_id``, ``vuid``, an
-  ecommerce platform id ...), and so are ``order_email`` and ``order_phone`` (§1.1, §5).
+- event columns: ``action``, ``order_id``, ``ts`` (every form the ODP CSV import documents,
+  see :func:`csv_ts_expression`; empty = the file's ingestion time);
+- order-level (Order Summary) columns, unprefixed: amounts ``total``, ``subtotal``,
+  ``discount``, ``tax``, ``shipping``; text ``currency``, ``coupon_code``, ``bill_address``,
+  ``ship_address``, ``first_name``, ``last_name``, ``name``;
+- line-item columns, prefixed ``item_``: ``item_product_id``, ``item_sku``, ``item_price``,
+  ``item_quantity``, ``item_discount``, ``item_subtotal``. A row with none of them is an
+  order-level row (a refund of an amount, say): it belongs to the event but is no line item.
+  Any other ``item_<key>`` column is a custom event field: dropped and counted, as ODP
+  ignores custom item fields (§1.1);
+- identifier columns: ``email``, ``phone``, ``customer_id``, ``vuid`` (and the aliases
+  ``email_address``, ``phone_number``, ``mobile``), and any ``<platform>_customer_id`` (an
+  ecommerce platform's id). ``email`` and ``phone`` are also the order's contacts;
+- any other unprefixed column is a custom order field, kept as JSON under its name.
+  ``event_type``, if a file has it, must be ``order``.
+Amounts may be negative on returns and refunds: −10 and 10 mean the same (§3).
 
-Rows sharing (``order_id``, ``action``, ``ts``) within one file form one order event (the
-``stg_odp_csv_*`` models). Because an event is judged whole, some rules look at all its rows:
-it needs one identifier and (purchase, return, refund) one amount among its rows; its rows
-must not disagree on an order-level value (an empty cell is no disagreement); and when any of
-its rows is quarantined, the others are quarantined with it (``incomplete_event``), so that
-the corrected file, landed again, yields the whole event once, never a part of it twice.
+Rows sharing (``order_id``, ``action``, ``ts``) form one order event, in one file or
+across several (an export cut into parts): the ``stg_odp_csv_*`` models group them. Because
+an event is judged whole, some rules look at all its rows, those of this batch and those
+already staged from earlier files: it needs one identifier and (purchase, return, refund)
+one amount among its rows; its rows must not disagree on an order-level value (an empty cell
+is no disagreement, so a value repeated on every row counts once); and when any of its rows
+in this batch is quarantined, the batch's other rows of it are quarantined with it
+(``incomplete_event``), so that the corrected file, landed again, adds its rows once.
 """
 
 from __future__ import annotations
@@ -41,34 +45,59 @@ from orders_pipeline.validation.csv_rows import (
     decimal_text_fits,
     decimal_text_message,
 )
-from orders_pipeline.validation.json_fields import ts_expression, visible
+from orders_pipeline.validation.json_fields import ISO_WITH_OFFSET, MAX_EPOCH, visible
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import row_check
 
 SOURCE = "odp_csv"
 RAW_TABLE = "raw.odp_csv"
-EVENT_COLUMNS = ("event_type", "action", "ts", "order_id")
-ITEM_TEXT_COLUMNS = ("product_id", "sku")
-ITEM_MONEY_COLUMNS = ("price", "discount", "subtotal")
-ITEM_COLUMNS = (*ITEM_TEXT_COLUMNS, *ITEM_MONEY_COLUMNS, "quantity")
-# order-level field -> the unprefixed column that means the same (None: only ``order_<f>``;
-# ``subtotal`` and ``discount`` unprefixed are the line item's)
-ORDER_MONEY = {
-    "subtotal": None, "total": "total", "tax": "tax", "shipping": "shipping", "discount": None,
+STAGING_TABLE = "staging.odp_csv_records"
+EVENT_COLUMNS = ("action", "order_id", "ts", "event_type")
+# item_<field> columns -> the candidate column (text, or ``<name>_text`` for numbers)
+ITEM_TEXT_COLUMNS = {"item_product_id": "product_id", "item_sku": "sku"}
+ITEM_NUMBER_COLUMNS = {
+    "item_price": "price", "item_quantity": "quantity", "item_discount": "discount",
+    "item_subtotal": "subtotal",
 }  # fmt: skip
-ORDER_TEXT = {
-    "currency": "currency", "coupon_code": "coupon_code", "bill_address": "bill_address",
-    "ship_address": "ship_address", "first_name": "first_name", "last_name": "last_name",
-    "name": "name", "email": None, "phone": None,
-}  # fmt: skip
-# Columns that are never identifiers.
-RESERVED = (
-    *EVENT_COLUMNS,
-    *ITEM_COLUMNS,
-    *(f"order_{f}" for f in (*ORDER_MONEY, *ORDER_TEXT)),
-    *(alias for alias in (*ORDER_MONEY.values(), *ORDER_TEXT.values()) if alias),
-)
+ITEM_MONEY = ("price", "discount", "subtotal")
+ORDER_MONEY = ("subtotal", "total", "tax", "shipping", "discount")
+ORDER_TEXT = (
+    "currency", "coupon_code", "bill_address", "ship_address", "first_name", "last_name", "name",
+)  # fmt: skip
+IDENTIFIER_COLUMNS = (
+    "email", "phone", "customer_id", "vuid", "email_address", "phone_number", "mobile",
+)  # fmt: skip
+# Columns that are neither identifiers nor custom order fields.
+RESERVED = (*EVENT_COLUMNS, *ORDER_MONEY, *ORDER_TEXT)
 AMOUNT_ACTIONS = ("purchase", "return", "refund")
+
+# The ts forms of the ODP CSV import besides epoch seconds and ISO-8601 with an offset:
+# ISO-8601 without a zone (a date alone, or with a time: "T" or a space), and the US forms
+# MM/DD/YY or MM/DD/YYYY with HH:MM or HH:MM:SS. A value without a zone is UTC.
+ISO_WITHOUT_ZONE = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
+US_FORMS = {
+    r"\d{1,2}/\d{1,2}/\d{2} \d{1,2}:\d{2}": "%m/%d/%y %H:%M",
+    r"\d{1,2}/\d{1,2}/\d{2} \d{1,2}:\d{2}:\d{2}": "%m/%d/%y %H:%M:%S",
+    r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}": "%m/%d/%Y %H:%M",
+    r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}": "%m/%d/%Y %H:%M:%S",
+}
+TS_FORMS_MESSAGE = (
+    "ts must be epoch seconds, ISO-8601 (with an offset, or without a zone: UTC), "
+    "YYYY-MM-DD, YYYY-MM-DD HH:MM:SS, or MM/DD/YY or MM/DD/YYYY with HH:MM or HH:MM:SS, "
+    "between 1970 and 2100"
+)
+
+
+# Order-level values all rows of one event must agree on (empty cells aside): the candidate
+# column -> the staging column holding the value of rows accepted earlier.
+_STAGED_COLUMNS = {
+    **{f"order_{f}_value": f"s.order_{f}" for f in ORDER_MONEY},
+    "order_currency": "s.currency",
+    **{f"order_{f}": f"s.{f}" for f in ORDER_TEXT if f != "currency"},
+    "custom": "s.custom",
+}
+AGREED_COLUMNS = tuple(_STAGED_COLUMNS)
+EVENT_KEY = ("order_id", "action", "event_ts")
 
 
 def _quoted(names: tuple[str, ...] | list[str]) -> str:
@@ -80,25 +109,49 @@ def _cell(column: str) -> str:
     return f"nullif(trim(doc ->> '{column}'), '')"
 
 
-def _order_cell(field: str, alias: str | None) -> str:
-    prefixed = _cell(f"order_{field}")
-    return f"coalesce({prefixed}, {_cell(alias)})" if alias else prefixed
+def csv_ts_expression(text: str) -> str:
+    """A UTC timestamp from the text of a CSV ``ts`` (trimmed, not empty), in any form the
+    ODP CSV import documents, within 1970-2100; else NULL."""
+    us_forms = " ".join(
+        f"when regexp_full_match({text}, '{pattern}') then try_strptime({text}, '{form}')"
+        for pattern, form in US_FORMS.items()
+    )
+    parsed = f"""case
+        when regexp_full_match({text}, '\\d{{1,10}}(\\.\\d+)?')
+            then case when try_cast({text} as double) between 0 and {MAX_EPOCH}
+                      then to_timestamp(try_cast({text} as double)) end
+        when regexp_matches({text}, '{ISO_WITH_OFFSET}')
+            then try_cast(upper({text}) as timestamptz)
+        when regexp_full_match({text}, '{ISO_WITHOUT_ZONE}')
+            then timezone('UTC', try_cast(upper({text}) as timestamp))
+        else timezone('UTC', case {us_forms} end)
+        end"""
+    return f"""case when {parsed} between to_timestamp(0) and to_timestamp({MAX_EPOCH})
+        then {parsed} end"""
+
+
+def _is_identifier(key: str) -> str:
+    return f"({key} in ({_quoted(IDENTIFIER_COLUMNS)}) or ends_with({key}, '_customer_id'))"
 
 
 def candidates_sql(raw_table: str) -> str:
-    """One row per raw record of the new files, every column as text (and the amounts'
-    exact DECIMAL value as text, to compare rows of one event). The caller registers
+    """One row per raw record of the new files, every column as text (and the order-level
+    amounts' exact DECIMAL value as text, to compare the rows of one event), with what the
+    rows of the same event already staged from earlier files say. The caller registers
     ``batch_files`` (file_seq)."""
     reserved = _quoted(RESERVED)
-    item_texts = ",".join(f"{_cell(c)} as {c}" for c in ITEM_TEXT_COLUMNS)
-    item_money = ",".join(f"{_cell(c)} as {c}_text" for c in (*ITEM_MONEY_COLUMNS, "quantity"))
+    item_columns = _quoted([*ITEM_TEXT_COLUMNS, *ITEM_NUMBER_COLUMNS])
+    item_texts = ",".join(f"{_cell(c)} as {name}" for c, name in ITEM_TEXT_COLUMNS.items())
+    item_numbers = ",".join(f"{_cell(c)} as {name}_text" for c, name in ITEM_NUMBER_COLUMNS.items())
     order_money = ",".join(
-        f"{_order_cell(f, alias)} as order_{f}_text, "
-        f"try_cast({_order_cell(f, alias)} as decimal(18, 4))::varchar as order_{f}_value"
-        for f, alias in ORDER_MONEY.items()
+        f"{_cell(f)} as order_{f}_text, "
+        f"try_cast({_cell(f)} as decimal(18, 4))::varchar as order_{f}_value"
+        for f in ORDER_MONEY
     )
-    order_texts = ",".join(
-        f"{_order_cell(f, alias)} as order_{f}" for f, alias in ORDER_TEXT.items()
+    order_texts = ",".join(f"{_cell(f)} as order_{f}" for f in ORDER_TEXT)
+    staged_values = ",".join(
+        f"first({column}::varchar) filter (where {column} is not null) as staged_{agreed}"
+        for agreed, column in _STAGED_COLUMNS.items()
     )
     return f"""
     with records as (
@@ -121,48 +174,70 @@ def candidates_sql(raw_table: str) -> str:
             {_cell("order_id")} as order_id,
             {_cell("ts")} as ts_text,
             {item_texts},
-            {item_money},
+            {item_numbers},
             {order_money},
             {order_texts},
-            -- identifiers: every column that is not reserved, nor order_ or item_ prefixed
+            coalesce({_cell("email")}, {_cell("email_address")}) as contact_email,
+            coalesce({_cell("phone")}, {_cell("phone_number")}, {_cell("mobile")})
+                as contact_phone,
+            -- identifiers: the identifier columns with a visible value
             to_json(map_from_entries(list_filter(entries,
-                lambda e: e.key not in ({reserved}) and not starts_with(e.key, 'order_')
-                          and not starts_with(e.key, 'item_')
-                          and coalesce(trim(e.value), '') <> ''))) as identifiers,
+                lambda e: {_is_identifier("e.key")} and {visible("e.value")})))
+                as identifiers,
             len(list_filter(entries,
-                lambda e: (e.key = 'order_email' or e.key = 'order_phone'
-                           or (e.key not in ({reserved}) and not starts_with(e.key, 'order_')
-                               and not starts_with(e.key, 'item_')))
-                          and {visible("e.value")})) as usable_identifiers,
+                lambda e: {_is_identifier("e.key")} and {visible("e.value")}))
+                as usable_identifiers,
             -- part of the dedupe key: its definition must not change (see odp_events)
             len(list_filter(entries, lambda e: coalesce(trim(e.value), '') <> ''))
                 as sent_cells,
-            -- custom order fields: order_<key> columns without a meaning of their own (§1.1)
-            to_json(map_from_entries(list_transform(
-                list_filter(entries, lambda e: starts_with(e.key, 'order_')
-                                               and e.key not in ({reserved})
-                                               and coalesce(trim(e.value), '') <> ''),
-                lambda e: {{'key': e.key[7:], 'value': e.value}}))) as custom,
+            -- custom order fields: unprefixed columns without a meaning of their own (§1.2),
+            -- keys sorted so that rows of two files with other column orders compare equal
+            nullif(to_json(map_from_entries(list_sort(list_filter(entries,
+                lambda e: e.key not in ({reserved}) and not starts_with(e.key, 'item_')
+                          and not {_is_identifier("e.key")}
+                          and coalesce(trim(e.value), '') <> ''))))::varchar, '{{}}')
+                as custom,
             len(list_filter(entries, lambda e: starts_with(e.key, 'item_')
+                                               and e.key not in ({item_columns})
                                                and coalesce(trim(e.value), '') <> ''))
                 as dropped_fields
         from cells
+    ),
+    timed as (
+        select fields.*,
+            {csv_ts_expression("ts_text")} as ts
+        from fields
+    ),
+    keyed as (
+        -- the event a row belongs to: (order_id, action, ts); no ts = the ingestion time
+        select timed.*,
+            case when ts_text is null then loaded_at else ts end as event_ts
+        from timed
+    ),
+    staged as (
+        -- what the rows of the same events accepted from earlier files say
+        select
+            s.order_id, s.action, s.ts as event_ts,
+            bool_or(s.identifiers::varchar <> '{{}}') as staged_identifier,
+            bool_or(s.price is not null or s.item_subtotal is not null
+                    or s.order_subtotal is not null or s.order_total is not null)
+                as staged_amount,
+            {staged_values}
+        from {STAGING_TABLE} as s
+        join (select distinct order_id, action, event_ts from keyed) as k
+            on k.order_id = s.order_id and k.action = s.action and k.event_ts = s.ts
+        group by s.order_id, s.action, s.ts
     )
-    select *,
-        case when ts_text is null then 'ABSENT' else 'VARCHAR' end as ts_kind,
-        {ts_expression("case when ts_text is null then 'ABSENT' else 'VARCHAR' end", "ts_text")}
-            as ts
-    from fields
+    select keyed.*,
+        coalesce(staged.staged_identifier, false) as staged_identifier,
+        coalesce(staged.staged_amount, false) as staged_amount,
+        {", ".join(f"staged.staged_{agreed}" for agreed in _STAGED_COLUMNS)}
+    from keyed
+    left join staged
+        on staged.order_id = keyed.order_id and staged.action = keyed.action
+        and staged.event_ts = keyed.event_ts
     """
 
-
-# Order-level values all rows of one event must agree on (empty cells aside).
-AGREED_COLUMNS = (
-    *(f"order_{f}_value" for f in ORDER_MONEY),
-    *(f"order_{f}" for f in ORDER_TEXT),
-    "custom",
-)
-EVENT_KEY = ("file_seq", "order_id", "action", "ts")
 
 Rule = tuple[str, str, Callable[[], pl.Expr]]
 
@@ -174,27 +249,27 @@ def _row_rules() -> list[Rule]:
     rules: list[Rule] = [
         ("invalid_utf8", "the row's bytes are not valid UTF-8",
          lambda: col("decode_error").is_null()),
-        ("unsupported_event_type", "event_type must be 'order'",
-         lambda: ~readable | (col("event_type") == "order")),
+        ("unsupported_event_type", "event_type, when a file has it, must be 'order'",
+         lambda: ~readable | col("event_type").is_null() | (col("event_type") == "order")),
         ("missing_action", "action must be a non-empty value",
          lambda: ~readable | col("action").is_not_null()),
         ("missing_order_id", "order_id must be a non-empty value",
          lambda: ~readable | col("order_id").is_not_null()),
-        ("invalid_ts",
-         "ts must be epoch seconds (1970-2100) or ISO-8601 with a UTC offset",
+        ("invalid_ts", TS_FORMS_MESSAGE,
          lambda: col("ts_text").is_null() | col("ts").is_not_null()),
-        ("invalid_currency", "order_currency must be a 3-letter ISO 4217 code",
+        ("invalid_currency", "currency must be a 3-letter ISO 4217 code",
          lambda: col("order_currency").is_null()
          | col("order_currency").str.contains(r"^[A-Za-z]{3}$")),
         ("invalid_quantity",
-         "quantity must be a plain decimal number ≥ 0 with at most 4 decimals",
+         "item_quantity must be a plain decimal number ≥ 0 with at most 4 decimals",
          lambda: col("quantity_text").is_null()
          | (decimal_text_fits(col("quantity_text"))
             & ~col("quantity_text").str.contains(r"^-.*[1-9]"))),
     ]  # fmt: skip
-    for field in (*ITEM_MONEY_COLUMNS, *(f"order_{f}" for f in ORDER_MONEY)):
+    amounts = [(f"item_{f}", f) for f in ITEM_MONEY] + [(f, f"order_{f}") for f in ORDER_MONEY]
+    for shown, field in amounts:
         rules.append((
-            "invalid_amount", decimal_text_message(field),
+            "invalid_amount", decimal_text_message(shown),
             lambda field=field: col(f"{field}_text").is_null()
             | decimal_text_fits(col(f"{field}_text")),
         ))  # fmt: skip
@@ -202,7 +277,8 @@ def _row_rules() -> list[Rule]:
 
 
 def _event_rules(row_ok: pl.Expr) -> list[Rule]:
-    """Rules about the event a row belongs to (its rows in the same file, §1.2)."""
+    """Rules about the event a row belongs to: its rows in this batch, and what its rows
+    staged from earlier files say (§1.2)."""
     col = pl.col
     key = list(EVENT_KEY)
     readable = col("csv_error").is_null() & col("decode_error").is_null()
@@ -214,28 +290,33 @@ def _event_rules(row_ok: pl.Expr) -> list[Rule]:
     )
     rules: list[Rule] = [
         ("missing_identifier",
-         "ODP requires at least one identifier (email, phone, customer_id or another "
-         "identifier column) on some row of the order event",
-         lambda: ~readable | (col("usable_identifiers").sum().over(key) > 0)),
+         "ODP requires at least one identifier (email, phone, customer_id, vuid or a "
+         "<platform>_customer_id column) on some row of the order event",
+         lambda: ~readable | (col("usable_identifiers").sum().over(key) > 0)
+         | col("staged_identifier")),
         ("missing_amount",
-         "a purchase, return or refund needs a price, subtotal, order_subtotal or "
-         "order_total on some row of the order event",
+         "a purchase, return or refund needs an item_price, item_subtotal, subtotal or "
+         "total on some row of the order event",
          lambda: ~readable | ~col("action").is_in(AMOUNT_ACTIONS)
-         | has_amount.any().over(key)),
+         | has_amount.any().over(key) | col("staged_amount")),
     ]  # fmt: skip
     for column in AGREED_COLUMNS:
-        shown = column.removesuffix("_value")
+        shown = column.removesuffix("_value").removeprefix("order_")
+        value = col(column).str.to_uppercase() if column == "order_currency" else col(column)
+        staged = col(f"staged_{column}")
         rules.append((
             "conflicting_order_values",
-            f"rows of one order event (same order_id, action and ts in this file) send "
-            f"different {shown} values; send the same value on each row or leave it empty",
-            lambda column=column: ~readable
-            | (col(column).drop_nulls().n_unique().over(key) <= 1),
+            f"rows of one order event (same order_id, action and ts, in this file or an "
+            f"earlier one) send different {shown} values; send the same value on each row "
+            f"or leave it empty",
+            lambda value=value, staged=staged: ~readable
+            | ((value.drop_nulls().n_unique().over(key) <= 1)
+               & (value.is_null() | staged.is_null() | (value == staged))),
         ))  # fmt: skip
     rules.append((
         "incomplete_event",
-        "another row of this order event (same order_id, action and ts in this file) is "
-        "quarantined, so the event is held back whole; fix that row and land the file again",
+        "another row of this order event (same order_id, action and ts) is quarantined, so "
+        "the event's rows are held back together; fix that row and land the file again",
         lambda: ~row_ok | row_ok.all().over(key),
     ))  # fmt: skip
     return rules
@@ -272,14 +353,14 @@ create table if not exists staging.odp_csv_records (
     ts_inferred        boolean not null,   -- no ts was sent: the file's ingestion time
     order_id           varchar not null,
     is_item            boolean not null,   -- false: an order-level row of the event
-    product_id         varchar,
-    sku                varchar,
-    price              decimal(18, 4),
-    quantity           decimal(18, 4),
+    product_id         varchar,            -- item_product_id
+    sku                varchar,            -- item_sku
+    price              decimal(18, 4),     -- item_price
+    quantity           decimal(18, 4),     -- item_quantity
     item_discount      decimal(18, 4),
     item_subtotal      decimal(18, 4),
     currency           varchar,
-    order_subtotal     decimal(18, 4),
+    order_subtotal     decimal(18, 4),     -- the order-level (unprefixed) amounts
     order_total        decimal(18, 4),
     order_tax          decimal(18, 4),
     order_shipping     decimal(18, 4),
@@ -290,11 +371,11 @@ create table if not exists staging.odp_csv_records (
     first_name         varchar,
     last_name          varchar,
     name               varchar,
-    email              varchar,            -- order_email as sent
-    phone              varchar,            -- order_phone as sent
-    identifiers        json,               -- identifier columns as sent (non-empty ones)
-    custom             json,               -- order_<key> custom fields
-    dropped_fields     integer not null,   -- item_<key> cells: ODP ignores them (§1.1)
+    email              varchar,            -- the email column as sent (the order's contact)
+    phone              varchar,            -- the phone column as sent
+    identifiers        json,               -- identifier columns with a visible value
+    custom             json,               -- custom order fields (unprefixed columns)
+    dropped_fields     integer not null,   -- item_<key> custom cells: ODP ignores them (§1.1)
     loaded_at          timestamptz not null
 );
 """
@@ -309,13 +390,13 @@ def accepted_records_sql() -> str:
     order_money = ", ".join(f"{_decimal(f'c.order_{f}_text')} as order_{f}" for f in ORDER_MONEY)
     order_texts = ", ".join(f"c.order_{f} as {f}" for f in ORDER_TEXT if f != "currency")
     item_cells = " or ".join(
-        [*(f"c.{t} is not null" for t in ITEM_TEXT_COLUMNS),
-         *(f"c.{m}_text is not null" for m in (*ITEM_MONEY_COLUMNS, "quantity"))]
+        [*(f"c.{name} is not null" for name in ITEM_TEXT_COLUMNS.values()),
+         *(f"c.{name}_text is not null" for name in ITEM_NUMBER_COLUMNS.values())]
     )  # fmt: skip
     return f"""
     select
         c.row_id as arrival_seq, c.file_seq, c.file, c.record_no, o.event_id, k.dedupe_key,
-        c.action, coalesce(c.ts, c.loaded_at) as ts, c.ts is null as ts_inferred, c.order_id,
+        c.action, c.event_ts as ts, c.ts is null as ts_inferred, c.order_id,
         ({item_cells}) as is_item,
         c.product_id, c.sku,
         {_decimal("c.price_text")} as price,
@@ -325,6 +406,7 @@ def accepted_records_sql() -> str:
         upper(c.order_currency) as currency,
         {order_money},
         {order_texts},
+        c.contact_email as email, c.contact_phone as phone,
         c.identifiers, c.custom, c.dropped_fields, c.loaded_at
     from odp_csv_candidates as c
     join batch_outcomes as o using (row_id)
@@ -339,11 +421,11 @@ VALIDATION = JsonSourceValidation(
     candidates_table="odp_csv_candidates",
     candidates_sql=candidates_sql(RAW_TABLE),
     event_schema=ROW_SCHEMA,
-    staging_table="staging.odp_csv_records",
+    staging_table=STAGING_TABLE,
     accepted_sql=accepted_records_sql,
-    dedupe_key_sql="""md5(concat_ws(chr(31), c.event_type, c.action, c.order_id, c.ts_text,
-        c.product_id, c.sku, c.price_text, c.quantity_text, c.subtotal_text,
-        c.order_subtotal_text, c.order_total_text, c.sent_cells))""",
+    dedupe_key_sql="""md5(concat_ws(chr(31), c.action, c.order_id, c.ts_text, c.product_id,
+        c.sku, c.price_text, c.quantity_text, c.subtotal_text, c.order_subtotal_text,
+        c.order_total_text, c.sent_cells))""",
     raw_document_sql="r.doc",
     unvalidated_columns=("doc", "identifiers"),
 )

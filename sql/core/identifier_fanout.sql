@@ -51,18 +51,30 @@ order_counts as (
     group by identifier_type, identifier_value
 ),
 
+blocklisted as (
+    -- a blocklist entry is normalised as the identifiers are (sql/macros.sql), so that
+    -- '+1 555 0100' blocks +15550100; case aside, as before
+    select
+        order_counts.*,
+        list_contains(
+            list_transform(getvariable('identity_blocklist'),
+                           lambda entry: lower(normalise_identifier(identifier_type, entry))),
+            lower(identifier_value)
+        ) as is_blocklisted
+    from order_counts
+),
+
 final as (
     select
         order_counts.identifier_type,
         order_counts.identifier_value,
         order_counts.order_count,
         coalesce(co_occurrences.fanout, 0) as fanout,
-        list_contains(getvariable('identity_blocklist'), lower(order_counts.identifier_value))
-            as is_blocklisted,
-        not list_contains(getvariable('identity_blocklist'), lower(order_counts.identifier_value))
+        order_counts.is_blocklisted,
+        not order_counts.is_blocklisted
             and coalesce(co_occurrences.fanout, 0) <= getvariable('identity_max_fanout')
             as links
-    from order_counts
+    from blocklisted as order_counts
     left join co_occurrences
         on co_occurrences.identifier_type = order_counts.identifier_type
         and co_occurrences.identifier_value = order_counts.identifier_value

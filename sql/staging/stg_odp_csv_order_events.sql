@@ -1,17 +1,25 @@
 -- ODP historical CSV order events (SEMANTICS §1.2): one row per event, i.e. per group of
--- accepted rows sharing (order_id, action, ts) in one file. Order-level values are the same
--- on every row that sends them (validation quarantines an event whose rows disagree), so
--- each is the first one sent. subtotal is order_subtotal as sent; without it the ledger
--- takes Σ item subtotals (items_subtotal), as for ODP events (§3).
+-- accepted rows sharing (order_id, action, ts), in one file or across several. Order-level
+-- values are the same on every row that sends them (validation quarantines an event whose
+-- rows disagree), so each counts once: the first one sent. subtotal is the order-level
+-- subtotal as sent; without it the ledger takes Σ item subtotals (items_subtotal), as for
+-- ODP events (§3).
+-- An event changes when a later file's rows join it: an incremental build recomputes the
+-- events stg_odp_csv_order_events.changed.sql lists, whole. arrival_seq (the event's place
+-- in its order's timeline) is its first row's and never changes; revised_seq is its latest
+-- row's, which tells the models downstream that the event changed.
 -- materialized: incremental
+-- unique_key: event_id
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
-    where arrival_seq > getvariable('incremental_after')
+    where getvariable('incremental_after') < 0
+        or order_event_id in (select event_id from changed_keys)
 ),
 
 items as (
     select * from staging.stg_odp_csv_order_items
-    where arrival_seq > getvariable('incremental_after')
+    where getvariable('incremental_after') < 0
+        or event_id in (select event_id from changed_keys)
 ),
 
 item_totals as (
@@ -32,8 +40,9 @@ events as (
         any_value(ts) as ts,
         bool_and(ts_inferred) as ts_inferred,
         min(arrival_seq) as arrival_seq,
+        max(arrival_seq) as revised_seq,
         arg_min(file, arrival_seq) as file,
-        min(record_no) as record_no,
+        arg_min(record_no, arrival_seq) as record_no,
         first(currency order by arrival_seq) filter (where currency is not null) as currency,
         first(order_subtotal order by arrival_seq) filter (where order_subtotal is not null)
             as subtotal,
@@ -56,11 +65,11 @@ events as (
             as last_name,
         first(name order by arrival_seq) filter (where name is not null) as name,
         -- contacts normalised as identifiers are (§5), so orders join their customers
-        first(coalesce(email, identifiers ->> '$.email') order by arrival_seq)
-            filter (where coalesce(email, identifiers ->> '$.email') is not null) as email_sent,
-        first(coalesce(phone, identifiers ->> '$.phone') order by arrival_seq)
-            filter (where coalesce(phone, identifiers ->> '$.phone') is not null) as phone_sent,
-        first(custom order by arrival_seq) filter (where custom <> '{}') as custom,
+        first(email order by arrival_seq) filter (where normalise_email(email) is not null)
+            as email_sent,
+        first(phone order by arrival_seq) filter (where normalise_phone(phone) is not null)
+            as phone_sent,
+        first(custom order by arrival_seq) filter (where custom is not null) as custom,
         sum(dropped_fields) as dropped_item_fields
     from event_rows
     group by order_event_id
@@ -75,6 +84,7 @@ final as (
         events.ts,
         events.ts_inferred,
         events.arrival_seq,
+        events.revised_seq,
         0 as record_part,
         events.file,
         events.record_no,
@@ -90,11 +100,8 @@ final as (
         events.first_name,
         events.last_name,
         events.name,
-        nullif(lower(trim(events.email_sent)), '') as email,
-        nullif(nullif(
-            case when starts_with(trim(events.phone_sent), '+') then '+' else '' end
-            || regexp_replace(events.phone_sent, '[^0-9]', '', 'g'),
-            ''), '+') as phone,
+        normalise_email(events.email_sent) as email,
+        normalise_phone(events.phone_sent) as phone,
         coalesce(events.custom, json('{}')) as custom,
         item_totals.items_subtotal,
         coalesce(item_totals.items_quantity, 0) as items_quantity,

@@ -1,6 +1,8 @@
 -- ODP historical CSV line items (SEMANTICS §1.2): one row per accepted CSV row that carries
--- an item (product_id, sku, price, quantity, discount or subtotal). Order-level custom
--- fields are copied onto every item, as for ODP events (§1.1).
+-- an item (item_product_id, item_sku, item_price, item_quantity, item_discount or
+-- item_subtotal). Order-level custom fields are copied onto every item, as for ODP events
+-- (§1.1). arrival_seq is the row's own, not its event's: an item that joins an event begun
+-- in an earlier file is a new row for the incremental models downstream.
 -- materialized: incremental
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
@@ -37,10 +39,10 @@ final as (
         cast(line_subtotal as decimal(38, 4)) as subtotal,
         item_subtotal is null as subtotal_derived,
         dropped_fields,
-        custom,
+        coalesce(custom, json('{}')) as custom,
         -- ODP drops custom item fields (§1.1): item_<key> columns are counted, not kept
         cast(null as json) as attributes,
-        event_arrival_seq as arrival_seq
+        arrival_seq
     from items_with_subtotal
 )
 

@@ -47,14 +47,8 @@ final as (
         records.last_name,
         records.name,
         -- contacts normalised as identifiers are (§5), so orders join their customers
-        nullif(lower(trim(coalesce(records.email, records.identifiers ->> '$.email'))), '')
-            as email,
-        nullif(nullif(
-            case when starts_with(trim(coalesce(records.phone, records.identifiers ->> '$.phone')),
-                                  '+') then '+' else '' end
-            || regexp_replace(coalesce(records.phone, records.identifiers ->> '$.phone'),
-                              '[^0-9]', '', 'g'),
-            ''), '+') as phone,
+        normalise_email(coalesce(records.email, records.identifiers ->> '$.email')) as email,
+        normalise_phone(coalesce(records.phone, records.identifiers ->> '$.phone')) as phone,
         records.custom,
         item_totals.items_subtotal,
         coalesce(item_totals.items_quantity, 0) as items_quantity,

@@ -12,7 +12,7 @@ identifier_entries as (
         records.event_id,
         records.order_id,
         records.arrival_seq,
-        lower(trim(entry.key)) as identifier_type,
+        entry.key as identifier_type,
         entry.value ->> '$' as identifier_value
     from records, json_each(records.identifiers) as entry
     where records.identifiers is not null

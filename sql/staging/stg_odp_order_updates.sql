@@ -66,11 +66,8 @@ final as (
         latest_fields.bill_address,
         latest_fields.ship_address,
         -- contacts normalised as identifiers are (§5)
-        nullif(nullif(
-            case when starts_with(trim(latest_fields.phone_sent), '+') then '+' else '' end
-            || regexp_replace(latest_fields.phone_sent, '[^0-9]', '', 'g'),
-            ''), '+') as phone,
-        nullif(lower(trim(latest_fields.email_sent)), '') as email,
+        normalise_phone(latest_fields.phone_sent) as phone,
+        normalise_email(latest_fields.email_sent) as email,
         latest_fields.first_name,
         latest_fields.last_name,
         latest_fields.name,

@@ -94,7 +94,7 @@ final as (
                                                     snapshots.customer_lastname), '') end
             as name,
         -- contacts normalised as identifiers are (§5), so orders join their customers
-        nullif(lower(trim(snapshots.customer_email)), '') as email,
+        normalise_email(snapshots.customer_email) as email,
         cast(null as varchar) as phone,
         snapshots.custom,
         item_totals.items_subtotal,

@@ -48,7 +48,7 @@ final as (
         cast(null as varchar) as name,
         -- normalised as identifiers are (§5), so orders join their customers; no <user> is
         -- an anonymous order
-        nullif(lower(trim(records.email)), '') as email,
+        normalise_email(records.email) as email,
         cast(null as varchar) as phone,
         records.custom,
         item_totals.items_subtotal,

@@ -7,7 +7,12 @@
 --   identifiers are), custom (JSON), items_subtotal, items_quantity, item_rows,
 --   dropped_item_fields, subtotal_base_sent, total_base_sent (amounts already in the base
 --   currency, same sign convention as subtotal/total; NULL when the source sent none).
+-- revised_seq: the arrival of the latest record that changed the event (its arrival_seq for
+-- every source but ODP CSV, whose events later files may join, SEMANTICS §1.2). An
+-- incremental build replaces the events stg_order_events.changed.sql lists, and the
+-- partition planning re-derives the days of every event revised since the last model run.
 -- materialized: incremental
+-- unique_key: event_id
 with odp_events as (
     select * from staging.stg_odp_order_events
     where arrival_seq > getvariable('incremental_after')
@@ -24,11 +29,12 @@ optimizely_orders as (
 ),
 
 odp_csv_orders as (
+    -- new events, and events that rows of a later file joined
     select * from staging.stg_odp_csv_order_events
-    where arrival_seq > getvariable('incremental_after')
+    where revised_seq > getvariable('incremental_after')
 ),
 
-final as (
+unioned as (
     select * from odp_events
     union all by name
     select * from ometria_orders
@@ -36,6 +42,11 @@ final as (
     select * from optimizely_orders
     union all by name
     select * from odp_csv_orders
+),
+
+final as (
+    select * replace (coalesce(revised_seq, arrival_seq) as revised_seq)
+    from unioned
 )
 
 select * from final

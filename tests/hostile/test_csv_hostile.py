@@ -27,15 +27,14 @@ from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import raw_table_ddl
 from tests.conftest import Warehouse
 
-HEADER = "event_type,action,ts,order_id,product_id,price,quantity,email,order_first_name"
+HEADER = "action,ts,order_id,item_product_id,item_price,item_quantity,email,first_name,event_type"
 
 
 def row(order_id: str, price: str = "10.00", first_name: str = "Alex", product: str = "P1") -> str:
     """A good ODP CSV row of HEADER (9 fields)."""
     email = f"{order_id.lower()}@example.com"
-    return (
-        f"order,purchase,2026-05-01T10:00:00Z,{order_id},{product},{price},1,{email},{first_name}"
-    )
+    ts = "2026-05-01T10:00:00Z"
+    return f"purchase,{ts},{order_id},{product},{price},1,{email},{first_name},order"
 
 
 # -- the lander on its own ---------------------------------------------------------------------
@@ -157,7 +156,7 @@ LONG_NAME = "N" * 3_000_000  # one 3 MB field: longer than a read block
 CASES: dict[str, bytes] = {
     "quoted.csv": (
         HEADER
-        + ",order_bill_address\n"
+        + ",bill_address\n"
         + row("Q1")
         + ',"1 Main St, Apt 2\nSpringfield"\n'
         + row("Q2")
@@ -168,7 +167,7 @@ CASES: dict[str, bytes] = {
         [
             HEADER,
             row("R1"),
-            "order,purchase,2026-05-01T10:00:00Z,R2,P1,10.00,1",
+            "purchase,2026-05-01T10:00:00Z,R2,P1,10.00,1,r2@example.com",
             row("R3") + ",extra",
             row("R4"),
         ]
@@ -312,9 +311,9 @@ def test_a_million_rows_land_with_bounded_memory(tmp_path):
     path = tmp_path / "big.csv"
     duckdb.sql(
         f"""copy (
-            select 'order' as event_type, 'purchase' as action, 1780272000 + i as ts,
-                   'ORD-' || (i // 2) as order_id, 'P' || (i % 500) as product_id,
-                   '12.50' as price, '2' as quantity, '25.00' as subtotal,
+            select 'purchase' as action, 1780272000 + i as ts,
+                   'ORD-' || (i // 2) as order_id, 'P' || (i % 500) as item_product_id,
+                   '12.50' as item_price, '2' as item_quantity, '25.00' as item_subtotal,
                    'c' || (i // 7) || '@example.com' as email,
                    case when i % 100 = 0 then 'gift, "wrapped"' else 'none' end as order_note
             from range(1000000) as t(i)

@@ -133,10 +133,10 @@ def injected_everywhere(tmp_path_factory, sentinel):
     payloads = [*PAYLOADS, f"'; COPY (SELECT 42) TO '{sentinel}'; --"]
     name = "x'); DROP TABLE core.orders; --"
     files = {
-        f"odp_csv/{name}.csv": "event_type,action,ts,order_id,product_id,price,quantity,email,"
-        "order_coupon_code\n"
+        f"odp_csv/{name}.csv": "action,ts,order_id,item_product_id,item_price,item_quantity,"
+        "email,coupon_code\n"
         + "".join(
-            f"order,purchase,2026-06-03T10:00:00Z,{_csv_cell('CSV' + p)},{_csv_cell(p)},1,1,"
+            f"purchase,2026-06-03T10:00:00Z,{_csv_cell('CSV' + p)},{_csv_cell(p)},1,1,"
             f"csv{n}@example.com,{_csv_cell(p)}\n"
             for n, p in enumerate(payloads)
         ),

@@ -60,8 +60,8 @@ SOURCE_FILES = {
     "exchange_rates": ("rates.csv", "date,currency,rate_to_base\n2026-05-01,EUR,1.1\n"),
     "odp_csv": (
         "import.csv",
-        "event_type,action,ts,order_id,product_id,price,quantity,email\n"
-        "order,purchase,2026-06-03T10:00:00Z,C1,P1,10,2,c1@example.com\n",
+        "action,ts,order_id,item_product_id,item_price,item_quantity,email\n"
+        "purchase,2026-06-03T10:00:00Z,C1,P1,10,2,c1@example.com\n",
     ),
     "odp_orders": ("updates.ndjson", [{"order_id": "B1", "status": "shipped"}]),
     "ometria_orders": (

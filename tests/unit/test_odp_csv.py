@@ -19,19 +19,18 @@ from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse
 
 COLUMNS = [
-    "event_type", "action", "ts", "order_id", "product_id", "sku", "price", "quantity",
-    "discount", "subtotal", "email", "phone", "customer_id", "vuid", "order_subtotal",
-    "order_total", "order_tax", "order_shipping", "order_discount", "order_currency",
-    "order_coupon_code", "order_bill_address", "order_ship_address", "order_first_name",
-    "order_last_name", "order_name", "order_email", "order_phone", "order_gift_note",
-    "item_color",
+    "action", "ts", "order_id", "item_product_id", "item_sku", "item_price", "item_quantity",
+    "item_discount", "item_subtotal", "email", "phone", "customer_id", "vuid",
+    "shopify_customer_id", "subtotal", "total", "tax", "shipping", "discount", "currency",
+    "coupon_code", "bill_address", "ship_address", "first_name", "last_name", "name",
+    "gift_note", "item_color",
 ]  # fmt: skip
 MAY_1 = "2026-05-01T10:00:00Z"
 
 
 def line(order_id: str, action: str = "purchase", ts: str = MAY_1, **cells: str) -> dict:
     """One CSV row: an order line item, by default with an email identifier."""
-    values = {"event_type": "order", "action": action, "ts": ts, "order_id": order_id}
+    values = {"action": action, "ts": ts, "order_id": order_id}
     values.setdefault("email", f"{order_id.lower()}@example.com")
     return {**values, **cells}
 
@@ -56,60 +55,77 @@ def write(folder: Path, name: str, rows: list[dict[str, Any]], **kw: Any) -> Non
 
 
 EVERY_COLUMN = line(
-    "FULL", ts="2026-05-02T12:30:00+02:00", product_id="P-1", sku="SKU-1", price="+12.5",
-    quantity="2", discount="1.0", subtotal="24.00", email=" Full@Example.com ",
-    phone="+44 20 7946 0000", customer_id="CUST-9", vuid="v-123", order_subtotal="24",
-    order_total="30.5", order_tax="4.5", order_shipping="3.00", order_discount="1",
-    order_currency="eur", order_coupon_code="SPRING", order_bill_address="1 Main St,,Town",
-    order_ship_address="2 High St,,City", order_first_name="Alex", order_last_name="Morgan",
-    order_name="Alex Morgan", order_email="alex@example.com", order_phone="0207 946 0001",
-    order_gift_note="wrap it", item_color="red",
+    "FULL", ts="2026-05-02T12:30:00+02:00", item_product_id="P-1", item_sku="SKU-1",
+    item_price="+12.5", item_quantity="2", item_discount="1.0", item_subtotal="24.00",
+    email=" Full@Example.com ", phone="+44 20 7946 0000", customer_id="CUST-9", vuid="v-123",
+    shopify_customer_id="SH-1", subtotal="24", total="30.5", tax="4.5", shipping="3.00",
+    discount="1", currency="eur", coupon_code="SPRING", bill_address="1 Main St,,Town",
+    ship_address="2 High St,,City", first_name="Alex", last_name="Morgan", name="Alex Morgan",
+    gift_note="wrap it", item_color="red",
 )  # fmt: skip
 
 HISTORY = [
     EVERY_COLUMN,
-    # two items, no order_subtotal: the event's subtotal is Σ item subtotals (one derived)
-    line("MULTI", product_id="P1", price="10.00", quantity="2"),
-    line("MULTI", product_id="P2", subtotal="5.50"),
-    # order_subtotal given wins over the items
-    line("GIVEN", product_id="P1", price="10", quantity="1", order_subtotal="30.00"),
-    line("GIVEN", product_id="P2", price="15", quantity="1", order_subtotal="30.00"),
+    # two items, no order-level subtotal: the event's subtotal is Σ item subtotals (one
+    # derived from item_price × item_quantity)
+    line("MULTI", item_product_id="P1", item_price="10.00", item_quantity="2"),
+    line("MULTI", item_product_id="P2", item_subtotal="5.50"),
+    # the order-level subtotal, repeated on every row as exports do, counts once and wins
+    # over the items
+    line("GIVEN", item_product_id="P1", item_price="10", item_quantity="1", subtotal="30.00"),
+    line("GIVEN", item_product_id="P2", item_price="15", item_quantity="1", subtotal="30.00"),
     # given on one row only: empty cells are no disagreement
-    line("ONE", product_id="P1", price="10", order_subtotal="12"),
-    line("ONE", product_id="P2", price="5"),
+    line("ONE", item_product_id="P1", item_price="10", subtotal="12"),
+    line("ONE", item_product_id="P2", item_price="5"),
     # two actions of one order: two events; the refund is an order-level row
-    line("ACTS", product_id="P1", price="40"),
-    line("ACTS", action="refund", ts="2026-05-03T09:00:00Z", order_subtotal="15"),
+    line("ACTS", item_product_id="P1", item_price="40"),
+    line("ACTS", action="refund", ts="2026-05-03T09:00:00Z", subtotal="15"),
     line("ACTS", action="Cancel ", ts="2026-05-04T09:00:00Z"),
-    # epoch seconds
-    line("EPOCH", ts="1777716000", product_id="P1", price="1"),
+    # a refund sent with negative amounts, as the vendor's example does: -10 means 10
+    line("NEG", item_product_id="P1", item_price="40", subtotal="40", total="44"),
+    line("NEG", action="refund", ts="2026-05-05T09:00:00Z", item_product_id="P1",
+         item_price="10", item_quantity="1", item_subtotal="-10", subtotal="-10",
+         total="-10"),
     # identity: CHAIN-A and CHAIN-B share a phone; CHAIN-B and CHAIN-C a customer_id
-    line("CHAIN-A", email="chain@example.com", phone="+1 555 0100", product_id="P", price="1"),
-    line("CHAIN-B", email="", phone="+1-555-0100", customer_id="K-7", product_id="P", price="1"),
-    line("CHAIN-C", email="other@example.com", customer_id="K-7", product_id="P", price="1"),
+    line("CHAIN-A", email="chain@example.com", phone="+1 555 0100", item_price="1"),
+    line("CHAIN-B", email="", phone="+1-555-0100", customer_id="K-7", item_price="1"),
+    line("CHAIN-C", email="other@example.com", customer_id="K-7", item_price="1"),
 ]  # fmt: skip
+# The second file of the history: an export cut in two, order SPLIT's purchase begun in the
+# first file (HISTORY_PART_1) and ended here, its order-level amounts on every row.
+HISTORY_PART_1 = [
+    line("SPLIT", item_product_id="P1", item_price="10", subtotal="25", total="30", tax="5"),
+]
+HISTORY_PART_2 = [
+    line("SPLIT", item_product_id="P2", item_price="15", subtotal="25", total="30", tax="5"),
+]
 
+BAD_COLUMNS = [*COLUMNS, "event_type"]
 BAD = [
-    line("B-AMOUNT-1", product_id="P", price="1,234.50"),  # 1
-    line("B-AMOUNT-2", product_id="P", price="1e3"),  # 2
-    line("B-AMOUNT-3", product_id="P", price="$5"),  # 3
-    line("B-AMOUNT-4", product_id="P", price="1.23456"),  # 4
-    line("B-AMOUNT-5", product_id="P", price="123456789012345"),  # 5
-    line("B-QTY", product_id="P", price="1", quantity="-1"),  # 6
-    line("B-TS", ts="yesterday", product_id="P", price="1"),  # 7
-    line("B-CUR", product_id="P", price="1", order_currency="EURO"),  # 8
-    {**line("B-TYPE", product_id="P", price="1"), "event_type": "page"},  # 9
-    line("", product_id="P", price="1"),  # 10
-    line("B-ACTION", action="", product_id="P", price="1"),  # 11
-    line("B-NOID", email="", product_id="P", price="1"),  # 12
-    line("B-NOAMOUNT", product_id="P"),  # 13
-    line("B-CONFLICT", product_id="P1", price="1", order_total="10"),  # 14
-    line("B-CONFLICT", product_id="P2", price="1", order_total="11"),  # 15
-    line("B-PART", product_id="P1", price="1"),  # 16
-    line("B-PART", product_id="P2", price="oops"),  # 17
+    line("B-AMOUNT-1", item_price="1,234.50"),  # 1
+    line("B-AMOUNT-2", item_price="1e3"),  # 2
+    line("B-AMOUNT-3", item_price="$5"),  # 3
+    line("B-AMOUNT-4", item_price="1.23456"),  # 4
+    line("B-AMOUNT-5", item_price="123456789012345"),  # 5
+    line("B-QTY", item_price="1", item_quantity="-1"),  # 6
+    line("B-TS", ts="yesterday", item_price="1"),  # 7
+    line("B-CUR", item_price="1", currency="EURO"),  # 8
+    line("B-TYPE", item_price="1", event_type="page"),  # 9: a zaius_events file's row
+    line("", item_price="1"),  # 10
+    line("B-ACTION", action="", item_price="1"),  # 11
+    line("B-NOID", email="", item_price="1"),  # 12
+    line("B-NOAMOUNT", item_product_id="P"),  # 13
+    line("B-CONFLICT", item_product_id="P1", item_price="1", total="10"),  # 14
+    line("B-CONFLICT", item_product_id="P2", item_price="1", total="11"),  # 15
+    line("B-PART", item_product_id="P1", item_price="1"),  # 16
+    line("B-PART", item_product_id="P2", item_price="oops"),  # 17
     line("B-CANCEL", action="cancel"),  # 18: a cancel may carry no amount: accepted
-    line("B-SAME", product_id="P1", price="1", order_total="10"),  # 19: 10 and 10.00 agree
-    line("B-SAME", product_id="P2", price="1", order_total="10.00"),  # 20
+    line("B-SAME", item_product_id="P1", item_price="1", total="10"),  # 19: 10 and 10.00
+    line("B-SAME", item_product_id="P2", item_price="1", total="10.00"),  # 20: agree
+    line("B-TS-2", ts="13/01/2014 10:00", item_price="1"),  # 21: no 13th month
+    line("B-TS-3", ts="2014-09-01T13:34:08+25:00", item_price="1"),  # 22
+    line("B-TS-4", ts="01/09/2014", item_price="1"),  # 23: a US date needs its time
+    line("B-ORDER", event_type="order", item_price="1"),  # 24: event_type order is fine
 ]
 BAD_REASONS = {
     1: ["invalid_amount"], 2: ["invalid_amount"], 3: ["invalid_amount"], 4: ["invalid_amount"],
@@ -117,14 +133,17 @@ BAD_REASONS = {
     9: ["unsupported_event_type"], 10: ["missing_order_id"], 11: ["missing_action"],
     12: ["missing_identifier"], 13: ["missing_amount"], 14: ["conflicting_order_values"],
     15: ["conflicting_order_values"], 16: ["incomplete_event"], 17: ["invalid_amount"],
+    21: ["invalid_ts"], 22: ["invalid_ts"], 23: ["invalid_ts"],
 }  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     root = tmp_path_factory.mktemp("odp_csv")
-    write(root / "landing" / "odp_csv", "2026-05-history.csv", HISTORY)
-    write(root / "landing" / "odp_csv", "2026-05-rejects.csv", BAD)
+    folder = root / "landing" / "odp_csv"
+    write(folder, "zaius_orders_2026-05.csv", HISTORY + HISTORY_PART_1)
+    write(folder, "zaius_orders_2026-05_part2.csv", HISTORY_PART_2)
+    write(folder, "zaius_orders_rejects.csv", BAD, columns=BAD_COLUMNS)
     return run(root / "landing", root / "warehouse.duckdb")
 
 
@@ -139,7 +158,7 @@ def test_every_column_is_parsed_value_by_value(history):
     assert event["source"] == "odp_csv" and event["action"] == "purchase"
     assert event["ts"] == datetime(2026, 5, 2, 10, 30, tzinfo=UTC)
     assert not event["ts_inferred"]
-    assert event["file"] == "odp_csv/2026-05-history.csv" and event["record_no"] == 1
+    assert event["file"] == "odp_csv/zaius_orders_2026-05.csv" and event["record_no"] == 1
     assert (event["subtotal"], event["total"], event["tax"], event["shipping"]) == (
         Decimal("24"), Decimal("30.5"), Decimal("4.5"), Decimal("3"),
     )  # fmt: skip
@@ -149,8 +168,9 @@ def test_every_column_is_parsed_value_by_value(history):
     assert (event["first_name"], event["last_name"], event["name"]) == (
         "Alex", "Morgan", "Alex Morgan",
     )  # fmt: skip
-    # order_email / order_phone win over the identifier columns as the order's contacts
-    assert (event["email"], event["phone"]) == ("alex@example.com", "02079460001")
+    # the email and phone columns are the order's contacts, normalised as identifiers are
+    assert (event["email"], event["phone"]) == ("full@example.com", "+442079460000")
+    # an unprefixed column without a meaning of its own is a custom order field
     assert json.loads(event["custom"]) == {"gift_note": "wrap it"}
     assert event["dropped_item_fields"] == 1  # item_color: ODP ignores item custom fields
     [item] = history.dicts("select * from staging.stg_order_items where order_id = 'FULL'")
@@ -168,7 +188,7 @@ def test_every_column_is_parsed_value_by_value(history):
     )
     assert identifiers == {
         ("email", "full@example.com"), ("phone", "+442079460000"), ("customer_id", "CUST-9"),
-        ("vuid", "v-123"), ("email", "alex@example.com"), ("phone", "02079460001"),
+        ("vuid", "v-123"), ("shopify_customer_id", "SH-1"),
     }  # fmt: skip
 
 
@@ -199,7 +219,7 @@ def test_two_items_are_one_event_with_the_sum_of_their_subtotals(history):
     ]
 
 
-def test_order_subtotal_given_wins_over_the_items(history):
+def test_an_order_level_amount_repeated_on_every_row_counts_once(history):
     assert history.order("GIVEN")["subtotal"] == Decimal("30")
     assert history.order("ONE")["subtotal"] == Decimal("12")
     [event] = events(history, "ONE")
@@ -217,9 +237,33 @@ def test_two_actions_of_one_order_are_two_events(history):
     assert order["status"] == "cancel" and order["is_cancelled"]
 
 
-def test_epoch_seconds(history):
-    [event] = events(history, "EPOCH")
-    assert event["ts"] == datetime.fromtimestamp(1777716000, tz=UTC)
+def test_a_refund_with_negative_amounts_reduces_the_order_by_their_absolute_value(history):
+    """SEMANTICS §1.2, §3: amounts may be negative on returns and refunds; the purchase of 40
+    (total 44) less a refund sent as subtotal -10, total -10 leaves 30 (total 34)."""
+    ledger = history.ledger("NEG")
+    assert [(e["action"], e["subtotal_delta"], e["total_delta"]) for e in ledger] == [
+        ("purchase", Decimal("40"), Decimal("44")),
+        ("refund", Decimal("-10"), Decimal("-10")),
+    ]
+    assert ledger[1]["refund_kind"] == "partial"
+    order = history.order("NEG")
+    assert (order["subtotal"], order["total"], order["refund_state"]) == (
+        Decimal("30"), Decimal("34"), "partial",
+    )  # fmt: skip
+    [item] = history.dicts(
+        "select subtotal from core.order_items where order_id = 'NEG' and action = 'refund'"
+    )
+    assert item["subtotal"] == Decimal("-10")
+
+
+def test_an_event_cut_across_two_files_landed_together_is_one_event(history):
+    [event] = events(history, "SPLIT")
+    # 10 + 15 items; the order-level subtotal 25 and total 30, sent on both rows, count once
+    assert (event["subtotal"], event["total"], event["items_subtotal"]) == (
+        Decimal("25"), Decimal("30"), Decimal("25"),
+    )  # fmt: skip
+    assert event["item_rows"] == 2 and event["file"] == "odp_csv/zaius_orders_2026-05.csv"
+    assert history.order("SPLIT")["subtotal"] == Decimal("25")
 
 
 def test_identifiers_on_rows_of_linked_orders_make_one_customer(history):
@@ -237,49 +281,84 @@ def test_identifiers_on_rows_of_linked_orders_make_one_customer(history):
 def test_every_bad_row_is_quarantined_with_its_reason(history):
     rows = history.query(
         "select record_no, reasons from audit.quarantine "
-        "where file = 'odp_csv/2026-05-rejects.csv' order by record_no"
+        "where file = 'odp_csv/zaius_orders_rejects.csv' order by record_no"
     )
     found = {n: sorted({r.split(":", 1)[0] for r in reasons}) for n, reasons in rows}
     assert found == BAD_REASONS
     [load] = history.query(
         "select records, accepted, quarantined, duplicates from audit.loads "
-        "where file = 'odp_csv/2026-05-rejects.csv'"
+        "where file = 'odp_csv/zaius_orders_rejects.csv'"
     )
-    assert load == (20, 3, 17, 0)
+    assert load == (24, 4, 20, 0)
     conflict = dict(rows)[14]
     assert conflict == [
-        "conflicting_order_values: rows of one order event (same order_id, action and ts in "
-        "this file) send different order_total values; send the same value on each row or "
-        "leave it empty"
+        "conflicting_order_values: rows of one order event (same order_id, action and ts, in "
+        "this file or an earlier one) send different total values; send the same value on "
+        "each row or leave it empty"
     ]
     accepted = {o for (o,) in history.query("select order_id from core.orders")}
-    assert {"B-CANCEL", "B-SAME"} <= accepted and "B-PART" not in accepted
+    assert {"B-CANCEL", "B-SAME", "B-ORDER"} <= accepted and "B-PART" not in accepted
 
 
-def test_the_same_order_action_and_ts_in_two_files_are_two_events(tmp_path):
+def test_an_export_cut_in_two_files_landed_in_two_runs_counts_once(tmp_path):
+    """SEMANTICS §1.2: rows sharing (order_id, action, ts) are one event also across files;
+    the later file's rows join the event and the ledger re-derives it. Order CUT is order
+    WHOLE's rows, cut after its second row: they end with the same ledger and revenue. A row
+    of the second part that disagrees with the first part's order-level values is refused."""
     folder = tmp_path / "landing" / "odp_csv"
-    write(folder, "a.csv", [line("TWICE", product_id="P1", price="10")])
-    write(folder, "b.csv", [line("TWICE", product_id="P2", price="7")])
+
+    def rows(order_id: str, products: list[str]) -> list[dict[str, str]]:
+        amounts = {"subtotal": "60", "total": "66", "tax": "4", "shipping": "2"}
+        return [line(order_id, item_product_id=p, item_price="20", **amounts) for p in products]
+
+    write(folder, "zaius_orders_a_whole.csv", rows("WHOLE", ["P1", "P2", "P3"]))
+    write(folder, "zaius_orders_b_part1.csv", rows("CUT", ["P1", "P2"]) + rows("ODD", ["P1"]))
+    first = run(tmp_path / "landing", tmp_path / "w.duckdb")
+    assert first.order("CUT")["subtotal"] == Decimal("60")
+    odd = [{**r, "total": "70"} for r in rows("ODD", ["P2"])]
+    write(folder, "zaius_orders_c_part2.csv", rows("CUT", ["P3"]) + odd)
     wh = run(tmp_path / "landing", tmp_path / "w.duckdb")
-    ledger = wh.ledger("TWICE")
-    assert [(e["file"], e["subtotal_delta"]) for e in ledger] == [
-        ("odp_csv/a.csv", Decimal("10")),
-        ("odp_csv/b.csv", Decimal("7")),
-    ]
-    assert wh.order("TWICE")["subtotal"] == Decimal("17")
+
+    def ledger(order_id: str) -> list[tuple[Any, ...]]:
+        return wh.query(
+            "select action, subtotal_delta, total_delta, running_subtotal, event_seq, ts "
+            "from core.order_events where order_id = ? order by event_seq",
+            [order_id],
+        )
+
+    may_1 = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    assert (
+        ledger("CUT")
+        == ledger("WHOLE")
+        == [("purchase", Decimal("60"), Decimal("66"), Decimal("60"), 1, may_1)]
+    )
+    items = "select item_no, product_id, subtotal from core.order_items where order_id = ?"
+    assert wh.query(items + " order by item_no", ["CUT"]) == wh.query(
+        items + " order by item_no", ["WHOLE"]
+    )
+    orders = [wh.order(order_id) for order_id in ("CUT", "WHOLE")]
+    assert [(o["subtotal"], o["total"], o["event_count"]) for o in orders] == [
+        (Decimal("60"), Decimal("66"), 1)
+    ] * 2
+    # revenue: WHOLE 60 + CUT 60 + ODD's first part 60, never CUT's amounts twice
+    assert wh.value("select sum(gross) from reporting.daily_revenue") == Decimal("180")
+    [reasons] = wh.query(
+        "select reasons from audit.quarantine where file = 'odp_csv/zaius_orders_c_part2.csv'"
+    )[0]
+    assert [r.split(":", 1)[0] for r in reasons] == ["conflicting_order_values"]
 
 
 def test_a_corrected_file_loads_the_held_back_event_once(tmp_path):
     """A bad row holds its whole event back; landing the corrected file loads the event
     whole, and the rows accepted the first time count as duplicates."""
     folder = tmp_path / "landing" / "odp_csv"
-    good = line("KEEP", product_id="P", price="3")
-    write(folder, "v1.csv", [good, line("FIX", product_id="P1", price="10"),
-                             line("FIX", product_id="P2", price="x")])  # fmt: skip
+    good = line("KEEP", item_product_id="P", item_price="3")
+    write(folder, "v1.csv", [good, line("FIX", item_product_id="P1", item_price="10"),
+                             line("FIX", item_product_id="P2", item_price="x")])  # fmt: skip
     wh = run(tmp_path / "landing", tmp_path / "w.duckdb")
     assert wh.value("select count(*) from core.orders where order_id = 'FIX'") == 0
-    write(folder, "v2.csv", [good, line("FIX", product_id="P1", price="10"),
-                             line("FIX", product_id="P2", price="5")])  # fmt: skip
+    write(folder, "v2.csv", [good, line("FIX", item_product_id="P1", item_price="10"),
+                             line("FIX", item_product_id="P2", item_price="5")])  # fmt: skip
     wh = run(tmp_path / "landing", tmp_path / "w.duckdb")
     assert [(e["action"], e["subtotal_delta"]) for e in wh.ledger("FIX")] == [
         ("purchase", Decimal("15"))
@@ -289,12 +368,16 @@ def test_a_corrected_file_loads_the_held_back_event_once(tmp_path):
         "where file = 'odp_csv/v2.csv'"
     ) == [(3, 2, 0, 1)]
     assert wh.order("KEEP")["subtotal"] == Decimal("3")
-
-
-def test_a_missing_ts_takes_the_ingestion_time(tmp_path):
-    folder = tmp_path / "landing" / "odp_csv"
-    write(folder, "nots.csv", [line("NOTS", ts="", product_id="P1", price="2"),
-                               line("NOTS", ts="", product_id="P2", price="3")])  # fmt: skip
+    # the ts-less rows of one file are one event at the file's ingestion time
+    folder.joinpath("v3.csv").write_text(
+        csv_text(
+            [
+                line("NOTS", ts="", item_product_id="P1", item_price="2"),
+                line("NOTS", ts="", item_product_id="P2", item_price="3"),
+            ]
+        ),  # fmt: skip
+        encoding="utf-8",
+    )
     wh = run(tmp_path / "landing", tmp_path / "w.duckdb")
     [event] = events(wh, "NOTS")
     assert event["ts_inferred"] and event["items_subtotal"] == Decimal("5")
