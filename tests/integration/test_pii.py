@@ -4,6 +4,8 @@ and nothing personal reaches the analyst database or Dagster's storage (issue 13
 from __future__ import annotations
 
 import json
+import sqlite3
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,9 +209,32 @@ def _planted_landing(landing: Path) -> None:
 
 
 def _bytes_under(path: Path) -> Iterator[tuple[Path, bytes]]:
+    """Every file's bytes; for SQLite files (Dagster's storage) also every value, with
+    zlib-compressed blobs (Dagster's job snapshots) decompressed."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
-        yield file, file.read_bytes()
+        data = file.read_bytes()
+        yield file, data
+        if data.startswith(b"SQLite format 3"):
+            yield file, b"\n".join(_sqlite_values(file))
+
+
+def _sqlite_values(file: Path) -> Iterator[bytes]:
+    con = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    try:
+        tables = con.execute("select name from sqlite_master where type = 'table'").fetchall()
+        for (table,) in tables:
+            for row in con.execute(f'select * from "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        try:
+                            yield zlib.decompress(value)
+                        except zlib.error:
+                            yield value
+                    elif isinstance(value, str):
+                        yield value.encode()
+    finally:
+        con.close()
 
 
 def _found(secrets: list[str], *places: Path) -> dict[str, list[str]]:

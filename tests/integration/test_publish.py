@@ -234,3 +234,35 @@ def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance):
         con.close()
     assert kinds == [("VIEW",)]
     assert rows == expected and len(rows) == 5
+
+
+def test_a_stale_analyst_database_beside_a_new_warehouse_is_never_a_base(tmp_path, instance):
+    """Issue 11: `make clean` used to keep data/analytics.duckdb; the next warehouse then
+    published its new orders into the old file, beside the old ledger and revenue."""
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    settings.warehouse.unlink()  # a new warehouse, over other files, beside the old copy
+    shutil.rmtree(settings.landing_dir)
+    _late_batch(settings.landing_dir)
+
+    metadata = _run(settings, instance)
+
+    assert "another warehouse" in metadata["full_publication_reason"]
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
+
+
+def test_an_analyst_database_of_an_older_build_is_never_a_base(tmp_path, instance):
+    """A publication the warehouse has moved past (a file restored from a backup, or one
+    left at another ORDERS_ANALYTICS_DB) is published afresh, and the log says why."""
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    with connect(settings) as con:
+        publish_analytics(con, tmp_path / "elsewhere.duckdb", partitioned=PARTITIONED)
+        report = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+        again = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+    assert report.full_reason is not None and "holds publication build 1" in report.full_reason
+    assert "last publication is build 2" in report.full_reason
+    assert again.full_reason is None  # the file it just wrote is this warehouse's last build
