@@ -394,9 +394,12 @@ def install_pii_hash(con: duckdb.DuckDBPyConnection, key: str) -> None:
                      getvariable('pii_ipad') || encode(v::varchar)))), 1, 32)
             end"""
     )
+    con.execute("set variable pii_label_pattern = ?", [_LABEL])
     con.execute(
-        f"""create or replace temp macro pii_label(v) as
-            case when regexp_full_match(v, '{_LABEL}') then v else pii_hash(v) end"""
+        """create or replace temp macro pii_label(v) as
+            case when regexp_full_match(v, getvariable('pii_label_pattern')) then v
+                 else pii_hash(v)
+            end"""
     )
 
 

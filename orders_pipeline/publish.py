@@ -21,11 +21,19 @@ publication, and only what changed since is rewritten in it.
 
 The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
 published table and the last partition build it holds) and ``state.publication_settings``
-(a format version, a digest of the PII setting, when it was published). A fresh, full
-publication is written instead when there is no previous file, it cannot be read, it was
-made with another PII setting or format, more than half of it is free space (deleted rows
-are not returned to the file, PITFALLS), or a full refresh asks for it. Failing to reuse the
-previous file never fails the run: it only makes the publication a full one.
+(a format version, a keyed fingerprint of the PII key, the id of the warehouse it was
+published from and that warehouse's publication build number, when it was published). The
+warehouse keeps its id (``state.warehouse_identity``, a random UUID made once) and its
+builds (``state.publication_builds``). A fresh, full publication is written instead when
+there is no previous file, it cannot be read, it was made with another PII setting or
+format, it belongs to another warehouse or to another build of this one (a stale file beside
+a new warehouse, a file restored from a backup: issue 11), more than half of it is free
+space (deleted rows are not returned to the file, PITFALLS), or a full refresh asks for it.
+Failing to reuse the previous file never fails the run: it only makes the publication a full
+one, and the log says why.
+
+In hash mode (``ORDERS_PII_MODE=hash``) each column is published as the column dictionary
+``privacy.PUBLISHED_COLUMNS`` says: as is, a keyed hash, or withheld.
 """
 
 from __future__ import annotations
