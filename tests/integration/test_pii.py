@@ -125,6 +125,7 @@ PLANTED = {
     "plant-ometria@example.com": "Ometria customer.email",
     "OM-PLANT-CUSTOMER": "Ometria customer.id",
     "Omplantfirst": "Ometria customer.firstname",
+    "Omplantlast": "Ometria customer.lastname",
     "Ometria Plant Street": "Ometria shipping_address",
     "203.0.113.77": "Ometria ip_address",
     "plant-ometria-note@example.com": "Ometria properties",
