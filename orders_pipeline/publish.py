@@ -237,15 +237,15 @@ def publish_analytics(
         tally = publication.write(staging_file, previous=False)
 
     _fsync(staging_file)
-    os.replace(staging_file, target)
-    _fsync(target.parent)
-    _remove(Path(f"{staging_file}.wal"))
-    # after the rename: a crash in between leaves the warehouse a build behind its analyst
-    # database, which the next run then publishes afresh
+    # before the rename: a failure here leaves the previous analyst database untouched, and a
+    # crash between the two leaves the warehouse a build ahead of it: published afresh next
     con.execute(
         "insert into state.publication_builds values (?, now(), ?)",
         [last_build + 1, str(target)],
     )
+    os.replace(staging_file, target)
+    _fsync(target.parent)
+    _remove(Path(f"{staging_file}.wal"))
     return PublishReport(
         path=target,
         tables=len(tally.published),
