@@ -239,10 +239,14 @@ def publish_analytics(
     _fsync(staging_file)
     # before the rename: a failure here leaves the previous analyst database untouched, and a
     # crash between the two leaves the warehouse a build ahead of it: published afresh next
-    con.execute(
-        "insert into state.publication_builds values (?, now(), ?)",
-        [last_build + 1, str(target)],
-    )
+    try:
+        con.execute(
+            "insert into state.publication_builds values (?, now(), ?)",
+            [last_build + 1, str(target)],
+        )
+    except BaseException:
+        _remove(staging_file)
+        raise
     os.replace(staging_file, target)
     _fsync(target.parent)
     _remove(Path(f"{staging_file}.wal"))
