@@ -29,5 +29,11 @@ lint: setup
 sample: setup
 	$(BIN)/python -m orders_pipeline.samples.bundle data/landing
 
+# Everything the demo and `dagster dev` write: the warehouse (and its log and lock), the analyst
+# database and its half-written copies, DuckDB's spill folder, Dagster's homes. A stale
+# analyst database would not be reused by a new warehouse anyway (publish.py), but it is the
+# demo's output and goes with it.
 clean:
-	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/.duckdb_tmp
+	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock \
+		data/analytics.duckdb data/analytics.duckdb.wal data/.analytics.duckdb.*.tmp* \
+		data/.duckdb_tmp .dagster_home .tmp_dagster_home_*

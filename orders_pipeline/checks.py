@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from orders_pipeline.assets.metadata import PREVIEW_ROWS
+from orders_pipeline.assets.metadata import PREVIEW_ROWS, PREVIEW_WITHHELD, values_may_be_shown
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.sources import SOURCES, Source
 from orders_pipeline.warehouse import ARRIVAL_STRIDE
@@ -261,16 +261,20 @@ def evaluate(warehouse: OrdersWarehouse, spec: SqlCheck) -> dg.AssetCheckResult:
                 severity=spec.severity,
                 metadata={"not_checked": dg.MetadataValue.text(str(error).splitlines()[0])},
             )
+        shown = values_may_be_shown(con)
         relation = con.sql(f"select * from ({spec.sql}) limit {PREVIEW_ROWS}")
         columns = relation.columns
-        rows = relation.fetchall() if offending else []
+        rows = relation.fetchall() if offending and shown else []
     sample = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
     return dg.AssetCheckResult(
         passed=offending == 0,
         severity=spec.severity,
         metadata={
             "offending_rows": dg.MetadataValue.int(offending),
-            "sample": dg.MetadataValue.json(sample),
+            # hash mode: the offending rows are in the warehouse, not in Dagster's storage
+            "sample": dg.MetadataValue.json(sample)
+            if shown
+            else dg.MetadataValue.text(PREVIEW_WITHHELD),
         },
     )
 

@@ -21,17 +21,24 @@ publication, and only what changed since is rewritten in it.
 
 The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
 published table and the last partition build it holds) and ``state.publication_settings``
-(a format version, a digest of the PII setting, when it was published). A fresh, full
-publication is written instead when there is no previous file, it cannot be read, it was
-made with another PII setting or format, more than half of it is free space (deleted rows
-are not returned to the file, PITFALLS), or a full refresh asks for it. Failing to reuse the
-previous file never fails the run: it only makes the publication a full one.
+(a format version, a keyed fingerprint of the PII key, the id of the warehouse it was
+published from and that warehouse's publication build number, when it was published). The
+warehouse keeps its id (``state.warehouse_identity``, a random UUID made once) and its
+builds (``state.publication_builds``). A fresh, full publication is written instead when
+there is no previous file, it cannot be read, it was made with another PII setting or
+format, it belongs to another warehouse or to another build of this one (a stale file beside
+a new warehouse, a file restored from a backup: issue 11), more than half of it is free
+space (deleted rows are not returned to the file, PITFALLS), or a full refresh asks for it.
+Failing to reuse the previous file never fails the run: it only makes the publication a full
+one, and the log says why.
+
+In hash mode (``ORDERS_PII_MODE=hash``) each column is published as the column dictionary
+``privacy.PUBLISHED_COLUMNS`` says: as is, a keyed hash, or withheld.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import re
@@ -47,6 +54,7 @@ from typing import Literal
 import duckdb
 
 from orders_pipeline.models import SqlModel, table_references
+from orders_pipeline.privacy import hashed_expression, install_pii_hash, key_fingerprint
 from orders_pipeline.warehouse import table_exists
 
 LOGGER = logging.getLogger(__name__)
@@ -54,7 +62,8 @@ LOGGER = logging.getLogger(__name__)
 # What analysts get: everything but the raw records and the intermediate staging tables.
 PUBLISHED_SCHEMAS = ("core", "reporting", "audit")
 # Bump when the copy's layout or the publication state changes: the next one is full.
-FORMAT_VERSION = 1
+# 2: bound to its warehouse (id and build), PII by the column dictionary.
+FORMAT_VERSION = 2
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -88,76 +97,63 @@ def partition_columns(models: Iterable[SqlModel]) -> dict[str, str]:
     return {m.qualified_name: m.partition_column for m in models if m.partition_column}
 
 
-# ORDERS_PII_MODE=hash: contact details are replaced in the analyst copy by a keyed hash
-# (stable for a given ORDERS_PII_KEY), so analysts can count and join customers without
-# seeing who they are. Column names per table; a list column has every element hashed.
-PII_COLUMNS = ("email", "phone", "first_name", "last_name", "name", "bill_address",
-               "ship_address", "emails", "phones")  # fmt: skip
-# Identifier values are contact details when their type is one of these.
-PII_IDENTIFIER_TYPES = ("email", "phone")
-# The raw text of a refused record holds everything it was sent with: withheld when hashing.
-PII_WITHHELD = {("audit", "quarantine"): ("raw",)}
-
-_PII_MACRO = """
-create or replace temp macro pii_hash(v) as
-    case when v is null then null
-         else 'pii_' || substr(sha256(getvariable('pii_key') || chr(31) || v::varchar), 1, 32)
-    end
-"""
-
-
-def _pii_digest(pii_key: str | None) -> str:
-    """What the copy records of its PII setting: never the key, only a digest of it (no
-    easier to attack than the published hashes themselves)."""
-    if pii_key is None:
-        return "none"
-    return hashlib.sha256(f"orders_pipeline publication\x1f{pii_key}".encode()).hexdigest()
-
-
-def _column_expression(
-    schema: str, table: str, name: str, data_type: str, names: set[str]
-) -> str | None:
-    """The hashing expression of a published column, or None when it is published as is."""
-    quoted = f'"{name}"'
-    if name in PII_WITHHELD.get((schema, table), ()):
-        return f"null::{data_type}"
-    if name in PII_COLUMNS and data_type.endswith("[]"):
-        return f"list_transform({quoted}, lambda v: pii_hash(v))"
-    if name in PII_COLUMNS:
-        return f"pii_hash({quoted})"
-    if name == "identifier_value" and "identifier_type" in names:
-        types = ", ".join(f"'{t}'" for t in PII_IDENTIFIER_TYPES)
-        return f"case when identifier_type in ({types}) then pii_hash({quoted}) else {quoted} end"
-    return None
-
-
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
+    return _columns_of(con, None, schema, table)
+
+
+def _columns_of(
+    con: duckdb.DuckDBPyConnection, database: str | None, schema: str, table: str
+) -> list[tuple[str, str]]:
+    """``(name, type)`` of a table's columns in ``database`` (None: the warehouse)."""
     return con.execute(
         """select column_name, data_type from information_schema.columns
-           where table_catalog = current_database() and table_schema = ? and table_name = ?
+           where table_catalog = coalesce(?, current_database()) and table_schema = ?
+             and table_name = ?
            order by ordinal_position""",
-        [schema, table],
+        [database, schema, table],
     ).fetchall()
 
 
+def _warehouse_binding(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+    """The warehouse's id (a random UUID, created on its first publication) and the build
+    number of its last publication (0: none yet). A previous analyst database is a base only
+    when it carries both (issue 11: a stale file beside a new warehouse is never reused)."""
+    con.execute("create schema if not exists state")
+    con.execute(
+        """create table if not exists state.warehouse_identity (
+               warehouse_id varchar not null,
+               created_at   timestamptz not null
+           )"""
+    )
+    con.execute(
+        """insert into state.warehouse_identity
+           select uuid()::varchar, now()
+           where not exists (select 1 from state.warehouse_identity)"""
+    )
+    con.execute(
+        """create table if not exists state.publication_builds (
+               build_no     bigint not null,  -- 1, 2, ...: one per publication
+               published_at timestamptz not null,
+               path         varchar not null  -- the analyst database it was written to
+           )"""
+    )
+    row = con.execute(
+        """select (select min(warehouse_id) from state.warehouse_identity),
+                  (select coalesce(max(build_no), 0) from state.publication_builds)"""
+    ).fetchall()[0]
+    return str(row[0]), int(row[1])
+
+
 def _select_list(con: duckdb.DuckDBPyConnection, schema: str, table: str, hash_pii: bool) -> str:
-    """The published columns of a table, with contact details hashed when asked."""
+    """The published columns of a table: in hash mode, what the column dictionary
+    (``privacy.PUBLISHED_COLUMNS``) allows of each."""
     if not hash_pii:
         return "*"
-    columns = _columns(con, schema, table)
-    names = {name for name, _ in columns}
     select = []
-    for name, data_type in columns:
-        expression = _column_expression(schema, table, name, data_type, names)
+    for name, data_type in _columns(con, schema, table):
+        expression = hashed_expression(schema, table, name, data_type)
         select.append(f'{expression} as "{name}"' if expression else f'"{name}"')
     return ", ".join(select)
-
-
-def _hashed_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
-    """The columns of a table that the hashing select list replaces."""
-    columns = _columns(con, schema, table)
-    names = {name for name, _ in columns}
-    return {n for n, t in columns if _column_expression(schema, table, n, t, names) is not None}
 
 
 @dataclass
@@ -197,9 +193,10 @@ def publish_analytics(
 
     ``partitioned`` maps ``schema.table`` to the partition column of each partitioned model
     (``partition_columns``): only their re-derived days are rewritten in the previous
-    publication (without it, every table is copied whole). With a ``pii_key``, contact
-    details are replaced by keyed hashes (``PII_COLUMNS``). ``fresh`` writes a new file
-    from scratch, as when there is no previous publication.
+    publication (without it, every table is copied whole). With a ``pii_key``, each column
+    is published as the column dictionary says (``privacy.PUBLISHED_COLUMNS``: as is, a keyed
+    hash or withheld). ``fresh`` writes a new file from scratch, as when there is no previous
+    publication. Only a publication of this warehouse's last build is ever a base.
     """
     started = time.perf_counter()
     partitioned = dict(partitioned or {})
@@ -212,11 +209,12 @@ def publish_analytics(
         _remove(stale)
     staging_file = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     hash_pii = pii_key is not None
-    if hash_pii:
-        con.execute("set variable pii_key = ?", [pii_key])
-        con.execute(_PII_MACRO)
-    digest = _pii_digest(pii_key)
-    publication = _Publication(con, hash_pii, digest, partitioned)
+    if pii_key is not None:
+        install_pii_hash(con, pii_key)
+    warehouse_id, last_build = _warehouse_binding(con)
+    publication = _Publication(
+        con, hash_pii, key_fingerprint(pii_key), partitioned, warehouse_id, last_build
+    )
 
     reason: str | None = None
     tally: _Tally | None = None
@@ -231,12 +229,24 @@ def publish_analytics(
         except (OSError, duckdb.Error, _NotReusable) as error:
             _remove(staging_file)
             _remove(Path(f"{staging_file}.wal"))
-            reason = f"the previous publication could not be reused: {error}"
+            # in hash mode a database error may quote a value: name the error only
+            detail = error if isinstance(error, _NotReusable) or not hash_pii else type(error)
+            reason = f"the previous publication could not be reused: {detail}"
             LOGGER.warning("publishing %s in full: %s", target, reason)
     if tally is None:
         tally = publication.write(staging_file, previous=False)
 
     _fsync(staging_file)
+    # before the rename: a failure here leaves the previous analyst database untouched, and a
+    # crash between the two leaves the warehouse a build ahead of it: published afresh next
+    try:
+        con.execute(
+            "insert into state.publication_builds values (?, now(), ?)",
+            [last_build + 1, str(target)],
+        )
+    except BaseException:
+        _remove(staging_file)
+        raise
     os.replace(staging_file, target)
     _fsync(target.parent)
     _remove(Path(f"{staging_file}.wal"))
@@ -261,6 +271,8 @@ class _Publication:
     hash_pii: bool
     digest: str
     partitioned: dict[str, str]
+    warehouse_id: str
+    last_build: int  # the warehouse's last publication build; this one is the next
 
     def write(self, staging_file: Path, previous: bool) -> _Tally:
         """Bring ``staging_file`` (a copy of the previous publication when ``previous``, else
@@ -298,11 +310,25 @@ class _Publication:
             or kinds.get(("state", "publication")) != "BASE TABLE"
         ):
             raise _NotReusable("it holds no publication state")
-        settings = con.execute(
-            f"select format_version, pii from {alias}.state.publication_settings"
-        ).fetchall()
-        if settings != [(FORMAT_VERSION, self.digest)]:
+        columns = {name for name, _ in _columns_of(con, alias, "state", "publication_settings")}
+        if not {"format_version", "pii", "warehouse_id", "publication_build"} <= columns:
             raise _NotReusable("it was made with another PII setting or format")
+        settings = con.execute(
+            f"""select format_version, pii, warehouse_id, publication_build
+                from {alias}.state.publication_settings"""
+        ).fetchall()
+        if len(settings) != 1 or settings[0][:2] != (FORMAT_VERSION, self.digest):
+            raise _NotReusable("it was made with another PII setting or format")
+        warehouse_id, build = settings[0][2:]
+        if warehouse_id != self.warehouse_id:
+            raise _NotReusable(
+                "it was published from another warehouse (a stale file beside a new one)"
+            )
+        if build != self.last_build:
+            raise _NotReusable(
+                f"it holds publication build {build} of this warehouse, whose last "
+                f"publication is build {self.last_build}"
+            )
         used, free = con.execute(
             "select used_blocks, free_blocks from pragma_database_size() where database_name = ?",
             [alias],
@@ -370,9 +396,12 @@ class _Publication:
         con.executemany(f"insert into {alias}.state.publication values (?, ?)", tally.published)
         con.execute(
             f"""create or replace table {alias}.state.publication_settings as
-                select ?::integer as format_version, ?::varchar as pii,
+                select ?::integer as format_version,
+                       ?::varchar as pii,  -- 'none', or a keyed fingerprint of the PII key
+                       ?::varchar as warehouse_id,  -- the warehouse it was published from
+                       ?::bigint as publication_build,  -- and that warehouse's build of it
                        now() as published_at""",
-            [FORMAT_VERSION, self.digest],
+            [FORMAT_VERSION, self.digest, self.warehouse_id, self.last_build + 1],
         )
         return tally
 
@@ -471,17 +500,19 @@ class _Publication:
         return kept
 
     def _view_hides_pii(self, schema: str, table: str, reads: frozenset[tuple[str, str]]) -> bool:
+        """Whether the view, reading the copy's tables, shows each of its columns as the
+        dictionary says: every column not published as is must be a column of a table it
+        reads, of the same name and type, published the same way."""
         con = self.con
-        shown = _columns(con, schema, table)
-        names = {name for name, _ in shown}
-        hashed_upstream = set()
-        for ref_schema, ref_table in reads:
-            hashed = _hashed_columns(con, ref_schema, ref_table)
-            hashed_upstream |= {c for c in _columns(con, ref_schema, ref_table) if c[0] in hashed}
+        published_upstream = {
+            (name, data_type, hashed_expression(ref_schema, ref_table, name, data_type))
+            for ref_schema, ref_table in reads
+            for name, data_type in _columns(con, ref_schema, ref_table)
+        }
         return all(
-            (name, data_type) in hashed_upstream
-            for name, data_type in shown
-            if _column_expression(schema, table, name, data_type, names) is not None
+            (name, data_type, expression) in published_upstream
+            for name, data_type in _columns(con, schema, table)
+            if (expression := hashed_expression(schema, table, name, data_type)) is not None
         )
 
     def _create_view(self, schema: str, table: str) -> None:

@@ -13,6 +13,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from orders_pipeline.config import Settings
+from orders_pipeline.privacy import key_fingerprint
 from orders_pipeline.sources import ensure_source_tables
 from orders_pipeline.warehouse import (
     connection_config,
@@ -20,6 +21,20 @@ from orders_pipeline.warehouse import (
     prepare_session,
     writer_lock,
 )
+
+
+def _key_reference(key: str) -> str | dg.EnvVar:
+    """The PII key as the resource's config holds it: always a reference to an environment
+    variable, never the key itself, which Dagster would store in its job snapshots (issue 13).
+    A key that did not come from ``ORDERS_PII_KEY`` (settings built in code) is put in the
+    process environment under a name made of its keyed fingerprint."""
+    if not key:
+        return ""
+    if key == os.environ.get("ORDERS_PII_KEY"):
+        return dg.EnvVar("ORDERS_PII_KEY")
+    name = f"ORDERS_PII_KEY_{key_fingerprint(key)[:16].upper()}"
+    os.environ[name] = key
+    return dg.EnvVar(name)
 
 
 class OrdersWarehouse(dg.ConfigurableResource):
@@ -56,10 +71,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
             max_quarantine_rate=settings.max_quarantine_rate,
             quarantine_min_records=settings.quarantine_min_records,
             pii_mode=settings.pii_mode,
-            # a key from the environment stays there (the UI shows resource config, not secrets)
-            pii_key=dg.EnvVar("ORDERS_PII_KEY")
-            if settings.pii_key and settings.pii_key == os.environ.get("ORDERS_PII_KEY")
-            else settings.pii_key,
+            pii_key=_key_reference(settings.pii_key),
             duckdb_memory_limit=settings.duckdb_memory_limit,
             duckdb_threads=settings.duckdb_threads,
             duckdb_temp_dir=str(settings.duckdb_temp_dir or ""),

@@ -191,6 +191,8 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable max_quarantine_rate = ?", [settings.max_quarantine_rate])
     con.execute("set variable quarantine_min_records = ?", [settings.quarantine_min_records])
     con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
+    # hash mode: no data values in Dagster's metadata either (assets/metadata.py, checks.py)
+    con.execute("set variable pii_mode = ?", [settings.pii_mode])
     blocklist = [value.strip().lower() for value in settings.identity_blocklist]
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
     # incremental models read the records that arrived after this (models.py); -1: every one

@@ -8,7 +8,9 @@ import dagster as dg
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
+from orders_pipeline.config import Settings
 from orders_pipeline.landing.land import land_new_files
+from orders_pipeline.privacy import pii_hash
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.sources import SOURCES, Source
 from orders_pipeline.validation.outcomes import validate_pending
@@ -17,6 +19,15 @@ from orders_pipeline.validation.outcomes import validate_pending
 def table_key(qualified_name: str) -> dg.AssetKey:
     """The asset key of ``schema.table``."""
     return dg.AssetKey(qualified_name.split("."))
+
+
+def _shown_files(settings: Settings, files: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(file, error)`` pairs as Dagster may store them: in hash mode a file name may name a
+    person, so it is shown as its keyed hash (as ``audit.loads.file`` is published) and the
+    error by its kind alone (its text may quote the path)."""
+    if settings.pii_mode == "plain":
+        return files
+    return [(pii_hash(settings.pii_key, f), e.split(":")[0]) for f, e in files]
 
 
 def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
@@ -47,7 +58,8 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
             }
         for source in sources:
             report = reports[source.name]
-            for path, error in report.unreadable:
+            unreadable = _shown_files(settings, report.unreadable)
+            for path, error in unreadable:
                 context.log.warning(f"could not read {path}: {error}; it will be retried next run")
             metadata[source.name].update(
                 {
@@ -56,7 +68,7 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
                     "files_unchanged": dg.MetadataValue.int(report.files_unchanged),
                     "files_unreadable": dg.MetadataValue.int(len(report.unreadable)),
                     "unreadable": dg.MetadataValue.json(
-                        [{"file": p, "error": e} for p, e in report.unreadable]
+                        [{"file": p, "error": e} for p, e in unreadable]
                     ),
                 }
             )

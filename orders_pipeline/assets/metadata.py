@@ -1,4 +1,8 @@
-"""Asset metadata shared by every asset: row counts, timings and a markdown preview."""
+"""Asset metadata shared by every asset: row counts, timings and a markdown preview.
+
+Previews (and check samples) show data values, which Dagster stores in its database and
+shows in the UI: they are given only in ``ORDERS_PII_MODE=plain``. In hash mode nothing but
+counts, timings and column names reaches Dagster (issue 13)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,16 @@ def markdown_preview(con: duckdb.DuckDBPyConnection, qualified_name: str) -> str
     return "\n".join(lines)
 
 
+PREVIEW_WITHHELD = "withheld: ORDERS_PII_MODE=hash keeps data values out of Dagster"
+
+
+def values_may_be_shown(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether data values may go into Dagster metadata: only on a connection prepared in
+    plain PII mode (``warehouse.prepare_session``); in hash mode, or when unknown, not."""
+    mode = con.execute("select getvariable('pii_mode')").fetchall()[0][0]
+    return mode == "plain"
+
+
 def table_metadata(
     con: duckdb.DuckDBPyConnection,
     qualified_name: str,
@@ -37,7 +51,8 @@ def table_metadata(
     is_view: bool = False,
 ) -> dict[str, dg.MetadataValue]:
     """Row count (``rows`` when the caller counted them already; none for a view, whose
-    count would run its query), run time, a preview and the column schema, for the UI."""
+    count would run its query), run time, a preview (plain PII mode only) and the column
+    schema, for the UI."""
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema || '.' || table_name = ? order by ordinal_position",
@@ -50,7 +65,9 @@ def table_metadata(
         **counts,
         "seconds": dg.MetadataValue.float(round(seconds, 3)),
         "table": dg.MetadataValue.text(qualified_name),
-        "preview": dg.MetadataValue.md(markdown_preview(con, qualified_name)),
+        "preview": dg.MetadataValue.md(
+            markdown_preview(con, qualified_name) if values_may_be_shown(con) else PREVIEW_WITHHELD
+        ),
         "dagster/column_schema": dg.MetadataValue.table_schema(
             dg.TableSchema(columns=[dg.TableColumn(name, str(kind)) for name, kind in columns])
         ),

@@ -1,15 +1,23 @@
-"""ORDERS_PII_MODE=hash: analysts can count and join customers without seeing who they are."""
+"""ORDERS_PII_MODE=hash: analysts can count and join customers without seeing who they are,
+and nothing personal reaches the analyst database or Dagster's storage (issue 13)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from orders_pipeline.config import ConfigError, Settings
-from orders_pipeline.runner import run_pipeline
-from tests.conftest import day, odp_event, write_ndjson
+from orders_pipeline.privacy import PUBLISHED_COLUMNS, pii_hash
+from orders_pipeline.publish import PUBLISHED_SCHEMAS
+from orders_pipeline.runner import RunSummary, run_pipeline
+from tests.conftest import day, odp_event, table_contents, write_ndjson
 
 KEY = "a-test-key-of-some-length"
 
@@ -88,3 +96,230 @@ def test_hashes_are_stable_for_a_key_and_differ_between_keys(tmp_path: Path):
 def test_hash_mode_without_a_key_is_a_configuration_error():
     with pytest.raises(ConfigError, match="ORDERS_PII_KEY"):
         Settings.from_env({"ORDERS_PII_MODE": "hash"})
+
+
+# Contact details planted where hash mode used to miss them (issue 13): identifier types
+# other than `email` and `phone`, CSV identifier and custom columns, custom order fields of
+# every source, XML attributes, names, addresses, an IP address and a file name.
+PLANTED = {
+    "ann.lee@plant.example": "a file name",
+    "plant-email@example.com": "ODP identifiers.email",
+    "plant-e-mail@example.com": "ODP identifiers.e-mail",
+    "plant-contact@example.com": "ODP identifiers.contact_email",
+    "+15550100004": "ODP identifiers.telephone",
+    "plant-loyalty-card-5": "ODP identifiers.loyalty_card",
+    "plant-order-email@example.com": "ODP data.order.email",
+    "+15550100007": "ODP data.order.phone",
+    "Plantfirst": "ODP data.order.first_name",
+    "Plantlast": "ODP data.order.last_name",
+    "12 Plantation Lane": "ODP data.order.bill_address",
+    "plant-custom@example.com": "ODP custom field customer_email",
+    "plant-item-custom@example.com": "ODP custom field inside an item",
+    "plant-broken@example.com": "a quarantined record's raw text",
+    "plant-work@example.com": "CSV work_email column",
+    "plant-csv-custom@example.com": "CSV custom order column",
+    "Csvplantname": "CSV order_first_name",
+    "plant-update@example.com": "Orders-object update email",
+    "44 Update Plant Road": "Orders-object update ship_address",
+    "plant-update-custom@example.com": "Orders-object update custom field",
+    "plant-ometria@example.com": "Ometria customer.email",
+    "OM-PLANT-CUSTOMER": "Ometria customer.id",
+    "Omplantfirst": "Ometria customer.firstname",
+    "Omplantlast": "Ometria customer.lastname",
+    "Ometria Plant Street": "Ometria shipping_address",
+    "203.0.113.77": "Ometria ip_address",
+    "plant-ometria-note@example.com": "Ometria properties",
+    "Engraved for Plantina": "Ometria line properties",
+    "plant-xml-user@example.com": "XML <user email>",
+    "XML-PLANT-CUSTOMER": "XML customerId",
+    "plant-xml-attribute@example.com": 'XML <attribute key="email">',
+    "plant-xml-item@example.com": "XML product attribute",
+}
+
+
+def _planted_landing(landing: Path) -> None:
+    """A tiny landing folder of every source holding the ``PLANTED`` values."""
+    items = [{"product_id": "P1", "price": 10, "quantity": 1,
+              "note": "plant-item-custom@example.com"}]  # fmt: skip
+    write_ndjson(
+        landing / "odp_events" / "ann.lee@plant.example.ndjson",
+        [
+            odp_event(
+                "purchase", "ODP-1", day(1), subtotal=10, items=items, currency="USD",
+                identifiers={"email": "plant-email@example.com",
+                             "e-mail": "plant-e-mail@example.com",
+                             "contact_email": "plant-contact@example.com",
+                             "telephone": "+15550100004",
+                             "loyalty_card": "plant-loyalty-card-5"},
+                email="plant-order-email@example.com", phone="+15550100007",
+                first_name="Plantfirst", last_name="Plantlast",
+                bill_address="12 Plantation Lane", customer_email="plant-custom@example.com",
+                gift_wrap=True,
+            ),
+            '{"type": "order", "broken": "plant-broken@example.com"',
+        ],
+    )  # fmt: skip
+    csv = landing / "odp_csv" / "history.csv"
+    csv.parent.mkdir(parents=True)
+    csv.write_text(
+        "event_type,action,ts,order_id,product_id,price,quantity,work_email,"
+        "order_customer_note,order_first_name,order_currency\n"
+        "order,purchase,2026-06-02T10:00:00Z,CSV-1,P1,20.00,1,plant-work@example.com,"
+        "plant-csv-custom@example.com,Csvplantname,USD\n",
+        encoding="utf-8",
+    )
+    updates = landing / "odp_orders" / "updates.json"
+    updates.parent.mkdir(parents=True)
+    updates.write_text(json.dumps([{
+        "order_id": "CSV-1", "email": "plant-update@example.com",
+        "ship_address": "44 Update Plant Road", "note": "plant-update-custom@example.com",
+    }]), encoding="utf-8")  # fmt: skip
+    ometria = landing / "ometria_orders" / "orders.ndjson"
+    write_ndjson(ometria, [{
+        "id": "OM-1", "timestamp": "2026-06-03T09:00:00+00:00", "currency": "USD",
+        "subtotal": 30, "grand_total": 30, "channel": "online", "ip_address": "203.0.113.77",
+        "customer": {"id": "OM-PLANT-CUSTOMER", "email": "plant-ometria@example.com",
+                     "firstname": "Omplantfirst", "lastname": "Omplantlast"},
+        "shipping_address": {"line_1": "Ometria Plant Street", "city": "Leeds",
+                             "country_code": "GB"},
+        "properties": {"note": "plant-ometria-note@example.com"},
+        "lineitems": [{"product_id": "P1", "quantity": 3, "unit_price": 10, "subtotal": 30,
+                       "properties": {"engraving": "Engraved for Plantina"}}],
+    }])  # fmt: skip
+    xml = landing / "optimizely_xml" / "feed.xml"
+    xml.parent.mkdir(parents=True)
+    xml.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?>
+<orders>
+  <order refCode="XML-1" orderDate="2026-06-04T09:00:00Z" currency="USD" total="40.00"
+         customerId="XML-PLANT-CUSTOMER">
+    <user email="plant-xml-user@example.com"/>
+    <product refCode="P1" quantity="4" price="10.00">
+      <attribute key="email">plant-xml-item@example.com</attribute>
+    </product>
+    <attribute key="email">plant-xml-attribute@example.com</attribute>
+    <attribute key="transaction">debitcard</attribute>
+  </order>
+</orders>
+""",
+        encoding="utf-8",
+    )
+    catalog = landing / "products" / "catalog.csv"
+    catalog.parent.mkdir(parents=True)
+    catalog.write_text("product_id,sku,name,size\nP1,SKU-1,Mug,M\n", encoding="utf-8")
+
+
+def _bytes_under(path: Path) -> Iterator[tuple[Path, bytes]]:
+    """Every file's bytes; for SQLite files (Dagster's storage) also every value, with
+    zlib-compressed blobs (Dagster's job snapshots) decompressed."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        data = file.read_bytes()
+        yield file, data
+        if data.startswith(b"SQLite format 3"):
+            yield file, b"\n".join(_sqlite_values(file))
+
+
+def _sqlite_values(file: Path) -> Iterator[bytes]:
+    con = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    try:
+        tables = con.execute("select name from sqlite_master where type = 'table'").fetchall()
+        for (table,) in tables:
+            for row in con.execute(f'select * from "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        try:
+                            yield zlib.decompress(value)
+                        except zlib.error:
+                            yield value
+                    elif isinstance(value, str):
+                        yield value.encode()
+    finally:
+        con.close()
+
+
+def _found(secrets: list[str], *places: Path) -> dict[str, list[str]]:
+    """Which secrets occur in which files (as UTF-8 bytes, or lower-cased)."""
+    found: dict[str, list[str]] = {}
+    for place in places:
+        for file, data in _bytes_under(place):
+            lowered = data.lower()
+            for secret in secrets:
+                if secret.encode() in data or secret.lower().encode() in lowered:
+                    found.setdefault(secret, []).append(file.name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def hashed_run(tmp_path_factory) -> Iterator[tuple[Settings, Path, RunSummary]]:
+    """One hash-mode run over the planted landing folder, with a persistent Dagster instance
+    (its SQLite storage and logs in a DAGSTER_HOME folder) whose bytes can be read."""
+    root = tmp_path_factory.mktemp("planted")
+    _planted_landing(root / "landing")
+    settings = Settings(landing_dir=root / "landing", warehouse=root / "wh" / "wh.duckdb",
+                        pii_mode="hash", pii_key=KEY)  # fmt: skip
+    home = root / "dagster_home"
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(str(home)) as instance:
+        summary = run_pipeline(settings, instance=instance)
+    yield settings, home, summary
+
+
+def test_the_planted_values_are_in_the_warehouse(hashed_run):
+    """The fixture plants what it says: every value reached the working warehouse (so the
+    scans below prove hiding, not absence), and only the broken record was refused."""
+    settings, _, summary = hashed_run
+    assert summary.success, summary.errors
+    assert (summary.records, summary.quarantined) == (summary.accepted + 1, 1)
+    warehouse = repr(table_contents(settings.warehouse))
+    missing = [v for v in PLANTED if v not in warehouse and v.lower() not in warehouse]
+    assert missing == []
+
+
+def test_hash_mode_publishes_no_planted_value_and_not_the_key(hashed_run):
+    settings, _, _ = hashed_run
+    analytics = settings.analytics_path
+    published = repr(table_contents(analytics, (*PUBLISHED_SCHEMAS, "state")))
+    in_tables = [v for v in PLANTED if v in published or v.lower() in published.lower()]
+    assert in_tables == [], [PLANTED[v] for v in in_tables]
+    assert _found([*PLANTED, KEY], analytics) == {}  # the file's bytes too
+    # still countable and joinable: every identifier type is hashed alike, with the key
+    con = duckdb.connect(str(analytics), read_only=True)
+    try:
+        types = dict(con.execute(
+            "select identifier_type, identifier_value from core.customer_identifiers"
+        ).fetchall())  # fmt: skip
+        customers = con.execute("select count(*) from core.customers").fetchall()[0][0]
+        custom = con.execute(
+            "select custom from core.order_ledger where order_id = 'ODP-1'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert types["e-mail"] == pii_hash(KEY, "plant-e-mail@example.com")
+    assert types["loyalty_card"] == pii_hash(KEY, "plant-loyalty-card-5")
+    assert customers == 4  # ODP + CSV/update, Ometria, XML
+    assert json.loads(custom) == {"gift_wrap": True}  # declared safe: kept
+
+
+def test_hash_mode_keeps_personal_data_and_the_key_out_of_dagster_storage(hashed_run):
+    _, home, _ = hashed_run
+    assert _found([*PLANTED, KEY], home) == {}
+    assert any(home.rglob("*.db"))  # the scan read Dagster's SQLite storage
+
+
+def test_every_published_column_is_in_the_column_dictionary(hashed_run):
+    settings, _, _ = hashed_run
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        published = {
+            row[0]
+            for row in con.execute(
+                """select table_schema || '.' || table_name || '.' || column_name
+                   from information_schema.columns where list_contains(?, table_schema)""",
+                [list(PUBLISHED_SCHEMAS)],
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert sorted(published - set(PUBLISHED_COLUMNS)) == []  # declare new columns
+    assert sorted(set(PUBLISHED_COLUMNS) - published) == []  # drop gone ones

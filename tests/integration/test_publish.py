@@ -20,7 +20,7 @@ from orders_pipeline.publish import (
     publish_analytics,
 )
 from orders_pipeline.runner import run_pipeline
-from orders_pipeline.warehouse import connect
+from orders_pipeline.warehouse import connect, ensure_landing_tables
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
 KEY = "a-test-key-of-some-length"
@@ -112,6 +112,9 @@ def test_a_late_event_on_an_old_day_is_published_by_day_range(tmp_path, instance
     finally:
         con.close()
     assert ("D1",) in orders  # the late order is there
+    # plain mode: Dagster shows previews of the data (hash mode withholds them: test_pii.py)
+    preview = instance.get_latest_materialization_event(dg.AssetKey(["core", "orders"]))
+    assert "ann@example.com" in preview.asset_materialization.metadata["preview"].value
 
 
 def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(tmp_path, instance):
@@ -234,3 +237,35 @@ def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance):
         con.close()
     assert kinds == [("VIEW",)]
     assert rows == expected and len(rows) == 5
+
+
+def test_a_stale_analyst_database_beside_a_new_warehouse_is_never_a_base(tmp_path, instance):
+    """Issue 11: `make clean` used to keep data/analytics.duckdb; the next warehouse then
+    published its new orders into the old file, beside the old ledger and revenue."""
+    settings = _settings(tmp_path)
+    _first_batch(settings.landing_dir)
+    _run(settings, instance)
+    settings.warehouse.unlink()  # a new warehouse, over other files, beside the old copy
+    shutil.rmtree(settings.landing_dir)
+    _late_batch(settings.landing_dir)
+
+    metadata = _run(settings, instance)
+
+    assert "another warehouse" in metadata["full_publication_reason"]
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
+
+
+def test_an_analyst_database_of_an_older_build_is_never_a_base(tmp_path):
+    """A publication the warehouse has moved past (a file restored from a backup, or one
+    left at another ORDERS_ANALYTICS_DB) is published afresh, and the log says why."""
+    settings = _settings(tmp_path)
+    with connect(settings) as con:
+        ensure_landing_tables(con)  # a new warehouse: its audit tables are enough here
+        publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)  # build 1
+        publish_analytics(con, tmp_path / "elsewhere.duckdb", partitioned=PARTITIONED)
+        report = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+        again = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
+    assert report.full_reason is not None and "holds publication build 1" in report.full_reason
+    assert "last publication is build 2" in report.full_reason
+    assert again.full_reason is None  # the file it just wrote is this warehouse's last build
