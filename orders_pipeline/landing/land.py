@@ -16,6 +16,7 @@ errors that name the file).
 from __future__ import annotations
 
 import contextlib
+import errno
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -131,8 +132,6 @@ def _land_candidate(
     recorded_at_ns = time.time_ns()  # before the read: see files.HashCache (racy entries)
     with opened(settings.landing_dir, candidate.relative) as file:
         sha256 = file.sha256()
-        if not file.unchanged():
-            raise ChangedWhileRead(0, "changed while it was being read", candidate.relative)
         records = None
         if sha256 not in loaded:
             landed = LandedFile(
@@ -185,7 +184,11 @@ def _land_in_transaction(
         # the bytes the lander read, hashed as it read them: the same as the scan's, or the
         # file was written in place in between and nothing of it is kept
         if file.landed_sha256() != landed.sha256:
-            raise ChangedWhileRead(0, "changed while it was being read", landed.relative)
+            raise ChangedWhileRead(
+                errno.EAGAIN,
+                "changed while it was being read; read again next run",
+                landed.relative,
+            )
         con.execute(
             """insert into audit.loads
             (file, source, sha256, size_bytes, file_seq, records, loaded_at)

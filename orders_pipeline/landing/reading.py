@@ -6,9 +6,9 @@ step (``open_beneath``), and every read of it goes through that one handle: the 
 it, and the lander reads it again from the same handle through :class:`HashingReader`, so
 the sha256 recorded in ``audit.loads`` is the sha256 of exactly the bytes that were landed.
 A file replaced under the same name (write-then-rename) after it was opened is not seen: the
-handle keeps the file it opened. A file written in place while it is read is caught by its
-size, mtime or ctime changing between open and the end of the read (and by the two hashes
-differing): it is not landed and is read again on the next run.
+handle keeps the file it opened, and the replacement is a new file for the next run. A file
+written in place between the two reads gives two different hashes: it is not landed, and is
+read again on the next run.
 
 ``.gz`` after a supported suffix is decompressed as it streams; the sha256 is of the file's
 bytes as landed (compressed).
@@ -143,17 +143,10 @@ class OpenedFile:
 
     def landed_sha256(self) -> str:
         """The sha256 of the bytes the last :meth:`stream` delivered (and of the rest of the
-        file). Raises :class:`ChangedWhileRead` if the file changed since it was opened."""
+        file, which a lander may leave unread)."""
         if self._reader is None:
             raise RuntimeError("landed_sha256() before stream()")
-        digest = self._reader.finish()
-        if not self.unchanged():
-            raise ChangedWhileRead(errno.EAGAIN, "changed while it was being read", self.relative)
-        return digest
-
-    def unchanged(self) -> bool:
-        """Whether size, mtime and ctime are those seen at open (no write since)."""
-        return signature(os.fstat(self.handle.fileno())) == signature(self.status)
+        return self._reader.finish()
 
 
 @contextlib.contextmanager
