@@ -3,10 +3,11 @@ were loaded already (SEMANTICS §1: a file is ingested once, keyed by the sha256
 
 What is read: regular files inside a source folder with one of its suffixes (optionally
 followed by ``.gz``). Never followed or read: symbolic links (to files or folders, at any
-depth), FIFOs, sockets and devices. Those, files with an unknown suffix and entries of the
-landing folder that are not a source folder are *skipped*: listed in the run output and in
-``audit.skipped_files`` by name only. Hidden names and names a writer is still busy with
-(``IN_PROGRESS_SUFFIXES``) are neither read nor listed.
+depth, a source folder itself included), FIFOs, sockets and devices. Those and files with
+an unknown suffix are *skipped*: listed in the run output and in ``audit.skipped_files`` by
+name only. Hidden files and names a writer is still busy with (``IN_PROGRESS_SUFFIXES``)
+are neither read nor listed. The scan only lists; ``reading.open_beneath`` enforces the
+same rule again when the file is opened, so a link swapped in after the scan is not read.
 
 The hash cache (``state.file_hashes``) spares re-reading the whole history every run. It is
 sound: an entry is used only when the file's device, inode, size, mtime and ctime (ns) are
@@ -50,8 +51,6 @@ class LandedFile:
     source: str
     sha256: str
     size_bytes: int
-    # Kept for landers' callers that build a LandedFile themselves; landers decode by chunk.
-    utf8: bool = True
     # The one stream of the file's content (landing.reading.OpenedFile.stream): every lander
     # reads through it, so what is landed is what is hashed. None: open ``path`` (tests).
     opener: Callable[[], BinaryIO] | None = field(default=None, compare=False, repr=False)

@@ -37,7 +37,7 @@ from orders_pipeline.warehouse import ARRIVAL_STRIDE
 
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
 # Bytes read at a time: bounds the memory a file of any size needs.
-BLOCK_BYTES = 2 << 20
+BLOCK_BYTES = 16 << 20
 # Text kept for the one record of a file that is not valid JSON (or not UTF-8).
 HEAD_BYTES = 64 * 1024
 _BOM = "\ufeff"

@@ -290,7 +290,7 @@ STREAMING_CHILD = textwrap.dedent(
 
     path, warehouse = Path(sys.argv[1]), sys.argv[2]
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    con = duckdb.connect(warehouse, config={"memory_limit": "128MB",
+    con = duckdb.connect(warehouse, config={"memory_limit": "128MB", "enable_progress_bar": False,
                                             "preserve_insertion_order": False})
     con.execute("create schema raw")
     con.execute(raw_table_ddl("raw.t", csv_records.CSV_RAW_EXTRA_COLUMNS))
