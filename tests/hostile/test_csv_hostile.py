@@ -289,8 +289,9 @@ STREAMING_CHILD = textwrap.dedent(
 
     path, warehouse = Path(sys.argv[1]), sys.argv[2]
     sha = "not hashed here"  # the lander reads the file once; landing hashes it
-    con = duckdb.connect(warehouse, config={"memory_limit": "128MB", "enable_progress_bar": False,
+    con = duckdb.connect(warehouse, config={"memory_limit": "128MB",
                                             "preserve_insertion_order": False})
+    con.execute("set enable_progress_bar = false")  # stdout must stay one JSON line
     con.execute("create schema raw")
     con.execute(raw_table_ddl("raw.t", csv_records.CSV_RAW_EXTRA_COLUMNS))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
