@@ -4,6 +4,7 @@ and files in another encoding. Each test lands (and validates) in process, witho
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,6 @@ def test_a_gzipped_file_lands_like_the_plain_file(tmp_path: Path, name: str):
     raw = "select record_no, raw, decode_error from raw.odp_events order by 1"
     assert query(tmp_path / "packed.duckdb", raw) == query(tmp_path / "plain.duckdb", raw)
     # the sha256 recorded is that of the file as landed (compressed)
-    import hashlib
-
     [(file, sha256)] = query(tmp_path / "packed.duckdb", "select file, sha256 from audit.loads")
     assert (file, sha256) == (
         f"odp_events/{name}.gz",

@@ -7,6 +7,7 @@ and its new content landed; an entry recorded within the timestamps' granularity
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -132,12 +133,29 @@ def test_a_file_replaced_between_hash_and_land_lands_the_bytes_it_hashed(
     with connect(settings, read_only=True) as con:
         loads = con.execute("select sha256 from audit.loads order by file_seq").fetchall()
     assert [row[0] for row in loads] == [
-        files_sha256(original),
-        files_sha256(path.read_bytes()),
+        hashlib.sha256(original).hexdigest(),
+        hashlib.sha256(path.read_bytes()).hexdigest(),
     ]
 
 
-def files_sha256(data: bytes) -> str:
-    import hashlib
+def test_a_file_rewritten_in_place_between_hash_and_land_is_landed_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The same handle sees an in-place write: the bytes landed would not be the bytes
+    hashed, so nothing of the file is kept this run; the next run lands what it holds."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    path = write_ndjson(landing / "odp_events" / "1.ndjson", [odp_event("purchase", "A1", day(1))])
+    rewritten = path.read_bytes().replace(b'"A1"', b'"B1"')
+    real_land_file = land._land_file
 
-    return hashlib.sha256(data).hexdigest()
+    def rewrite_then_land(*args, **kwargs):
+        with path.open("r+b") as handle:
+            handle.write(rewritten)
+        return real_land_file(*args, **kwargs)
+
+    monkeypatch.setattr(land, "_land_file", rewrite_then_land)
+    land_all(landing, warehouse)
+    assert landed_orders(warehouse) == []
+    monkeypatch.setattr(land, "_land_file", real_land_file)
+    land_all(landing, warehouse)
+    assert landed_orders(warehouse) == ["B1"]
