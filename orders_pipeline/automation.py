@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 import dagster as dg
 
@@ -73,18 +74,22 @@ def build_jobs(partitioned: Sequence[dg.AssetKey], ingested: Sequence[dg.AssetKe
 
 
 def landing_fingerprint(landing_dir: Path) -> tuple[str, int]:
-    """A fingerprint of the complete files in the landing folder (path, size, mtime) and how
-    many there are. Files still being written (temporary names) are not part of it."""
+    """A fingerprint of the complete files in the landing folder (path, inode, size, mtime,
+    ctime: a rewrite that keeps size and mtime, as ``cp -p`` does, still changes it) and how
+    many there are. Files still being written (temporary names) and links (never landed)
+    are not part of it."""
     digest = hashlib.sha256()
     count = 0
     if landing_dir.is_dir():
-        for path in sorted(p for p in landing_dir.rglob("*") if p.is_file() and is_complete(p)):
+        for path in sorted(p for p in landing_dir.rglob("*") if is_complete(p)):
             if any(part.startswith(".") for part in path.relative_to(landing_dir).parts):
                 continue
-            stat = path.stat()
+            stat = path.lstat()
+            if not S_ISREG(stat.st_mode):
+                continue
             digest.update(
-                f"{path.relative_to(landing_dir).as_posix()}\0{stat.st_size}\0"
-                f"{stat.st_mtime_ns}\n".encode()
+                f"{path.relative_to(landing_dir).as_posix()}\0{stat.st_ino}\0{stat.st_size}\0"
+                f"{stat.st_mtime_ns}\0{stat.st_ctime_ns}\n".encode()
             )
             count += 1
     return digest.hexdigest(), count

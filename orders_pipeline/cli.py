@@ -102,6 +102,8 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
             f"partitions: {summary.plan.first_key} .. {summary.plan.last_key} "
             f"({summary.plan.reason})"
         )
+    for file, reason in summary.skipped_files:
+        print(f"skipped: {file} ({reason})")
     for label in summary.warned_checks:
         print(f"warning: check {label} found rows to look at")
     status = "succeeded" if summary.success else "FAILED"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -46,6 +47,8 @@ class RunSummary:
     warned_checks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     plan: ModelRunPlan | None = None
+    # landing entries this run did not read (a link, an unknown suffix): (file, reason)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_pipeline(
@@ -63,6 +66,7 @@ def run_pipeline(
     owned = instance is None
     instance = instance or dg.DagsterInstance.ephemeral()
     summary = RunSummary(success=False, base_currency=settings.base_currency)
+    started_at = datetime.now(UTC)
     run_config = QUIET_RUN_CONFIG if quiet else None
     try:
         ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
@@ -88,7 +92,7 @@ def run_pipeline(
         if owned:
             instance.dispose()
     if settings.warehouse.exists():
-        _fill_from_warehouse(summary, settings)
+        _fill_from_warehouse(summary, settings, started_at)
     return summary
 
 
@@ -121,8 +125,16 @@ def _root_message(error: object) -> str:
     return message.splitlines()[0] if message else "unknown error"
 
 
-def _fill_from_warehouse(summary: RunSummary, settings: Settings) -> None:
+def _fill_from_warehouse(summary: RunSummary, settings: Settings, started_at: datetime) -> None:
     with connect(settings, read_only=True) as con:
+        if table_exists(con, "audit", "skipped_files"):
+            summary.skipped_files = [
+                (file, reason)
+                for file, reason in con.execute(
+                    "select file, reason from audit.skipped_files where seen_at >= ? order by 1",
+                    [started_at],
+                ).fetchall()
+            ]
         if table_exists(con, "audit", "loads"):
             for source, files, records, accepted, quarantined, duplicates in con.execute(
                 """select source, count(*), sum(records), coalesce(sum(accepted), 0),

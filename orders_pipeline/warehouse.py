@@ -55,12 +55,25 @@ create table if not exists audit.duplicates (
     first_record_no   bigint  not null,
     same_file         boolean not null  -- re-sent within one file, or across files
 );
-create table if not exists state.file_stats (
-    source      varchar not null,
-    file        varchar not null,  -- path under the landing folder
-    size_bytes  bigint  not null,
-    mtime_ns    bigint  not null,
-    sha256      varchar not null   -- of the bytes the file had at that size and mtime
+create table if not exists audit.skipped_files (
+    source         varchar not null,  -- the source folder
+    file           varchar not null,  -- path under the landing folder (the name only)
+    reason         varchar not null,  -- a symbolic link, an unknown suffix, ...
+    first_seen_at  timestamptz not null,
+    seen_at        timestamptz not null  -- the last scan that skipped it
+);
+-- the size+mtime cache it replaces could skip changed content (issue 11)
+drop table if exists state.file_stats;
+create table if not exists state.file_hashes (
+    source          varchar not null,
+    file            varchar not null,  -- path under the landing folder
+    device          ubigint not null,
+    inode           ubigint not null,
+    size_bytes      bigint  not null,
+    mtime_ns        bigint  not null,
+    ctime_ns        bigint  not null,
+    sha256          varchar not null,  -- of the bytes the file had at that signature
+    recorded_at_ns  bigint  not null   -- taken before the file was read (landing/files.py)
 );
 create table if not exists state.model_builds (
     model          varchar not null,  -- schema.table of an incremental SQL model

@@ -61,6 +61,8 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
             unreadable = _shown_files(settings, report.unreadable)
             for path, error in unreadable:
                 context.log.warning(f"could not read {path}: {error}; it will be retried next run")
+            for path, reason in report.skipped:
+                context.log.warning(f"skipped {path}: {reason}")
             metadata[source.name].update(
                 {
                     "files_loaded": dg.MetadataValue.int(len(report.files_loaded)),
@@ -70,6 +72,9 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
                     "unreadable": dg.MetadataValue.json(
                         [{"file": p, "error": e} for p, e in unreadable]
                     ),
+                    "skipped": dg.MetadataValue.json(
+                        [{"file": p, "reason": r} for p, r in report.skipped]
+                    ),
                 }
             )
             progress.report(
@@ -77,7 +82,8 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
                 report.records_landed,
                 seconds,
                 f"{len(report.files_loaded)} new file(s), {report.files_unchanged} unchanged"
-                + (f", {len(report.unreadable)} unreadable" if report.unreadable else ""),
+                + (f", {len(report.unreadable)} unreadable" if report.unreadable else "")
+                + (f", {len(report.skipped)} skipped" if report.skipped else ""),
             )
             yield dg.MaterializeResult(
                 asset_key=table_key(source.raw_table), metadata=metadata[source.name]

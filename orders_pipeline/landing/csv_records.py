@@ -37,14 +37,15 @@ A source using this module declares :data:`CSV_RAW_EXTRA_COLUMNS` as its
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import BinaryIO
 
 import duckdb
 
 from orders_pipeline.landing.files import LandedFile
+from orders_pipeline.landing.reading import encoding_reason, foreign_encoding, peek
 from orders_pipeline.warehouse import ARRIVAL_STRIDE
 
 CSV_SUFFIXES = (".csv",)
@@ -58,6 +59,8 @@ RAW_CSV_INSERT_COLUMNS = (
 )
 # Bytes read at a time: bounds the memory a file of any size needs.
 BLOCK_BYTES = 2 << 20
+# Text kept for the one record of a file in another encoding.
+HEAD_BYTES = 64 * 1024
 # RFC 4180 fields: a quoted value (quotes doubled inside, any character including line
 # breaks) or an unquoted value without quotes or commas.
 _FIELD = '"(?:[^"]|"")*"|[^,"]*'
@@ -232,20 +235,32 @@ def land_csv_file(
     landed: LandedFile,
     file_seq: int,
     loaded_at: datetime,
-    *,
-    in_python: bool = False,
 ) -> int:
     """Insert the data rows of one CSV file into ``table`` (a trusted raw table name whose
     extra columns are :data:`CSV_RAW_EXTRA_COLUMNS`) and return how many records it holds.
-    ``in_python`` (the caller's retry after a reader refused the file) changes nothing: no
-    reader here refuses a file, lines that are not UTF-8 are decoded by Python."""
-    if not landed.path.is_file():
-        raise FileNotFoundError(errno.ENOENT, "vanished before it could be read", landed.relative)
-    state = _FileState()
-    for chunk in _row_chunks(landed):
-        _land_chunk(con, table, state, chunk, [file_seq, landed.relative, loaded_at])
+    A file in UTF-16 or UTF-32 is one record that says so (never read as UTF-8)."""
+    with landed.open() as handle:
+        head, content = peek(handle, HEAD_BYTES)
+        encoding = foreign_encoding(head)
+        if encoding:
+            return _land_foreign(con, table, head, encoding, [file_seq, landed.relative, loaded_at])
+        state = _FileState()
+        for chunk in _row_chunks(content):
+            _land_chunk(con, table, state, chunk, [file_seq, landed.relative, loaded_at])
     con.execute("drop table if exists csv_chunk_rows")
     return state.records
+
+
+def _land_foreign(
+    con: duckdb.DuckDBPyConnection, table: str, head: bytes, encoding: str, params: list[object]
+) -> int:
+    """The one record of a file in another encoding: its first bytes escaped, and why."""
+    con.execute(
+        f"""insert into {table} ({RAW_CSV_INSERT_COLUMNS})
+        select ?1, ?2, 1, ?1::bigint * {ARRIVAL_STRIDE} + 1, ?4, ?5, ?3, null, 1, null""",  # noqa: S608 - trusted table name
+        [*params, head.decode("utf-8", "backslashreplace"), encoding_reason(encoding)],
+    )
+    return 1
 
 
 @dataclass(frozen=True)
@@ -258,23 +273,22 @@ class _Chunk:
     bad_reasons: list[str]
 
 
-def _row_chunks(landed: LandedFile) -> Iterator[_Chunk]:
+def _row_chunks(stream: BinaryIO) -> Iterator[_Chunk]:
     """The file in chunks of about :data:`BLOCK_BYTES` that start and end on row boundaries:
     a chunk is cut at the last line feed before which the count of quotes is even (a line
     feed inside a quoted value is not a boundary). Only the newest block is searched for
     that line feed: what came before it holds none."""
     carry = b""
     first_line = 1
-    with landed.path.open("rb") as handle:
-        while block := handle.read(BLOCK_BYTES):
-            data = carry + block
-            cut = _last_row_end(data, len(carry))
-            if cut < 0:
-                carry = data
-                continue
-            yield _decode(data[:cut], first_line)
-            first_line += data.count(b"\n", 0, cut) + 1
-            carry = data[cut + 1 :]
+    while block := stream.read(BLOCK_BYTES):
+        data = carry + block
+        cut = _last_row_end(data, len(carry))
+        if cut < 0:
+            carry = data
+            continue
+        yield _decode(data[:cut], first_line)
+        first_line += data.count(b"\n", 0, cut) + 1
+        carry = data[cut + 1 :]
     if carry:
         yield _decode(carry.removesuffix(b"\n"), first_line)
 

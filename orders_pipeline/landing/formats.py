@@ -1,6 +1,7 @@
 """How the files of a JSON or CSV source become raw records, chosen by the file's suffix:
 ``.json`` / ``.ndjson`` / ``.jsonl`` through ``json_records``, ``.csv`` through
-``csv_records``. (Optimizely XML has a lander of its own, ``optimizely_xml``.)"""
+``csv_records``, each optionally gzipped (``.ndjson.gz``: decompressed as it streams).
+(Optimizely XML has a lander of its own, ``optimizely_xml``.)"""
 
 from __future__ import annotations
 
@@ -26,10 +27,9 @@ def records_into(raw_table: str) -> LandRecords:
         landed: LandedFile,
         file_seq: int,
         loaded_at: datetime,
-        in_python: bool,
     ) -> int:
-        if landed.path.name.lower().endswith(CSV_SUFFIXES):
-            return land_csv_file(con, raw_table, landed, file_seq, loaded_at, in_python=in_python)
-        return land_json_file(con, raw_table, landed, file_seq, loaded_at, in_python=in_python)
+        if landed.format_name.endswith(CSV_SUFFIXES):
+            return land_csv_file(con, raw_table, landed, file_seq, loaded_at)
+        return land_json_file(con, raw_table, landed, file_seq, loaded_at)
 
     return land_records

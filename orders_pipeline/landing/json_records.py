@@ -4,72 +4,126 @@ record with its text exactly as received (SEMANTICS §2, "what a record is").
 - NDJSON/JSONL: one record per non-blank line; ``record_no`` is the 1-based line number, so
   a person can open the file at that line. A trailing CR (CRLF files) and a UTF-8 BOM are
   removed; a line that is not JSON is still a record (validation quarantines it).
-- ``.json``: an array gives one record per element (``record_no`` = 1-based position); any
-  other document, valid or not, is one record.
+- ``.json``: an array gives one record per element (``record_no`` = 1-based position, the
+  element's text as sent); any other document, valid or not, is one record. A ``.json``
+  file that starts as an array but is not valid JSON (truncated, a bad element, bytes that
+  are not UTF-8) is one record holding its first :data:`HEAD_BYTES` (the whole file when
+  smaller), which validation quarantines.
+- A file in UTF-16 or UTF-32 (``reading.foreign_encoding``) is one record with its first
+  bytes escaped and a ``decode_error`` naming the encoding: never read as UTF-8.
 
-Reading and splitting happen inside DuckDB; Python only touches the bytes of a file that is
-not valid UTF-8 (or that DuckDB's reader refuses), line by line, so that its good lines still
-load. Both readers agree on what a blank line is and strip the same BOM and CRs.
+Memory is bounded by :data:`BLOCK_BYTES` (and the largest record), whatever the file's
+size: the file is read in blocks from the one stream landing gives (``LandedFile.open``),
+lines are split inside DuckDB a block at a time, and an array is cut into its elements by
+:class:`ArraySplitter` as the bytes stream in (a 3 MB pretty-printed array used to need
+hundreds of MB in DuckDB's JSON reader: PITFALLS). Bytes that are not UTF-8 are decoded
+line by line in Python, keeping their bad bytes escaped and a ``decode_error``.
 """
 
 from __future__ import annotations
 
-import errno
+import codecs
 import re
+from collections.abc import Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 import duckdb
 import polars as pl
 
 from orders_pipeline.landing.files import LandedFile
+from orders_pipeline.landing.reading import encoding_reason, foreign_encoding, peek
 from orders_pipeline.warehouse import ARRIVAL_STRIDE
 
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
+# Bytes read at a time: bounds the memory a file of any size needs.
+BLOCK_BYTES = 16 << 20
+# Text kept for the one record of a file that is not valid JSON (or not UTF-8).
+HEAD_BYTES = 64 * 1024
 _BOM = "\ufeff"
+_BOM_BYTES = _BOM.encode()
+_JSON_WHITESPACE = b" \t\n\r"
 # Named, so a raw table with extra columns of its own (a CSV source's parsed ``doc``) takes
 # these rows too, leaving its extra columns NULL.
 RAW_INSERT_COLUMNS = "file_seq, file, record_no, arrival_seq, raw, decode_error, loaded_at"
-# A blank line (not a record): JSON whitespace and BOMs only, as RE2's \s in _NDJSON_INSERT.
+# A blank line (not a record): JSON whitespace and BOMs only, as RE2's \s in _LINES_INSERT.
 _BLANK = re.compile(r"[\t\n\f\r \ufeff]*")
-# DuckDB's file readers expand these in a path: `orders[1].json` would read `orders1.json`,
-# `orders?.json` every matching file. Each is escaped as a one-character class.
-_GLOB_CHARACTERS = re.compile(r"([\[\]*?])")
 
-# Lines are split once into a list and unnested with their positions; a lateral
-# ``unnest(...) with ordinality`` over read_text's row grew with lines × file size
-# (a 5,000-line file ran out of memory).
-_NDJSON_INSERT = """
+# One block of whole lines (?4, starting after line ?5 of the file; ?3 loaded_at). The lines
+# are split once into a list and unnested beside their positions (a lateral
+# ``unnest(...) with ordinality`` grew with lines x text size).
+_LINES_INSERT = """
 insert into {table} ({columns})
 with lines as (
     select unnest(parts) as line, generate_subscripts(parts, 1) as idx
-    from (select string_split(content, chr(10)) as parts from read_text(?3))
+    from (select string_split(?4, chr(10)) as parts)
 )
-select ?1, ?2, idx, ?1::bigint * {stride} + idx,
-       rtrim(case when idx = 1 then ltrim(line, chr(65279)) else line end, chr(13)),
-       null, ?4
+select ?1, ?2, ?5 + idx, ?1::bigint * {stride} + ?5 + idx,
+       rtrim(case when ?5 + idx = 1 then ltrim(line, chr(65279)) else line end, chr(13)),
+       null, ?3
 from lines
 where not regexp_full_match(line, '[\\s\\x{{FEFF}}]*')
 """
 
-_JSON_SHAPE = """
-select json_valid(doc) as is_json, case when json_valid(doc) then json_type(doc) end as kind
-from (select ltrim(content, chr(65279)) as doc from read_text(?))
+_ROWS_INSERT = """
+insert into {table} ({columns})
+select ?1, ?2, record_no, ?1::bigint * {stride} + record_no, raw, decode_error, ?3
+from json_landing_rows
 """
 
-# json_extract(doc, '$[*]') keeps a null element as the text `null` (a cast to json[] makes
-# it SQL NULL, and the record would lose its raw text).
-_JSON_ARRAY_INSERT = """
-insert into {table} ({columns})
-select ?1, ?2, e.idx, ?1::bigint * {stride} + e.idx, e.element::varchar, null, ?4
-from (select ltrim(content, chr(65279)) as doc from read_text(?3)) as r,
-     unnest(json_extract(r.doc, '$[*]')) with ordinality as e(element, idx)
-"""
 
-_JSON_DOCUMENT_INSERT = """
-insert into {table} ({columns})
-select ?1, ?2, 1, ?1::bigint * {stride} + 1, ltrim(content, chr(65279)), null, ?4
-from read_text(?3)
-"""
+class _Records:
+    """Inserts one file's records into its raw table."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, table: str, landed: LandedFile, file_seq: int,
+        loaded_at: datetime,
+    ) -> None:  # fmt: skip
+        self.con, self.table, self.file_seq = con, table, file_seq
+        self.params: list[object] = [file_seq, landed.relative, loaded_at]
+        self.fill = {"table": table, "stride": ARRIVAL_STRIDE, "columns": RAW_INSERT_COLUMNS}
+
+    def lines(self, text: str, lines_before: int) -> None:
+        """Insert the non-blank lines of ``text`` (whole lines, valid UTF-8)."""
+        self.con.execute(_LINES_INSERT.format(**self.fill), [*self.params, text, lines_before])
+
+    def rows(self, rows: list[tuple[int, str, str | None]]) -> None:
+        """Insert ``(record_no, raw, decode_error)`` rows."""
+        if not rows:
+            return
+        frame = pl.DataFrame(
+            rows,
+            schema={"record_no": pl.Int64, "raw": pl.String, "decode_error": pl.String},
+            orient="row",
+        )
+        self.con.register("json_landing_rows", frame)
+        try:
+            self.con.execute(_ROWS_INSERT.format(**self.fill), self.params)
+        finally:
+            self.con.unregister("json_landing_rows")
+
+    def discard(self) -> None:
+        """Remove what was inserted of this file (its transaction is still open)."""
+        self.con.execute(
+            f"delete from {self.table} where file_seq = ?",  # noqa: S608 - trusted table name
+            [self.file_seq],
+        )
+
+    def invalid_elements(self) -> int:
+        """How many of this file's records are not valid JSON (or not UTF-8)."""
+        row = self.con.execute(
+            f"""select count(*) from {self.table}
+            where file_seq = ? and (decode_error is not null or not json_valid(raw))""",  # noqa: S608
+            [self.file_seq],
+        ).fetchall()[0]
+        return int(row[0])
+
+    def count(self) -> int:
+        row = self.con.execute(
+            f"select count(*) from {self.table} where file_seq = ?",  # noqa: S608 - trusted
+            [self.file_seq],
+        ).fetchall()[0]
+        return int(row[0])
 
 
 def land_json_file(
@@ -78,95 +132,208 @@ def land_json_file(
     landed: LandedFile,
     file_seq: int,
     loaded_at: datetime,
-    *,
-    in_python: bool = False,
 ) -> int:
     """Insert the file's records into ``table`` (a trusted raw table name) and return how
-    many records the file holds. A file that is not valid UTF-8, or ``in_python`` (the
-    caller's retry after DuckDB's reader failed), is split by Python instead."""
-    before = _count(con, table, file_seq)
-    if landed.utf8 and not in_python:
-        _land_utf8(con, table, landed, [file_seq, landed.relative, literal_path(landed), loaded_at])
-    else:
-        _land_split_in_python(con, table, landed, file_seq, loaded_at)
-    return _count(con, table, file_seq) - before
+    many records the file holds (module docstring)."""
+    records = _Records(con, table, landed, file_seq, loaded_at)
+    with landed.open() as handle:
+        head, content = peek(handle, HEAD_BYTES)
+        encoding = foreign_encoding(head)
+        if encoding:
+            text = head.decode("utf-8", "backslashreplace")
+            records.rows([(1, text, encoding_reason(encoding))])
+        elif landed.format_name.endswith((".ndjson", ".jsonl")):
+            _land_lines(content, records)
+        elif head.removeprefix(_BOM_BYTES).lstrip(_JSON_WHITESPACE).startswith(b"["):
+            _land_array(content, head, records)
+        else:
+            records.rows([(1, *_document_text(content.read(), complete=True))])
+    return records.count()
 
 
-def literal_path(landed: LandedFile) -> str:
-    """The file's path as a DuckDB file pattern that matches only this file."""
-    return _GLOB_CHARACTERS.sub(r"[\1]", str(landed.path))
-
-
-def _land_utf8(
-    con: duckdb.DuckDBPyConnection, table: str, landed: LandedFile, params: list[object]
-) -> None:
-    # A pattern that matches nothing reads as an empty file: the file would be recorded as
-    # loaded with no records and, being "already loaded", never read again when it is back.
-    matches = con.execute("select count(*) from glob(?)", [params[2]]).fetchall()[0][0]
-    if matches != 1:
-        raise FileNotFoundError(errno.ENOENT, "vanished before it could be read", landed.relative)
-    fill = {"table": table, "stride": ARRIVAL_STRIDE, "columns": RAW_INSERT_COLUMNS}
-    if landed.path.name.lower().endswith((".ndjson", ".jsonl")):
-        con.execute(_NDJSON_INSERT.format(**fill), params)
-        return
-    row = con.execute(_JSON_SHAPE, [params[2]]).fetchall()[0]
-    if row is not None and row[0] and row[1] == "ARRAY":
-        con.execute(_JSON_ARRAY_INSERT.format(**fill), params)
-    else:
-        con.execute(_JSON_DOCUMENT_INSERT.format(**fill), params)
-
-
-def _land_split_in_python(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    landed: LandedFile,
-    file_seq: int,
-    loaded_at: datetime,
-) -> None:
-    """A file with bytes that are not UTF-8 (or one DuckDB's reader refused): every line (or
-    the whole document) becomes a record; undecodable ones keep their text with the bad
-    bytes escaped and a ``decode_error`` that validation turns into a quarantine reason.
-    Line splitting, BOM, CR and blank-line rules are those of ``_NDJSON_INSERT``."""
-    data = landed.path.read_bytes()
-    by_line = landed.path.name.lower().endswith((".ndjson", ".jsonl"))
-    chunks = list(enumerate(data.split(b"\n") if by_line else [data], start=1))
-    rows: list[tuple[int, str, str | None]] = []
-    for record_no, chunk in chunks:
-        if by_line:  # a whole document keeps its text as it is
-            chunk = chunk.rstrip(b"\r")
+def _land_lines(content: BinaryIO, records: _Records) -> None:
+    """NDJSON: every non-blank line a record, a block of whole lines at a time."""
+    lines_before = 0
+    for block in _line_blocks(content):
         try:
-            text, error = chunk.decode("utf-8"), None
+            records.lines(block.decode("utf-8"), lines_before)
+        except UnicodeDecodeError:
+            records.rows(_undecodable_lines(block, lines_before))
+        lines_before += block.count(b"\n") + 1
+
+
+def _line_blocks(content: BinaryIO) -> Iterator[bytes]:
+    """The content in blocks of about :data:`BLOCK_BYTES`, each cut after a line feed (the
+    feed itself dropped); the last block is what follows the last line feed."""
+    carry = b""
+    while block := content.read(BLOCK_BYTES):
+        data = carry + block
+        cut = data.rfind(b"\n", len(carry))
+        if cut < 0:
+            carry = data
+            continue
+        yield data[:cut]
+        carry = data[cut + 1 :]
+    if carry:
+        yield carry
+
+
+def _undecodable_lines(block: bytes, lines_before: int) -> list[tuple[int, str, str | None]]:
+    """Rows for a block that is not valid UTF-8: each line decoded on its own, bad bytes
+    escaped with a ``decode_error``; BOM, CR and blank-line rules as in ``_LINES_INSERT``."""
+    rows: list[tuple[int, str, str | None]] = []
+    for record_no, line in enumerate(block.split(b"\n"), start=lines_before + 1):
+        line = line.rstrip(b"\r")
+        try:
+            text, error = line.decode("utf-8"), None
         except UnicodeDecodeError as bad:
-            text = chunk.decode("utf-8", "backslashreplace")
+            text = line.decode("utf-8", "backslashreplace")
             error = f"invalid UTF-8 byte at offset {bad.start} of the record"
         if record_no == 1:
             text = text.lstrip(_BOM)
-        if not by_line or not _BLANK.fullmatch(text):
+        if not _BLANK.fullmatch(text):
             rows.append((record_no, text, error))
-    frame = pl.DataFrame(
-        {
-            "record_no": [r[0] for r in rows],
-            "raw": [r[1] for r in rows],
-            "decode_error": [r[2] for r in rows],
-        },
-        schema={"record_no": pl.Int64, "raw": pl.String, "decode_error": pl.String},
-    )
-    con.register("undecodable_records", frame)
+    return rows
+
+
+def _document_text(data: bytes, *, complete: bool) -> tuple[str, str | None]:
+    """A whole document's text (a leading BOM removed) and its ``decode_error``. With
+    ``complete`` False, ``data`` is the head of a longer file: a character cut at its end is
+    left out rather than reported."""
+    data = data.removeprefix(_BOM_BYTES)
     try:
-        con.execute(
-            f"""insert into {table} ({RAW_INSERT_COLUMNS})
-            select ?1, ?2, record_no, ?1::bigint * {ARRIVAL_STRIDE} + record_no, raw,
-                   decode_error, ?3
-            from undecodable_records""",  # noqa: S608 - trusted table name
-            [file_seq, landed.relative, loaded_at],
-        )
-    finally:
-        con.unregister("undecodable_records")
+        return codecs.getincrementaldecoder("utf-8")().decode(data, complete), None
+    except UnicodeDecodeError as bad:
+        text = data.decode("utf-8", "backslashreplace")
+        return text, f"invalid UTF-8 byte at offset {bad.start} of the record"
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str, file_seq: int) -> int:
-    row = con.execute(
-        f"select count(*) from {table} where file_seq = ?",  # noqa: S608 - trusted table name
-        [file_seq],
-    ).fetchall()[0]
-    return int(row[0]) if row else 0
+def _land_array(content: BinaryIO, head: bytes, records: _Records) -> None:
+    """A JSON array, element by element as the bytes stream in. If the file turns out not to
+    be valid JSON, what was inserted is removed and the file is one record (its head)."""
+    splitter = ArraySplitter()
+    first = True
+    record_no = 0
+    at_end = False
+    while not at_end:
+        block = content.read(BLOCK_BYTES)
+        at_end = not block
+        if first:
+            block, first = block.removeprefix(_BOM_BYTES), False
+        elements = splitter.finish() if at_end else splitter.feed(block)
+        if splitter.error:
+            break
+        rows = []
+        for element in elements:
+            record_no += 1
+            try:
+                rows.append((record_no, element.decode("utf-8"), None))
+            except UnicodeDecodeError:
+                splitter.error = "bytes that are not UTF-8"
+                break
+        if splitter.error:
+            break
+        records.rows(rows)
+    if splitter.error is None and records.invalid_elements() == 0:
+        return
+    records.discard()
+    whole = len(head) < HEAD_BYTES
+    records.rows([(1, *_document_text(head, complete=whole))])
+
+
+# The characters that matter to the array's structure, and the rest of a JSON string after
+# its opening quote (escapes skipped; stops before the closing quote or at the end).
+_STRUCTURE = re.compile(rb'[\[\]{},"]')
+_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+
+
+class ArraySplitter:
+    """Cuts the text of a JSON array into the texts of its elements, block by block, keeping
+    only the element being read. It follows strings and nesting, not values: an element that
+    is not valid JSON is found by ``json_valid`` afterwards; a broken array (a missing or
+    extra comma or bracket, text after the array, a truncated file) sets :attr:`error`."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.pos = 0  # next byte of ``buffer`` to look at
+        self.state = "before"  # before | first | element | inside | string | after
+        self.depth = 0  # of objects and arrays inside the current element
+        self.start = 0  # where the current element starts in ``buffer``
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Elements completed by ``data``."""
+        self.buffer += data
+        elements = self._scan()
+        keep = self.start if self.state in ("inside", "string") else self.pos
+        del self.buffer[:keep]
+        self.pos -= keep
+        self.start -= keep
+        return elements
+
+    def finish(self) -> list[bytes]:
+        """At the end of the file: anything but a complete array is an error."""
+        elements = self._scan()
+        if self.error is None and self.state != "after":
+            self.error = "the array is not closed (a truncated file?)"
+        return elements
+
+    def _skip_whitespace(self) -> bool:
+        """Move past JSON whitespace; False when the buffer ends first."""
+        buffer, pos = self.buffer, self.pos
+        while pos < len(buffer) and buffer[pos] in _JSON_WHITESPACE:
+            pos += 1
+        self.pos = pos
+        return pos < len(buffer)
+
+    def _scan(self) -> list[bytes]:  # noqa: C901, PLR0912 - one state machine
+        elements: list[bytes] = []
+        buffer = self.buffer
+        while self.error is None:
+            if self.state in ("before", "first", "element", "after"):
+                if not self._skip_whitespace():
+                    break
+                byte = buffer[self.pos : self.pos + 1]
+                if self.state == "before":
+                    if byte != b"[":
+                        self.error = "not an array"
+                    self.pos += 1
+                    self.state = "first"
+                elif self.state == "after":
+                    self.error = "text after the end of the array"
+                elif byte == b"]" and self.state == "first":
+                    self.pos += 1
+                    self.state = "after"
+                elif byte in (b",", b"]"):
+                    self.error = "an empty element (two commas, or a comma before ])"
+                else:
+                    self.start, self.depth, self.state = self.pos, 0, "inside"
+            elif self.state == "string":
+                body = _STRING_BODY.match(buffer, self.pos)
+                end = body.end() if body else self.pos
+                if end < len(buffer) and buffer[end : end + 1] == b'"':
+                    self.pos, self.state = end + 1, "inside"
+                else:  # the string goes on in the next block (``end`` may be a backslash)
+                    self.pos = end
+                    break
+            else:  # inside an element
+                found = _STRUCTURE.search(buffer, self.pos)
+                if found is None:
+                    self.pos = len(buffer)
+                    break
+                at = found.start()
+                byte = buffer[at : at + 1]
+                self.pos = at + 1
+                if byte == b'"':
+                    self.state = "string"
+                elif byte in (b"[", b"{"):
+                    self.depth += 1
+                elif self.depth > 0:
+                    if byte != b",":  # a comma inside an object or array is not a boundary
+                        self.depth -= 1
+                elif byte == b"}":
+                    self.error = "a } without its {"
+                else:  # , or ] that ends the element
+                    elements.append(bytes(buffer[self.start : at]).rstrip(_JSON_WHITESPACE))
+                    self.state = "element" if byte == b"," else "after"
+        return elements

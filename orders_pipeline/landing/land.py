@@ -2,6 +2,12 @@
 its own transaction with its ``audit.loads`` row, so a crash never leaves half a file, and a
 file that cannot be read is reported and retried on the next run without blocking the others.
 
+Exactly once by content: a file is opened once (``reading.opened``), hashed through that
+handle, and, when its sha256 is new, landed from the same handle through a hashing stream;
+the sha256 in ``audit.loads`` is that of the bytes the lander read, and a file that changed
+while it was read is not landed (it is read again next run). Loaded files whose signature is
+unchanged are not read at all (``files.HashCache``).
+
 A source says how its files become raw records with a :data:`LandRecords` function; this
 module owns everything around it (which files are new, sequence numbers, the transaction,
 errors that name the file).
@@ -10,6 +16,9 @@ errors that name the file).
 from __future__ import annotations
 
 import contextlib
+import errno
+import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,13 +27,23 @@ from typing import Protocol
 import duckdb
 
 from orders_pipeline.config import Settings
-from orders_pipeline.landing.files import LandedFile, new_files, next_file_seq
+from orders_pipeline.landing.files import (
+    Candidate,
+    HashCache,
+    LandedFile,
+    Skipped,
+    next_file_seq,
+    record_skipped,
+    scan_landing,
+)
+from orders_pipeline.landing.reading import ChangedWhileRead, NotFollowed, OpenedFile, opened
 
-# (connection, file, file_seq, loaded_at, in_python) -> records inserted into the raw table.
-# ``in_python`` is the retry after DuckDB's own reader refused the file's content: a lander
-# that reads with DuckDB must then split the file in Python so its good records still load;
-# a lander that always reads in Python ignores it.
-LandRecords = Callable[[duckdb.DuckDBPyConnection, LandedFile, int, datetime, bool], int]
+# (connection, file, file_seq, loaded_at) -> records inserted into the raw table. The lander
+# reads the file's content only through ``file.open()``.
+LandRecords = Callable[[duckdb.DuckDBPyConnection, LandedFile, int, datetime], int]
+
+# What reading a file may raise that says "this file, not the run": retried next run.
+_UNREADABLE = (OSError, EOFError, zlib.error, duckdb.IOException)
 
 
 @dataclass
@@ -36,6 +55,7 @@ class LandingReport:
     records_landed: int = 0
     files_unchanged: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
 
 class LandingError(RuntimeError):
@@ -62,43 +82,88 @@ def land_new_files(
     """Land every new file of every source folder, one report per source. SEMANTICS §3:
     files first seen in the same run are taken in lexicographic order of their path under
     the landing folder, across sources, so their arrival sequence follows that order."""
-    reports: dict[str, LandingReport] = {}
-    pending: list[tuple[LandedFile, SourceFolder]] = []
-    for source in sources:
-        scan = new_files(con, settings.landing_dir, source.name, source.suffixes)
-        reports[source.name] = LandingReport(
-            source=source.name,
-            files_unchanged=len(scan.already_loaded),
-            unreadable=list(scan.unreadable),
-        )
-        pending += [(landed, source) for landed in scan.new]
-    for landed, source in sorted(pending, key=lambda entry: entry[0].relative):
-        report = reports[source.name]
+    by_name = {source.name: source for source in sources}
+    reports = {name: LandingReport(source=name) for name in by_name}
+    scan = scan_landing(settings.landing_dir, {s.name: s.suffixes for s in sources})
+    skipped = list(scan.skipped)
+    loaded = {name: _loaded_sha256(con, name) for name in by_name}
+    cache = HashCache(con)
+    for candidate in scan.candidates:
+        report = reports[candidate.source]
+        if cache.known_sha256(candidate) in loaded[candidate.source]:
+            report.files_unchanged += 1  # loaded before, not written since: not read again
+            continue
         try:
-            records = _land_file(con, landed, source.land_records)
-        except OSError as error:
-            report.unreadable.append((landed.relative, f"{type(error).__name__}: {error}"))
+            records = _land_candidate(con, settings, candidate, by_name[candidate.source],
+                                      loaded[candidate.source], cache)  # fmt: skip
+        except NotFollowed as error:  # became a link (or a FIFO) after the scan
+            skipped.append(Skipped(candidate.relative, candidate.source, str(error.strerror)))
             continue
-        except duckdb.IOException as error:
-            report.unreadable.append((landed.relative, f"IOException: {first_line(error)}"))
+        except _UNREADABLE as error:
+            report.unreadable.append((candidate.relative, _describe(error)))
             continue
-        report.files_loaded.append(landed.relative)
-        report.records_landed += records
+        if records is None:
+            report.files_unchanged += 1
+        else:
+            report.files_loaded.append(candidate.relative)
+            report.records_landed += records
+    cache.save(con, scan.candidates)
+    record_skipped(con, skipped, datetime.now(UTC))
+    for entry in skipped:
+        reports[entry.source].skipped.append((entry.relative, entry.reason))
     return reports
 
 
-def _land_file(con: duckdb.DuckDBPyConnection, landed: LandedFile, land: LandRecords) -> int:
-    """Land one file in its own transaction. DuckDB refusing the file's content (its JSON or
-    CSV reader, an encoding it rejects) must not cost the file's good records: the file is
-    landed again with ``in_python``, so validation can quarantine what is bad. Any other
-    failure stops the run with an error that names the file."""
+def _loaded_sha256(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
+    rows = con.execute("select distinct sha256 from audit.loads where source = ?", [source])
+    return {row[0] for row in rows.fetchall()}
+
+
+def _land_candidate(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    candidate: Candidate,
+    source: SourceFolder,
+    loaded: set[str],
+    cache: HashCache,
+) -> int | None:
+    """Hash the file and land it if its content is new: its record count, or None when the
+    same bytes were loaded before (under any name). One open handle for both."""
+    recorded_at_ns = time.time_ns()  # before the read: see files.HashCache (racy entries)
+    with opened(settings.landing_dir, candidate.relative) as file:
+        sha256 = file.sha256()
+        records = None
+        if sha256 not in loaded:
+            landed = LandedFile(
+                path=settings.landing_dir / candidate.relative,
+                relative=candidate.relative,
+                source=candidate.source,
+                sha256=sha256,
+                size_bytes=file.status.st_size,
+                opener=file.stream,
+            )
+            records = _land_file(con, landed, source.land_records, file)
+            loaded.add(sha256)
+        cache.remember(candidate.source, candidate.relative, file.status, sha256, recorded_at_ns)
+        return records
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, duckdb.IOException):
+        return f"IOException: {first_line(error)}"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{type(error).__name__}: {error.strerror}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _land_file(
+    con: duckdb.DuckDBPyConnection, landed: LandedFile, land: LandRecords, file: OpenedFile
+) -> int:
+    """Land one file in its own transaction. A failure other than reading the file stops
+    the run with an error that names the file."""
     try:
-        return _land_in_transaction(con, landed, land, in_python=False)
-    except (duckdb.InvalidInputException, duckdb.ConversionException):
-        pass
-    try:
-        return _land_in_transaction(con, landed, land, in_python=True)
-    except (OSError, duckdb.IOException):
+        return _land_in_transaction(con, landed, land, file)
+    except _UNREADABLE:
         raise
     except duckdb.Error as error:
         # The file's name is the first thing a person needs; the runner shows only the
@@ -109,13 +174,21 @@ def _land_file(con: duckdb.DuckDBPyConnection, landed: LandedFile, land: LandRec
 
 
 def _land_in_transaction(
-    con: duckdb.DuckDBPyConnection, landed: LandedFile, land: LandRecords, *, in_python: bool
+    con: duckdb.DuckDBPyConnection, landed: LandedFile, land: LandRecords, file: OpenedFile
 ) -> int:
     loaded_at = datetime.now(UTC)
     con.execute("begin transaction")
     try:
         file_seq = next_file_seq(con)
-        records = land(con, landed, file_seq, loaded_at, in_python)
+        records = land(con, landed, file_seq, loaded_at)
+        # the bytes the lander read, hashed as it read them: the same as the scan's, or the
+        # file was written in place in between and nothing of it is kept
+        if file.landed_sha256() != landed.sha256:
+            raise ChangedWhileRead(
+                errno.EAGAIN,
+                "changed while it was being read; read again next run",
+                landed.relative,
+            )
         con.execute(
             """insert into audit.loads
             (file, source, sha256, size_bytes, file_seq, records, loaded_at)

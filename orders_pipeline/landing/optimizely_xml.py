@@ -42,13 +42,14 @@ Text kept for a record that is not an order is bounded to ``HEAD_BYTES``.
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import polars as pl
@@ -56,6 +57,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from orders_pipeline.landing.files import LandedFile
+from orders_pipeline.landing.reading import foreign_encoding
 from orders_pipeline.warehouse import ARRIVAL_STRIDE
 
 SOURCE = "optimizely_xml"
@@ -76,7 +78,6 @@ READ_BYTES = 64 * 1024
 HEAD_BYTES = 64 * 1024
 UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)")
-_UTF16_OR_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 _RAW_INSERT = f"""
 insert into raw.optimizely_xml
@@ -137,6 +138,8 @@ class OrderCollector:
     records: list[RawRecord] = field(default_factory=list)
     record_count: int = 0
     resume_offset: int = 0  # byte offset just after the last complete record
+    resume_head: bytearray = field(default_factory=bytearray)  # see trim_window
+    resume_head_for: int = 0  # the resume_offset that resume_head starts at
     current: _Element | None = None
     _product: dict[str, Any] | None = None
     _attribute: dict[str, Any] | None = None
@@ -227,6 +230,28 @@ class OrderCollector:
             return self.window.index(b">", at) + 1 + self.window_start
         return index
 
+    def trim_window(self) -> None:
+        """Drop the bytes no record can need any more. The first ``HEAD_BYTES`` after the last
+        complete record are set aside (``resume_head``): the file is read forward only, and
+        they are the text of the record an error later in the file makes."""
+        keep = self.keep_window_from()
+        if self.resume_head_for != self.resume_offset:
+            self.resume_head, self.resume_head_for = bytearray(), self.resume_offset
+        start = max(self.resume_offset, self.window_start)
+        if start < keep and len(self.resume_head) < HEAD_BYTES:
+            wanted = min(keep - start, HEAD_BYTES - len(self.resume_head))
+            offset = start - self.window_start
+            self.resume_head += self.window[offset : offset + wanted]
+        del self.window[: keep - self.window_start]
+        self.window_start = keep
+
+    def remainder_head(self) -> bytes:
+        """The bytes from the end of the last complete record, as far as read (at most
+        ``HEAD_BYTES``)."""
+        held = self.resume_head if self.resume_head_for == self.resume_offset else bytearray()
+        start = max(self.resume_offset, self.window_start)
+        return bytes(held + self.window[start - self.window_start :])[:HEAD_BYTES]
+
     def keep_window_from(self) -> int:
         """The first byte offset still needed: the open record's start, else the end of what
         has been read."""
@@ -240,37 +265,47 @@ def land_records(
     landed: LandedFile,
     file_seq: int,
     loaded_at: datetime,
-    in_python: bool,
 ) -> int:
-    """Insert the records of one Optimizely XML file into ``raw.optimizely_xml`` (always read
-    in Python, so ``in_python`` changes nothing) and return how many it holds."""
-    del in_python
+    """Insert the records of one Optimizely XML file into ``raw.optimizely_xml`` and return
+    how many it holds."""
     total = 0
-    for batch in batches(landed.path):
-        frame = pl.DataFrame(
-            {
-                "record_no": [r.record_no for r in batch],
-                "raw": [r.raw for r in batch],
-                "decode_error": [r.decode_error for r in batch],
-                "doc": [r.doc for r in batch],
-                "parse_error": [r.parse_error for r in batch],
-            },
-            schema=_BATCH_SCHEMA,
-        )
-        con.register("optimizely_xml_batch", frame)
-        try:
-            con.execute(_RAW_INSERT, [file_seq, landed.relative, loaded_at])
-        finally:
-            con.unregister("optimizely_xml_batch")
-        total += len(batch)
-        del batch, frame  # before the next batch is read: one batch in memory at a time
+    with landed.open() as stream:
+        for batch in batches(stream):
+            total += _insert_batch(con, batch, file_seq, landed.relative, loaded_at)
+            del batch  # before the next batch is read: one batch in memory at a time
     return total
 
 
-def batches(path: Path, size: int = BATCH_ROWS) -> Iterator[list[RawRecord]]:
-    """The file's records in lists of at most ``size``, read as the file streams in."""
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: list[RawRecord],
+    file_seq: int,
+    relative: str,
+    loaded_at: datetime,
+) -> int:
+    frame = pl.DataFrame(
+        {
+            "record_no": [r.record_no for r in batch],
+            "raw": [r.raw for r in batch],
+            "decode_error": [r.decode_error for r in batch],
+            "doc": [r.doc for r in batch],
+            "parse_error": [r.parse_error for r in batch],
+        },
+        schema=_BATCH_SCHEMA,
+    )
+    con.register("optimizely_xml_batch", frame)
+    try:
+        con.execute(_RAW_INSERT, [file_seq, relative, loaded_at])
+    finally:
+        con.unregister("optimizely_xml_batch")
+    return len(batch)
+
+
+def batches(stream: BinaryIO | Path, size: int = BATCH_ROWS) -> Iterator[list[RawRecord]]:
+    """The file's records in lists of at most ``size``, read as the file streams in (one
+    batch in memory at a time)."""
     batch: list[RawRecord] = []
-    for record in read_records(path):
+    for record in read_records(stream):
         batch.append(record)
         if len(batch) >= size:
             yield batch
@@ -279,48 +314,51 @@ def batches(path: Path, size: int = BATCH_ROWS) -> Iterator[list[RawRecord]]:
         yield batch
 
 
-def read_records(path: Path) -> Iterator[RawRecord]:
-    """Every record of one XML file, in document order (module docstring)."""
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-        refused = _refused_encoding(head)
-        if refused:
-            yield _document_record(1, head, refused, at_end=len(head) < HEAD_BYTES)
-            return
-        handle.seek(0)
-        collector = OrderCollector()
-        parser = DefusedXMLParser(
-            target=collector, encoding="utf-8", forbid_dtd=True, forbid_entities=True
-        )
-        collector.expat = parser.parser
-        try:
-            for block in iter(lambda: handle.read(READ_BYTES), b""):
-                collector.window += block
-                parser.feed(block)
-                yield from _drain(collector)
-                keep = collector.keep_window_from()
-                del collector.window[: keep - collector.window_start]
-                collector.window_start = keep
-            parser.close()
+def read_records(source: BinaryIO | Path) -> Iterator[RawRecord]:
+    """Every record of one XML file, in document order (module docstring). The file is read
+    once, forward only (``landing.reading``: what is landed is what is hashed)."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            yield from read_records(handle)
+        return
+    head = source.read(HEAD_BYTES)
+    refused = _refused_encoding(head)
+    if refused:
+        yield _document_record(1, head, refused, at_end=len(head) < HEAD_BYTES)
+        return
+    collector = OrderCollector()
+    parser = DefusedXMLParser(
+        target=collector, encoding="utf-8", forbid_dtd=True, forbid_entities=True
+    )
+    collector.expat = parser.parser
+    try:
+        for block in itertools.chain([head], iter(lambda: source.read(READ_BYTES), b"")):
+            if not block:
+                continue
+            collector.window += block
+            parser.feed(block)
             yield from _drain(collector)
-            return
-        except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as refused_xml:
-            reason = _forbidden_reason(refused_xml)
-        except UnexpectedRoot as root:
-            reason = (
-                f"unexpected_root: the root element is <{root.tag}>, not <{ROOT}>; this file "
-                "is not an Optimizely orders feed"
-            )
-        except ParseError as error:
-            reason = (
-                f"invalid_xml: {error}; this record is the file from the end of its last "
-                "complete order on"
-            )
+            collector.trim_window()
+        parser.close()
         yield from _drain(collector)
-        handle.seek(collector.resume_offset)
-        remainder = handle.read(HEAD_BYTES)
-        at_end = not handle.read(1)
-        yield _document_record(collector.record_count + 1, remainder, reason, at_end=at_end)
+        return
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as refused_xml:
+        reason = _forbidden_reason(refused_xml)
+    except UnexpectedRoot as root:
+        reason = (
+            f"unexpected_root: the root element is <{root.tag}>, not <{ROOT}>; this file "
+            "is not an Optimizely orders feed"
+        )
+    except ParseError as error:
+        reason = (
+            f"invalid_xml: {error}; this record is the file from the end of its last "
+            "complete order on"
+        )
+    yield from _drain(collector)
+    remainder = collector.remainder_head()
+    remainder += source.read(max(0, HEAD_BYTES - len(remainder)))
+    at_end = not source.read(1)
+    yield _document_record(collector.record_count + 1, remainder, reason, at_end=at_end)
 
 
 def _drain(collector: OrderCollector) -> Iterator[RawRecord]:
@@ -331,11 +369,9 @@ def _drain(collector: OrderCollector) -> Iterator[RawRecord]:
 def _refused_encoding(head: bytes) -> str | None:
     """A reason when the file declares (or starts with the mark of) an encoding other than
     UTF-8: offsets and raw text are kept as UTF-8, as for every other source."""
-    if head.startswith(_UTF16_OR_32_BOMS):
-        return (
-            "unsupported_encoding: the file is UTF-16 or UTF-32 (byte order mark); send the "
-            "feed as UTF-8"
-        )
+    encoding = foreign_encoding(head)
+    if encoding:
+        return f"unsupported_encoding: the file is {encoding}; send the feed as UTF-8"
     declared = _DECLARED_ENCODING.match(head)
     if declared:
         name = declared.group(1).decode("ascii", "replace").strip()

@@ -96,12 +96,18 @@ def nesting_sql() -> str:
     nesting as (
         select arrival_seq, max(level) as depth
         from (
-            select d.arrival_seq,
-                   sum(case when b.bracket in ('[', '{{') then 1 else -1 end) over (
-                       partition by d.arrival_seq order by b.position
+            select arrival_seq,
+                   sum(case when bracket in ('[', '{{') then 1 else -1 end) over (
+                       partition by arrival_seq order by position
                        rows between unbounded preceding and current row) as level
-            from deep_records as d,
-                 unnest(string_split(d.brackets, '')) with ordinality as b(bracket, position)
+            from (
+                -- a list unnested beside its subscripts, not a lateral unnest: that copied
+                -- the record's brackets once per bracket (10,000 items ran out of memory)
+                select arrival_seq, unnest(brackets) as bracket,
+                       generate_subscripts(brackets, 1) as position
+                from (select arrival_seq, string_split(brackets, '') as brackets
+                      from deep_records)
+            )
         )
         group by arrival_seq
     )"""

@@ -239,11 +239,12 @@ def item_candidates_sql() -> str:
     known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
     return f"""
     with items as (
-        select c.row_id, i.item_no, i.item as doc
-        from odp_event_candidates as c,
-             unnest(cast(json_extract(c.doc, '$.data.order.items') as json[]))
-                 with ordinality as i(item, item_no)
-        where c.items_kind = 'ARRAY'
+        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
+        -- that copied the whole record once per item (10,000 items ran out of memory)
+        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
+        from (select row_id, cast(json_extract(doc, '$.data.order.items') as json[]) as items
+              from odp_event_candidates
+              where items_kind = 'ARRAY')
     ),
     extracted as (
         select

@@ -313,7 +313,12 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
     )
     con.execute(
         f"""insert into audit.quarantine
-        select ?, c.file, c.record_no, f.reasons, r.raw, c.loaded_at, r.file_seq
+        select ?, c.file, c.record_no,
+               -- what landing found wrong with the bytes (an offset, or the file's encoding)
+               list_transform(f.reasons, lambda reason:
+                   case when r.decode_error is not null and starts_with(reason, 'invalid_utf8:')
+                        then reason || ' (' || r.decode_error || ')' else reason end),
+               r.raw, c.loaded_at, r.file_seq
         from batch_failures as f
         join {candidates} as c using (row_id)
         join {spec.raw_table} as r on r.arrival_seq = f.row_id

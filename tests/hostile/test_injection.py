@@ -247,9 +247,11 @@ TRUSTED = {
     "ARRIVAL_STRIDE": "a numeric constant",
     "PREVIEW_ROWS": "a numeric constant",
     "spec.sql": "a SqlCheck's query: written in checks.py (CHECKS), from registry names",
-    "**fill": "json_records: {'table': RAW_TABLE, 'stride': ARRIVAL_STRIDE, 'columns': "
-    "RAW_INSERT_COLUMNS}",
     "RAW_INSERT_COLUMNS": "a constant list of the raw tables' own column names",
+    "RAW_CSV_INSERT_COLUMNS": "a constant list of the CSV raw tables' own column names",
+    "self.table": "json_records._Records: the raw table name from the source registry",
+    "**self.fill": "json_records._Records: {'table': the raw table name from the source "
+    "registry, 'stride': ARRIVAL_STRIDE, 'columns': RAW_INSERT_COLUMNS}",
     "spec.raw_document_sql": SPEC,
     "_validated_columns(con, table, spec)": "the candidate temp table's own column names "
     "(created by the validation's SQL), quoted",

@@ -269,7 +269,7 @@ def test_a_large_feed_lands_with_memory_bounded_by_a_batch(tmp_path):
         size_bytes=size,
     )  # fmt: skip
     tracemalloc.start()
-    records = landing_xml.land_records(con, landed, 1, datetime.now(UTC), False)
+    records = landing_xml.land_records(con, landed, 1, datetime.now(UTC))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert records == 50_000
