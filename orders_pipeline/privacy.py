@@ -145,6 +145,13 @@ _TABLES: dict[str, dict[str, Kind]] = {
         "loaded_at": "public",
         "file_seq": "public",
     },
+    "audit.skipped_files": {
+        "source": "public",
+        "file": "personal",  # a file name may hold an email, like audit.loads.file
+        "reason": "public",
+        "first_seen_at": "public",
+        "seen_at": "public",
+    },
     "core.customer_contacts": {
         "customer_id": "personal",  # derived from the customer's smallest identifier
         "emails": "personal",
