@@ -177,8 +177,9 @@ def test_a_refund_in_another_currency_converts_to_the_orders_currency(landing, r
         [
             purchase("U1", "2026-06-02T10:00:00Z", "USD", 100, total=110),
             # refunded in euros after the next EUR rate: the order's placed_at rate applies
-            odp_event("refund", "U1", "2026-06-10T10:00:00Z", subtotal=30, total=30,
-                      currency="EUR"),  # fmt: skip
+            odp_event(
+                "refund", "U1", "2026-06-10T10:00:00Z", subtotal=30, total=30, currency="EUR"
+            ),
             purchase("G1", "2026-06-03T10:00:00Z", "GBP", 50),
             odp_event("refund", "G1", "2026-06-04T10:00:00Z", subtotal=20, currency="EUR"),
         ],
