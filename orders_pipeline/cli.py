@@ -10,12 +10,8 @@ from collections.abc import Sequence
 
 from orders_pipeline import bench
 from orders_pipeline.config import ConfigError, Settings
-from orders_pipeline.runner import (
-    RunInterrupted,
-    RunSummary,
-    configure_progress_output,
-    run_pipeline,
-)
+from orders_pipeline.interrupts import RunInterrupted
+from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
 from orders_pipeline.warehouse import WarehouseLocked
 
 # 128 + SIGINT, as shells report a program stopped by Ctrl-C (also used for SIGTERM)
@@ -93,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not isinstance(stopped, RunInterrupted):
-            stopped = RunInterrupted("starting or ending the run")
+            stopped = RunInterrupted("between steps")
         print(f"orders-pipeline: {stopped}", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except WarehouseLocked as error:
