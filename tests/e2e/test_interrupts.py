@@ -2,8 +2,8 @@
 
 Ctrl-C (SIGINT) or SIGTERM, whichever step runs, prints one line (what was interrupted, that
 the warehouse is consistent, what the next run does) and exits 130, no traceback; the next
-run succeeds. A warehouse held by another process makes the run wait, naming the holder,
-and fail with one line (exit 1) at ORDERS_LOCK_TIMEOUT, or carry on once it is released.
+run succeeds. A warehouse held by another process makes the run fail with one line (exit 1)
+at ORDERS_LOCK_TIMEOUT (waiting and carrying on: tests/unit/test_warehouse_lock.py).
 Signals are sent when the child prints a given progress line, never after a delay.
 """
 
@@ -13,10 +13,13 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, write_ndjson
 from tests.unit.test_warehouse_lock import HOLD_DUCKDB, hold
 
@@ -80,9 +83,10 @@ def test_ctrl_c_or_sigterm_in_any_step_prints_one_line_and_the_next_run_succeeds
         assert "Traceback" not in stdout + stderr
         assert "run succeeded" not in stdout
 
-    stdout, stderr, code = finish(start_run(landing, warehouse))
-    assert code == 0, stderr
-    assert "net revenue: 110.00 USD" in stdout
+    # the next run (in this process: it need not be a process of its own) succeeds
+    summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+    assert summary.success, summary.errors
+    assert summary.net_revenue == Decimal("110.00")
 
 
 def test_a_held_warehouse_fails_at_the_lock_timeout_with_one_line(tmp_path, landing):
@@ -95,15 +99,3 @@ def test_a_held_warehouse_fails_at_the_lock_timeout_with_one_line(tmp_path, land
     assert "ORDERS_LOCK_TIMEOUT" in line
     assert f"waiting for the warehouse {warehouse}: it is held by PID {analyst.pid}" in stdout
     assert "Traceback" not in stdout + stderr and "Conflicting lock" not in stdout + stderr
-
-
-def test_a_run_waits_for_a_held_warehouse_and_carries_on_when_it_is_released(tmp_path, landing):
-    warehouse = tmp_path / "wh.duckdb"
-    with hold(HOLD_DUCKDB, warehouse) as analyst:
-        run = start_run(landing, warehouse, ORDERS_LOCK_TIMEOUT="600")
-        waiting = read_until(run, "waiting for the warehouse")
-        assert f"PID {analyst.pid}" in waiting
-    # the analyst's session has ended
-    stdout, stderr, code = finish(run)
-    assert code == 0, stderr
-    assert "run succeeded" in stdout

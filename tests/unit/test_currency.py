@@ -167,6 +167,8 @@ MIXED_RATES = """date,currency,rate_to_base
 2026-06-01,EUR,1.0850
 2026-06-01,GBP,1.2700
 2026-06-08,EUR,1.2000
+2026-06-01,CHF,2
+2026-06-01,SEK,1
 """
 
 
@@ -182,6 +184,10 @@ def test_a_refund_in_another_currency_converts_to_the_orders_currency(landing, r
             ),
             purchase("G1", "2026-06-03T10:00:00Z", "GBP", 50),
             odp_event("refund", "G1", "2026-06-04T10:00:00Z", subtotal=20, currency="EUR"),
+            # rounding half to even: a CHF order (rate 2) refunded in SEK (rate 1)
+            purchase("C1", "2026-06-03T10:00:00Z", "CHF", 10),
+            odp_event("refund", "C1", "2026-06-04T10:00:00Z", subtotal=2.0001, currency="SEK"),
+            odp_event("refund", "C1", "2026-06-05T10:00:00Z", subtotal=2.0003, currency="SEK"),
         ],
     )
     wh = run_landing(landing)
@@ -203,24 +209,12 @@ def test_a_refund_in_another_currency_converts_to_the_orders_currency(landing, r
     assert wh.order("G1")["subtotal"] == Decimal("32.9134")
     # in the base currency at the order's rate: 63.5000 − 21.6999(82) = 41.8000
     assert wh.order("G1")["subtotal_base"] == Decimal("41.8000")
-    assert wh.value("select sum(net) from reporting.daily_revenue") == Decimal("109.25")
-    assert "core/order_ledger:events_in_order_currency" not in wh.summary.warned_checks
-
-
-def test_cross_rates_round_half_to_even_at_four_decimals(landing, run_landing):
-    write_rates(landing, "date,currency,rate_to_base\n2026-06-01,EUR,1\n2026-06-01,GBP,2\n")
-    write_ndjson(
-        landing / "odp_events" / "e.ndjson",
-        [
-            purchase("G2", "2026-06-03T10:00:00Z", "GBP", 10),
-            odp_event("refund", "G2", "2026-06-04T10:00:00Z", subtotal=2.0001, currency="EUR"),
-            odp_event("refund", "G2", "2026-06-05T10:00:00Z", subtotal=2.0003, currency="EUR"),
-        ],
-    )
-    wh = run_landing(landing)
-    # 2.0001 / 2 = 1.00005 → 1.0000 (to the even digit); 2.0003 / 2 = 1.00015 → 1.0002
-    deltas = [e["subtotal_delta"] for e in wh.ledger("G2")]
+    # 2.0001 × 1 / 2 = 1.00005 → 1.0000 (to the even digit); 2.0003 / 2 = 1.00015 → 1.0002
+    deltas = [e["subtotal_delta"] for e in wh.ledger("C1")]
     assert deltas == [Decimal("10.0000"), Decimal("-1.0000"), Decimal("-1.0002")]
+    assert wh.order("C1")["subtotal_base"] == Decimal("15.9996")  # 7.9998 × 2
+    assert wh.value("select sum(net) from reporting.daily_revenue") == Decimal("125.25")
+    assert "core/order_ledger:events_in_order_currency" not in wh.summary.warned_checks
 
 
 def test_an_event_no_rate_converts_stays_out_of_the_tally_until_its_rate_lands(

@@ -1,6 +1,7 @@
 """Issue 11: a warehouse held by another process (an analyst's DuckDB session, another run)
 makes the pipeline wait with a message naming the file and the holder's pid and command, up
-to ORDERS_LOCK_TIMEOUT, then fail with one line — never DuckDB's raw lock text."""
+to ORDERS_LOCK_TIMEOUT, then fail with one line — never DuckDB's raw lock text — or carry on
+once the holder lets go. (The CLI's exit code: tests/e2e/test_interrupts.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import WarehouseLocked, open_duckdb, writer_lock
+from tests.conftest import day, odp_event, write_ndjson
 
 # A process that holds a lock until its stdin closes; it prints "held" once it has it.
 HOLD_DUCKDB = """
@@ -46,7 +49,8 @@ def hold(script: str, path: Path) -> Iterator[subprocess.Popen[str]]:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         yield holder
     finally:
-        holder.communicate("", timeout=30)
+        if holder.poll() is None:
+            holder.communicate("", timeout=30)
 
 
 @pytest.fixture
@@ -93,3 +97,35 @@ def test_the_lock_timeout_is_a_setting():
     assert Settings.from_env({"ORDERS_LOCK_TIMEOUT": "0"}).lock_timeout == 0
     with pytest.raises(ConfigError, match="ORDERS_LOCK_TIMEOUT"):
         Settings.from_env({"ORDERS_LOCK_TIMEOUT": "-1"})
+
+
+class ReleaseWhenWaiting(logging.Handler):
+    """Ends the holder's session as soon as the run says it is waiting for it."""
+
+    def __init__(self, holder: subprocess.Popen[str]) -> None:
+        super().__init__()
+        self.holder = holder
+        self.waiting: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "waiting for the warehouse" in record.getMessage():
+            self.waiting.append(record.getMessage())
+            self.holder.communicate("", timeout=30)
+
+
+def test_a_run_waits_for_a_held_warehouse_and_carries_on_when_it_is_released(tmp_path):
+    landing = tmp_path / "landing"
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson", [odp_event("purchase", "A1", day(1), subtotal=5)]
+    )
+    settings = Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb", lock_timeout=600)
+    progress = logging.getLogger("orders_pipeline.progress")
+    with hold(HOLD_DUCKDB, settings.warehouse) as analyst:
+        release = ReleaseWhenWaiting(analyst)
+        progress.addHandler(release)
+        try:
+            summary = run_pipeline(settings)
+        finally:
+            progress.removeHandler(release)
+    assert len(release.waiting) == 1 and f"PID {analyst.pid}" in release.waiting[0]
+    assert summary.success and summary.orders == 1
