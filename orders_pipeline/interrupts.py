@@ -53,10 +53,9 @@ def _raise_for(error: object, phase: str, step: str | None) -> None:
         if cls_name in _INTERRUPT_ERRORS:
             raise RunInterrupted(f"{phase} ({step.replace('__', '/')})" if step else phase)
         if cls_name == _LOCKED_ERROR:
-            # Dagster's message is "WarehouseLocked: <the line>\n"
-            raise WarehouseLocked(
-                message.strip().removeprefix(f"{_LOCKED_ERROR}: ").splitlines()[0]
-            )
+            # Dagster's message is "orders_pipeline.warehouse.WarehouseLocked: <the line>\n"
+            line = message.strip().splitlines()[0] if message.strip() else ""
+            raise WarehouseLocked(line.split(f"{_LOCKED_ERROR}: ", 1)[-1])
 
 
 def _error_chain(error: object) -> Iterator[tuple[str, str]]:

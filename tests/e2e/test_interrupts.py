@@ -78,7 +78,7 @@ def test_ctrl_c_or_sigterm_in_any_step_prints_one_line_and_the_next_run_succeeds
         stdout, stderr, code = finish(run)
         assert code == 130, (after_line, sent, stdout, stderr)
         [line] = stderr.splitlines()
-        assert what in line
+        assert line.startswith(f"orders-pipeline: {what}")
         assert "the warehouse is consistent" in line and "the next run" in line
         assert "Traceback" not in stdout + stderr
         assert "run succeeded" not in stdout
@@ -95,7 +95,8 @@ def test_a_held_warehouse_fails_at_the_lock_timeout_with_one_line(tmp_path, land
         stdout, stderr, code = finish(start_run(landing, warehouse, ORDERS_LOCK_TIMEOUT="1"))
     assert code == 1
     [line] = stderr.splitlines()
-    assert f"{warehouse} is still held by PID {analyst.pid} (python" in line
+    assert line.startswith(f"orders-pipeline: the warehouse {warehouse} is still held by ")
+    assert f"held by PID {analyst.pid} (python" in line
     assert "ORDERS_LOCK_TIMEOUT" in line
     assert f"waiting for the warehouse {warehouse}: it is held by PID {analyst.pid}" in stdout
     assert "Traceback" not in stdout + stderr and "Conflicting lock" not in stdout + stderr
