@@ -147,6 +147,21 @@ CHECKS: tuple[SqlCheck, ...] = (
         severity=dg.AssetCheckSeverity.WARN,
     ),
     SqlCheck(
+        name="events_in_order_currency",
+        asset=("core", "order_ledger"),
+        description="Issue 11, SEMANTICS §6: events sent in another currency than their "
+        "order's that no exchange rate converts (none on or before the order's placed_at "
+        "date, for either currency). They stay in the ledger with is_unconverted, their "
+        "amounts enter no tally or report; a rate file for that date converts them on the "
+        "next run.",
+        sql="""select l.order_id, l.event_id, l.action, l.sent_currency, l.currency,
+                      l.placed_date, e.subtotal, e.total
+               from core.order_ledger as l
+               left join staging.stg_order_events as e using (event_id)
+               where l.is_unconverted""",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
+    SqlCheck(
         name="order_id_unique",
         asset=("core", "orders"),
         description="One summary row per order.",

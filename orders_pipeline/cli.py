@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
 
 from orders_pipeline import bench
 from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.interrupts import RunInterrupted
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
+from orders_pipeline.warehouse import WarehouseLocked
+
+# 128 + SIGINT, as shells report a program stopped by Ctrl-C (also used for SIGTERM)
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,10 +77,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     configure_progress_output()
-    print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
-    started = time.perf_counter()
-    summary = run_pipeline(settings, quiet=not args.verbose, full_refresh=args.full_refresh)
-    print_summary(summary, time.perf_counter() - started)
+    # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
+    # while a step runs, so both end the same way: one line and exit 130
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
+        started = time.perf_counter()
+        summary = run_pipeline(settings, quiet=not args.verbose, full_refresh=args.full_refresh)
+        print_summary(summary, time.perf_counter() - started)
+    except (RunInterrupted, KeyboardInterrupt) as stopped:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not isinstance(stopped, RunInterrupted):
+            stopped = RunInterrupted("between steps")
+        print(f"orders-pipeline: {stopped}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except WarehouseLocked as error:
+        print(f"orders-pipeline: {error}", file=sys.stderr, flush=True)
+        return 1
     return 0 if summary.success else 1
 
 

@@ -85,6 +85,9 @@ class Settings:
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 0  # 0 = DuckDB's default (one per core)
     duckdb_temp_dir: Path | None = None
+    # How long a run waits, at one opening of the warehouse, while another process holds it
+    # (an analyst's DuckDB session, another run) before it fails; 0: fail at once.
+    lock_timeout: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +116,7 @@ class Settings:
             duckdb_memory_limit=(env.get("ORDERS_DUCKDB_MEMORY_LIMIT", "") or "4GB").strip(),
             duckdb_threads=_int(env, "ORDERS_DUCKDB_THREADS", 0),
             duckdb_temp_dir=Path(temp) if temp else None,
+            lock_timeout=_int(env, "ORDERS_LOCK_TIMEOUT", 300),
         )
         settings.validate()
         return settings

@@ -1,5 +1,5 @@
-"""The warehouse resource every asset and check uses: settings plus a DuckDB connection from
-``dagster_duckdb.DuckDBResource`` opened with the house session settings."""
+"""The warehouse resource every asset and check uses: settings plus a DuckDB connection
+opened with the house session settings (``warehouse.open_duckdb``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
 
 from orders_pipeline.config import Settings
 from orders_pipeline.privacy import key_fingerprint
@@ -18,6 +17,7 @@ from orders_pipeline.sources import ensure_source_tables
 from orders_pipeline.warehouse import (
     connection_config,
     ensure_landing_tables,
+    open_duckdb,
     prepare_session,
     writer_lock,
 )
@@ -55,6 +55,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 0
     duckdb_temp_dir: str = ""
+    lock_timeout: int = 300
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OrdersWarehouse:
@@ -75,6 +76,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
             duckdb_memory_limit=settings.duckdb_memory_limit,
             duckdb_threads=settings.duckdb_threads,
             duckdb_temp_dir=str(settings.duckdb_temp_dir or ""),
+            lock_timeout=settings.lock_timeout,
         )
 
     def settings(self) -> Settings:
@@ -95,6 +97,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
             duckdb_memory_limit=self.duckdb_memory_limit,
             duckdb_threads=self.duckdb_threads,
             duckdb_temp_dir=Path(self.duckdb_temp_dir) if self.duckdb_temp_dir else None,
+            lock_timeout=self.lock_timeout,
         )
         settings.validate()
         return settings
@@ -104,12 +107,17 @@ class OrdersWarehouse(dg.ConfigurableResource):
         """A read-write connection with the session settings and the landing tables ready."""
         settings = self.settings()
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        duckdb_resource = DuckDBResource(
-            database=str(settings.warehouse), connection_config=connection_config(settings)
-        )
-        with writer_lock(settings.warehouse), duckdb_resource.get_connection() as con:
-            # DuckDBResource closes only on success; a connection left open by a failed step
-            # would keep the file locked for the rest of the process.
+        with writer_lock(settings.warehouse, settings.lock_timeout):
+            # not DuckDBResource.get_connection: it retries a locked file silently for about
+            # 105 s and then fails with DuckDB's raw text; open_duckdb waits up to
+            # ORDERS_LOCK_TIMEOUT saying who holds the file, and the connection is closed
+            # whatever happens (a connection left open by a failed step would keep the file
+            # locked for the rest of the process)
+            con = open_duckdb(
+                settings.warehouse,
+                connection_config(settings),
+                timeout_seconds=settings.lock_timeout,
+            )
             try:
                 prepare_session(con, settings)
                 ensure_landing_tables(con)

@@ -14,6 +14,7 @@ import dagster as dg
 from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
 from orders_pipeline.faults import explain_error
+from orders_pipeline.interrupts import raise_if_stopped
 from orders_pipeline.partitions import (
     FULL_REFRESH_TAG,
     ModelRunPlan,
@@ -58,7 +59,8 @@ def run_pipeline(
     full_refresh: bool = False,
 ) -> RunSummary:
     """Ingest new files, then re-derive the partitions they change and everything downstream
-    (every partition with ``full_refresh``), in this process; then summarise."""
+    (every partition with ``full_refresh``), in this process; then summarise. Raises
+    ``RunInterrupted`` or ``WarehouseLocked`` when Ctrl-C or a held warehouse stopped it."""
     from orders_pipeline.definitions import build_definitions
 
     defs = build_definitions(settings)
@@ -76,6 +78,7 @@ def run_pipeline(
             tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
         )
         _collect(summary, ingest)
+        raise_if_stopped(ingest, "ingesting")  # Ctrl-C, or the warehouse held too long
         if ingest.success:
             with connect(settings) as con:
                 ensure_landing_tables(con)
@@ -87,6 +90,7 @@ def run_pipeline(
                 tags={**summary.plan.tags, **({FULL_REFRESH_TAG: "true"} if full_refresh else {})},
             )
             _collect(summary, models)
+            raise_if_stopped(models, "modelling")
             summary.success = models.success
     finally:
         if owned:

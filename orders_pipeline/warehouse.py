@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
+import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,35 +131,125 @@ def connection_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-class WarehouseBusy(RuntimeError):
-    """Another process kept the warehouse for longer than we are willing to wait."""
+class WarehouseLocked(RuntimeError):
+    """Another process held the warehouse for longer than ``ORDERS_LOCK_TIMEOUT``; the
+    message is the one line the CLI prints."""
+
+
+# Where the waiting message goes: the CLI prints these lines (progress.py).
+_PROGRESS = logging.getLogger("orders_pipeline.progress")
+# How often a waiting run tries the lock again.
+_RETRY_SECONDS = 0.2
+# DuckDB: 'IO Error: Could not set lock on file "<path>": Conflicting lock is held in
+# <executable> (PID 1234) ...'
+_DUCKDB_LOCK = re.compile(r"Could not set lock on file")
+_DUCKDB_HOLDER = re.compile(r"held in (?P<exe>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def describe_process(pid: int | None, fallback: str = "") -> str:
+    """``PID 1234 (duckdb)``: the process id and its command name, read from /proc when it
+    can be (``fallback`` otherwise); ``another process`` without a pid."""
+    if pid is None:
+        return "another process"
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip()
+    except OSError:
+        name = fallback
+    return f"PID {pid} ({name})" if name else f"PID {pid}"
+
+
+def _wait_or_fail(
+    warehouse: Path, holder: str, started: float, timeout_seconds: float, announced: bool
+) -> bool:
+    """One turn of waiting for a held warehouse: say so the first time, fail once the limit
+    has passed, else sleep. Returns whether the waiting message has been shown."""
+    if time.monotonic() - started >= timeout_seconds:
+        raise WarehouseLocked(
+            f"the warehouse {warehouse} is still held by {holder} after {timeout_seconds:.0f} s "
+            "(ORDERS_LOCK_TIMEOUT): end that process or session (analysts open the analyst "
+            "database, not the warehouse) or raise ORDERS_LOCK_TIMEOUT, then run again; the "
+            "warehouse is consistent and the next run carries on from there"
+        )
+    if not announced:
+        _PROGRESS.warning(
+            "waiting for the warehouse %s: it is held by %s; retrying for up to %.0f s "
+            "(ORDERS_LOCK_TIMEOUT)",
+            warehouse,
+            holder,
+            timeout_seconds,
+        )
+    time.sleep(_RETRY_SECONDS)
+    return True
 
 
 @contextmanager
-def writer_lock(warehouse: Path, timeout_seconds: float = 3600.0) -> Iterator[None]:
+def writer_lock(warehouse: Path, timeout_seconds: float = 300.0) -> Iterator[None]:
     """Hold the warehouse's writer lock (a ``<file>.lock`` beside it) while writing.
 
     DuckDB allows one writing process; two runs that open the file at once fail with "Could
     not set lock on file" (PITFALLS). Every writer takes this lock first, so a second run
-    (a CLI run during a scheduled one, two queued Dagster runs) waits its turn instead.
+    (a CLI run during a scheduled one, two queued Dagster runs) waits its turn instead, for
+    up to ``timeout_seconds`` (ORDERS_LOCK_TIMEOUT), saying which process it waits for: the
+    holder writes its pid into the lock file.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_seconds
-    with open(warehouse.with_name(warehouse.name + ".lock"), "a+") as handle:
+    started = time.monotonic()
+    announced = False
+    lock_file = warehouse.with_name(warehouse.name + ".lock")
+    with open(lock_file, "a+") as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise WarehouseBusy(
-                        f"{warehouse} has been locked by another run for {timeout_seconds:.0f} s"
-                    ) from None
-                time.sleep(0.2)
+                pid = _pid_in(lock_file)
+                holder = f"another orders-pipeline run, {describe_process(pid)}"
+                announced = _wait_or_fail(warehouse, holder, started, timeout_seconds, announced)
         try:
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pid_in(lock_file: Path) -> int | None:
+    try:
+        text = lock_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def open_duckdb(
+    warehouse: Path,
+    config: dict[str, Any] | None = None,
+    *,
+    read_only: bool = False,
+    timeout_seconds: float = 300.0,
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` that waits while another process (an analyst's ``duckdb`` session
+    on the warehouse, a notebook) holds the file: one message naming the file and the
+    holder's pid and command, then a retry every 0.2 s for up to ``timeout_seconds``
+    (ORDERS_LOCK_TIMEOUT; 0 fails at once), then :class:`WarehouseLocked` in one line."""
+    started = time.monotonic()
+    announced = False
+    while True:
+        try:
+            if read_only:
+                return duckdb.connect(str(warehouse), read_only=True)
+            return duckdb.connect(str(warehouse), config=config or {})
+        except duckdb.IOException as error:
+            if not _DUCKDB_LOCK.search(str(error)):
+                raise
+            found = _DUCKDB_HOLDER.search(str(error))
+            holder = (
+                describe_process(int(found["pid"]), Path(found["exe"]).name)
+                if found
+                else "another process"
+            )
+            announced = _wait_or_fail(warehouse, holder, started, timeout_seconds, announced)
 
 
 @contextmanager
@@ -164,11 +257,13 @@ def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.Duck
     """Open the warehouse with the house session settings; closes it on exit. Either kind of
     connection holds the writer lock while open: DuckDB refuses a reader while another
     process writes, so the pipeline's own readers wait their turn like writers do."""
-    with writer_lock(settings.warehouse):
-        if read_only:
-            con = duckdb.connect(str(settings.warehouse), read_only=True)
-        else:
-            con = duckdb.connect(str(settings.warehouse), config=connection_config(settings))
+    with writer_lock(settings.warehouse, settings.lock_timeout):
+        con = open_duckdb(
+            settings.warehouse,
+            None if read_only else connection_config(settings),
+            read_only=read_only,
+            timeout_seconds=settings.lock_timeout,
+        )
         try:
             prepare_session(con, settings)
             yield con

@@ -27,8 +27,11 @@ final as (
         items.custom,
         items.attributes,
         items.source,
-        ledger.currency,
-        cast(items.subtotal * ledger.rate_to_base as decimal(38, 4)) as subtotal_base,
+        -- items are in the currency their event was sent in; none of an event left
+        -- unconverted counts (core/order_ledger:events_in_order_currency)
+        ledger.sent_currency as currency,
+        cast(case when not ledger.is_unconverted then items.subtotal * ledger.sent_rate_to_base end
+             as decimal(38, 4)) as subtotal_base,
         ledger.is_order_creating
     from items
     inner join ledger on ledger.event_id = items.event_id

@@ -24,28 +24,102 @@ exchange_rates as (
 timeline as (
     select
         events.*,
-        row_number() over (partition by order_id order by ts, arrival_seq, record_part)
-            as event_seq,
+        row_number() over order_timeline as event_seq,
         case when action in ('purchase', 'return', 'refund', 'cancel') then action else 'custom' end
-            as action_class
+            as action_class,
+        -- one order, one currency: the currency of its first event that names one (the
+        -- base currency when none does); an event may name another one (issue 11)
+        coalesce(
+            first_value(currency ignore nulls) over (
+                order_timeline rows between unbounded preceding and unbounded following
+            ),
+            getvariable('base_currency')
+        ) as order_currency,
+        -- §6: every amount of an order converts at the rate of its placed_at date
+        cast(min(ts) over (partition by order_id) as date) as placed_date,
+        -- §3: a cancel with no amount at all cancels the rest of the order (decided on the
+        -- amounts as sent: an event left unconverted below is not a cancel-the-rest)
+        action = 'cancel' and subtotal is null and total is null and items_subtotal is null
+            as is_cancel_rest
     from events
+    window order_timeline as (partition by order_id order by ts, arrival_seq, record_part)
+),
+
+rated as (
+    -- §6: the rate of the latest exchange_rates date on or before the order's placed_at date,
+    -- for the currency the event was sent in and for the order's currency (a range join on
+    -- each rate's validity, not ASOF: PITFALLS); the base currency's rate is 1.
+    select
+        timeline.*,
+        coalesce(timeline.currency, timeline.order_currency) as sent_currency,
+        case when coalesce(timeline.currency, timeline.order_currency)
+                  = getvariable('base_currency')
+             then cast(1 as decimal(18, 10)) else sent_rates.rate_to_base end
+            as sent_rate_to_base,
+        case when timeline.order_currency = getvariable('base_currency')
+             then cast(1 as decimal(18, 10)) else order_rates.rate_to_base end
+            as order_rate_to_base
+    from timeline
+    left join exchange_rates as sent_rates
+        on sent_rates.currency = coalesce(timeline.currency, timeline.order_currency)
+       and timeline.placed_date >= sent_rates.rate_date
+       and (sent_rates.valid_until is null or timeline.placed_date < sent_rates.valid_until)
+    left join exchange_rates as order_rates
+        on order_rates.currency = timeline.order_currency
+       and timeline.placed_date >= order_rates.rate_date
+       and (order_rates.valid_until is null or timeline.placed_date < order_rates.valid_until)
+),
+
+in_order_currency as (
+    -- One order's amounts are in one currency (issue 11): an event sent in another currency
+    -- converts at the cross rate of the order's placed_at date, rate_to_base(sent currency) /
+    -- rate_to_base(order currency). Exact decimals: amount × sent rate is exact in
+    -- DECIMAL(38,14); decimal_division divides by the order's rate in integer arithmetic
+    -- and rounds half to even to 4 decimals, the scale of every amount as sent (DECIMAL ÷
+    -- DECIMAL would fall back to DOUBLE: PITFALLS). With either rate missing the event is
+    -- left unconverted: it stays in the ledger with its own currency, its amounts are NULL
+    -- here and enter no tally, a check lists it, and a later rate file re-derives it.
+    select
+        rated.* replace (
+            case when sent_currency = order_currency then subtotal
+                 else decimal_division(cast(subtotal as decimal(38, 4)) * sent_rate_to_base,
+                                       order_rate_to_base, 4) end as subtotal,
+            case when sent_currency = order_currency then total
+                 else decimal_division(cast(total as decimal(38, 4)) * sent_rate_to_base,
+                                       order_rate_to_base, 4) end as total,
+            case when sent_currency = order_currency then items_subtotal
+                 else decimal_division(cast(items_subtotal as decimal(38, 4)) * sent_rate_to_base,
+                                       order_rate_to_base, 4) end as items_subtotal,
+            case when sent_currency = order_currency then tax
+                 else decimal_division(cast(tax as decimal(38, 4)) * sent_rate_to_base,
+                                       order_rate_to_base, 4) end as tax,
+            case when sent_currency = order_currency then shipping
+                 else decimal_division(cast(shipping as decimal(38, 4)) * sent_rate_to_base,
+                                       order_rate_to_base, 4) end as shipping,
+            case when sent_currency = order_currency then discount
+                 else decimal_division(cast(discount as decimal(38, 4)) * sent_rate_to_base,
+                                       order_rate_to_base, 4) end as discount
+        ),
+        sent_currency <> order_currency
+            and (sent_rate_to_base is null or order_rate_to_base is null)
+            -- an event without amounts (a custom action, a cancel-the-rest) needs no rate
+            and coalesce(subtotal, total, items_subtotal, tax, shipping, discount) is not null
+            as is_unconverted
+    from rated
 ),
 
 classified as (
     select
-        timeline.*,
+        in_order_currency.*,
         event_seq = 1 as is_order_creating,
         -- §3: a custom action on an existing order is a pass-through
         action_class = 'custom' and event_seq > 1 as is_pass_through,
         action_class in ('return', 'refund', 'cancel') as is_reduction,
-        -- §3: a cancel with no amount at all cancels the rest of the order
-        action_class = 'cancel'
-            and subtotal is null and total is null and items_subtotal is null as is_cancel_rest,
         -- §3: subtotal as sent, else Σ item subtotals (else the total, the only amount left;
         -- validation admits no purchase, return or refund without one, so 0 is a last guard
         -- that keeps every tally a number)
         coalesce(subtotal, items_subtotal, total, 0) as amount_subtotal
-    from timeline
+    from in_order_currency
 ),
 
 plain_deltas as (
@@ -53,13 +127,13 @@ plain_deltas as (
     select
         classified.*,
         case
-            when is_cancel_rest then 0
+            when is_cancel_rest or is_unconverted then 0
             when is_reduction then -abs(amount_subtotal)  -- §3: −30 and 30 mean the same
             when action_class = 'purchase' or is_order_creating then amount_subtotal
             else 0
         end as plain_subtotal_delta,
         case
-            when is_cancel_rest then 0
+            when is_cancel_rest or is_unconverted then 0
             when is_reduction then coalesce(-abs(total), -abs(amount_subtotal))
             when action_class = 'purchase' or is_order_creating then
                 coalesce(total, amount_subtotal + coalesce(tax, 0) + coalesce(shipping, 0))
@@ -103,54 +177,33 @@ ledger as (
             else plain_total_delta
         end as total_delta,
         segment_subtotal as running_subtotal,
-        segment_total as running_total,
-        first_value(currency ignore nulls) over (
-            partition by order_id order by event_seq
-            rows between unbounded preceding and unbounded following
-        ) as order_currency,
-        -- §6: every amount of an order converts at the rate of its placed_at date
-        cast(min(ts) over (partition by order_id) as date) as placed_date
+        segment_total as running_total
     from running_tallies
     window order_timeline as (partition by order_id order by event_seq)
 ),
 
-event_currencies as (
-    select
-        ledger.*,
-        coalesce(ledger.currency, ledger.order_currency, getvariable('base_currency'))
-            as event_currency
-    from ledger
-),
-
 in_base_currency as (
-    -- §6: the rate of the latest exchange_rates date on or before the order's placed_at date
-    -- (a range join on each rate's validity, not ASOF: PITFALLS); the base currency is 1.
+    -- §6: the order's amounts (all in its currency now) convert at the order currency's
+    -- rate of its placed_at date, so an order's base tally is its tally times one rate.
     -- Amounts a source sent in the base currency (Ometria OrderExtended totals.base) are
-    -- used as sent, with the sign of the event's delta. No usable rate: NULL base amounts.
+    -- used as sent, with the sign of the event's delta. No usable rate, or an event left
+    -- unconverted: NULL base amounts.
     select
         events.*,
-        case when events.event_currency = getvariable('base_currency') then 1.0
-             else exchange_rates.rate_to_base end as rate_to_base,
+        events.order_rate_to_base as rate_to_base,
         case
+            when events.is_unconverted then null
             when events.subtotal_base_sent is not null and events.subtotal_delta <> 0
                 then sign(events.subtotal_delta) * abs(events.subtotal_base_sent)
-            else events.subtotal_delta
-                * case when events.event_currency = getvariable('base_currency') then 1.0
-                       else exchange_rates.rate_to_base end
+            else events.subtotal_delta * events.order_rate_to_base
         end as subtotal_delta_in_base,
         case
+            when events.is_unconverted then null
             when events.total_base_sent is not null and events.total_delta <> 0
                 then sign(events.total_delta) * abs(events.total_base_sent)
-            else events.total_delta
-                * case when events.event_currency = getvariable('base_currency') then 1.0
-                       else exchange_rates.rate_to_base end
+            else events.total_delta * events.order_rate_to_base
         end as total_delta_in_base
-    from event_currencies as events
-    left join exchange_rates
-        on exchange_rates.currency = events.event_currency
-       and events.placed_date >= exchange_rates.rate_date
-       and (exchange_rates.valid_until is null
-            or events.placed_date < exchange_rates.valid_until)
+    from ledger as events
 ),
 
 final as (
@@ -165,13 +218,21 @@ final as (
         ledger.ts_inferred,
         ledger.arrival_seq,
         cast(ledger.event_seq as integer) as event_seq,
-        ledger.event_currency as currency,
-        cast(ledger.subtotal_delta as decimal(38, 4)) as subtotal_delta,
-        cast(ledger.total_delta as decimal(38, 4)) as total_delta,
+        -- the currency of the row's amounts: the order's
+        ledger.order_currency as currency,
+        -- an unconverted event's deltas are NULL: they are in no tally (issue 11)
+        cast(case when not ledger.is_unconverted then ledger.subtotal_delta end
+             as decimal(38, 4)) as subtotal_delta,
+        cast(case when not ledger.is_unconverted then ledger.total_delta end
+             as decimal(38, 4)) as total_delta,
         cast(ledger.subtotal_delta_in_base as decimal(38, 4)) as subtotal_delta_base,
         cast(ledger.total_delta_in_base as decimal(38, 4)) as total_delta_base,
         cast(ledger.rate_to_base as decimal(18, 10)) as rate_to_base,
         ledger.placed_date,
+        -- the currency the event was sent in, its rate, and whether it could be converted
+        ledger.sent_currency,
+        cast(ledger.sent_rate_to_base as decimal(18, 10)) as sent_rate_to_base,
+        ledger.is_unconverted,
         cast(ledger.running_subtotal as decimal(38, 4)) as running_subtotal,
         cast(ledger.running_total as decimal(38, 4)) as running_total,
         -- §3: partial when the running subtotal after it is still above zero

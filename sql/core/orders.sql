@@ -38,11 +38,12 @@ timeline_ends as (
         -- §4.2: subtotal and total are the final running tally
         arg_max(running_subtotal, event_seq) as subtotal,
         arg_max(running_total, event_seq) as total,
-        -- base amounts exist only when every event converted (§6)
-        case when count(subtotal_delta_base) = count(*) then sum(subtotal_delta_base) end
-            as subtotal_base,
-        case when count(total_delta_base) = count(*) then sum(total_delta_base) end
-            as total_base,
+        -- base amounts exist only when every event of the tally converted (§6); an event
+        -- left unconverted to the order's currency is in no tally (core/order_ledger check)
+        case when count(subtotal_delta_base) = count(*) filter (where not is_unconverted)
+             then sum(subtotal_delta_base) end as subtotal_base,
+        case when count(total_delta_base) = count(*) filter (where not is_unconverted)
+             then sum(total_delta_base) end as total_base,
         bool_or(is_reduction_event) as has_reduction,
         bool_or(action_class = 'cancel') as has_cancel
     from (select *, action_class in ('return', 'refund', 'cancel') as is_reduction_event

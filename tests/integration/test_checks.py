@@ -27,6 +27,7 @@ BREAKAGES = {
         set running_subtotal = running_subtotal + 1 where event_seq = 2""",
     "ledger_starts_with_reduction": """update core.order_ledger
         set action_class = 'refund' where event_seq = 1""",
+    "events_in_order_currency": "update core.order_ledger set is_unconverted = true",
     "order_id_unique": "insert into core.orders select * from core.orders limit 1",
     "convertible_to_base_currency": "update core.orders set subtotal_base = null",
     "items_have_an_order": """delete from core.orders

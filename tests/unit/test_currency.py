@@ -157,3 +157,91 @@ def test_bad_rates_are_quarantined_with_their_reason(landing, run_landing, row, 
     assert load == {"records": 2, "accepted": 1, "quarantined": 1}
     [reasons] = wh.query("select reasons from audit.quarantine")[0]
     assert [r.split(":")[0] for r in reasons] == [code]
+
+
+# Issue 11: one order's amounts are in one currency, the currency of its first event. An
+# event sent in another currency converts at the cross rate of the order's placed_at date,
+# rate_to_base(sent) / rate_to_base(order), rounded half to even to 4 decimals; with no rate
+# it is left unconverted (in the ledger, in no tally) and a check lists it.
+MIXED_RATES = """date,currency,rate_to_base
+2026-06-01,EUR,1.0850
+2026-06-01,GBP,1.2700
+2026-06-08,EUR,1.2000
+2026-06-01,CHF,2
+2026-06-01,SEK,1
+"""
+
+
+def test_a_refund_in_another_currency_converts_to_the_orders_currency(landing, run_landing):
+    write_rates(landing, MIXED_RATES)
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("U1", "2026-06-02T10:00:00Z", "USD", 100, total=110),
+            # refunded in euros after the next EUR rate: the order's placed_at rate applies
+            odp_event(
+                "refund", "U1", "2026-06-10T10:00:00Z", subtotal=30, total=30, currency="EUR"
+            ),
+            purchase("G1", "2026-06-03T10:00:00Z", "GBP", 50),
+            odp_event("refund", "G1", "2026-06-04T10:00:00Z", subtotal=20, currency="EUR"),
+            # rounding half to even: a CHF order (rate 2) refunded in SEK (rate 1)
+            purchase("C1", "2026-06-03T10:00:00Z", "CHF", 10),
+            odp_event("refund", "C1", "2026-06-04T10:00:00Z", subtotal=2.0001, currency="SEK"),
+            odp_event("refund", "C1", "2026-06-05T10:00:00Z", subtotal=2.0003, currency="SEK"),
+        ],
+    )
+    wh = run_landing(landing)
+    purchase_row, refund_row = wh.ledger("U1")
+    assert (refund_row["currency"], refund_row["sent_currency"]) == ("USD", "EUR")
+    assert refund_row["is_unconverted"] is False
+    # 30 EUR × 1.0850 / 1 (USD is the base) = 32.5500 USD, not 30 "dollars"
+    assert refund_row["subtotal_delta"] == Decimal("-32.5500")
+    assert refund_row["running_subtotal"] == Decimal("67.4500")  # 100 − 32.55
+    assert refund_row["running_total"] == Decimal("77.4500")  # 110 − 32.55
+    order = wh.order("U1")
+    assert (order["currency"], order["subtotal"]) == ("USD", Decimal("67.4500"))
+    assert order["subtotal_base"] == Decimal("67.4500")
+    # GBP order, EUR refund: 20 × 1.0850 / 1.2700 = 17.086614… → 17.0866 GBP
+    assert [e["subtotal_delta"] for e in wh.ledger("G1")] == [
+        Decimal("50.0000"),
+        Decimal("-17.0866"),
+    ]
+    assert wh.order("G1")["subtotal"] == Decimal("32.9134")
+    # in the base currency at the order's rate: 63.5000 − 21.6999(82) = 41.8000
+    assert wh.order("G1")["subtotal_base"] == Decimal("41.8000")
+    # 2.0001 × 1 / 2 = 1.00005 → 1.0000 (to the even digit); 2.0003 / 2 = 1.00015 → 1.0002
+    deltas = [e["subtotal_delta"] for e in wh.ledger("C1")]
+    assert deltas == [Decimal("10.0000"), Decimal("-1.0000"), Decimal("-1.0002")]
+    assert wh.order("C1")["subtotal_base"] == Decimal("15.9996")  # 7.9998 × 2
+    assert wh.value("select sum(net) from reporting.daily_revenue") == Decimal("125.25")
+    assert "core/order_ledger:events_in_order_currency" not in wh.summary.warned_checks
+
+
+def test_an_event_no_rate_converts_stays_out_of_the_tally_until_its_rate_lands(
+    landing, run_landing
+):
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("U2", "2026-06-02T10:00:00Z", "USD", 100),
+            odp_event("refund", "U2", "2026-06-04T10:00:00Z", subtotal=3000, currency="JPY"),
+        ],
+    )
+    first = run_landing(landing)
+    _, refund = first.ledger("U2")
+    assert (refund["sent_currency"], refund["is_unconverted"]) == ("JPY", True)
+    assert refund["subtotal_delta"] is None and refund["subtotal_delta_base"] is None
+    assert refund["running_subtotal"] == Decimal("100.0000")  # never 100 − 3000
+    assert first.order("U2")["subtotal"] == Decimal("100.0000")
+    assert first.order("U2")["subtotal_base"] == Decimal("100.0000")
+    assert first.value("select sum(net) from reporting.daily_revenue") == Decimal("100.00")
+    assert "core/order_ledger:events_in_order_currency" in first.summary.warned_checks
+
+    write_rates(landing, "date,currency,rate_to_base\n2026-06-01,JPY,0.0065\n", "jpy.csv")
+    second = run_landing(landing)
+    _, refund = second.ledger("U2")
+    assert refund["is_unconverted"] is False
+    assert refund["subtotal_delta"] == Decimal("-19.5000")  # 3000 × 0.0065
+    assert second.order("U2")["subtotal"] == Decimal("80.5000")
+    assert second.value("select sum(net) from reporting.daily_revenue") == Decimal("80.50")
+    assert "core/order_ledger:events_in_order_currency" not in second.summary.warned_checks

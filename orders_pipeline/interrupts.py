@@ -1,0 +1,70 @@
+"""A run stopped by the user (Ctrl-C, SIGTERM) or by a warehouse another process holds too
+long is not a failed run to summarise: it ends with one line (issue 11).
+
+Dagster turns SIGINT inside a step into a step failure (``DagsterExecutionInterruptedError``,
+or ``KeyboardInterrupt``), and between steps into a run failure carrying that error; a step
+that gave up waiting for the warehouse fails with ``WarehouseLocked``. :func:`raise_if_stopped`
+reads a finished job's events and raises the matching exception for the CLI to print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from orders_pipeline.warehouse import WarehouseLocked
+
+# Dagster maps SIGTERM to SIGINT while it runs steps: both arrive as one of these.
+_INTERRUPT_ERRORS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError"}
+_LOCKED_ERROR = WarehouseLocked.__name__
+
+
+class RunInterrupted(Exception):
+    """The run was stopped by Ctrl-C (SIGINT) or SIGTERM; ``str()`` is the one line to
+    print. ``what`` names the step or phase that was running."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(
+            f"interrupted while {what}; the warehouse is consistent (each step commits as "
+            "one transaction, the interrupted one was rolled back); the next run carries on "
+            "from there: it lands the files not landed yet and re-derives what they change"
+        )
+
+
+def raise_if_stopped(result: dg.ExecuteInProcessResult, phase: str) -> None:
+    """Raise :class:`RunInterrupted` (``phase`` and the step) or :class:`WarehouseLocked`
+    when that is how the job ended; return otherwise."""
+    running: str | None = None
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            running = event.step_key
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error if event.step_failure_data else None
+            _raise_for(error, phase, event.step_key)
+        elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            # interrupted between steps: the run, not a step, carries the error
+            _raise_for(getattr(event.event_specific_data, "error", None), phase, running)
+
+
+def _raise_for(error: object, phase: str, step: str | None) -> None:
+    for cls_name, message in _error_chain(error):
+        if cls_name in _INTERRUPT_ERRORS:
+            raise RunInterrupted(f"{phase} ({step.replace('__', '/')})" if step else phase)
+        if cls_name == _LOCKED_ERROR:
+            # Dagster's message is "orders_pipeline.warehouse.WarehouseLocked: <the line>\n"
+            line = message.strip().splitlines()[0] if message.strip() else ""
+            raise WarehouseLocked(line.split(f"{_LOCKED_ERROR}: ", 1)[-1])
+
+
+def _error_chain(error: object) -> Iterator[tuple[str, str]]:
+    """(class name, message) of a serialised Dagster error, its causes and contexts."""
+    pending, seen = [error], 0
+    while pending and seen < 50:
+        current = pending.pop()
+        seen += 1
+        if current is None:
+            continue
+        yield getattr(current, "cls_name", "") or "", str(getattr(current, "message", "") or "")
+        pending += [getattr(current, "cause", None), getattr(current, "context", None)]

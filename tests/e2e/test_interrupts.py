@@ -1,0 +1,102 @@
+"""Issue 11: what the user sees when a run is stopped or blocked, as a process.
+
+Ctrl-C (SIGINT) or SIGTERM, whichever step runs, prints one line (what was interrupted, that
+the warehouse is consistent, what the next run does) and exits 130, no traceback; the next
+run succeeds. A warehouse held by another process makes the run fail with one line (exit 1)
+at ORDERS_LOCK_TIMEOUT (waiting and carrying on: tests/unit/test_warehouse_lock.py).
+Signals are sent when the child prints a given progress line, never after a delay.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
+from tests.conftest import day, odp_event, write_ndjson
+from tests.unit.test_warehouse_lock import HOLD_DUCKDB, hold
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    folder = tmp_path / "landing"
+    write_ndjson(
+        folder / "odp_events" / "events.ndjson",
+        [
+            odp_event("purchase", "A1", day(1), subtotal=100),
+            odp_event("refund", "A1", day(3), subtotal=30),
+            odp_event("purchase", "B1", day(2), subtotal=40),
+        ],
+    )
+    return folder
+
+
+def start_run(landing: Path, warehouse: Path, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orders_pipeline.cli", "run",
+         "--landing", str(landing), "--warehouse", str(warehouse)],
+        cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **env},
+    )  # fmt: skip
+
+
+def read_until(run: subprocess.Popen[str], text: str) -> str:
+    """The child's output up to and including the first line that contains ``text``."""
+    assert run.stdout is not None
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"the run ended before printing {text!r}: {''.join(seen)}")
+
+
+def finish(run: subprocess.Popen[str]) -> tuple[str, str, int]:
+    stdout, stderr = run.communicate(timeout=300)
+    return stdout, stderr, run.returncode
+
+
+def test_ctrl_c_or_sigterm_in_any_step_prints_one_line_and_the_next_run_succeeds(tmp_path, landing):
+    warehouse = tmp_path / "wh.duckdb"
+    for after_line, sent, what in [
+        ("raw/odp_events", signal.SIGINT, "interrupted while ingesting"),
+        ("core/order_ledger", signal.SIGINT, "interrupted while modelling"),
+        ("raw/odp_events", signal.SIGTERM, "interrupted while ingesting"),
+    ]:
+        run = start_run(landing, warehouse)
+        read_until(run, after_line)
+        run.send_signal(sent)
+        stdout, stderr, code = finish(run)
+        assert code == 130, (after_line, sent, stdout, stderr)
+        [line] = stderr.splitlines()
+        assert line.startswith(f"orders-pipeline: {what}")
+        assert "the warehouse is consistent" in line and "the next run" in line
+        assert "Traceback" not in stdout + stderr
+        assert "run succeeded" not in stdout
+
+    # the next run (in this process: it need not be a process of its own) succeeds
+    summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+    assert summary.success, summary.errors
+    assert summary.net_revenue == Decimal("110.00")
+
+
+def test_a_held_warehouse_fails_at_the_lock_timeout_with_one_line(tmp_path, landing):
+    warehouse = tmp_path / "wh.duckdb"
+    with hold(HOLD_DUCKDB, warehouse) as analyst:
+        stdout, stderr, code = finish(start_run(landing, warehouse, ORDERS_LOCK_TIMEOUT="1"))
+    assert code == 1
+    [line] = stderr.splitlines()
+    assert line.startswith(f"orders-pipeline: the warehouse {warehouse} is still held by ")
+    assert f"held by PID {analyst.pid} (python" in line
+    assert "ORDERS_LOCK_TIMEOUT" in line
+    assert f"waiting for the warehouse {warehouse}: it is held by PID {analyst.pid}" in stdout
+    assert "Traceback" not in stdout + stderr and "Conflicting lock" not in stdout + stderr
