@@ -69,6 +69,9 @@ _LEDGER: dict[str, Kind] = {
     "total_delta_base": "public",
     "rate_to_base": "public",
     "placed_date": "public",
+    "sent_currency": "public",  # the currency an event was sent in (one order, one currency)
+    "sent_rate_to_base": "public",
+    "is_unconverted": "public",
     "running_subtotal": "public",
     "running_total": "public",
     "refund_kind": "public",
