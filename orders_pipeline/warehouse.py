@@ -179,6 +179,9 @@ SETTING_VARIABLES = (
 def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Session settings and the variables SQL models read with ``getvariable(...)``."""
     con.execute("set TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout even when it is a pipe (issue 16): it would land
+    # in the middle of a caller's output, such as JSON read by a parent process
+    con.execute("set enable_progress_bar = false")
     con.execute("set variable base_currency = ?", [settings.base_currency])
     con.execute("set variable repeat_min_orders = ?", [settings.repeat_min_orders])
     con.execute("set variable loyal_min_orders = ?", [settings.loyal_min_orders])

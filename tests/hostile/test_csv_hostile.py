@@ -291,6 +291,7 @@ STREAMING_CHILD = textwrap.dedent(
     sha, utf8 = fingerprint(path)
     con = duckdb.connect(warehouse, config={"memory_limit": "128MB",
                                             "preserve_insertion_order": False})
+    con.execute("set enable_progress_bar = false")  # stdout carries the JSON result
     con.execute("create schema raw")
     con.execute(raw_table_ddl("raw.t", csv_records.CSV_RAW_EXTRA_COLUMNS))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
