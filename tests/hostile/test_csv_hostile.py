@@ -27,6 +27,8 @@ from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import raw_table_ddl
 from tests.conftest import Warehouse
 
+pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
+
 HEADER = "event_type,action,ts,order_id,product_id,price,quantity,email,order_first_name"
 
 

@@ -24,6 +24,8 @@ from orders_pipeline.sources import ensure_source_tables
 from orders_pipeline.warehouse import LANDING_DDL, SCHEMAS
 from tests.conftest import Warehouse, table_contents
 
+pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
+
 SECRET = "s3cr3t-c0ntents-that-must-never-be-read"
 
 

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=180)  # scheduled first (tests/conftest.py)
 
 # Tables whose content must not depend on arrival order (columns that record arrival are
 # left out).

@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pytest
 
 from orders_pipeline.identity import resolve_customers
 from tests.conftest import day, odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
 
 CHAIN_LENGTH = 10_000  # identifiers; one order per neighbouring pair
 # The chain is landed as several NDJSON files: landing splits a file's lines with a lateral
