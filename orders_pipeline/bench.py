@@ -355,12 +355,14 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
     database.unlink(missing_ok=True)
     started = time.perf_counter()
     con = duckdb.connect(str(database))
+    con.execute("set enable_progress_bar = false")  # stdout is the figures table
     try:
         con.execute(sql, [pattern])
     finally:
         con.close()
     seconds = max(time.perf_counter() - started, 1e-9)
     con = duckdb.connect(str(database), read_only=True)
+    con.execute("set enable_progress_bar = false")  # stdout is the figures table
     try:
         rows, size = con.execute(count).fetchall()[0]
     finally:
@@ -440,6 +442,7 @@ def warehouse_counts(warehouse: Path) -> WarehouseCounts:
     if not warehouse.exists():
         return WarehouseCounts()
     con = duckdb.connect(str(warehouse), read_only=True)
+    con.execute("set enable_progress_bar = false")  # stdout is the figures table
     try:
         tables = {
             f"{schema}.{name}"

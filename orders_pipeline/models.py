@@ -7,6 +7,7 @@ one transaction: readers of the warehouse see the old table or the new one, neve
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -68,6 +69,9 @@ class SqlModel:
         return " ".join(lines)
 
 
+# Parsing every model takes about a second, and definitions are built for every run in a
+# process (tests, the sensor's runs): the same text parses to the same references.
+@functools.cache
 def table_references(sql: str) -> frozenset[tuple[str, str]]:
     """The schema-qualified tables a query reads (CTE names and table functions excluded)."""
     tree = sqlglot.parse_one(sql, read="duckdb")

@@ -293,6 +293,9 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     read with ``getvariable(...)``."""
     con.execute("set TimeZone = 'UTC'")
     con.execute(MACROS_FILE.read_text(encoding="utf-8"))
+    # DuckDB draws a progress bar on stdout even when it is a pipe (issue 16): it would land
+    # in the middle of a caller's output, such as JSON read by a parent process
+    con.execute("set enable_progress_bar = false")
     con.execute("set variable base_currency = ?", [settings.base_currency])
     con.execute("set variable repeat_min_orders = ?", [settings.repeat_min_orders])
     con.execute("set variable loyal_min_orders = ?", [settings.loyal_min_orders])

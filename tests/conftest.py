@@ -16,6 +16,19 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import RunSummary, run_pipeline
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked ``heavy(seconds=…)`` come first, the longest first; the rest keep their
+    order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``: each worker takes
+    the next file in this order, so the long files start at once and the short ones fill in
+    around them (a long file taken last would run alone while the other worker idles)."""
+
+    def cost(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("heavy")
+        return -float(marker.kwargs["seconds"]) if marker else 0.0
+
+    items.sort(key=cost)
+
+
 def odp_event(
     action: str,
     order_id: str,
@@ -131,6 +144,19 @@ def write_ndjson(path: Path, records: Iterable[dict[str, Any] | str]) -> Path:
     lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def run_examples(folder: Path, examples: dict[str, list[dict[str, Any] | str]]) -> Warehouse:
+    """Each example as an NDJSON file of its own in one landing folder, and one run over them
+    all: for rules whose examples use order ids (and identifiers) of their own, a module pays
+    for one pipeline run instead of one per test."""
+    landing_dir = folder / "landing"
+    for name, events in examples.items():
+        write_ndjson(landing_dir / "odp_events" / f"{name}.ndjson", events)
+    config = Settings(landing_dir=landing_dir, warehouse=folder / "warehouse.duckdb")
+    summary = run_pipeline(config)
+    assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
+    return Warehouse(path=config.warehouse, summary=summary)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
+
 LINE_ITEMS = 3000
 
 

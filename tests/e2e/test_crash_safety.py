@@ -17,6 +17,8 @@ import pytest
 from orders_pipeline.generator import GeneratorConfig, generate
 from tests.conftest import table_contents
 
+pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 # Kill points: while landing (a delay after start), or just after the progress line of a step

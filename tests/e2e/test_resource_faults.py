@@ -35,6 +35,8 @@ import pytest
 from orders_pipeline.generator import GeneratorConfig, generate
 from tests.conftest import table_contents
 
+pytestmark = pytest.mark.heavy(seconds=120)  # scheduled first (tests/conftest.py)
+
 PROJECT = Path(__file__).resolve().parents[2]
 # The console script of the venv running the tests (what a user types).
 CLI = Path(sys.executable).with_name("orders-pipeline")

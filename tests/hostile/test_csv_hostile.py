@@ -28,6 +28,8 @@ from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import raw_table_ddl
 from tests.conftest import Warehouse
 
+pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
+
 HEADER = "action,ts,order_id,item_product_id,item_price,item_quantity,email,first_name,event_type"
 
 

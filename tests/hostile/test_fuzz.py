@@ -10,10 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Warehouse, day, odp_event
+
+pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
 
 HOSTILE_TEXT = [
     "'); DROP TABLE core.orders; --",
@@ -109,15 +112,24 @@ RECORD = st.one_of(
 
 
 @st.composite
-def landing_files(draw: st.DrawFn) -> dict[str, bytes]:
-    """One NDJSON file of records, blank lines, CRLFs and repeats; sometimes a JSON array."""
+def ndjson_file(draw: st.DrawFn) -> bytes:
+    """An NDJSON file of records, blank lines, CRLFs and repeats."""
     lines: list[bytes] = []
     for kind, value in draw(st.lists(RECORD, min_size=1, max_size=12)):
         text = value if kind == "bytes" else dumps(value, draw(st.booleans()))
         lines.append(text + draw(st.sampled_from([b"", b"", b"\r"])))
         if draw(st.integers(0, 5)) == 0:
             lines.append(draw(st.sampled_from([b"", b"  ", b"\t\r", lines[-1]])))
-    files = {"odp_events/fuzz.ndjson": b"\n".join(lines) + draw(st.sampled_from([b"", b"\n"]))}
+    return b"\n".join(lines) + draw(st.sampled_from([b"", b"\n"]))
+
+
+@st.composite
+def landing_files(draw: st.DrawFn) -> dict[str, bytes]:
+    """One to three NDJSON files (a run of seconds lands several fuzzed files at once: more
+    inputs for the same runs); sometimes a JSON array."""
+    # distinct bytes: a second file with the same bytes is skipped as already loaded
+    ndjson = draw(st.lists(ndjson_file(), min_size=1, max_size=3, unique=True))
+    files = {f"odp_events/fuzz_{n}.ndjson": data for n, data in enumerate(ndjson)}
     if draw(st.booleans()):
         elements = draw(st.lists(mutated_events() | JSON_VALUES, max_size=6))
         files["odp_events/fuzz_array.json"] = json.dumps(elements, allow_nan=True).encode()
@@ -148,7 +160,7 @@ def expected_records(name: str, data: bytes) -> int:
 
 
 @settings(
-    max_examples=15,
+    max_examples=8,  # about 16 NDJSON files, as 15 examples of one file each were
     deadline=None,
     # no shrinking: each example is a pipeline run of seconds, and shrinking one took over
     # five minutes; the failing example is printed whole, which is enough to reproduce it

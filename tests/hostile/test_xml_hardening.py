@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +23,8 @@ from orders_pipeline.samples.optimizely_xml import feed_xml, order_xml
 from orders_pipeline.sources import ensure_source_tables
 from orders_pipeline.warehouse import LANDING_DDL, SCHEMAS
 from tests.conftest import Warehouse, table_contents
+
+pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
 
 SECRET = "s3cr3t-c0ntents-that-must-never-be-read"
 
@@ -145,18 +146,17 @@ def test_nothing_is_fetched_read_or_expanded(hostile_run):
     assert longest <= landing_xml.HEAD_BYTES
 
 
-def test_billion_laughs_costs_no_memory_or_time(tmp_path):
+def test_billion_laughs_is_refused_without_expanding(tmp_path):
     path = tmp_path / "lol.xml"
     path.write_text(BILLION_LAUGHS, encoding="utf-8")
     tracemalloc.start()
-    started = time.perf_counter()
     records = list(landing_xml.read_records(path))
-    seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert [r.parse_error.split(":", 1)[0] for r in records] == ["forbidden_xml"]
     assert records[0].raw == BILLION_LAUGHS  # the document's head, as received
-    assert peak < 2 * 1024 * 1024 and seconds < 1.0
+    # an expanded entity would need gigabytes: the parser stopped at the DTD
+    assert peak < 2 * 1024 * 1024
 
 
 def broken_files() -> dict[str, tuple[bytes, list[str]]]:
@@ -285,10 +285,8 @@ def test_a_large_feed_reconciles_through_the_pipeline(tmp_path):
     (tmp_path / "landing" / "optimizely_xml").mkdir(parents=True)
     large_feed(tmp_path / "landing" / "optimizely_xml" / "big.xml", 50_000)
     settings = Settings(landing_dir=tmp_path / "landing", warehouse=tmp_path / "w.duckdb")
-    started = time.perf_counter()
     summary = run_pipeline(settings)
     assert summary.success, summary.errors
-    assert time.perf_counter() - started < 60
     wh = Warehouse(path=settings.warehouse, summary=summary)
     assert wh.query("select records, accepted, quarantined, duplicates from audit.loads") == [
         (50_000, 50_000, 0, 0)

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 import pytest
 
+from orders_pipeline.identity import resolve_customers
 from tests.conftest import day, odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
 
 CHAIN_LENGTH = 10_000  # identifiers; one order per neighbouring pair
 # The chain is landed as several NDJSON files: landing splits a file's lines with a lateral
@@ -39,47 +40,62 @@ def chain(n: int, prefix: str = "e") -> list[dict[str, Any]]:
     ]
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
+class CountingConnection:
+    """A DuckDB connection that records the statements run through it."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
 
 
-@pytest.fixture
-def progress() -> Iterator[_Records]:
-    """The per-asset progress lines (asset, rows, seconds, detail) the run logs."""
-    logger = logging.getLogger("orders_pipeline.progress")
-    handler = _Records()
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+def statements_to_resolve_chain(n: int) -> tuple[int, int]:
+    """(statements run, customers found) when resolving a chain of ``n`` linking emails,
+    e_i and e_{i+1} on order i, in a warehouse that holds only resolution's two inputs."""
+    con = duckdb.connect()
     try:
-        yield handler
+        con.execute("create schema core; create schema staging")
+        con.execute(
+            """create table core.identifier_fanout as
+               select 'email' as identifier_type, 'e' || i || '@example.com' as identifier_value,
+                      true as links, 2 as fanout, 2 as order_count
+               from range(?) as t(i)""",
+            [n],
+        )
+        con.execute(
+            """create table staging.stg_order_identifiers as
+               select 'C' || i as order_id, 'email' as identifier_type,
+                      'e' || (i + side) || '@example.com' as identifier_value
+               from range(? - 1) as t(i), range(2) as s(side)""",
+            [n],
+        )
+        counting = CountingConnection(con)
+        report = resolve_customers(counting)  # type: ignore[arg-type]
+        return len(counting.statements), report.customers
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
+        con.close()
 
 
-def asset_seconds(progress: _Records, asset: str) -> float:
-    seconds = [r.args[2] for r in progress.records if r.args and r.args[0] == asset]  # type: ignore[index]
-    assert len(seconds) == 1, f"expected one progress line for {asset}"
-    return float(seconds[0])
+def test_a_chain_costs_as_many_passes_as_two_links():
+    """PITFALLS "Identity resolution": label propagation or a recursive CTE needs a pass per
+    link of a chain; components are found in one pass, so resolving 10,000 links runs the
+    same statements as resolving 2 (a bound on the work that does not depend on the clock)."""
+    assert statements_to_resolve_chain(CHAIN_LENGTH) == (statements_to_resolve_chain(3)[0], 1)
 
 
-def test_long_chain_resolves_to_one_customer_in_bounded_time(landing, run_landing, progress):
+def test_long_chain_resolves_to_one_customer(landing, run_landing):
     events = chain(CHAIN_LENGTH)
     for start in range(0, len(events), EVENTS_PER_FILE):
         chunk = events[start : start + EVENTS_PER_FILE]
         write_ndjson(landing / "odp_events" / f"chain_{start:05d}.ndjson", chunk)
-    started = time.perf_counter()
     wh = run_landing(landing, identity_max_fanout=25)
-    elapsed = time.perf_counter() - started
 
-    assert elapsed < 30, f"the whole run took {elapsed:.1f} s"
-    assert asset_seconds(progress, "core/customer_identifiers") < 10
     assert wh.value("select count(*) from core.customer_identifiers") == CHAIN_LENGTH
     assert wh.value("select count(distinct customer_id) from core.customer_identifiers") == 1
     assert wh.value("select count(*) from core.customers") == 1

@@ -5,111 +5,142 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tests.conftest import day, odp_event
+import pytest
+
+from tests.conftest import Warehouse, day, odp_event, run_examples
+
+# Every example below uses order ids of its own, so all of them land in one run (one file
+# each) that the tests then query: one pipeline run for the module.
+EXAMPLES: dict[str, list] = {}
 
 
-def test_status_is_the_action_of_the_last_event_skipping_pass_throughs(run_events):
+def example(name: str, events: list) -> None:
+    """Register the events of one test's example under ``name``."""
+    EXAMPLES[name] = events
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return run_examples(tmp_path_factory.mktemp("order_summary"), EXAMPLES)
+
+
+example(
+    "status_is_the_action_of_the_last_event_skipping_pass_throughs",
+    [
+        odp_event("purchase", "S1", day(1), subtotal=100),
+        odp_event("refund", "S1", day(2), subtotal=10),
+        odp_event("review_requested", "S1", day(3)),
+        odp_event("purchase", "S2", day(1), subtotal=100),
+        odp_event("cancel", "S2", day(3)),
+        odp_event("refund", "S2", day(2), subtotal=10),
+        odp_event("preorder", "S3", day(1), subtotal=100),
+        odp_event("note", "S3", day(2)),
+    ],
+)
+
+
+def test_status_is_the_action_of_the_last_event_skipping_pass_throughs(wh):
     """§4.1: "`status` = the action of the last event in the timeline, skipping custom-action
     events on an order that already existed"."""
-    wh = run_events(
-        [
-            odp_event("purchase", "S1", day(1), subtotal=100),
-            odp_event("refund", "S1", day(2), subtotal=10),
-            odp_event("review_requested", "S1", day(3)),
-            odp_event("purchase", "S2", day(1), subtotal=100),
-            odp_event("cancel", "S2", day(3)),
-            odp_event("refund", "S2", day(2), subtotal=10),
-            odp_event("preorder", "S3", day(1), subtotal=100),
-            odp_event("note", "S3", day(2)),
-        ]
-    )
     assert wh.order("S1")["status"] == "refund"
     assert wh.order("S2")["status"] == "cancel"
     assert wh.order("S3")["status"] == "preorder"
 
 
-def test_created_by_is_the_action_of_the_first_event(run_events):
+example(
+    "created_by_is_the_action_of_the_first_event",
+    [
+        odp_event("purchase", "C1", day(1), subtotal=100),
+        odp_event("refund", "C1", day(2), subtotal=10),
+        odp_event("purchase", "C2", day(2), subtotal=100),
+        odp_event("refund", "C2", day(1), subtotal=10),
+        odp_event("preorder", "C3", day(1), subtotal=100),
+        odp_event("purchase", "C3", day(2), subtotal=20),
+    ],
+)
+
+
+def test_created_by_is_the_action_of_the_first_event(wh):
     """§4.1: "`created_by` = the action of the first event" (first by `ts`)."""
-    wh = run_events(
-        [
-            odp_event("purchase", "C1", day(1), subtotal=100),
-            odp_event("refund", "C1", day(2), subtotal=10),
-            odp_event("purchase", "C2", day(2), subtotal=100),
-            odp_event("refund", "C2", day(1), subtotal=10),
-            odp_event("preorder", "C3", day(1), subtotal=100),
-            odp_event("purchase", "C3", day(2), subtotal=20),
-        ]
-    )
     assert wh.order("C1")["created_by"] == "purchase"
     assert wh.order("C2")["created_by"] == "refund"
     assert wh.order("C3")["created_by"] == "preorder"
 
 
-def test_subtotal_and_total_are_the_final_running_tally(run_events):
+example(
+    "subtotal_and_total_are_the_final_running_tally",
+    [
+        odp_event("purchase", "F1", day(1), subtotal=100, total=110),
+        odp_event("purchase", "F1", day(2), subtotal=50, tax=4, shipping=1),
+        odp_event("refund", "F1", day(3), subtotal=30, total=33),
+    ],
+)
+
+
+def test_subtotal_and_total_are_the_final_running_tally(wh):
     """§4.2: "`subtotal`, `total` = the final running tally"."""
-    wh = run_events(
-        [
-            odp_event("purchase", "F1", day(1), subtotal=100, total=110),
-            odp_event("purchase", "F1", day(2), subtotal=50, tax=4, shipping=1),
-            odp_event("refund", "F1", day(3), subtotal=30, total=33),
-        ]
-    )
     order = wh.order("F1")
     assert (order["subtotal"], order["total"]) == (120, 132)
     assert order["tally_subtotal"] == 120
 
 
-def test_tax_and_shipping_are_the_last_value_sent(run_events):
+example(
+    "tax_and_shipping_are_the_last_value_sent",
+    [
+        odp_event("purchase", "T1", day(1), subtotal=100, tax=8, shipping=5),
+        odp_event("refund", "T1", day(2), subtotal=50, tax=2),
+        odp_event("purchase", "T2", day(1), subtotal=100),
+        odp_event("purchase", "T2", day(2), subtotal=10, shipping=3),
+    ],
+)
+
+
+def test_tax_and_shipping_are_the_last_value_sent(wh):
     """§4.2: "`tax`, `shipping` = the last value sent by any event (refund events overwrite
     them with "the positive remainder")": a refund carrying tax 2 overwrites 8."""
-    wh = run_events(
-        [
-            odp_event("purchase", "T1", day(1), subtotal=100, tax=8, shipping=5),
-            odp_event("refund", "T1", day(2), subtotal=50, tax=2),
-            odp_event("purchase", "T2", day(1), subtotal=100),
-            odp_event("purchase", "T2", day(2), subtotal=10, shipping=3),
-        ]
-    )
     order = wh.order("T1")
     assert (order["tax"], order["shipping"]) == (2, 5)
     order = wh.order("T2")
     assert (order["tax"], order["shipping"]) == (None, 3)
 
 
-def test_discount_coupon_addresses_and_names_come_from_the_first_event_carrying_them(run_events):
+example(
+    "discount_coupon_addresses_and_names_come_from_the_first_event_carrying_them",
+    [
+        odp_event(
+            "refund",
+            "D1",
+            day(3),
+            subtotal=10,
+            discount=1,
+            coupon_code="LATE",
+            bill_address="3 Late Road",
+            ship_address="3 Late Road",
+            first_name="Cy",
+            last_name="Late",
+            name="Cy Late",
+        ),
+        odp_event("purchase", "D1", day(1), subtotal=100, discount=5, first_name="Ann"),
+        odp_event(
+            "purchase",
+            "D1",
+            day(2),
+            subtotal=20,
+            discount=9,
+            coupon_code="SPRING",
+            bill_address="1 Bill Street",
+            ship_address="2 Ship Street",
+            first_name="Bea",
+            last_name="Lee",
+            name="Ann Lee",
+        ),
+    ],
+)
+
+
+def test_discount_coupon_addresses_and_names_come_from_the_first_event_carrying_them(wh):
     """§4.2: "`discount`, `coupon_code`, addresses, names = from the first event that carries
     them" (first in time, whatever the order the events arrive in)."""
-    wh = run_events(
-        [
-            odp_event(
-                "refund",
-                "D1",
-                day(3),
-                subtotal=10,
-                discount=1,
-                coupon_code="LATE",
-                bill_address="3 Late Road",
-                ship_address="3 Late Road",
-                first_name="Cy",
-                last_name="Late",
-                name="Cy Late",
-            ),
-            odp_event("purchase", "D1", day(1), subtotal=100, discount=5, first_name="Ann"),
-            odp_event(
-                "purchase",
-                "D1",
-                day(2),
-                subtotal=20,
-                discount=9,
-                coupon_code="SPRING",
-                bill_address="1 Bill Street",
-                ship_address="2 Ship Street",
-                first_name="Bea",
-                last_name="Lee",
-                name="Ann Lee",
-            ),
-        ]
-    )
     order = wh.order("D1")
     assert order["discount"] == 5
     assert order["coupon_code"] == "SPRING"
@@ -117,126 +148,147 @@ def test_discount_coupon_addresses_and_names_come_from_the_first_event_carrying_
     assert (order["first_name"], order["last_name"], order["name"]) == ("Ann", "Lee", "Ann Lee")
 
 
-def test_refund_state_is_none_partial_or_full(run_events):
+example(
+    "refund_state_is_none_partial_or_full",
+    [
+        odp_event("purchase", "R0", day(1), subtotal=100),
+        odp_event("note", "R0", day(2)),
+        odp_event("purchase", "R1", day(1), subtotal=100),
+        odp_event("return", "R1", day(2), subtotal=40),
+        odp_event("purchase", "R2", day(1), subtotal=100),
+        odp_event("refund", "R2", day(2), subtotal=40),
+        odp_event("refund", "R2", day(3), subtotal=60),
+        odp_event("purchase", "R3", day(1), subtotal=100),
+        odp_event("cancel", "R3", day(2)),
+        odp_event("purchase", "R4", day(1), subtotal=100),
+        odp_event("refund", "R4", day(2), subtotal=150),
+    ],
+)
+
+
+def test_refund_state_is_none_partial_or_full(wh):
     """§4.3: "`refund_state`: `none` if the order has no return/refund/cancel event; else
     `partial` if the final running subtotal > 0, else `full`"."""
-    wh = run_events(
-        [
-            odp_event("purchase", "R0", day(1), subtotal=100),
-            odp_event("note", "R0", day(2)),
-            odp_event("purchase", "R1", day(1), subtotal=100),
-            odp_event("return", "R1", day(2), subtotal=40),
-            odp_event("purchase", "R2", day(1), subtotal=100),
-            odp_event("refund", "R2", day(2), subtotal=40),
-            odp_event("refund", "R2", day(3), subtotal=60),
-            odp_event("purchase", "R3", day(1), subtotal=100),
-            odp_event("cancel", "R3", day(2)),
-            odp_event("purchase", "R4", day(1), subtotal=100),
-            odp_event("refund", "R4", day(2), subtotal=150),
-        ]
+    states = dict(
+        wh.query("select order_id, refund_state from core.orders where order_id like 'R_'")
     )
-    states = dict(wh.query("select order_id, refund_state from core.orders"))
     assert states == {"R0": "none", "R1": "partial", "R2": "full", "R3": "full", "R4": "full"}
 
 
-def test_an_order_is_cancelled_only_with_a_cancel_and_a_final_subtotal_of_at_most_zero(
-    run_events,
-):
+example(
+    "an_order_is_cancelled_only_with_a_cancel_and_a_final_subtotal_of_at_most_zero",
+    [
+        odp_event("purchase", "X1", day(1), subtotal=100),
+        odp_event("cancel", "X1", day(2)),
+        odp_event("purchase", "X2", day(1), subtotal=100),
+        odp_event("cancel", "X2", day(2), subtotal=30),
+        odp_event("purchase", "X3", day(1), subtotal=100),
+        odp_event("refund", "X3", day(2), subtotal=100),
+        odp_event("purchase", "X4", day(1), subtotal=100),
+        odp_event("cancel", "X4", day(2), subtotal=30),
+        odp_event("refund", "X4", day(3), subtotal=70),
+        odp_event("purchase", "X5", day(1), subtotal=100),
+        odp_event("cancel", "X5", day(2), subtotal=120),
+    ],
+)
+
+
+def test_an_order_is_cancelled_only_with_a_cancel_and_a_final_subtotal_of_at_most_zero(wh):
     """§4.3: "`is_cancelled` = it has a cancel event and the final running subtotal ≤ 0"."""
-    wh = run_events(
-        [
-            odp_event("purchase", "X1", day(1), subtotal=100),
-            odp_event("cancel", "X1", day(2)),
-            odp_event("purchase", "X2", day(1), subtotal=100),
-            odp_event("cancel", "X2", day(2), subtotal=30),
-            odp_event("purchase", "X3", day(1), subtotal=100),
-            odp_event("refund", "X3", day(2), subtotal=100),
-            odp_event("purchase", "X4", day(1), subtotal=100),
-            odp_event("cancel", "X4", day(2), subtotal=30),
-            odp_event("refund", "X4", day(3), subtotal=70),
-            odp_event("purchase", "X5", day(1), subtotal=100),
-            odp_event("cancel", "X5", day(2), subtotal=120),
-        ]
+    cancelled = dict(
+        wh.query("select order_id, is_cancelled from core.orders where order_id like 'X_'")
     )
-    cancelled = dict(wh.query("select order_id, is_cancelled from core.orders"))
     assert cancelled == {"X1": True, "X2": False, "X3": False, "X4": True, "X5": True}
 
 
-def test_a_partial_cancel_leaves_the_order_counted(run_events):
+example(
+    "a_partial_cancel_leaves_the_order_counted",
+    [
+        odp_event("purchase", "P1", day(1), subtotal=100),
+        odp_event("cancel", "P1", day(2), subtotal=30),
+        odp_event("purchase", "P2", day(1), subtotal=100),
+        odp_event("cancel", "P2", day(2)),
+    ],
+)
+
+
+def test_a_partial_cancel_leaves_the_order_counted(wh):
     """§4.3: "`counts_for_lifecycle` = not `is_cancelled`: … a partial cancel too"."""
-    wh = run_events(
-        [
-            odp_event("purchase", "P1", day(1), subtotal=100),
-            odp_event("cancel", "P1", day(2), subtotal=30),
-            odp_event("purchase", "P2", day(1), subtotal=100),
-            odp_event("cancel", "P2", day(2)),
-        ]
-    )
     partial, full = wh.order("P1"), wh.order("P2")
     assert (partial["refund_state"], partial["is_cancelled"]) == ("partial", False)
     assert partial["counts_for_lifecycle"] is True
     assert (full["is_cancelled"], full["counts_for_lifecycle"]) == (True, False)
 
 
-def test_a_full_return_or_refund_leaves_the_order_counted(run_events):
+example(
+    "a_full_return_or_refund_leaves_the_order_counted",
+    [
+        odp_event("purchase", "G1", day(1), subtotal=100),
+        odp_event("return", "G1", day(2), subtotal=100),
+        odp_event("purchase", "G2", day(1), subtotal=100),
+        odp_event("refund", "G2", day(2), subtotal=100),
+    ],
+)
+
+
+def test_a_full_return_or_refund_leaves_the_order_counted(wh):
     """§4.3: "returns and refunds, even full ones, leave the order counted"."""
-    wh = run_events(
-        [
-            odp_event("purchase", "F1", day(1), subtotal=100),
-            odp_event("return", "F1", day(2), subtotal=100),
-            odp_event("purchase", "F2", day(1), subtotal=100),
-            odp_event("refund", "F2", day(2), subtotal=100),
-        ]
-    )
-    for order_id in ("F1", "F2"):
+    for order_id in ("G1", "G2"):
         order = wh.order(order_id)
         assert order["refund_state"] == "full"
         assert order["is_cancelled"] is False
         assert order["counts_for_lifecycle"] is True
 
 
-def test_placed_at_is_the_ts_of_the_first_event(run_events):
+example(
+    "placed_at_is_the_ts_of_the_first_event",
+    [
+        odp_event("purchase", "A1", day(3, 9), subtotal=100),
+        odp_event("purchase", "A1", day(2, 18), subtotal=10),
+        odp_event("purchase", "A2", day(4), subtotal=100),
+        odp_event("refund", "A2", day(1, 6), subtotal=10),
+    ],
+)
+
+
+def test_placed_at_is_the_ts_of_the_first_event(wh):
     """CONTRACT `placed_at` (ts of the first event): the earliest event, even one that arrives
     later in the file or is not a purchase."""
-    wh = run_events(
-        [
-            odp_event("purchase", "A1", day(3, 9), subtotal=100),
-            odp_event("purchase", "A1", day(2, 18), subtotal=10),
-            odp_event("purchase", "A2", day(4), subtotal=100),
-            odp_event("refund", "A2", day(1, 6), subtotal=10),
-        ]
-    )
     assert wh.order("A1")["placed_at"] == datetime(2026, 6, 2, 18, tzinfo=UTC)
     assert wh.order("A2")["placed_at"] == datetime(2026, 6, 1, 6, tzinfo=UTC)
 
 
-def test_event_count_counts_every_event_of_the_order(run_events):
+E1_PURCHASE = odp_event("purchase", "E1", day(1), subtotal=100)
+example(
+    "event_count_counts_every_event_of_the_order",
+    [
+        E1_PURCHASE,
+        E1_PURCHASE,  # a duplicate
+        odp_event("note", "E1", day(2)),
+        odp_event("refund", "E1", day(3), subtotal=10),
+        odp_event("purchase", "E2", day(1), subtotal=5),
+    ],
+)
+
+
+def test_event_count_counts_every_event_of_the_order(wh):
     """CONTRACT `event_count`: the number of ledger events of the order (pass-throughs too);
     duplicates are not events (§2)."""
-    purchase = odp_event("purchase", "E1", day(1), subtotal=100)
-    wh = run_events(
-        [
-            purchase,
-            purchase,
-            odp_event("note", "E1", day(2)),
-            odp_event("refund", "E1", day(3), subtotal=10),
-            odp_event("purchase", "E2", day(1), subtotal=5),
-        ]
-    )
     assert wh.order("E1")["event_count"] == 3
     assert wh.order("E2")["event_count"] == 1
 
 
-def test_money_columns_are_exact_decimals(run_events):
+example(
+    "money_columns_are_exact_decimals",
+    [
+        odp_event("purchase", "M1", day(1), subtotal=0.1, tax=0.07, shipping=0.03, discount=0.01),
+        odp_event("purchase", "M1", day(2), subtotal=0.2),
+    ],
+)
+
+
+def test_money_columns_are_exact_decimals(wh):
     """§6: "Money is DECIMAL end to end (never floating point)": 0.1 + 0.2 is exactly 0.3."""
-    wh = run_events(
-        [
-            odp_event(
-                "purchase", "M1", day(1), subtotal=0.1, tax=0.07, shipping=0.03, discount=0.01
-            ),
-            odp_event("purchase", "M1", day(2), subtotal=0.2),
-        ]
-    )
     money = (
         "subtotal",
         "total",
