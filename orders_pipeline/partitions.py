@@ -36,7 +36,9 @@ FULL_REFRESH_TAG = "orders_pipeline/full_refresh"
 
 _AFFECTED_DAYS = """
 with watermark as (
-    select coalesce(max(arrival_seq), -1) as seen from audit.model_watermark
+    -- the ledger's own position: what its last committed build consumed (models.py)
+    select coalesce(max(built_through), -1) as seen from state.model_builds
+    where model = 'core.order_ledger'
 ),
 new_events as (
     select order_id, cast(ts as date) as event_date
@@ -128,7 +130,10 @@ def plan_model_run(
         return ModelRunPlan(keys[0], keys[-1], watermark, "full refresh: every partition")
     if first_staged is None:
         return ModelRunPlan(keys[-1], keys[-1], watermark, "nothing staged yet: the latest day")
-    if not table_exists(con, "core", "order_ledger"):
+    ledger_built = con.execute(
+        "select count(*) from state.model_builds where model = 'core.order_ledger'"
+    ).fetchall()[0][0]
+    if not table_exists(con, "core", "order_ledger") or not ledger_built:
         # rows exist only on days that have staged events
         return ModelRunPlan(
             _clamp(first_staged, keys), _clamp(last_staged, keys), watermark,

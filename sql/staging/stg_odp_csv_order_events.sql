@@ -7,11 +7,13 @@
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 items as (
     select * from staging.stg_odp_csv_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 item_totals as (

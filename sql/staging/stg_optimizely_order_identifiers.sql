@@ -5,6 +5,7 @@
 with records as (
     select * from staging.optimizely_order_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 final as (
