@@ -138,6 +138,23 @@ CHECKS: tuple[SqlCheck, ...] = (
         blocking=True,
     ),
     SqlCheck(
+        name="base_currency_is_usable",
+        asset=("core", "order_ledger"),
+        description="ORDERS_BASE_CURRENCY must be usable (issue 11): no event is in it and "
+        "the exchange rates cannot convert some events into it, so the reports would show "
+        "other currencies' figures under its name or none at all. Set ORDERS_BASE_CURRENCY "
+        "to a currency of your orders, or land exchange rates to it (exchange_rates/).",
+        sql="""select getvariable('base_currency') as base_currency,
+                      list(distinct currency order by currency)
+                          filter (where rate_to_base is null and subtotal_delta_base is null)
+                          as currencies_without_rate
+               from core.order_ledger
+               having count(*) filter (where currency = getvariable('base_currency')) = 0
+                  and count(*) filter (where rate_to_base is null
+                                         and subtotal_delta_base is null) > 0""",
+        blocking=True,
+    ),
+    SqlCheck(
         name="ledger_starts_with_reduction",
         asset=("core", "order_ledger"),
         description="Orders whose first event is a return, refund or cancel (the purchase has "
