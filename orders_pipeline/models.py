@@ -3,6 +3,14 @@
 A model's dependencies are the ``schema.table`` names its SQL reads, found with sqlglot, so a
 model never declares them twice. Each model runs as ``create or replace table ... as`` inside
 one transaction: readers of the warehouse see the old table or the new one, never half.
+
+Exactly once by construction (issue 11): every table model records in ``state.model_builds``,
+in the transaction that writes its rows, its *position* — the arrival sequence up to which
+its inputs held every record they will ever hold — and an incremental or partitioned build
+works out what it owes from that record alone: the records in (its recorded position, its
+inputs' position now], and the days those and its upstream partition builds change. Nothing
+is planned before the run and advanced after it, so no interruption can make a build skip
+or repeat a record.
 """
 
 from __future__ import annotations
