@@ -187,7 +187,7 @@ class ExactlyOnce(RuleBasedStateMachine):
 
 ExactlyOnce.TestCase.settings = settings(
     max_examples=int(os.environ.get("ORDERS_SOAK_EXAMPLES", "2")),
-    stateful_step_count=int(os.environ.get("ORDERS_SOAK_STEPS", "4")),
+    stateful_step_count=int(os.environ.get("ORDERS_SOAK_STEPS", "3")),
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize="ORDERS_SOAK_EXAMPLES" not in os.environ,
