@@ -49,6 +49,7 @@ events = st.lists(
     min_size=1,
     max_size=4,
 )
+LANDINGS = ("new events", "a copy", "a correction", "a late event", "a rate", "an order update")
 # the settings that change derived numbers, and their values
 SETTINGS = {
     "base_currency": ("USD", "EUR"),
@@ -91,35 +92,49 @@ class ExactlyOnce(RuleBasedStateMachine):
         self._land_events(first)
         assert run_pipeline(self.settings()).success
 
-    @rule(batch=events)
+    @rule(kind=st.sampled_from(LANDINGS), data=st.data())
+    def land(self, kind: str, data: st.DataObject) -> None:
+        """Land one file of the chosen kind (one rule, so runs are drawn as often as files)."""
+        if kind == "new events":
+            self.land_new_events(data.draw(events))
+        elif kind == "a copy":
+            self.land_a_copy(data)
+        elif kind == "a correction":
+            self.land_a_correction(data, data.draw(events))
+        elif kind == "a late event":
+            self.land_a_late_event(data.draw(st.sampled_from(ORDERS)), data.draw(st.integers(1, 3)))
+        elif kind == "a rate":
+            self.land_a_rate(
+                data.draw(st.sampled_from(["1.2", "0.8"])), data.draw(st.integers(1, 12))
+            )
+        else:
+            self.land_an_order_update(
+                data.draw(st.sampled_from(ORDERS)), data.draw(st.integers(1, 300))
+            )
+
     def land_new_events(self, batch: list[dict[str, Any]]) -> None:
         # a blank line numbers the records after it past the file's record count
         self._land_events([batch[0], "", *batch[1:]])
 
-    @rule(data=st.data())
     def land_a_copy(self, data: st.DataObject) -> None:
         """The same bytes again under another name: nothing new."""
         source = data.draw(st.sampled_from(self.event_files))
         shutil.copyfile(source, self.landing / "odp_events" / self._name(".ndjson"))
 
-    @rule(data=st.data(), extra=events)
     def land_a_correction(self, data: st.DataObject, extra: list[dict[str, Any]]) -> None:
         """An earlier file's records re-sent (counted duplicates) with new ones."""
         source = data.draw(st.sampled_from(self.event_files))
         resent = [line for line in source.read_text().splitlines() if line]
         self._land_events([*resent, *extra])
 
-    @rule(order=st.sampled_from(ORDERS), n=st.integers(1, 3))
     def land_a_late_event(self, order: str, n: int) -> None:
         """An event dated before most of what is loaded."""
         self._land_events([odp_event("return", order, day(n, hour=1), subtotal=5)])
 
-    @rule(rate=st.sampled_from(["1.2", "0.8"]), n=st.integers(1, 12))
     def land_a_rate(self, rate: str, n: int) -> None:
         path = self.landing / "exchange_rates" / self._name(".csv")
         path.write_text(f"date,currency,rate_to_base\n2026-06-{n:02d},EUR,{rate}\n")
 
-    @rule(order=st.sampled_from(ORDERS), total=st.integers(1, 300))
     def land_an_order_update(self, order: str, total: int) -> None:
         path = self.landing / "odp_orders" / self._name(".ndjson")
         path.parent.mkdir(exist_ok=True)
