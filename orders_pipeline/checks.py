@@ -140,18 +140,16 @@ CHECKS: tuple[SqlCheck, ...] = (
     SqlCheck(
         name="base_currency_is_usable",
         asset=("core", "order_ledger"),
-        description="ORDERS_BASE_CURRENCY must be usable (issue 11): no event is in it and "
-        "the exchange rates cannot convert some events into it, so the reports would show "
-        "other currencies' figures under its name or none at all. Set ORDERS_BASE_CURRENCY "
-        "to a currency of your orders, or land exchange rates to it (exchange_rates/).",
+        description="ORDERS_BASE_CURRENCY has no usable rates (issue 11): no event is in it "
+        "and no exchange rate has been landed, so nothing can be shown in it (the reports "
+        "would be empty, or old figures relabelled). Set ORDERS_BASE_CURRENCY to a currency "
+        "of your orders, or land exchange rates to it (exchange_rates/).",
         sql="""select getvariable('base_currency') as base_currency,
-                      list(distinct currency order by currency)
-                          filter (where rate_to_base is null and subtotal_delta_base is null)
-                          as currencies_without_rate
+                      list(distinct currency order by currency) as event_currencies
                from core.order_ledger
-               having count(*) filter (where currency = getvariable('base_currency')) = 0
-                  and count(*) filter (where rate_to_base is null
-                                         and subtotal_delta_base is null) > 0""",
+               having count(*) > 0
+                  and count(*) filter (where currency = getvariable('base_currency')) = 0
+                  and not exists (select 1 from staging.stg_exchange_rates)""",
         blocking=True,
     ),
     SqlCheck(
