@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ SETTINGS = {
     "base_currency": ("USD", "EUR"),
     "repeat_min_orders": (2, 3),
     "identity_max_fanout": (25, 1),
+    # events before the first partition belong to it
+    "partition_start": (date(2024, 1, 1), date(2026, 6, 5)),
 }
 
 
@@ -173,6 +176,7 @@ class ExactlyOnce(RuleBasedStateMachine):
             "ORDERS_BASE_CURRENCY": self.options["base_currency"],
             "ORDERS_LIFECYCLE_REPEAT_MIN": str(self.options["repeat_min_orders"]),
             "ORDERS_IDENTITY_MAX_FANOUT": str(self.options["identity_max_fanout"]),
+            "ORDERS_PARTITION_START": self.options["partition_start"].isoformat(),
             INTERRUPT_AFTER: f"{step}:{kind}",
         }
         subprocess.run(
