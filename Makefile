@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint sample clean
+.PHONY: setup demo test soak lint sample clean
 
 $(BIN)/orders-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=25
+
+# Issue 11's state machine, long: many random sequences of landings, partial, interrupted
+# and killed runs and setting changes, each ending with the tables of one fresh run.
+soak: setup
+	ORDERS_SOAK_EXAMPLES=$${ORDERS_SOAK_EXAMPLES:-50} ORDERS_SOAK_STEPS=$${ORDERS_SOAK_STEPS:-12} \
+		$(BIN)/python -m pytest -q tests/property/test_exactly_once.py
 
 lint: setup
 	$(BIN)/ruff check --fix .

@@ -138,6 +138,21 @@ CHECKS: tuple[SqlCheck, ...] = (
         blocking=True,
     ),
     SqlCheck(
+        name="base_currency_is_usable",
+        asset=("core", "order_ledger"),
+        description="ORDERS_BASE_CURRENCY has no usable rates (issue 11): no event is in it "
+        "and no exchange rate has been landed, so nothing can be shown in it (the reports "
+        "would be empty, or old figures relabelled). Set ORDERS_BASE_CURRENCY to a currency "
+        "of your orders, or land exchange rates to it (exchange_rates/).",
+        sql="""select getvariable('base_currency') as base_currency,
+                      list(distinct currency order by currency) as event_currencies
+               from core.order_ledger
+               having count(*) > 0
+                  and count(*) filter (where currency = getvariable('base_currency')) = 0
+                  and not exists (select 1 from staging.stg_exchange_rates)""",
+        blocking=True,
+    ),
+    SqlCheck(
         name="ledger_starts_with_reduction",
         asset=("core", "order_ledger"),
         description="Orders whose first event is a return, refund or cancel (the purchase has "

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 from orders_pipeline import bench
+from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import ConfigError, Settings
 from orders_pipeline.interrupts import RunInterrupted
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
@@ -128,8 +129,11 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
         print(f"warning: check {label} found rows to look at")
     status = "succeeded" if summary.success else "FAILED"
     print(f"run {status} in {seconds:.1f} s", flush=True)
+    # a failed blocking check says what it guards and what to do (its description)
+    explained = {f"{'/'.join(c.asset)}:{c.name}": c.description for c in CHECKS}
     for label in summary.failed_checks:
-        print(f"check failed: {label}", file=sys.stderr)
+        reason = f" — {explained[label]}" if label in explained else ""
+        print(f"check failed: {label}{reason}", file=sys.stderr)
     for error in summary.errors:
         print(f"error: {error}", file=sys.stderr)
 

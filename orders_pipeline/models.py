@@ -3,10 +3,19 @@
 A model's dependencies are the ``schema.table`` names its SQL reads, found with sqlglot, so a
 model never declares them twice. Each model runs as ``create or replace table ... as`` inside
 one transaction: readers of the warehouse see the old table or the new one, never half.
+
+Exactly once by construction (issue 11): every table model records in ``state.model_builds``,
+in the transaction that writes its rows, its *position* — the arrival sequence up to which
+its inputs held every record they will ever hold — and an incremental or partitioned build
+works out what it owes from that record alone: the records in (its recorded position, its
+inputs' position now], and the days those and its upstream partition builds change. Nothing
+is planned before the run and advanced after it, so no interruption can make a build skip
+or repeat a record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -49,6 +58,10 @@ class SqlModel:
     # rows. The companion may read the model's own table (its previous build).
     unique_key: tuple[str, ...] | None = None
     changed_sql: str | None = None
+    # ``<name>.pending.sql`` beside a partitioned model: the days the records that arrived in
+    # (``incremental_after``, ``incremental_through``] change, as rows (first_day, last_day),
+    # NULL meaning open on that side (``run_model_partitions``).
+    pending_sql: str | None = None
     # A digest of the model's SQL and of every model it reads, recursively: a change to any of
     # them makes the next incremental build a full one.
     fingerprint: str = ""
@@ -93,6 +106,8 @@ _DIRECTIVES = (
 )
 # ``sql/<schema>/<name>.changed.sql``: the keys an incremental build of <name> recomputes
 CHANGED_SUFFIX = ".changed.sql"
+# ``sql/<schema>/<name>.pending.sql``: the days a partitioned build of <name> owes
+PENDING_SUFFIX = ".pending.sql"
 
 
 def partition_column(sql: str) -> str | None:
@@ -105,7 +120,7 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     """All models under ``sql_dir``, sorted by schema and name."""
     models = []
     for path in sorted(sql_dir.glob("*/*.sql")):
-        if path.name.endswith(CHANGED_SUFFIX):
+        if path.name.endswith((CHANGED_SUFFIX, PENDING_SUFFIX)):
             continue
         sql = path.read_text(encoding="utf-8")
         key = _UNIQUE_KEY_DIRECTIVE.search(sql)
@@ -117,10 +132,13 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 f"{path}: an incremental model with '-- unique_key: <column>' needs "
                 f"{companion.name} (the keys to recompute), and the other way round"
             )
+        pending = path.with_name(path.stem + PENDING_SUFFIX)
+        pending_sql = pending.read_text(encoding="utf-8") if pending.exists() else None
         references = table_references(sql)
-        if changed_sql is not None:
-            own = (path.parent.name, path.stem)
-            references = references | (table_references(changed_sql) - {own})
+        own = (path.parent.name, path.stem)
+        for companion_sql in (changed_sql, pending_sql):
+            if companion_sql is not None:
+                references = references | (table_references(companion_sql) - {own})
         models.append(
             SqlModel(
                 path=path,
@@ -133,6 +151,7 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 is_incremental=is_incremental,
                 unique_key=tuple(c.strip() for c in key.group(1).split(",")) if key else None,
                 changed_sql=changed_sql,
+                pending_sql=pending_sql,
             )
         )
     return _with_fingerprints(models)
@@ -151,7 +170,7 @@ def _with_fingerprints(models: list[SqlModel]) -> list[SqlModel]:
             upstream = sorted(
                 digest(ref, path + (key,)) for ref in model.references if ref in by_name
             )
-            own = [model.sql, model.changed_sql or ""]
+            own = [model.sql, model.changed_sql or "", model.pending_sql or ""]
             memo[key] = hashlib.sha256("\0".join([*own, *upstream]).encode()).hexdigest()
         return memo[key]
 
@@ -165,66 +184,252 @@ class ModelRun:
     rows: int | None  # None for a view
     seconds: float
     incremental: bool = False  # only new records' rows were added
+    # a partitioned build: the days re-derived (None: open on that side)
+    days: tuple[date | None, date | None] | None = None
+
+
+# No record has a higher arrival sequence: the position of an input that does not follow
+# arrivals, and the default bound of ``incremental_through``.
+MAX_POSITION = 2**63 - 1
+
+
+def _source_positions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """The position of every validated table (Python-written, one source each): up to the
+    source's first landed file that is not validated yet, else through the last landed file
+    of any source. A file landed later takes a higher ``file_seq`` (SEMANTICS §3) and a
+    source's pending files are validated together in one transaction, so the table already
+    holds every record it will ever hold up to that position."""
+    from orders_pipeline.sources import SOURCES  # sources → validation → ... → models
+
+    (last_file,) = con.execute("select coalesce(max(file_seq), 0) from audit.loads").fetchall()[0]
+    pending = dict(
+        con.execute(
+            "select source, min(file_seq) from audit.loads where validated_at is null group by 1"
+        ).fetchall()
+    )
+    positions = {}
+    for source in SOURCES:
+        first_pending = pending.get(source.name)
+        position = (
+            first_pending * ARRIVAL_STRIDE
+            if first_pending is not None
+            else (last_file + 1) * ARRIVAL_STRIDE - 1
+        )
+        for table in source.staging_tables:
+            positions[table] = position
+    return positions
+
+
+def _catalog() -> dict[str, SqlModel]:
+    """Every model of ``sql/`` by qualified name (views are followed to their inputs)."""
+    from orders_pipeline.config import SQL_DIR
+
+    return _catalog_of(SQL_DIR)
+
+
+@functools.lru_cache(maxsize=4)
+def _catalog_of(sql_dir: Path) -> dict[str, SqlModel]:
+    return {m.qualified_name: m for m in discover_models(sql_dir)}
+
+
+def input_position(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
+    """How far through the arrivals ``model``'s inputs are complete: the least position of
+    the tables it reads. A table's position is the arrival sequence up to which it holds
+    every record it will ever hold: recorded in ``state.model_builds`` by the transaction
+    that built it (SQL models), derived from ``audit.loads`` (validated tables), the least
+    of its own inputs' (views). Tables of Python assets that do not follow arrivals (the
+    identity tables) do not bound it."""
+    sources = _source_positions(con)
+    recorded = dict(con.execute("select model, built_through from state.model_builds").fetchall())
+    catalog = _catalog()
+
+    def position(name: str, seen: frozenset[str]) -> int:
+        if name in sources:
+            return sources[name]
+        if name in recorded:
+            return int(recorded[name])
+        upstream = catalog.get(name)
+        if upstream is None or name in seen:
+            return MAX_POSITION
+        return min(
+            (position(f"{s}.{t}", seen | {name}) for s, t in upstream.references),
+            default=MAX_POSITION,
+        )
+
+    return min(
+        (position(f"{s}.{t}", frozenset({model.qualified_name})) for s, t in model.references),
+        default=MAX_POSITION,
+    )
+
+
+def _latest_partition_build(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select coalesce(max(build_no), 0) from state.partition_builds").fetchall()[
+        0
+    ][0]
+
+
+def _record_build(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    fingerprint: str,
+    through: int,
+    partition_build_no: int,
+) -> None:
+    """What the build consumed, written by the transaction that wrote its rows: a build that
+    does not commit consumed nothing."""
+    con.execute("delete from state.model_builds where model = ?", [model.qualified_name])
+    con.execute(
+        "insert into state.model_builds values (?, ?, ?, ?)",
+        [model.qualified_name, fingerprint, through, partition_build_no],
+    )
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
-    """(Re)build the model's table (or view) from its SQL in one transaction."""
+    """(Re)build the model's table (or view) from its SQL in one transaction. A table records
+    the position of its inputs (``input_position``), so an incremental model reading it knows
+    how far its rows reach."""
     started = time.perf_counter()
     with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
+        through = input_position(con, model)
         con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        if not model.is_view:
+            _record_build(
+                con, model, _build_fingerprint(con, model), through, _latest_partition_build(con)
+            )
     # counting a view's rows would run its query (a join over the whole ledger)
     rows = None if model.is_view else count_rows(con, model.qualified_name)
     return ModelRun(rows=rows, seconds=time.perf_counter() - started)
 
 
+def _span(
+    spans: list[tuple[date | None, date | None]],
+) -> tuple[date | None, date | None] | None:
+    """The one range covering every span (None on a side: open there); None for no span."""
+    if not spans:
+        return None
+    firsts = [first for first, _ in spans]
+    lasts = [last for _, last in spans]
+    first = None if any(d is None for d in firsts) else min(d for d in firsts if d is not None)
+    last = None if any(d is None for d in lasts) else max(d for d in lasts if d is not None)
+    return first, last
+
+
+def _pending_days(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    after: int,
+    through: int,
+    after_build: int,
+) -> tuple[date | None, date | None] | None:
+    """The days a partitioned model owes since its last build: those its companion
+    ``<name>.pending.sql`` lists for the records that arrived in (``after``, ``through``],
+    and those re-derived since partition build ``after_build`` by partitioned models it
+    reads. None: nothing is owed."""
+    spans: list[tuple[date | None, date | None]] = []
+    if model.pending_sql is not None:
+        con.execute("set variable incremental_after = ?::bigint", [after])
+        con.execute("set variable incremental_through = ?::bigint", [through])
+        spans += con.execute(f"select first_day, last_day from ({model.pending_sql})").fetchall()
+    upstream = [f"{schema}.{name}" for schema, name in model.references]
+    spans += con.execute(
+        """select first_day, last_day from state.partition_builds
+           where build_no > ? and list_contains(?, model)""",
+        [after_build, upstream],
+    ).fetchall()
+    return _span(spans)
+
+
 def run_model_partitions(
-    con: duckdb.DuckDBPyConnection, model: SqlModel, first: date | None, last: date | None
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    first: date | None,
+    last: date | None,
+    *,
+    full_refresh: bool = False,
+    salt: str = "",
 ) -> ModelRun:
     """Re-derive the model's rows whose partition column lies in [first, last] (``None``: open
-    on that side, so the first and last partitions also hold anything earlier or later), by
-    delete-and-insert in one transaction: re-running a partition never duplicates rows, and
-    rows outside the range are not touched. With both ends open this is a full rebuild,
-    which also takes any change of the model's columns."""
-    if first is None and last is None:
-        # logged first: a publication after a failed rebuild copies the table whole, which is
-        # merely slower, never stale
-        _record_partition_build(con, model, None, None)
-        return run_model(con, model)
+    on that side, so the first and last partitions also hold anything earlier or later),
+    together with every day the model still owes (``_pending_days``), by delete-and-insert
+    in one transaction that also records what the build consumed (``state.model_builds``:
+    its inputs' position and the partition builds it has seen). So the days to re-derive
+    never depend on a plan made before the run: a build that fails or is interrupted leaves
+    its debt in place for the next one, and one that commits settles it.
+
+    Re-running a partition never duplicates rows, and rows outside the range are not
+    touched. The whole table is rebuilt when it does not exist, when the model's SQL, an
+    upstream model's SQL, a setting it reads or ``salt`` (the partition start) changed since
+    its last build, or with ``full_refresh``; also when both ends are open."""
+    started = time.perf_counter()
     column = model.partition_column
     assert column is not None, f"{model.qualified_name} is not partitioned"
-    in_range = (
-        f"(?::date is null or {column} >= ?::date) and (?::date is null or {column} <= ?::date)"
-    )
-    bounds = [first, first, last, last]
-    started = time.perf_counter()
-    # a model may read only what the range needs (order_ledger: the orders with events in it)
-    con.execute("set variable partition_first = ?::date", [first])
-    con.execute("set variable partition_last = ?::date", [last])
-    with transaction(con):
-        con.execute(f"create schema if not exists {model.schema}")
-        con.execute(
-            f"create table if not exists {model.qualified_name} as "
-            f"select * from ({model.sql}) limit 0"
-        )
-        con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
-        con.execute(
-            f"insert into {model.qualified_name} select * from ({model.sql}) where {in_range}",
-            bounds,
-        )
-        _record_partition_build(con, model, first, last)
-    con.execute("set variable partition_first = null::date")
-    con.execute("set variable partition_last = null::date")
+    try:
+        with transaction(con):
+            con.execute(f"create schema if not exists {model.schema}")
+            fingerprint = _build_fingerprint(con, model, salt)
+            through = input_position(con, model)
+            partition_build_no = _latest_partition_build(con)
+            built = con.execute(
+                "select fingerprint, built_through, partition_build_no from state.model_builds "
+                "where model = ?",
+                [model.qualified_name],
+            ).fetchall()
+            if (
+                full_refresh
+                or not built
+                or built[0][0] != fingerprint
+                or not table_exists(con, model.schema, model.name)
+            ):
+                first = last = None
+            else:
+                owed = _pending_days(con, model, built[0][1], through, built[0][2])
+                if owed is not None:
+                    first, last = _span([(first, last), owed])  # type: ignore[misc]
+            # a model may read only what the range needs (order_ledger: the orders with
+            # events in it)
+            con.execute("set variable partition_first = ?::date", [first])
+            con.execute("set variable partition_last = ?::date", [last])
+            if first is None and last is None:
+                # also takes any change of the model's columns
+                con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+            else:
+                in_range = (
+                    f"(?::date is null or {column} >= ?::date) "
+                    f"and (?::date is null or {column} <= ?::date)"
+                )
+                bounds = [first, first, last, last]
+                con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
+                con.execute(
+                    f"insert into {model.qualified_name} "
+                    f"select * from ({model.sql}) where {in_range}",
+                    bounds,
+                )
+            _record_partition_build(con, model, first, last)
+            _record_build(con, model, fingerprint, through, partition_build_no)
+    finally:
+        _reset_build_variables(con)
     return ModelRun(
-        rows=count_rows(con, model.qualified_name), seconds=time.perf_counter() - started
+        rows=count_rows(con, model.qualified_name),
+        seconds=time.perf_counter() - started,
+        days=(first, last),
     )
+
+
+def _reset_build_variables(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # a closed or broken connection resets itself
+        con.execute("set variable partition_first = null::date")
+        con.execute("set variable partition_last = null::date")
+        con.execute("set variable incremental_after = -1::bigint")
+        con.execute("set variable incremental_through = ?::bigint", [MAX_POSITION])
 
 
 def _record_partition_build(
     con: duckdb.DuckDBPyConnection, model: SqlModel, first: date | None, last: date | None
 ) -> None:
-    """Log which days of the model were re-derived (publish.py copies only those)."""
+    """Log which days of the model were re-derived (publish.py copies only those; entity
+    models and downstream partitioned models consume the log)."""
     con.execute(
         """insert into state.partition_builds
            select ?, coalesce(max(build_no), 0) + 1, ?, ? from state.partition_builds""",
@@ -232,71 +437,65 @@ def _record_partition_build(
     )
 
 
-# Every record of a validated file has arrival_seq <= file_seq * stride + records.
-_VALIDATED_THROUGH = f"""
-select coalesce(max(file_seq * {ARRIVAL_STRIDE} + records), -1)
-from audit.loads
-where validated_at is not null
-"""
-
-
 def run_incremental_model(
     con: duckdb.DuckDBPyConnection, model: SqlModel, full_refresh: bool = False
 ) -> ModelRun:
-    """Add to the model's table the rows of the records validated since its last build.
+    """Add to the model's table the rows of the records that arrived since its last build.
 
-    The model's SQL reads only records with ``arrival_seq > getvariable('incremental_after')``
-    (its import CTEs filter on it), and its rows for earlier records never change: a record
-    is validated once, and rows derived from it depend on it and earlier arrivals only. So
-    the build inserts the new rows, and ``state.model_builds`` remembers how far it got.
+    The build reads the records in (``incremental_after``, ``incremental_through``]: from
+    the position its last build recorded to the position its inputs have now
+    (``input_position``: every input holds every record it will ever hold up to there). Its
+    import CTEs filter on both bounds, and its rows for earlier records never change: a
+    record is validated once, and rows derived from it depend on it and earlier arrivals
+    only. The transaction that inserts the rows records the new position in
+    ``state.model_builds``, so a record is consumed exactly once, whatever fails or is
+    interrupted between builds.
 
     A model with a ``unique_key`` is an entity (one row per order, per customer) whose rows
     may change when new records arrive: its companion query lists the keys to recompute
     (into the temp table ``changed_keys``), their rows are deleted, and the model's SQL, which
     then reads only those keys, inserts them again.
 
-    A full build (every record) happens when the table does not exist yet, when the model's
-    SQL or any model upstream of it changed since the last build (its fingerprint), when a
-    setting the SQL may read changed (``SETTING_VARIABLES``), or with ``full_refresh``.
-    Both kinds of build give the same table.
+    A full build (every record up to the position) happens when the table does not exist
+    yet, when the model's SQL or any model upstream of it changed since the last build (its
+    fingerprint), when a setting the SQL may read changed (``SETTING_VARIABLES``), or with
+    ``full_refresh``. Both kinds of build give the same table.
     """
     started = time.perf_counter()
-    with transaction(con):
-        con.execute(f"create schema if not exists {model.schema}")
-        through = con.execute(_VALIDATED_THROUGH).fetchall()[0][0]
-        partition_build_no = con.execute(
-            "select coalesce(max(build_no), 0) from state.partition_builds"
-        ).fetchall()[0][0]
-        built = con.execute(
-            "select fingerprint, built_through, partition_build_no from state.model_builds "
-            "where model = ?",
-            [model.qualified_name],
-        ).fetchall()
-        exists = table_exists(con, model.schema, model.name)
-        fingerprint = _build_fingerprint(con, model)
-        incremental = not full_refresh and exists and built and built[0][0] == fingerprint
-        after = built[0][1] if incremental else -1
-        con.execute("set variable incremental_after = ?::bigint", [after])
-        if model.unique_key is not None:
-            _set_rederived_days(con, built[0][2] if incremental else None)
-            _collect_changed_keys(con, model, incremental)
-        if incremental:
+    try:
+        with transaction(con):
+            con.execute(f"create schema if not exists {model.schema}")
+            through = input_position(con, model)
+            partition_build_no = _latest_partition_build(con)
+            built = con.execute(
+                "select fingerprint, built_through, partition_build_no from state.model_builds "
+                "where model = ?",
+                [model.qualified_name],
+            ).fetchall()
+            exists = table_exists(con, model.schema, model.name)
+            fingerprint = _build_fingerprint(con, model)
+            incremental = not full_refresh and exists and built and built[0][0] == fingerprint
+            after = built[0][1] if incremental else -1
+            con.execute("set variable incremental_after = ?::bigint", [after])
+            con.execute("set variable incremental_through = ?::bigint", [through])
             if model.unique_key is not None:
-                matches = " and ".join(
-                    f"{model.qualified_name}.{column} = changed_keys.{column}"
-                    for column in model.unique_key
-                )
-                con.execute(
-                    f"delete from {model.qualified_name} using changed_keys where {matches}"
-                )
-            con.execute(f"insert into {model.qualified_name}\n{model.sql}")
-        else:
-            con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
-        con.execute("delete from state.model_builds where model = ?", [model.qualified_name])
-        con.execute(
-            "insert into state.model_builds values (?, ?, ?, ?)",
-            [model.qualified_name, fingerprint, through, partition_build_no],
-        )
+                _set_rederived_days(con, built[0][2] if incremental else None)
+                _collect_changed_keys(con, model, incremental)
+            if incremental:
+                if model.unique_key is not None:
+                    matches = " and ".join(
+                        f"{model.qualified_name}.{column} = changed_keys.{column}"
+                        for column in model.unique_key
+                    )
+                    con.execute(
+                        f"delete from {model.qualified_name} using changed_keys where {matches}"
+                    )
+                con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+            else:
+                con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+            _record_build(con, model, fingerprint, through, partition_build_no)
+    finally:
+        _reset_build_variables(con)
     return ModelRun(
         rows=count_rows(con, model.qualified_name),
         seconds=time.perf_counter() - started,
@@ -337,12 +536,14 @@ def _set_rederived_days(con: duckdb.DuckDBPyConnection, after_build: int | None)
     con.execute("set variable rederived_last_day = ?::date", [row[2]])
 
 
-def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
+def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel, salt: str = "") -> str:
     """The model's fingerprint with the settings of this session: a build under other
-    settings (base currency, lifecycle thresholds, identity limits) is not comparable."""
+    settings (base currency, lifecycle thresholds, identity limits; ``salt``: the partition
+    start of a partitioned model) is not comparable."""
     settings = con.execute(
         "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
         "where list_contains(?, name)",
         [list(SETTING_VARIABLES)],
     ).fetchall()[0][0]
-    return hashlib.sha256("\0".join([model.fingerprint, *(settings or [])]).encode()).hexdigest()
+    parts = [model.fingerprint, *(settings or []), salt]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()

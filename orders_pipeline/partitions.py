@@ -10,10 +10,25 @@ the range, far cheaper than one run per day that each re-read the order timeline
 A run after new files re-derives only the days the new events can change: for every order
 that received an event, the days from its earliest new event to its last event; and, when
 new exchange rates arrived, every day from the earliest new rate's date on (§6: a rate
-converts the orders placed on or after its date). Events before
-that in the order's timeline keep their tallies; other orders are untouched. The watermark
-(the highest arrival sequence the models have seen) advances only when a model run published
-successfully, so a failed run is simply redone by the next one.
+converts the orders placed on or after its date). Events before that in the order's timeline
+keep their tallies; other orders are untouched.
+
+Which days those are is decided by each partitioned model itself, from its own bookkeeping,
+never from a plan made before the run (issue 11): the transaction that re-derives a model's
+days also records in ``state.model_builds`` how far through the arrivals its inputs were
+complete and which partition builds of the models it reads it has seen. The next build
+re-derives the days its Dagster partition range targets *plus* every day it still owes:
+those ``sql/core/order_ledger.pending.sql`` lists for the records that arrived since its
+recorded position, and those re-derived since by the partitioned models it reads
+(``models.run_model_partitions``). A build that fails or is interrupted commits nothing, so
+its debt stays for the next one; an ingestion on its own, a model run on its own or a
+backfill from the UI all settle it the same way. A changed SQL, setting or partition start
+rebuilds the table whole.
+
+``plan_model_run`` below only previews that range from the ledger's recorded position, to
+tell Dagster which partitions a run materialises and to print it; the models do not depend
+on it. Its ``watermark`` (the highest arrival a published run covered, ``audit.model_watermark``)
+serves the quarantine-rate gate: the files validated since the last successful model run.
 """
 
 from __future__ import annotations
@@ -36,7 +51,9 @@ FULL_REFRESH_TAG = "orders_pipeline/full_refresh"
 
 _AFFECTED_DAYS = """
 with watermark as (
-    select coalesce(max(arrival_seq), -1) as seen from audit.model_watermark
+    -- the ledger's own position: what its last committed build consumed (models.py)
+    select coalesce(max(built_through), -1) as seen from state.model_builds
+    where model = 'core.order_ledger'
 ),
 new_events as (
     -- new events, and ODP CSV events that a later file's rows joined (SEMANTICS §1.2)
@@ -129,7 +146,10 @@ def plan_model_run(
         return ModelRunPlan(keys[0], keys[-1], watermark, "full refresh: every partition")
     if first_staged is None:
         return ModelRunPlan(keys[-1], keys[-1], watermark, "nothing staged yet: the latest day")
-    if not table_exists(con, "core", "order_ledger"):
+    ledger_built = con.execute(
+        "select count(*) from state.model_builds where model = 'core.order_ledger'"
+    ).fetchall()[0][0]
+    if not table_exists(con, "core", "order_ledger") or not ledger_built:
         # rows exist only on days that have staged events
         return ModelRunPlan(
             _clamp(first_staged, keys), _clamp(last_staged, keys), watermark,

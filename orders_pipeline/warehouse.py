@@ -81,7 +81,8 @@ create table if not exists state.file_hashes (
 create table if not exists state.model_builds (
     model          varchar not null,  -- schema.table of an incremental SQL model
     fingerprint    varchar not null,  -- its SQL and its upstream models' (models.py)
-    built_through  bigint  not null,  -- every record validated up to this arrival_seq is in
+    built_through  bigint  not null,  -- its inputs' position: every record up to this
+                                      -- arrival_seq that will ever exist is in (models.py)
     partition_build_no bigint not null  -- and every state.partition_builds row up to this
 );
 create table if not exists state.partition_builds (
@@ -306,8 +307,10 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable pii_mode = ?", [settings.pii_mode])
     blocklist = [value.strip().lower() for value in settings.identity_blocklist]
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
-    # incremental models read the records that arrived after this (models.py); -1: every one
+    # incremental models read the records that arrived after this and up to
+    # incremental_through (models.py); -1 and the largest bigint: every one
     con.execute("set variable incremental_after = -1::bigint")
+    con.execute("set variable incremental_through = 9223372036854775807::bigint")
     # the days partitioned models re-derived since an entity model's last build (models.py)
     con.execute("set variable rederived = false")
     con.execute("set variable rederived_first_day = null::date")

@@ -29,6 +29,8 @@ def model_asset(
     """The asset that (re)builds ``model``'s table, or the partitions of it a run targets."""
     deps = sorted(ref for ref in model.references if ref in known_tables)
     partitioned = model.partition_column is not None
+    # a changed first partition re-derives the partitioned tables whole (issue 11)
+    partition_start = f"partition_start={partitions.get_first_partition_key()}"
 
     @dg.asset(
         key=dg.AssetKey([model.schema, model.name]),
@@ -43,13 +45,17 @@ def model_asset(
     )
     def _build(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         detail = ""
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         with warehouse.connect() as con:
             if partitioned:
                 first, last = range_bounds(partitions, context.partition_key_range)
-                run = run_model_partitions(con, model, first, last)
+                # the targeted days and any the model still owes (run_model_partitions)
+                run = run_model_partitions(
+                    con, model, first, last, full_refresh=full_refresh, salt=partition_start
+                )
+                first, last = run.days or (first, last)
                 detail = f"days {first or 'start'} .. {last or 'end'}"
             elif model.is_incremental:
-                full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
                 run = run_incremental_model(con, model, full_refresh=full_refresh)
                 detail = "new records" if run.incremental else "every record"
             else:

@@ -15,6 +15,7 @@ updated_orders as (
     -- §4.4: an Orders-object update can change an order's subtotal, so its customer's LTV
     select order_id from staging.odp_order_update_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 customers_of_changed_orders as (

@@ -4,6 +4,7 @@
 with new_orders as (
     select distinct order_id from staging.stg_order_identifiers
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 final as (

@@ -15,6 +15,7 @@ new_updates as (
     -- §4.4: a new Orders-object update overlays its order
     select order_id from staging.odp_order_update_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 recustomered as (

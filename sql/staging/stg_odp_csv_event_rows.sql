@@ -8,6 +8,7 @@
 with new_records as (
     select * from staging.odp_csv_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 event_keys as (

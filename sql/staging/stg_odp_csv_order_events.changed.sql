@@ -4,3 +4,4 @@
 select distinct order_event_id as event_id
 from staging.stg_odp_csv_event_rows
 where arrival_seq > getvariable('incremental_after')
+  and arrival_seq <= getvariable('incremental_through')

@@ -12,14 +12,16 @@
 -- unique_key: event_id
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
-    where getvariable('incremental_after') < 0
-        or order_event_id in (select event_id from changed_keys)
+    where (getvariable('incremental_after') < 0
+           or order_event_id in (select event_id from changed_keys))
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 items as (
     select * from staging.stg_odp_csv_order_items
-    where getvariable('incremental_after') < 0
-        or event_id in (select event_id from changed_keys)
+    where (getvariable('incremental_after') < 0
+           or event_id in (select event_id from changed_keys))
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 item_totals as (

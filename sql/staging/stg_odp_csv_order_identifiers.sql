@@ -7,6 +7,7 @@
 with event_rows as (
     select * from staging.stg_odp_csv_event_rows
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 final as (

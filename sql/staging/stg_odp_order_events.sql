@@ -4,11 +4,13 @@
 with records as (
     select * from staging.odp_event_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 items as (
     select * from staging.stg_odp_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 item_totals as (

@@ -5,6 +5,7 @@
 with records as (
     select * from staging.odp_event_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 identifier_entries as (

@@ -5,11 +5,13 @@
 with records as (
     select * from staging.odp_event_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 record_items as (
     select * from staging.odp_event_record_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 items_with_subtotal as (

@@ -5,11 +5,13 @@
 with records as (
     select * from staging.optimizely_order_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 items as (
     select * from staging.stg_optimizely_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 item_totals as (

@@ -6,6 +6,7 @@
 with records as (
     select * from staging.optimizely_order_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 sent_identifiers as (

@@ -6,11 +6,13 @@
 with records as (
     select * from staging.optimizely_order_records
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 record_items as (
     select * from staging.optimizely_order_record_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 final as (

@@ -4,4 +4,5 @@
 select event_id
 from staging.stg_odp_csv_order_events
 where revised_seq > getvariable('incremental_after')
+  and revised_seq <= getvariable('incremental_through')
   and arrival_seq <= getvariable('incremental_after')

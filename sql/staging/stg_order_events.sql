@@ -16,22 +16,26 @@
 with odp_events as (
     select * from staging.stg_odp_order_events
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 ometria_orders as (
     select * from staging.stg_ometria_order_events
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 optimizely_orders as (
     select * from staging.stg_optimizely_order_events
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 odp_csv_orders as (
     -- new events, and events that rows of a later file joined
     select * from staging.stg_odp_csv_order_events
     where revised_seq > getvariable('incremental_after')
+      and revised_seq <= getvariable('incremental_through')
 ),
 
 unioned as (

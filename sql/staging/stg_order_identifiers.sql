@@ -5,21 +5,25 @@
 with odp_identifiers as (
     select * from staging.stg_odp_order_identifiers
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 ometria_identifiers as (
     select * from staging.stg_ometria_order_identifiers
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 optimizely_identifiers as (
     select * from staging.stg_optimizely_order_identifiers
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 odp_csv_identifiers as (
     select * from staging.stg_odp_csv_order_identifiers
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 unioned as (

@@ -7,21 +7,25 @@
 with odp_items as (
     select * from staging.stg_odp_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 ometria_items as (
     select * from staging.stg_ometria_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 optimizely_items as (
     select * from staging.stg_optimizely_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 odp_csv_items as (
     select * from staging.stg_odp_csv_order_items
     where arrival_seq > getvariable('incremental_after')
+      and arrival_seq <= getvariable('incremental_through')
 ),
 
 final as (

@@ -234,6 +234,7 @@ TRUSTED = {
     "model.qualified_name": MODEL,
     "model.sql": MODEL,
     "model.changed_sql": MODEL,
+    "model.pending_sql": MODEL,
     "model.unique_key": MODEL + " (a column name matched by the -- unique_key: directive)",
     "columns": "publish._select_list: column names of the pipeline's own tables (the catalog) "
     "and PII constants; models._collect_changed_keys: model.unique_key, " + MODEL,

@@ -23,6 +23,9 @@ BREAKAGES = {
     "quarantine_rate_within_limit": """delete from audit.model_watermark;
         update audit.loads set quarantined = records, accepted = 0""",
     "event_id_unique": "insert into core.order_ledger select * from core.order_ledger limit 1",
+    # no event in the base currency, and no exchange rate to convert any into it
+    "base_currency_is_usable": """delete from staging.stg_exchange_rates;
+        update core.order_ledger set currency = 'XYZ'""",
     "running_tally_is_cumulative": """update core.order_ledger
         set running_subtotal = running_subtotal + 1 where event_seq = 2""",
     "ledger_starts_with_reduction": """update core.order_ledger

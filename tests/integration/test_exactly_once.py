@@ -1,0 +1,137 @@
+"""Issue 11: whatever happens between runs (an ingestion on its own, an interrupted run, a
+changed setting), the next successful run gives the tables of one fresh run over the same
+files and settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from orders_pipeline.automation import INGEST_JOB
+from orders_pipeline.config import PROJECT_ROOT, Settings
+from orders_pipeline.definitions import build_definitions
+from orders_pipeline.progress import INTERRUPT_AFTER
+from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
+from tests.conftest import day, odp_event, table_contents, write_ndjson
+
+DERIVED = ("staging", "core", "reporting")
+
+
+def _first_batch(landing: Path) -> None:
+    # the blank line numbers the records after it past the file's record count: the last
+    # record's arrival sequence is file_seq * 1e9 + 4, with 3 records
+    write_ndjson(
+        landing / "odp_events" / "1_first.ndjson",
+        [
+            odp_event("purchase", "O1", day(1), subtotal=100, currency="USD"),
+            odp_event("purchase", "O2", day(2), subtotal=50, currency="EUR"),
+            "",
+            odp_event("refund", "O1", day(3), subtotal=30, currency="USD"),
+        ],
+    )
+    (landing / "exchange_rates").mkdir(parents=True, exist_ok=True)
+    # rates into USD (EUR) and into EUR (USD): either can be the base currency
+    (landing / "exchange_rates" / "rates.csv").write_text(
+        "date,currency,rate_to_base\n2026-05-01,EUR,1.10\n2026-05-01,USD,0.90\n"
+    )
+
+
+def _second_batch(landing: Path) -> None:
+    write_ndjson(
+        landing / "odp_events" / "2_second.ndjson",
+        [
+            odp_event("return", "O2", day(4), subtotal=10, currency="EUR"),
+            "",
+            odp_event("purchase", "O3", day(5), subtotal=70, currency="USD"),
+        ],
+    )
+
+
+def _run(landing: Path, warehouse: Path, **settings: Any) -> RunSummary:
+    summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse, **settings))
+    assert summary.success, (summary.failed_checks, summary.errors)
+    return summary
+
+
+def _fresh_tables(tmp_path: Path, landing: Path, **settings: Any) -> dict[str, Any]:
+    fresh = tmp_path / "fresh" / "wh.duckdb"
+    _run(landing, fresh, **settings)
+    return table_contents(fresh, DERIVED)
+
+
+def test_an_ingestion_on_its_own_then_a_run_gives_the_tables_of_one_fresh_run(tmp_path: Path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    _first_batch(landing)
+    _run(landing, warehouse)
+    _second_batch(landing)
+    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    # what the daily schedule starts: the ingestion job alone
+    with dg.DagsterInstance.ephemeral() as instance:
+        ingest = (
+            build_definitions(settings)
+            .resolve_job_def(INGEST_JOB)
+            .execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG)
+        )
+    assert ingest.success
+    _run(landing, warehouse)
+    assert table_contents(warehouse, DERIVED) == _fresh_tables(tmp_path, landing)
+
+
+def test_a_run_interrupted_after_staging_then_a_run_gives_the_tables_of_one_fresh_run(
+    tmp_path: Path,
+):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    _first_batch(landing)
+    _run(landing, warehouse)
+    _second_batch(landing)
+    # Ctrl-C right after the staging/stg_order_events line (a hook, not a timer)
+    interrupted = subprocess.run(
+        [sys.executable, "-m", "orders_pipeline.cli", "run"],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "ORDERS_LANDING_DIR": str(landing),
+            "ORDERS_WAREHOUSE": str(warehouse),
+            INTERRUPT_AFTER: "staging/stg_order_events:INT",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "staging/stg_order_events" in interrupted.stdout
+    assert "run succeeded" not in interrupted.stdout
+    _run(landing, warehouse)
+    assert table_contents(warehouse, DERIVED) == _fresh_tables(tmp_path, landing)
+
+
+def test_a_changed_base_currency_rebuilds_every_derived_number(tmp_path: Path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    _first_batch(landing)
+    usd = _run(landing, warehouse)
+    # 100 - 30 USD and 50 EUR at 1.10
+    assert usd.net_revenue == 125
+    eur = _run(landing, warehouse, base_currency="EUR")
+    # 70 USD at 0.90 and 50 EUR, never the USD figure relabelled
+    assert (eur.net_revenue, eur.base_currency) == (113, "EUR")
+    assert table_contents(warehouse, DERIVED) == _fresh_tables(
+        tmp_path, landing, base_currency="EUR"
+    )
+
+
+def test_a_base_currency_with_no_usable_rates_fails_the_run(tmp_path: Path):
+    landing = tmp_path / "landing"
+    # orders in USD only, and no exchange rates: nothing can be shown in XYZ
+    write_ndjson(
+        landing / "odp_events" / "1.ndjson",
+        [odp_event("purchase", "O1", day(1), subtotal=10, currency="USD")],
+    )
+    summary = run_pipeline(
+        Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb", base_currency="XYZ")
+    )
+    assert not summary.success
+    assert summary.failed_checks == ["core/order_ledger:base_currency_is_usable"]

@@ -1,0 +1,243 @@
+"""Issue 11, item 1, as a state machine: any sequence of operations on one warehouse — files
+landed (new, re-sent, corrected, late; events, exchange rates, Orders-object updates),
+ingestion alone, modelling alone, a full run, a run killed or interrupted after a random
+step, a changed setting — ends, after one successful run, with the tables of one fresh run
+over the same files and settings.
+
+The suite runs a few short sequences; ``make soak`` runs many long ones
+(``ORDERS_SOAK_EXAMPLES``, ``ORDERS_SOAK_STEPS``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+
+from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
+from orders_pipeline.config import PROJECT_ROOT, Settings
+from orders_pipeline.definitions import build_definitions
+from orders_pipeline.partitions import daily_partitions, plan_model_run
+from orders_pipeline.progress import INTERRUPT_AFTER
+from orders_pipeline.runner import QUIET_RUN_CONFIG, run_pipeline
+from orders_pipeline.warehouse import connect
+from tests.conftest import day, odp_event, write_ndjson
+
+DERIVED = ("staging", "core", "reporting")
+ORDERS = [f"O{n}" for n in range(1, 7)]
+
+events = st.lists(
+    st.builds(
+        lambda action, order, n, amount, currency: odp_event(
+            action, order, day(n), subtotal=amount, currency=currency
+        ),
+        st.sampled_from(["purchase", "purchase", "refund", "return", "cancel"]),
+        st.sampled_from(ORDERS),
+        st.integers(1, 12),
+        st.integers(1, 200),
+        st.sampled_from(["USD", "EUR"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+LANDINGS = ("new events", "a copy", "a correction", "a late event", "a rate", "an order update")
+# the settings that change derived numbers, and their values
+SETTINGS = {
+    "base_currency": ("USD", "EUR"),
+    "repeat_min_orders": (2, 3),
+    "identity_max_fanout": (25, 1),
+    # events before the first partition belong to it
+    "partition_start": (date(2024, 1, 1), date(2026, 6, 5)),
+}
+
+
+def _derived_tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every staging, core and reporting table, as rows, without arrival numbers.
+
+    One fresh run takes its files in path order, folder first (SEMANTICS §3), so a rate file
+    landed between two event files arrives after both there: the sequence numbers differ,
+    while the order within each source, which is all the rules read (ties between events,
+    the latest rate of a day, the latest update of an order), is the same."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = con.execute(
+            """select table_schema || '.' || table_name,
+                      list(column_name order by column_name) filter (
+                          where column_name not in ('file_seq', 'loaded_at', 'validated_at')
+                            and column_name not like '%arrival_seq')
+               from information_schema.columns
+               where list_contains(?, table_schema)
+               group by 1""",
+            [list(DERIVED)],
+        ).fetchall()
+        tables = {}
+        for table, cols in columns:
+            rows = con.execute(f"select {', '.join(cols)} from {table}").fetchall()
+            tables[table] = sorted(rows, key=repr)
+        return tables
+    finally:
+        con.close()
+
+
+class ExactlyOnce(RuleBasedStateMachine):
+    """One landing folder and one warehouse, driven like a user would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="exactly_once_"))
+        self.landing = self.root / "landing"
+        self.warehouse = self.root / "wh.duckdb"
+        self.options: dict[str, Any] = {name: values[0] for name, values in SETTINGS.items()}
+        self.files = 0  # names sort in landing order, as one fresh run takes them
+        self.event_files: list[Path] = []
+
+    def settings(self, warehouse: Path | None = None) -> Settings:
+        return Settings(
+            landing_dir=self.landing, warehouse=warehouse or self.warehouse, **self.options
+        )
+
+    def _name(self, suffix: str) -> str:
+        self.files += 1
+        return f"{self.files:03d}{suffix}"
+
+    def _land_events(self, records: list[Any]) -> None:
+        path = write_ndjson(self.landing / "odp_events" / self._name(".ndjson"), records)
+        self.event_files.append(path)
+
+    @initialize(first=events)
+    def first_run(self, first: list[dict[str, Any]]) -> None:
+        # rates into either base currency, from before every event
+        rates = self.landing / "exchange_rates" / self._name(".csv")
+        rates.parent.mkdir(parents=True)
+        rates.write_text("date,currency,rate_to_base\n2026-05-01,EUR,1.1\n2026-05-01,USD,0.9\n")
+        self._land_events(first)
+        assert run_pipeline(self.settings()).success
+
+    @rule(kind=st.sampled_from(LANDINGS), data=st.data())
+    def land(self, kind: str, data: st.DataObject) -> None:
+        """Land one file of the chosen kind (one rule, so runs are drawn as often as files)."""
+        if kind == "new events":
+            self.land_new_events(data.draw(events))
+        elif kind == "a copy":
+            self.land_a_copy(data)
+        elif kind == "a correction":
+            self.land_a_correction(data, data.draw(events))
+        elif kind == "a late event":
+            self.land_a_late_event(data.draw(st.sampled_from(ORDERS)), data.draw(st.integers(1, 3)))
+        elif kind == "a rate":
+            self.land_a_rate(
+                data.draw(st.sampled_from(["1.2", "0.8"])), data.draw(st.integers(1, 12))
+            )
+        else:
+            self.land_an_order_update(
+                data.draw(st.sampled_from(ORDERS)), data.draw(st.integers(1, 300))
+            )
+
+    def land_new_events(self, batch: list[dict[str, Any]]) -> None:
+        # a blank line numbers the records after it past the file's record count
+        self._land_events([batch[0], "", *batch[1:]])
+
+    def land_a_copy(self, data: st.DataObject) -> None:
+        """The same bytes again under another name: nothing new."""
+        source = data.draw(st.sampled_from(self.event_files))
+        shutil.copyfile(source, self.landing / "odp_events" / self._name(".ndjson"))
+
+    def land_a_correction(self, data: st.DataObject, extra: list[dict[str, Any]]) -> None:
+        """An earlier file's records re-sent (counted duplicates) with new ones."""
+        source = data.draw(st.sampled_from(self.event_files))
+        resent = [line for line in source.read_text().splitlines() if line]
+        self._land_events([*resent, *extra])
+
+    def land_a_late_event(self, order: str, n: int) -> None:
+        """An event dated before most of what is loaded."""
+        self._land_events([odp_event("return", order, day(n, hour=1), subtotal=5)])
+
+    def land_a_rate(self, rate: str, n: int) -> None:
+        path = self.landing / "exchange_rates" / self._name(".csv")
+        path.write_text(f"date,currency,rate_to_base\n2026-06-{n:02d},EUR,{rate}\n")
+
+    def land_an_order_update(self, order: str, total: int) -> None:
+        path = self.landing / "odp_orders" / self._name(".ndjson")
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"order_id": order, "status": "shipped", "total": total}))
+
+    def _job(self, name: str, tags: dict[str, str] | None = None) -> None:
+        with dg.DagsterInstance.ephemeral() as instance:
+            build_definitions(self.settings()).resolve_job_def(name).execute_in_process(
+                instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False, tags=tags
+            )
+
+    @rule()
+    def ingest_only(self) -> None:
+        """What the daily schedule starts."""
+        self._job(INGEST_JOB)
+
+    @rule()
+    def models_only(self) -> None:
+        """What the models sensor starts, over the days it plans."""
+        settings = self.settings()
+        with connect(settings, read_only=True) as con:
+            plan = plan_model_run(con, daily_partitions(settings.partition_start))
+        self._job(MODELS_JOB, plan.tags)
+
+    @rule()
+    def full_run(self) -> None:
+        run_pipeline(self.settings())
+
+    @rule(step=st.integers(1, 70), kind=st.sampled_from(["INT", "KILL"]))
+    def interrupted_run(self, step: int, kind: str) -> None:
+        """A run that gets SIGINT or SIGKILL right after its ``step``-th progress line."""
+        env = {
+            **os.environ,
+            "ORDERS_LANDING_DIR": str(self.landing),
+            "ORDERS_WAREHOUSE": str(self.warehouse),
+            "ORDERS_BASE_CURRENCY": self.options["base_currency"],
+            "ORDERS_LIFECYCLE_REPEAT_MIN": str(self.options["repeat_min_orders"]),
+            "ORDERS_IDENTITY_MAX_FANOUT": str(self.options["identity_max_fanout"]),
+            "ORDERS_PARTITION_START": self.options["partition_start"].isoformat(),
+            INTERRUPT_AFTER: f"{step}:{kind}",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "orders_pipeline.cli", "run"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            timeout=600,
+        )
+
+    @rule(name=st.sampled_from(sorted(SETTINGS)))
+    def change_a_setting(self, name: str) -> None:
+        first, second = SETTINGS[name]
+        self.options[name] = second if self.options[name] == first else first
+
+    def teardown(self) -> None:
+        try:
+            if self.files:  # the machine started
+                final = run_pipeline(self.settings())
+                assert final.success, (final.failed_checks, final.errors)
+                fresh = self.root / "fresh" / "wh.duckdb"
+                assert run_pipeline(self.settings(fresh)).success
+                assert _derived_tables(self.warehouse) == _derived_tables(fresh)
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+ExactlyOnce.TestCase.settings = settings(
+    max_examples=int(os.environ.get("ORDERS_SOAK_EXAMPLES", "2")),
+    stateful_step_count=int(os.environ.get("ORDERS_SOAK_STEPS", "3")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize="ORDERS_SOAK_EXAMPLES" not in os.environ,
+)
+test_any_sequence_of_runs_ends_with_the_tables_of_one_fresh_run = ExactlyOnce.TestCase
