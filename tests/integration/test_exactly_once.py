@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from orders_pipeline.automation import INGEST_JOB
-from orders_pipeline.config import PROJECT_ROOT, Settings
+from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
@@ -123,15 +124,24 @@ def test_a_changed_base_currency_rebuilds_every_derived_number(tmp_path: Path):
     )
 
 
-def test_a_base_currency_with_no_usable_rates_fails_the_run(tmp_path: Path):
+def test_a_base_currency_that_is_no_currency_is_a_configuration_error():
+    # issue 11: `--base-currency XYZ` "succeeded" and printed the figures as XYZ
+    with pytest.raises(ConfigError, match="ORDERS_BASE_CURRENCY='XYZ': not an ISO 4217"):
+        Settings(base_currency="XYZ").validate()
+    Settings(base_currency="CHF").validate()
+
+
+def test_a_base_currency_with_no_usable_rates_is_reported(tmp_path: Path):
     landing = tmp_path / "landing"
-    # orders in USD only, and no exchange rates: nothing can be shown in XYZ
+    # orders in USD only, and no exchange rates: nothing converts into CHF
     write_ndjson(
         landing / "odp_events" / "1.ndjson",
         [odp_event("purchase", "O1", day(1), subtotal=10, currency="USD")],
     )
     summary = run_pipeline(
-        Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb", base_currency="XYZ")
+        Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb", base_currency="CHF")
     )
-    assert not summary.success
-    assert summary.failed_checks == ["core/order_ledger:base_currency_is_usable"]
+    # a warning, as for any order without a usable rate (docs/semantics.md §6): the local
+    # amounts stay, the base-currency reports are empty, nothing is relabelled
+    assert "core/order_ledger:base_currency_is_usable" in summary.warned_checks
+    assert summary.net_revenue == 0

@@ -116,9 +116,10 @@ PLANTED = {
     "plant-custom@example.com": "ODP custom field customer_email",
     "plant-item-custom@example.com": "ODP custom field inside an item",
     "plant-broken@example.com": "a quarantined record's raw text",
-    "plant-work@example.com": "CSV work_email column",
+    "plant-work@example.com": "CSV email column",
+    "plant-csv-loyalty-7": "CSV *_customer_id identifier column",
     "plant-csv-custom@example.com": "CSV custom order column",
-    "Csvplantname": "CSV order_first_name",
+    "Csvplantname": "CSV first_name",
     "plant-update@example.com": "Orders-object update email",
     "44 Update Plant Road": "Orders-object update ship_address",
     "plant-update-custom@example.com": "Orders-object update custom field",
@@ -162,10 +163,11 @@ def _planted_landing(landing: Path) -> None:
     csv = landing / "odp_csv" / "history.csv"
     csv.parent.mkdir(parents=True)
     csv.write_text(
-        "event_type,action,ts,order_id,product_id,price,quantity,work_email,"
-        "order_customer_note,order_first_name,order_currency\n"
-        "order,purchase,2026-06-02T10:00:00Z,CSV-1,P1,20.00,1,plant-work@example.com,"
-        "plant-csv-custom@example.com,Csvplantname,USD\n",
+        # ODP's documented zaius_orders layout (docs/semantics.md §1.2)
+        "action,ts,order_id,item_product_id,item_price,item_quantity,email,"
+        "loyalty_customer_id,customer_note,first_name,currency\n"
+        "purchase,2026-06-02T10:00:00Z,CSV-1,P1,20.00,1,plant-work@example.com,"
+        "plant-csv-loyalty-7,plant-csv-custom@example.com,Csvplantname,USD\n",
         encoding="utf-8",
     )
     updates = landing / "odp_orders" / "updates.json"
