@@ -4,7 +4,7 @@ folder, and a sensor that follows every ingestion with a model run over the days
 Two jobs split the work at the staging layer: ``ingest_job`` lands and validates new files
 (unpartitioned), ``models_job`` re-derives the ledger partitions the new events touch and
 everything downstream. ``orders_job`` holds every asset, for runs and backfills from the UI.
-All run in one process: DuckDB allows one writer (PITFALLS).
+All run in one process: DuckDB allows one writer (docs/pitfalls.md).
 """
 
 from __future__ import annotations

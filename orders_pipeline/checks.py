@@ -26,13 +26,14 @@ class SqlCheck:
 
 
 def record_reconciliation(source: Source) -> SqlCheck:
-    """SEMANTICS §2 for one source: every landed file is validated, and for each one records =
-    accepted + quarantined + duplicates, with exactly ``records`` rows in the raw table."""
+    """docs/semantics.md §2 for one source: every landed file is validated, and for each one
+    records = accepted + quarantined + duplicates, with exactly ``records`` rows in the raw
+    table."""
     return SqlCheck(
         name="every_record_accounted_for",
         asset=tuple(source.validation.staging_table.split(".")),
-        description="SEMANTICS §2: for every landed file, records = accepted + quarantined + "
-        "duplicates, and the raw table holds exactly `records` rows of it.",
+        description="docs/semantics.md §2: for every landed file, records = accepted + "
+        "quarantined + duplicates, and the raw table holds exactly `records` rows of it.",
         sql=f"""
             select l.file, l.records, l.accepted, l.quarantined, l.duplicates, r.raw_rows
             from audit.loads as l
@@ -122,8 +123,8 @@ CHECKS: tuple[SqlCheck, ...] = (
     SqlCheck(
         name="running_tally_is_cumulative",
         asset=("core", "order_ledger"),
-        description="SEMANTICS §3: each running subtotal/total is the sum of the order's deltas "
-        "up to that event.",
+        description="docs/semantics.md §3: each running subtotal/total is the sum of the "
+        "order's deltas up to that event.",
         sql="""
             select order_id, event_seq, running_subtotal, cumulative_subtotal,
                    running_total, cumulative_total
@@ -166,7 +167,7 @@ CHECKS: tuple[SqlCheck, ...] = (
     SqlCheck(
         name="events_in_order_currency",
         asset=("core", "order_ledger"),
-        description="Issue 11, SEMANTICS §6: events sent in another currency than their "
+        description="Issue 11, docs/semantics.md §6: events sent in another currency than their "
         "order's that no exchange rate converts (none on or before the order's placed_at "
         "date, for either currency). They stay in the ledger with is_unconverted, their "
         "amounts enter no tally or report; a rate file for that date converts them on the "
@@ -188,7 +189,8 @@ CHECKS: tuple[SqlCheck, ...] = (
     SqlCheck(
         name="convertible_to_base_currency",
         asset=("core", "orders"),
-        description="SEMANTICS §6: orders with no usable exchange rate keep NULL base amounts.",
+        description="docs/semantics.md §6: orders with no usable exchange rate keep NULL base "
+        "amounts.",
         sql="""select order_id, currency, placed_at from core.orders
                where subtotal_base is null""",
         severity=dg.AssetCheckSeverity.WARN,
@@ -239,15 +241,15 @@ CHECKS: tuple[SqlCheck, ...] = (
     SqlCheck(
         name="identifiers_over_fanout",
         asset=("audit", "identity_overmerge"),
-        description="SEMANTICS §5: identifiers that link nothing because they appear with too "
-        "many others (a shop phone, test@test.com) or are blocklisted.",
+        description="docs/semantics.md §5: identifiers that link nothing because they appear "
+        "with too many others (a shop phone, test@test.com) or are blocklisted.",
         sql="select * from audit.identity_overmerge order by fanout desc",
         severity=dg.AssetCheckSeverity.WARN,
     ),
     SqlCheck(
         name="net_revenue_matches_order_subtotals",
         asset=("core", "orders"),
-        description="SEMANTICS §8: Σ daily net = Σ tally subtotals of all orders (base "
+        description="docs/semantics.md §8: Σ daily net = Σ tally subtotals of all orders (base "
         "currency), within the half-cent per day that rounding to cents allows. Checked on "
         "core.orders, which runs after the partitioned daily revenue in every backfill.",
         sql="""

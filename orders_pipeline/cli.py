@@ -1,4 +1,4 @@
-"""``orders-pipeline``: run the whole pipeline in-process (CONTRACT.md, "Running it")."""
+"""``orders-pipeline``: run the whole pipeline in-process (README, "Running it on your data")."""
 
 from __future__ import annotations
 

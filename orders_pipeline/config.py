@@ -1,5 +1,5 @@
 """Settings from ``ORDERS_*`` environment variables: one typed object, with defaults that work
-in a fresh clone (CONTRACT.md, "Running it")."""
+in a fresh clone (README, "Running it on your data")."""
 
 from __future__ import annotations
 
@@ -254,10 +254,10 @@ class Settings:
     # by default ``analytics.duckdb`` beside the warehouse.
     analytics_db: Path | None = None
     base_currency: str = "USD"
-    # SEMANTICS §5: an identifier seen with more distinct others than this links nothing.
+    # docs/semantics.md §5: an identifier seen with more distinct others than this links nothing.
     identity_max_fanout: int = 25
     identity_blocklist: tuple[str, ...] = ()
-    # SEMANTICS §7: counted orders from which a customer is "repeat" / "loyal".
+    # docs/semantics.md §7: counted orders from which a customer is "repeat" / "loyal".
     repeat_min_orders: int = 2
     loyal_min_orders: int = 3
     # A run fails (before anything is modelled or published) when more than this share of

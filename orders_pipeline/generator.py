@@ -1,6 +1,6 @@
 """Seeded, deterministic generator of ODP order events (sample and benchmark data).
 
-The files exercise the rules of SEMANTICS §1.1, §2, §3 and §5: NDJSON per arrival day (with
+The files exercise the rules of docs/semantics.md §1.1, §2, §3 and §5: NDJSON per arrival day (with
 blank lines), a few JSON-array files, one single-object `.json` and one `.jsonl`; follow-up
 returns, refunds (partial, full, negative), cancels (with and without an amount) and custom
 actions; late arrivals and a refund that arrives before its purchase; exact re-sends; a mix of
@@ -288,7 +288,7 @@ class GeneratorConfig:
 class GenerationStats:
     """What `generate` wrote.
 
-    `records` = `events` + `duplicates` + `bad_records`, counted as SEMANTICS §2 counts
+    `records` = `events` + `duplicates` + `bad_records`, counted as docs/semantics.md §2 counts
     records; `line_items` are the items on valid purchase events; `orders` the orders
     created by valid events (purchases and order-creating custom actions).
     """
@@ -503,9 +503,9 @@ class _Writer:
             }
             if item_discount or rng.random() < 0.5:
                 item["discount"] = _money(item_discount)
-            if rng.random() < 0.95:  # else: price × quantity − discount (SEMANTICS §3)
+            if rng.random() < 0.95:  # else: price × quantity − discount (docs/semantics.md §3)
                 item["subtotal"] = _money(item_subtotal)
-            if rng.random() < 0.01:  # ODP ignores item custom fields (SEMANTICS §1.1)
+            if rng.random() < 0.01:  # ODP ignores item custom fields (docs/semantics.md §1.1)
                 item["color"] = rng.choice(("red", "blue", "black"))
             items.append(item)
             bought.append((product_id, price, quantity, item_discount))
@@ -699,7 +699,7 @@ class _Writer:
                     order["total"] = _money(amount + tax_back)
                 remaining -= amount
                 tax_left = max(0, tax_left - tax_back)
-                if rng.random() < 0.3:  # the positive remainder (SEMANTICS §4.2)
+                if rng.random() < 0.3:  # the positive remainder (docs/semantics.md §4.2)
                     order["tax"] = _money(tax_left)
                     order["shipping"] = _money(shipping_left)
                 order["items"] = items
@@ -775,7 +775,7 @@ class _Writer:
     # ---- invalid records -------------------------------------------------------------
 
     def _bad_twin(self, event: dict, arrival_day: int, arrival_sec: int, line: str) -> None:
-        """A broken version of a purchase, sent next to it (SEMANTICS §2 quarantine rules)."""
+        """A broken version of a purchase, sent next to it (docs/semantics.md §2: quarantine)."""
         rng = self.rng
         kind = self.bad_kinds[self.bad_count % len(self.bad_kinds)]
         self.bad_count += 1

@@ -1,11 +1,11 @@
-"""Identity resolution (SEMANTICS §5): customers are the connected components of the graph in
-which two identifiers are joined when they appear on the same order.
+"""Identity resolution (docs/semantics.md §5): customers are the connected components of the
+graph in which two identifiers are joined when they appear on the same order.
 
 Which identifiers may link (fan-out guard, blocklist) is decided in SQL
 (``sql/core/identifier_fanout.sql``). This module only finds the components, in linear time,
 with scipy's union-find-like search over integer node ids: a long chain of identifiers (A–B,
 B–C, … over 10,000 links) costs no more passes than a star, unlike label propagation or a
-recursive CTE (PITFALLS). The ``customer_id`` of a component is derived from its smallest
+recursive CTE (docs/pitfalls.md). The ``customer_id`` of a component is derived from its smallest
 member, so the same data gives the same key on every run, whatever the input order.
 """
 

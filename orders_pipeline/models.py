@@ -196,7 +196,7 @@ MAX_POSITION = 2**63 - 1
 def _source_positions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The position of every validated table (Python-written, one source each): up to the
     source's first landed file that is not validated yet, else through the last landed file
-    of any source. A file landed later takes a higher ``file_seq`` (SEMANTICS §3) and a
+    of any source. A file landed later takes a higher ``file_seq`` (docs/semantics.md §3) and a
     source's pending files are validated together in one transaction, so the table already
     holds every record it will ever hold up to that position."""
     from orders_pipeline.sources import SOURCES  # sources → validation → ... → models

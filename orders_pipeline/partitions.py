@@ -56,7 +56,7 @@ with watermark as (
     where model = 'core.order_ledger'
 ),
 new_events as (
-    -- new events, and ODP CSV events that a later file's rows joined (SEMANTICS §1.2)
+    -- new events, and ODP CSV events that a later file's rows joined (docs/semantics.md §1.2)
     select order_id, cast(ts as date) as event_date
     from staging.stg_order_events
     where {revised} > (select seen from watermark)

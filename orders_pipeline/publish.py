@@ -1,8 +1,8 @@
 """The analyst copy (CONTRACT: analysts never block the pipeline and never see half a run).
 
 DuckDB allows one writer per file, and a reader holding the working warehouse would break
-scheduled runs (PITFALLS). So after every successful run the core, reporting and audit tables
-are written into a temporary file beside the target, which is then renamed over the analyst
+scheduled runs (docs/pitfalls.md). So after every successful run the core, reporting and audit
+tables are written into a temporary file beside the target, which is then renamed over the analyst
 database in one atomic step. A reader that has the old file open keeps reading the old
 snapshot; the next connection sees the new one. A crash before the rename leaves the previous
 analyst database untouched.
@@ -28,7 +28,7 @@ builds (``state.publication_builds``). A fresh, full publication is written inst
 there is no previous file, it cannot be read, it was made with another PII setting or
 format, it belongs to another warehouse or to another build of this one (a stale file beside
 a new warehouse, a file restored from a backup: issue 11), more than half of it is free
-space (deleted rows are not returned to the file, PITFALLS), or a full refresh asks for it.
+space (deleted rows are not returned to the file, docs/pitfalls.md), or a full refresh asks for it.
 Failing to reuse the previous file never fails the run: it only makes the publication a full
 one, and the log says why.
 

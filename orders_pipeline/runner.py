@@ -29,7 +29,7 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}
 
 @dataclass
 class RunSummary:
-    """The closing summary of a run (CONTRACT.md, ``orders-pipeline run``)."""
+    """The closing summary of a run (README, ``orders-pipeline run``)."""
 
     success: bool
     records: int = 0

@@ -1,4 +1,4 @@
-"""Every input format the pipeline reads (SEMANTICS §1), in one registry: the landing
+"""Every input format the pipeline reads (docs/semantics.md §1), in one registry: the landing
 sub-folder, how its files become raw records, how its records are validated, and the tables
 that hold them. Adding a format is a validation module (and a lander, unless its files are
 JSON or CSV), the staging SQL models, and one entry here; assets, checks and table creation

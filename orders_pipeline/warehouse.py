@@ -1,6 +1,6 @@
 """The one way to open the warehouse and the one place that declares its landing-side tables.
 
-Every connection is opened with the same session settings: UTC time zone (PITFALLS: a
+Every connection is opened with the same session settings: UTC time zone (docs/pitfalls.md: a
 TIMESTAMPTZ cast to DATE uses the session zone), a memory limit and a spill folder that is
 not a tmpfs, and insertion order not preserved so big loads can stream.
 """
@@ -32,7 +32,7 @@ create table if not exists audit.loads (
     source        varchar   not null,  -- the landing sub-folder: odp_events, ...
     sha256        varchar   not null,
     size_bytes    bigint    not null,
-    file_seq      bigint    not null,  -- SEMANTICS §3: order in which files were first ingested
+    file_seq      bigint    not null,  -- docs/semantics.md §3: order of first ingestion
     records       bigint    not null,
     accepted      bigint,
     quarantined   bigint,
@@ -103,7 +103,7 @@ RAW_COLUMNS = """
     file_seq     bigint  not null,
     file         varchar not null,
     record_no    bigint  not null,  -- 1-based position of the record in its file
-    arrival_seq  bigint  not null,  -- SEMANTICS §3: file_seq * 1e9 + record_no
+    arrival_seq  bigint  not null,  -- docs/semantics.md §3: file_seq * 1e9 + record_no
     raw          varchar,           -- the record's text exactly as received
     decode_error varchar,           -- set when the bytes were not valid UTF-8
     loaded_at    timestamptz not null"""
@@ -188,7 +188,7 @@ def writer_lock(warehouse: Path, timeout_seconds: float = 300.0) -> Iterator[Non
     """Hold the warehouse's writer lock (a ``<file>.lock`` beside it) while writing.
 
     DuckDB allows one writing process; two runs that open the file at once fail with "Could
-    not set lock on file" (PITFALLS). Every writer takes this lock first, so a second run
+    not set lock on file" (docs/pitfalls.md). Every writer takes this lock first, so a second run
     (a CLI run during a scheduled one, two queued Dagster runs) waits its turn instead, for
     up to ``timeout_seconds`` (ORDERS_LOCK_TIMEOUT), saying which process it waits for: the
     holder writes its pid into the lock file.
@@ -285,7 +285,7 @@ SETTING_VARIABLES = (
 )
 
 
-# SEMANTICS §5: the one normalisation of identifiers and contacts, as session macros.
+# docs/semantics.md §5: the one normalisation of identifiers and contacts, as session macros.
 MACROS_FILE = SQL_DIR / "macros.sql"
 
 

@@ -1,4 +1,4 @@
--- The one normalisation of identifiers and contacts (SEMANTICS §5), for every source and
+-- The one normalisation of identifiers and contacts (docs/semantics.md §5), for every source and
 -- model. warehouse.prepare_session creates these macros on every connection (temporary:
 -- they live in the session, so the warehouse file and its published copy never depend on
 -- them). Models call them; none writes its own lower(trim(...)) or digit filter.

@@ -39,7 +39,7 @@ def odp_event(
     ts_at_top: bool = False,
     **order_fields: Any,
 ) -> dict[str, Any]:
-    """An ODP order event (SEMANTICS §1.1). ``identifiers`` defaults to one email per order
+    """An ODP order event (docs/semantics.md §1.1). ``identifiers`` defaults to one email per order
     so that ODP's identifier rule is met; pass ``{}`` to send none."""
     order: dict[str, Any] = {"order_id": order_id, **order_fields}
     if items is not None:

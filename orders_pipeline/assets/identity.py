@@ -1,4 +1,4 @@
-"""The identity-resolution asset (SEMANTICS §5)."""
+"""The identity-resolution asset (docs/semantics.md §5)."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Landing and validation assets (SEMANTICS §1, §2): for every registered source, one asset
+"""Landing and validation assets (docs/semantics.md §1, §2): for every registered source, one asset
 that lands its new files into ``raw.<source>`` and one that validates them into staging."""
 
 import time
@@ -33,7 +33,7 @@ def _shown_files(settings: Settings, files: list[tuple[str, str]]) -> list[tuple
 def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
     """The asset that lands the new files of every source folder into ``raw.<source>``, in
     one step: files first seen in a run take their arrival sequence in lexicographic order
-    of their path, across sources (SEMANTICS §3)."""
+    of their path, across sources (docs/semantics.md §3)."""
     specs = [
         dg.AssetSpec(
             table_key(source.raw_table),

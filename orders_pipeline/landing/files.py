@@ -1,5 +1,6 @@
 """Finding the files of the landing folder and knowing, without reading them, which ones
-were loaded already (SEMANTICS §1: a file is ingested once, keyed by the sha256 of its bytes).
+were loaded already (docs/semantics.md §1: a file is ingested once, keyed by the sha256 of its
+bytes).
 
 What is read: regular files inside a source folder with one of its suffixes (optionally
 followed by ``.gz``). Never followed or read: symbolic links (to files or folders, at any
@@ -101,7 +102,7 @@ class Skipped:
 @dataclass
 class LandingScan:
     """What a look at the landing folder found: the files to consider, in lexicographic
-    order of their path (SEMANTICS §3), and what was skipped."""
+    order of their path (docs/semantics.md §3), and what was skipped."""
 
     candidates: list[Candidate] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)

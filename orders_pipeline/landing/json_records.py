@@ -1,5 +1,5 @@
 """Landing JSON-family files (``.json``, ``.ndjson``, ``.jsonl``) into a raw table: one row per
-record with its text exactly as received (SEMANTICS §2, "what a record is").
+record with its text exactly as received (docs/semantics.md §2, "what a record is").
 
 - NDJSON/JSONL: one record per non-blank line; ``record_no`` is the 1-based line number, so
   a person can open the file at that line. A trailing CR (CRLF files) and a UTF-8 BOM are
@@ -16,7 +16,7 @@ Memory is bounded by :data:`BLOCK_BYTES` (and the largest record), whatever the 
 size: the file is read in blocks from the one stream landing gives (``LandedFile.open``),
 lines are split inside DuckDB a block at a time, and an array is cut into its elements by
 :class:`ArraySplitter` as the bytes stream in (a 3 MB pretty-printed array used to need
-hundreds of MB in DuckDB's JSON reader: PITFALLS). Bytes that are not UTF-8 are decoded
+hundreds of MB in DuckDB's JSON reader: docs/pitfalls.md). Bytes that are not UTF-8 are decoded
 line by line in Python, keeping their bad bytes escaped and a ``decode_error``.
 """
 

@@ -1,5 +1,5 @@
-"""Landing every new file of one source folder into its raw table (SEMANTICS §1): each file in
-its own transaction with its ``audit.loads`` row, so a crash never leaves half a file, and a
+"""Landing every new file of one source folder into its raw table (docs/semantics.md §1): each
+file in its own transaction with its ``audit.loads`` row, so a crash never leaves half a file, and a
 file that cannot be read is reported and retried on the next run without blocking the others.
 
 Exactly once by content: a file is opened once (``reading.opened``), hashed through that
@@ -79,7 +79,7 @@ class SourceFolder(Protocol):
 def land_new_files(
     con: duckdb.DuckDBPyConnection, settings: Settings, sources: Sequence[SourceFolder]
 ) -> dict[str, LandingReport]:
-    """Land every new file of every source folder, one report per source. SEMANTICS §3:
+    """Land every new file of every source folder, one report per source. docs/semantics.md §3:
     files first seen in the same run are taken in lexicographic order of their path under
     the landing folder, across sources, so their arrival sequence follows that order."""
     by_name = {source.name: source for source in sources}

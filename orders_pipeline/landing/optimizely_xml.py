@@ -1,4 +1,4 @@
-"""Landing the Optimizely offline / historical orders feed (SEMANTICS §1.5) from
+"""Landing the Optimizely offline / historical orders feed (docs/semantics.md §1.5) from
 ``<landing>/optimizely_xml/``: one raw row per ``<order>`` of an ``.xml`` file.
 
 Each row keeps

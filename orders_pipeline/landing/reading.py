@@ -1,4 +1,4 @@
-"""Reading one landed file exactly once by content (SEMANTICS §1: a file is ingested once,
+"""Reading one landed file exactly once by content (docs/semantics.md §1: a file is ingested once,
 keyed by the sha256 of its bytes).
 
 A file is opened once, beneath the landing folder without following a symbolic link at any

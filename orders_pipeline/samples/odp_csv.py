@@ -1,4 +1,4 @@
-"""Sample ODP historical CSV import (SEMANTICS §1.2) for ``<landing>/odp_csv/``, in the
+"""Sample ODP historical CSV import (docs/semantics.md §1.2) for ``<landing>/odp_csv/``, in the
 vendor's documented ``zaius_orders`` layout: order-level fields unprefixed, line-item fields
 prefixed ``item_``, identifier columns, no ``event_type``.
 

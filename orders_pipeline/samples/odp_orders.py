@@ -1,4 +1,4 @@
-"""Sample ODP Orders-object updates (SEMANTICS §1.3, §4.4) for ``<landing>/odp_orders/``.
+"""Sample ODP Orders-object updates (docs/semantics.md §1.3, §4.4) for ``<landing>/odp_orders/``.
 
 Two files, byte-identical on every call, landed after the CSV history (``samples.odp_csv``):
 - ``odp_orders_2026-06-a.json``: an array of updates: ``ODP-CSV-1001`` shipped to a new

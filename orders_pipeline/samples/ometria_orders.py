@@ -1,4 +1,4 @@
-"""Sample Ometria order snapshots (SEMANTICS §1.4, §6) for ``<landing>/ometria_orders/``.
+"""Sample Ometria order snapshots (docs/semantics.md §1.4, §6) for ``<landing>/ometria_orders/``.
 
 Three files, byte-identical on every call:
 - ``ometria_api_examples.json``: the Order and OrderExtended examples of Ometria's Order API

@@ -1,4 +1,4 @@
-"""Sample Optimizely offline-orders feed (SEMANTICS §1.5) for ``<landing>/optimizely_xml/``.
+"""Sample Optimizely offline-orders feed (docs/semantics.md §1.5) for ``<landing>/optimizely_xml/``.
 
 Two files, both byte-identical on every call:
 - ``offline_orders_2026-06-a.xml``: orders in USD and EUR in June 2026, written with the
@@ -49,7 +49,7 @@ def product_xml(
     ref_code: str, quantity: str, price: str, attributes: Attributes = (), indent: str = "    "
 ) -> str:
     """One ``<product>`` element, with its ``<attribute>`` children."""
-    # the vendor's attribute names (SEMANTICS §1.5): qty, not quantity
+    # the vendor's attribute names (docs/semantics.md §1.5): qty, not quantity
     head = f"{indent}<product{_xml_attributes({'refCode': ref_code, 'qty': quantity})}"
     head += _xml_attributes({"price": price})
     if not attributes:

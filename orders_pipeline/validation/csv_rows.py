@@ -1,4 +1,4 @@
-"""Quarantine reasons for CSV rows that cannot be read as rows of their file (SEMANTICS §2).
+"""Quarantine reasons for CSV rows that cannot be read as rows of their file (docs/semantics.md §2).
 
 ``landing.csv_records`` writes why a row is unusable into the raw column ``csv_error`` as
 ``code: sentence`` (``ragged_row: the row has 7 fields, the header 9``). The sentence carries

@@ -1,6 +1,6 @@
 """SQL building blocks for reading fields out of JSON records with explicit types, shared by
-every source's candidate extraction (PITFALLS: never let inference type a field): the kinds a
-field may have, money as kind + text + "casts exactly", timestamps, repeated keys, nesting
+every source's candidate extraction (docs/pitfalls.md: never let inference type a field): the
+kinds a field may have, money as kind + text + "casts exactly", timestamps, repeated keys, nesting
 depth and visible text. Each returns SQL text over a JSON column ``doc`` (or given
 expressions); all of it is code, never input data."""
 

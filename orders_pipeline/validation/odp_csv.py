@@ -1,4 +1,4 @@
-"""Validating landed rows of ODP historical CSV imports (SEMANTICS §1.2, §2).
+"""Validating landed rows of ODP historical CSV imports (docs/semantics.md §1.2, §2).
 
 The layout is the vendor's own (ODP "Import data using CSV"; Zaius dev-docs "CSV Upload" and
 its ``zaius_orders_example.csv``): one record is one row = one line item of one order

@@ -1,7 +1,7 @@
-"""Validating landed ODP order events (SEMANTICS §1.1, §2).
+"""Validating landed ODP order events (docs/semantics.md §1.1, §2).
 
 DuckDB extracts every field with an explicit type from each record's raw text (never
-inference: PITFALLS), pandera checks the candidates as a polars frame, and the outcome of
+inference: docs/pitfalls.md), pandera checks the candidates as a polars frame, and the outcome of
 every record of the batch is written in one transaction: accepted (typed, into
 ``staging.odp_event_records`` and ``staging.odp_event_record_items``), quarantined (with
 every reason and the raw text) or an exact duplicate of an accepted record (counted).
@@ -66,7 +66,7 @@ _EVENT_TEXT_PATHS = (
     "$.type", "$.action", f"{_ORDER}.order_id", "$.data.ts", "$.ts", f"{_ORDER}.currency",
     *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
 )  # fmt: skip
-# Objects whose keys must be unique (SEMANTICS §2: a repeated key is ambiguous).
+# Objects whose keys must be unique (docs/semantics.md §2: a repeated key is ambiguous).
 _KEYED_PATHS = ("$", "$.data", _ORDER, "$.identifiers")
 # Parts of the event read further: extracted once so that the later calls parse only them.
 _PART_PATHS = ("$.identifiers", _ORDER, f"{_ORDER}.items")

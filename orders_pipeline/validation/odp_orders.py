@@ -1,4 +1,4 @@
-"""Validating landed ODP Orders-object updates (SEMANTICS §1.3, §4.4).
+"""Validating landed ODP Orders-object updates (docs/semantics.md §1.3, §4.4).
 
 One record is one update of one order's summary: ``order_id`` (required) and any Order
 Summary field: ``status``, ``subtotal``, ``total``, ``tax``, ``shipping``, ``discount``,

@@ -1,4 +1,4 @@
-"""Validating landed Ometria order snapshots (SEMANTICS §1.4, §2, §6).
+"""Validating landed Ometria order snapshots (docs/semantics.md §1.4, §2, §6).
 
 One record is the whole current state of one order: an Ometria ``Order`` (amounts at the top
 level) or ``OrderExtended`` (amounts under ``totals.local`` and, in the account's base
@@ -13,7 +13,7 @@ will be merged into the existing record", e.g. ``{"@type": "order", "id": "12355
 "status": "cancelled", "is_valid": false}``): a record that lacks a field a full Order
 requires (``timestamp``, ``currency``, ``grand_total`` / ``totals``) is partial. It is
 staged as sent (``is_partial``) and merged field by field into its order's previous state
-by ``sql/staging/stg_ometria_order_states.sql`` (SEMANTICS §1.4). Its time is its own
+by ``sql/staging/stg_ometria_order_states.sql`` (docs/semantics.md §1.4). Its time is its own
 ``timestamp`` when sent, else its file's ingestion time (``ts_inferred``). A partial record
 for an order with no accepted full snapshot before it (staged, or earlier in the batch) is
 quarantined (``unknown_order``, with the missing fields' reasons): land the full order, then
@@ -448,7 +448,7 @@ UNKNOWN_ORDER_MESSAGE = (
     "it; land the full order, then this record again in a new file"
 )
 # The per-record check above trusts an earlier full snapshot of the batch; one that is
-# itself quarantined does not make the order known (SEMANTICS §1.4).
+# itself quarantined does not make the order known (docs/semantics.md §1.4).
 UNKNOWN_ORDER_SQL = f"""
 select p.row_id, 'unknown_order: {UNKNOWN_ORDER_MESSAGE.replace("'", "''")}' as reason
 from {CANDIDATES} as p

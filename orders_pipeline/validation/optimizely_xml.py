@@ -1,4 +1,4 @@
-"""Validating landed Optimizely offline orders (SEMANTICS §1.5, §2).
+"""Validating landed Optimizely offline orders (docs/semantics.md §1.5, §2).
 
 Landing parsed every ``<order>`` into a JSON ``doc`` whose values are the XML's text as sent
 (``landing/optimizely_xml.py``); here DuckDB extracts the fields from it with explicit types,
@@ -8,7 +8,7 @@ exact duplicate (same parsed order: attribute order and whitespace between eleme
 matter).
 
 Decisions taken here (the feed's documentation leaves them open):
-- Attribute names are the vendor's (SEMANTICS §1.5), matched case-sensitively: ``<order
+- Attribute names are the vendor's (docs/semantics.md §1.5), matched case-sensitively: ``<order
   refCode orderDate currency total subTotal? shipping? customerId?>`` and ``<product refCode
   qty price>``. ``subtotal`` and ``quantity`` (this project's earlier names) are read as
   aliases when the documented name is absent; both sent with different values is refused

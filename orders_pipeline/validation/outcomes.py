@@ -1,4 +1,4 @@
-"""Deciding and writing what becomes of every landed record (SEMANTICS §2): accepted,
+"""Deciding and writing what becomes of every landed record (docs/semantics.md §2): accepted,
 quarantined with every reason and its raw text, or an exact duplicate of an accepted record.
 
 Works on the files of one source that are landed but not yet validated, and writes the whole
@@ -19,7 +19,7 @@ import polars as pl
 from orders_pipeline.validation.rules import failures_by_row
 from orders_pipeline.warehouse import transaction
 
-# SEMANTICS §2: JSON records are equal when their parsed values with keys sorted are equal.
+# docs/semantics.md §2: JSON records are equal when their parsed values with keys sorted are equal.
 # json_tree lists every node with its full path, so ordering by path sorts the keys. It is
 # costly (every node carries its subtree's text), so it runs only on records whose cheap
 # dedupe key (the extracted fields, which are key-order independent) is shared with another

@@ -1,6 +1,6 @@
 """Building blocks shared by every source's pandera schema: row checks named by a reason
-code, the money and timestamp rules of SEMANTICS §2, and turning pandera's failure report
-into one list of reasons per record (PITFALLS: validate eagerly with ``lazy=True`` and map
+code, the money and timestamp rules of docs/semantics.md §2, and turning pandera's failure report
+into one list of reasons per record (docs/pitfalls.md: validate eagerly with ``lazy=True`` and map
 ``failure_cases`` back through an explicit row position)."""
 
 from __future__ import annotations

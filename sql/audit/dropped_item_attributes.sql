@@ -1,4 +1,4 @@
--- Product attributes sent with Optimizely XML order lines and dropped (SEMANTICS §1.5), each
+-- Product attributes sent with Optimizely XML order lines and dropped (docs/semantics.md §1.5), each
 -- with the reason: the product is not in the catalog, the catalog has no such attribute for
 -- it, or it has another value (`catalog_value`).
 with verdicts as (

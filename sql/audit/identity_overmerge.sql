@@ -1,4 +1,4 @@
--- Identifiers that link nothing (SEMANTICS §5): over the fan-out limit or blocklisted.
+-- Identifiers that link nothing (docs/semantics.md §5): over the fan-out limit or blocklisted.
 -- Reported by an asset check; the values stay on their orders.
 with fanout as (
     select * from core.identifier_fanout

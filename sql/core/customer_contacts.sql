@@ -1,4 +1,4 @@
--- Each resolved customer's identifiers as lists (SEMANTICS §5): emails and phones sorted,
+-- Each resolved customer's identifiers as lists (docs/semantics.md §5): emails and phones sorted,
 -- every other identifier type as a JSON object of sorted lists. core.customers shows them,
 -- and customers.changed.sql compares them with its last build's to find the customers whose
 -- identifiers changed (merged, split, new or gone).

@@ -2,7 +2,7 @@
 -- events or identifiers can differ from the last build's (incremental_after: the last
 -- record that build had seen; rederived*: the ledger days re-derived since).
 with rederived_orders as (
-    -- new events and exchange rates, or a backfill (SEMANTICS §3, §6)
+    -- new events and exchange rates, or a backfill (docs/semantics.md §3, §6)
     select distinct order_id from core.order_ledger
     where getvariable('rederived')
       and (getvariable('rederived_first_day') is null

@@ -1,4 +1,4 @@
--- Resolved customers (SEMANTICS §5, §7): one row per connected component of identifiers,
+-- Resolved customers (docs/semantics.md §5, §7): one row per connected component of identifiers,
 -- with profile fields (first value wins) and lifecycle metrics on the order subtotal.
 -- An incremental build recomputes only the customers customers.changed.sql lists.
 -- materialized: incremental

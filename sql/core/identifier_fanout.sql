@@ -1,4 +1,4 @@
--- Over-merge guard (SEMANTICS §5): how many distinct other identifier values each identifier
+-- Over-merge guard (docs/semantics.md §5): how many distinct other identifier values each identifier
 -- appears with on the same orders, and whether it may link customers. A value seen with more
 -- than ORDERS_IDENTITY_MAX_FANOUT others (a shop's phone, test@test.com) or on the blocklist
 -- links nothing; it stays on its orders.

@@ -1,4 +1,4 @@
--- The order ledger with each event's resolved customer (SEMANTICS §3, §5): what analysts
+-- The order ledger with each event's resolved customer (docs/semantics.md §3, §5): what analysts
 -- query. A view, so that identity resolution never rewrites the partitioned ledger.
 -- materialized: view
 with ledger as (

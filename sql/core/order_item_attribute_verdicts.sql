@@ -1,5 +1,5 @@
 -- Every product attribute sent with an Optimizely XML order line, judged against the catalog
--- (SEMANTICS §1.5): kept (`dropped_because` NULL) only when core.products has that product
+-- (docs/semantics.md §1.5): kept (`dropped_because` NULL) only when core.products has that product
 -- with that attribute name and value; otherwise the reason it is dropped.
 with items as (
     select * from core.order_items

@@ -1,4 +1,4 @@
--- Product attributes sent with order lines that the catalog confirms (SEMANTICS §1.5): an
+-- Product attributes sent with order lines that the catalog confirms (docs/semantics.md §1.5): an
 -- Optimizely XML product attribute is kept only when core.products has that product with
 -- that attribute name and value; the others are in audit.dropped_item_attributes.
 with verdicts as (

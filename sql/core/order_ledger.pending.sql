@@ -2,12 +2,12 @@
 -- (incremental_after, incremental_through: the positions of that build and of this one):
 -- for every order that received an event, the days from its earliest new event to its last
 -- event (earlier events keep their tallies); and, for new exchange rates, every day from the
--- earliest new rate's date on (SEMANTICS §6: a rate converts the orders placed on or after
+-- earliest new rate's date on (docs/semantics.md §6: a rate converts the orders placed on or after
 -- its date, and those orders' events all lie on or after it). NULL: open on that side.
 with new_events as (
     select order_id, cast(ts as date) as event_date
     from staging.stg_order_events
-    -- revised_seq: also the ODP CSV events that a later file's rows joined (SEMANTICS §1.2)
+    -- revised_seq: also the ODP CSV events that a later file's rows joined (docs/semantics.md §1.2)
     where revised_seq > getvariable('incremental_after')
       and revised_seq <= getvariable('incremental_through')
 ),

@@ -1,4 +1,4 @@
--- The order ledger (SEMANTICS §3): every accepted order event of every source, ordered per
+-- The order ledger (docs/semantics.md §3): every accepted order event of every source, ordered per
 -- order by (ts, arrival sequence), with signed deltas and running tallies. Partitioned by
 -- UTC event date; the customer is joined on in core.order_events, so that a change of
 -- identity touches no partition.
@@ -48,7 +48,7 @@ timeline as (
 rated as (
     -- §6: the rate of the latest exchange_rates date on or before the order's placed_at date,
     -- for the currency the event was sent in and for the order's currency (a range join on
-    -- each rate's validity, not ASOF: PITFALLS); the base currency's rate is 1.
+    -- each rate's validity, not ASOF: docs/pitfalls.md); the base currency's rate is 1.
     select
         timeline.*,
         coalesce(timeline.currency, timeline.order_currency) as sent_currency,
@@ -76,7 +76,7 @@ in_order_currency as (
     -- rate_to_base(order currency). Exact decimals: amount × sent rate is exact in
     -- DECIMAL(38,14); decimal_division divides by the order's rate in integer arithmetic
     -- and rounds half to even to 4 decimals, the scale of every amount as sent (DECIMAL ÷
-    -- DECIMAL would fall back to DOUBLE: PITFALLS). With either rate missing the event is
+    -- DECIMAL would fall back to DOUBLE: docs/pitfalls.md). With either rate missing the event is
     -- left unconverted: it stays in the ledger with its own currency, its amounts are NULL
     -- here and enter no tally, a check lists it, and a later rate file re-derives it.
     select

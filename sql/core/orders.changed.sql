@@ -2,7 +2,7 @@
 -- from the last build's (incremental_after: the last record that build had seen).
 with rederived as (
     -- the orders with ledger rows on the days re-derived since the last build: new events and
-    -- exchange rates (SEMANTICS §3, §6), or a backfill (models.py sets the bounds)
+    -- exchange rates (docs/semantics.md §3, §6), or a backfill (models.py sets the bounds)
     select distinct order_id from core.order_ledger
     where getvariable('rederived')
       and (getvariable('rederived_first_day') is null

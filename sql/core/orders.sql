@@ -1,4 +1,4 @@
--- The order summary (SEMANTICS §4): one row per order, from its ledger, overlaid field by
+-- The order summary (docs/semantics.md §4): one row per order, from its ledger, overlaid field by
 -- field with the ODP Orders-object updates (§4.4).
 -- An incremental build recomputes only the orders orders.changed.sql lists (changed_keys):
 -- every other order's row is as the last build left it.

@@ -1,4 +1,4 @@
--- Daily revenue in the base currency by UTC date of the event ts (SEMANTICS §8).
+-- Daily revenue in the base currency by UTC date of the event ts (docs/semantics.md §8).
 -- Σ net over all days = Σ tally subtotals of all orders; amounts are summed unrounded and
 -- rounded to cents only here.
 -- partition_by: date

@@ -1,4 +1,4 @@
--- Customers by lifecycle stage (SEMANTICS §7), every stage listed even when empty.
+-- Customers by lifecycle stage (docs/semantics.md §7), every stage listed even when empty.
 with customers as (
     select * from core.customers
 ),

@@ -1,4 +1,4 @@
--- Monthly acquisition cohorts (SEMANTICS §8): customers by the month of their first counted
+-- Monthly acquisition cohorts (docs/semantics.md §8): customers by the month of their first counted
 -- order; for every later month, the cohort's net revenue and how many of its customers
 -- placed a counted order.
 with customers as (

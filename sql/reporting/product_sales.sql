@@ -1,4 +1,4 @@
--- Product sales (SEMANTICS §8): units and revenue sold (purchase lines) and returned
+-- Product sales (docs/semantics.md §8): units and revenue sold (purchase lines) and returned
 -- (return lines), in the base currency.
 with items as (
     select * from core.order_items

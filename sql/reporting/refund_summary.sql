@@ -1,4 +1,4 @@
--- Orders by refund state (SEMANTICS §4.3, §8) and the refund rate: the share of orders with
+-- Orders by refund state (docs/semantics.md §4.3, §8) and the refund rate: the share of orders with
 -- any return, refund or cancel.
 with orders as (
     select * from core.orders

@@ -1,4 +1,4 @@
--- Exchange rates to the base currency (SEMANTICS §6), one row per (currency, date): a rate
+-- Exchange rates to the base currency (docs/semantics.md §6), one row per (currency, date): a rate
 -- sent again for the same day replaces the earlier one (latest arrival wins), and each rate
 -- holds until the next date of its currency, which is what the as-of lookup needs.
 with rate_records as (

@@ -1,5 +1,5 @@
 -- Accepted rows of ODP historical CSV imports, each with the order event it belongs to
--- (SEMANTICS §1.2): rows sharing (order_id, action, ts) are one event, whichever file they
+-- (docs/semantics.md §1.2): rows sharing (order_id, action, ts) are one event, whichever file they
 -- came in, so the rows of a later file join an event an earlier file began (an export cut
 -- into parts). The event's id derives from its key, so it stays the same as rows join it;
 -- its arrival is its first row's; a line item's number is its position among the event's

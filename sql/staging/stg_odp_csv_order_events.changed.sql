@@ -1,6 +1,6 @@
 -- The ODP CSV events an incremental build of stg_odp_csv_order_events recomputes: those
 -- with rows accepted since the last build, new events and events that rows of a later file
--- joined (SEMANTICS §1.2).
+-- joined (docs/semantics.md §1.2).
 select distinct order_event_id as event_id
 from staging.stg_odp_csv_event_rows
 where arrival_seq > getvariable('incremental_after')

@@ -1,4 +1,4 @@
--- ODP historical CSV order events (SEMANTICS §1.2): one row per event, i.e. per group of
+-- ODP historical CSV order events (docs/semantics.md §1.2): one row per event, i.e. per group of
 -- accepted rows sharing (order_id, action, ts), in one file or across several. Order-level
 -- values are the same on every row that sends them (validation quarantines an event whose
 -- rows disagree), so each counts once: the first one sent. subtotal is the order-level

@@ -1,4 +1,4 @@
--- Identifiers of ODP historical CSV events (SEMANTICS §1.2, §5): every identifier column of
+-- Identifiers of ODP historical CSV events (docs/semantics.md §1.2, §5): every identifier column of
 -- every accepted row (email, phone, customer_id, vuid, <platform>_customer_id), one row per
 -- (row, type, value) as sent, on the row's event. arrival_seq is the row's own, so that the
 -- identifiers of a row joining an earlier file's event reach the incremental models.

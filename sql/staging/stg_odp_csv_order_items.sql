@@ -1,4 +1,4 @@
--- ODP historical CSV line items (SEMANTICS §1.2): one row per accepted CSV row that carries
+-- ODP historical CSV line items (docs/semantics.md §1.2): one row per accepted CSV row that carries
 -- an item (item_product_id, item_sku, item_price, item_quantity, item_discount or
 -- item_subtotal). Order-level custom fields are copied onto every item, as for ODP events
 -- (§1.1). arrival_seq is the row's own, not its event's: an item that joins an event begun

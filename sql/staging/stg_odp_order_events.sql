@@ -1,4 +1,4 @@
--- ODP order events (SEMANTICS §1.1): one row per accepted API call, typed and named as the
+-- ODP order events (docs/semantics.md §1.1): one row per accepted API call, typed and named as the
 -- ledger expects. Amount fallbacks are resolved in core.order_events, not here.
 -- materialized: incremental
 with records as (

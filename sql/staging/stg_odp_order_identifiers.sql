@@ -1,4 +1,4 @@
--- Identifiers of ODP events (SEMANTICS §5): every key of `identifiers` plus
+-- Identifiers of ODP events (docs/semantics.md §5): every key of `identifiers` plus
 -- data.order.email and data.order.phone, one row per (event, type, value) as sent.
 -- Normalisation happens in stg_order_identifiers, once for every source.
 -- materialized: incremental

@@ -1,4 +1,4 @@
--- ODP line items (SEMANTICS §1.1): one row per element of data.order.items of an accepted
+-- ODP line items (docs/semantics.md §1.1): one row per element of data.order.items of an accepted
 -- event. Custom fields inside items were dropped at validation (ODP ignores them); the
 -- order-level custom fields are copied onto every item.
 -- materialized: incremental

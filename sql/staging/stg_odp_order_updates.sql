@@ -1,4 +1,4 @@
--- ODP Orders-object updates folded into one row per order (SEMANTICS §1.3, §4.4): for each
+-- ODP Orders-object updates folded into one row per order (docs/semantics.md §1.3, §4.4): for each
 -- summary field, the value of the latest update (arrival order) that carried it. An update
 -- carries a field when it sends a non-null, non-empty value: null never clears a field.
 -- Updates create no ledger events; core.orders overlays this row on the event-derived

@@ -1,4 +1,4 @@
--- Ometria snapshots as ledger changes (SEMANTICS §1.4, §6): one row per ledger event that an
+-- Ometria snapshots as ledger changes (docs/semantics.md §1.4, §6): one row per ledger event that an
 -- order's snapshots yield, before the event's fields are filled in (stg_ometria_order_events)
 -- and its lines listed (stg_ometria_order_items). Each snapshot is the whole current state of
 -- its order; the ledger wants events, so consecutive states are differenced:
@@ -35,7 +35,7 @@ snapshot_states as (
         snapshots.order_id,
         snapshots.arrival_seq,
         snapshots.ts,
-        -- SEMANTICS §1.4: per order, snapshots in arrival order
+        -- docs/semantics.md §1.4: per order, snapshots in arrival order
         row_number() over (partition by snapshots.order_id order by snapshots.arrival_seq)
             as snapshot_no,
         lower(trim(snapshots.status)) as status,

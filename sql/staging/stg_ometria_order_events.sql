@@ -1,4 +1,4 @@
--- Ometria order snapshots as ledger events (SEMANTICS §1.4, §6), in the columns of
+-- Ometria order snapshots as ledger events (docs/semantics.md §1.4, §6), in the columns of
 -- stg_order_events. The events themselves (which, their action and amounts) come from
 -- stg_ometria_order_changes; here each gets its snapshot's fields.
 with changes as (

@@ -1,4 +1,4 @@
--- Identifiers of Ometria snapshots (SEMANTICS §1.4, §5): customer.id (as
+-- Identifiers of Ometria snapshots (docs/semantics.md §1.4, §5): customer.id (as
 -- `ometria_customer_id`) and customer.email, as sent. A snapshot with only a first and last
 -- name has none: an anonymous order. Identity links identifiers by order, so a snapshot that
 -- yields no event still links its order's identifiers; event_id is that of the snapshot's

@@ -1,4 +1,4 @@
--- Line items of the ledger events Ometria snapshots yield (SEMANTICS §1.4), in the shape of
+-- Line items of the ledger events Ometria snapshots yield (docs/semantics.md §1.4), in the shape of
 -- stg_order_items:
 --   - the first snapshot's gross purchase carries each line as bought: quantity +
 --     quantity_refunded, subtotal (else total) + refunded;

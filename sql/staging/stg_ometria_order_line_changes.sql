@@ -1,5 +1,5 @@
 -- Ometria line items per snapshot and product, next to the same product's line in the
--- snapshot before (SEMANTICS §1.4): what the items of a refund, cancel or later purchase
+-- snapshot before (docs/semantics.md §1.4): what the items of a refund, cancel or later purchase
 -- are made of. Lines are keyed by product_id, else sku; lines of one snapshot that share a
 -- key are added up. A product in either snapshot of a pair has a row (a line that vanished
 -- shows as zeros now).

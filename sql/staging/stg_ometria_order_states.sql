@@ -1,4 +1,4 @@
--- Each accepted Ometria record as the whole state of its order after it (SEMANTICS §1.4):
+-- Each accepted Ometria record as the whole state of its order after it (docs/semantics.md §1.4):
 -- a full snapshot is its own state; a partial record (Ometria's Push API: "only the supplied
 -- fields will be merged into the existing record") is merged field by field into the state
 -- before it. So every field is the last value sent since the order's latest full snapshot,

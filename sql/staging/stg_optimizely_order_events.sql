@@ -1,4 +1,4 @@
--- Optimizely offline orders (SEMANTICS §1.5): every accepted <order> is one `purchase`
+-- Optimizely offline orders (docs/semantics.md §1.5): every accepted <order> is one `purchase`
 -- event, order_id = refCode, ts = orderDate. `subtotal` is as sent; when it is absent the
 -- ledger takes Σ item subtotals (items_subtotal), as for every source (§3).
 -- materialized: incremental

@@ -1,4 +1,4 @@
--- Optimizely offline-order products (SEMANTICS §1.5): one row per <product> of an accepted
+-- Optimizely offline-order products (docs/semantics.md §1.5): one row per <product> of an accepted
 -- <order>. `price` is per unit, so the line subtotal is quantity × price. The product's
 -- <attribute>s are kept as sent in `attributes`; core.order_item_attributes keeps those the
 -- catalog confirms. The order's own <attribute>s are copied onto every item as `custom`.

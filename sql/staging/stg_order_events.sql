@@ -1,4 +1,4 @@
--- Every source's order events in one shape: the input of the ledger (SEMANTICS §3).
+-- Every source's order events in one shape: the input of the ledger (docs/semantics.md §3).
 -- Each source's staging model returns exactly these columns, in this order:
 --   event_id, source, order_id, action, ts, ts_inferred, arrival_seq,
 --   record_part (orders the events one record yields: 0, 1, ...), file, record_no, currency,
@@ -8,7 +8,7 @@
 --   dropped_item_fields, subtotal_base_sent, total_base_sent (amounts already in the base
 --   currency, same sign convention as subtotal/total; NULL when the source sent none).
 -- revised_seq: the arrival of the latest record that changed the event (its arrival_seq for
--- every source but ODP CSV, whose events later files may join, SEMANTICS §1.2). An
+-- every source but ODP CSV, whose events later files may join, docs/semantics.md §1.2). An
 -- incremental build replaces the events stg_order_events.changed.sql lists, and the
 -- partition planning re-derives the days of every event revised since the last model run.
 -- materialized: incremental

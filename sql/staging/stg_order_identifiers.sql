@@ -1,4 +1,4 @@
--- Every source's identifiers, normalised (SEMANTICS §5, sql/macros.sql): email trimmed and
+-- Every source's identifiers, normalised (docs/semantics.md §5, sql/macros.sql): email trimmed and
 -- lower-cased, phone reduced to `+` and digits, other ids trimmed, invisible characters
 -- stripped from all. Empty values never link.
 -- materialized: incremental

@@ -83,7 +83,7 @@ CONFIGURED_COMMERCE = """<orders>
 </orders>
 """
 
-# Every orderDate form SEMANTICS §1.5 reads, one order each; all are 14:25 UTC on
+# Every orderDate form docs/semantics.md §1.5 reads, one order each; all are 14:25 UTC on
 # 2017-04-23 except the date alone (midnight UTC).
 DATE_FORMS = {
     "D-gmt-seconds": ("2017-04-23T14:25:00 GMT", datetime(2017, 4, 23, 14, 25, tzinfo=UTC)),
@@ -276,7 +276,7 @@ def _ndjson(*records: dict) -> str:
     return "".join(json.dumps(r) + "\n" for r in records)
 
 
-# Files are taken in lexicographic order of their path (SEMANTICS §3).
+# Files are taken in lexicographic order of their path (docs/semantics.md §3).
 LANDING = {
     "optimizely_xml/historical_online_orders.xml": HISTORICAL_ONLINE_ORDERS,
     "optimizely_xml/offline_orders_mandatory.xml": OFFLINE_ORDERS_MANDATORY,

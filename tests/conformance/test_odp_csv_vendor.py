@@ -1,4 +1,4 @@
-"""ODP / Zaius historical CSV, loaded exactly as the vendor documents it (SEMANTICS §1.2).
+"""ODP / Zaius historical CSV, loaded exactly as the vendor documents it (docs/semantics.md §1.2).
 
 The inputs are the vendor's own, byte for byte; the expected numbers are worked out by hand
 from the vendor's text, written next to each assertion, never read off the pipeline.

@@ -1,4 +1,4 @@
-"""ODP order events as the ODP Events API documents them (SEMANTICS §1.1, §2, §3) and as
+"""ODP order events as the ODP Events API documents them (docs/semantics.md §1.1, §2, §3) and as
 ODP's SDKs send them (``data.idempotence_id``). Examples and their pages: ``examples.py``;
 expected numbers worked out from the vendor's text."""
 

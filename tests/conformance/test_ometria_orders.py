@@ -1,4 +1,4 @@
-"""Ometria orders as Ometria documents them (SEMANTICS §1.4): the Order API's Order and
+"""Ometria orders as Ometria documents them (docs/semantics.md §1.4): the Order API's Order and
 OrderExtended examples, and the Push API's partial record ("only the supplied fields will be
 merged into the existing record"). Examples and their pages: ``examples.py``; expected
 numbers worked out from the vendor's text."""

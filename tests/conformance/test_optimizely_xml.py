@@ -1,4 +1,4 @@
-"""Optimizely offline / historical orders XML as the vendor publishes it (SEMANTICS §1.5).
+"""Optimizely offline / historical orders XML as the vendor publishes it (docs/semantics.md §1.5).
 
 The feeds are the vendor's own examples (``examples.py``, each with its URL); the expected
 numbers are worked out from the vendor's text, the arithmetic written beside them. One

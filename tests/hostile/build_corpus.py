@@ -1,7 +1,7 @@
 """Writes the hostile-input corpus: ``corpus/odp_events/<case file>`` and ``corpus/expected.json``.
 
 Each case is declared once, here: the bytes of the file and, next to them, the outcome the
-pipeline must produce (SEMANTICS §1.1, §2), written by hand, never read back from a run.
+pipeline must produce (docs/semantics.md §1.1, §2), written by hand, never read back from a run.
 Run ``python -m tests.hostile.build_corpus`` after changing a case; ``test_corpus`` checks
 that the committed files are what this script writes.
 

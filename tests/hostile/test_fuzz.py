@@ -1,6 +1,6 @@
 """Fuzzing the ODP landing: arbitrary JSON, mutated valid events and raw bytes, written as
 NDJSON lines (and sometimes as one JSON array file), must never fail a run, and every record
-must be accounted for (SEMANTICS §2: records = accepted + quarantined + duplicates)."""
+must be accounted for (docs/semantics.md §2: records = accepted + quarantined + duplicates)."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def has_lone_surrogate(value: Any) -> bool:
 
 
 def expected_records(name: str, data: bytes) -> int:
-    """Records of a file as SEMANTICS §2 counts them: non-blank lines of NDJSON; elements
+    """Records of a file as docs/semantics.md §2 counts them: non-blank lines of NDJSON; elements
     of a JSON array (every element is JSON here; but an escaped lone surrogate is not JSON to
     DuckDB, and a .json file that is not JSON is one record)."""
     if name.endswith(".json"):

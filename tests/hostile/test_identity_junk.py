@@ -1,5 +1,5 @@
-"""Identifier values that identify nobody must not link customers (SEMANTICS §5: "Null/empty
-identifiers must never link"; PITFALLS: over-merge is a privacy incident)."""
+"""Identifier values that identify nobody must not link customers (docs/semantics.md §5: "Null/empty
+identifiers must never link"; docs/pitfalls.md: over-merge is a privacy incident)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile Optimizely XML feeds (SEMANTICS §1.5: entity expansion and external entities are
+"""Hostile Optimizely XML feeds (docs/semantics.md §1.5: entity expansion and external entities are
 disabled): nothing is expanded, read or fetched; every hostile or broken file ends as
 quarantined records whose counts reconcile, and the other files of the landing load. A large
 feed lands with memory bounded by a batch, not by the file."""

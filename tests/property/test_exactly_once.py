@@ -65,7 +65,7 @@ SETTINGS = {
 def _derived_tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every staging, core and reporting table, as rows, without arrival numbers.
 
-    One fresh run takes its files in path order, folder first (SEMANTICS §3), so a rate file
+    One fresh run takes its files in path order, folder first (docs/semantics.md §3), so a rate file
     landed between two event files arrives after both there: the sequence numbers differ,
     while the order within each source, which is all the rules read (ties between events,
     the latest rate of a day, the latest update of an order), is the same."""

@@ -1,4 +1,4 @@
-"""SEMANTICS §6: one base currency; other currencies convert at the rate of the latest
+"""docs/semantics.md §6: one base currency; other currencies convert at the rate of the latest
 exchange_rates date on or before the order's placed_at date; Ometria's base totals are used
 as sent; an order with no usable rate keeps NULL base amounts and is reported, never dropped."""
 

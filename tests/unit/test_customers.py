@@ -1,4 +1,4 @@
-"""SEMANTICS §5 (identity resolution) and §7 (customer metrics) rule by rule."""
+"""docs/semantics.md §5 (identity resolution) and §7 (customer metrics) rule by rule."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ AMOUNT_TEXT = re.compile(r'"(?:total|subtotal|tax|shipping|discount|price)"\s*:\
 
 
 def read_records(folder: Path) -> list[tuple[str, str]]:
-    """(file name, raw text) of every record, counted as SEMANTICS §2 counts them."""
+    """(file name, raw text) of every record, counted as docs/semantics.md §2 counts them."""
     records = []
     for path in sorted(folder.iterdir()):
         text = path.read_text(encoding="utf-8")
@@ -40,7 +40,7 @@ def read_records(folder: Path) -> list[tuple[str, str]]:
 
 
 def quarantine_reasons(raw: str) -> set[str]:
-    """The SEMANTICS §2 schema rules a record breaks (empty for a valid event)."""
+    """The docs/semantics.md §2 schema rules a record breaks (empty for a valid event)."""
     try:
         doc = json.loads(raw, parse_float=Decimal)
     except ValueError:

@@ -1,4 +1,4 @@
-"""One normalisation of emails and phones for every source and model (SEMANTICS §5,
+"""One normalisation of emails and phones for every source and model (docs/semantics.md §5,
 ``sql/macros.sql``): an email or phone sent with spaces, upper case and invisible characters
 (a zero-width space, a BOM, a no-break space) is the same value wherever it came from, as an
 identifier and as an order's contact."""

@@ -1,4 +1,4 @@
-"""Identity resolution on graph shapes that break naive algorithms (SEMANTICS §5, PITFALLS
+"""Identity resolution on graph shapes that break naive algorithms (docs/semantics.md §5, PITFALLS
 "Identity resolution"): a long chain, a star, and a chain cut by the blocklist."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def statements_to_resolve_chain(n: int) -> tuple[int, int]:
 
 
 def test_a_chain_costs_as_many_passes_as_two_links():
-    """PITFALLS "Identity resolution": label propagation or a recursive CTE needs a pass per
+    """docs/pitfalls.md "Identity resolution": label propagation or a recursive CTE needs a pass per
     link of a chain; components are found in one pass, so resolving 10,000 links runs the
     same statements as resolving 2 (a bound on the work that does not depend on the clock)."""
     assert statements_to_resolve_chain(CHAIN_LENGTH) == (statements_to_resolve_chain(3)[0], 1)

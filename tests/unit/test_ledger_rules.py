@@ -1,4 +1,4 @@
-"""SEMANTICS §3 rule by rule: the order ledger, its signed deltas and running tallies."""
+"""docs/semantics.md §3 rule by rule: the order ledger, its signed deltas and running tallies."""
 
 from __future__ import annotations
 

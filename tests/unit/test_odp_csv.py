@@ -1,4 +1,4 @@
-"""ODP historical CSV imports (SEMANTICS §1.2) through the real pipeline: every documented
+"""ODP historical CSV imports (docs/semantics.md §1.2) through the real pipeline: every documented
 column parsed value by value, rows grouped into order events, identity, and what gets
 quarantined."""
 
@@ -238,8 +238,8 @@ def test_two_actions_of_one_order_are_two_events(history):
 
 
 def test_a_refund_with_negative_amounts_reduces_the_order_by_their_absolute_value(history):
-    """SEMANTICS §1.2, §3: amounts may be negative on returns and refunds; the purchase of 40
-    (total 44) less a refund sent as subtotal -10, total -10 leaves 30 (total 34)."""
+    """docs/semantics.md §1.2, §3: amounts may be negative on returns and refunds; the purchase
+    of 40 (total 44) less a refund sent as subtotal -10, total -10 leaves 30 (total 34)."""
     ledger = history.ledger("NEG")
     assert [(e["action"], e["subtotal_delta"], e["total_delta"]) for e in ledger] == [
         ("purchase", Decimal("40"), Decimal("44")),
@@ -301,7 +301,7 @@ def test_every_bad_row_is_quarantined_with_its_reason(history):
 
 
 def test_an_export_cut_in_two_files_landed_in_two_runs_counts_once(tmp_path):
-    """SEMANTICS §1.2: rows sharing (order_id, action, ts) are one event also across files;
+    """docs/semantics.md §1.2: rows sharing (order_id, action, ts) are one event also across files;
     the later file's rows join the event and the ledger re-derives it. Order CUT is order
     WHOLE's rows, cut after its second row: they end with the same ledger and revenue. A row
     of the second part that disagrees with the first part's order-level values is refused."""

@@ -1,4 +1,4 @@
-"""ODP Orders-object updates (SEMANTICS §1.3, §4.4) through the real pipeline: JSON, NDJSON
+"""ODP Orders-object updates (docs/semantics.md §1.3, §4.4) through the real pipeline: JSON, NDJSON
 and CSV updates folded into one row per order, latest arrival per field; malformed updates
 quarantined; duplicates counted; no ledger events."""
 

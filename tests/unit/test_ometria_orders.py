@@ -1,4 +1,4 @@
-"""Ometria Order / OrderExtended snapshots (SEMANTICS §1.4, §2, §5, §6) through the real
+"""Ometria Order / OrderExtended snapshots (docs/semantics.md §1.4, §2, §5, §6) through the real
 pipeline: every field parsed, the seed document's own examples, snapshots turned into ledger
 events step by step, identity, quarantine and duplicates."""
 

@@ -1,4 +1,5 @@
-"""The Optimizely offline-orders XML feed (SEMANTICS §1.5): each <order> is one purchase event.
+"""The Optimizely offline-orders XML feed (docs/semantics.md §1.5): each <order> is one purchase
+event.
 
 Feeds are built from the element list of the feed's documentation: <orders>, <order refCode
 orderDate currency total subtotal shipping>, <user email>, <product refCode quantity price>

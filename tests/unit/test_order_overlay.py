@@ -1,4 +1,4 @@
-"""SEMANTICS §4.4: ODP Orders-object updates overlay the order summary field by field, the
+"""docs/semantics.md §4.4: ODP Orders-object updates overlay the order summary field by field, the
 latest update (arrival order) winning, subtotal and total included; the event-derived tally
 stays in ``tally_subtotal`` and ``is_overridden`` marks the order; an update for an order
 with no event creates its summary row with ``created_by = 'object'`` and no revenue."""

@@ -1,4 +1,5 @@
-"""SEMANTICS §4.1–4.3 rule by rule: the order summary, one row per order, from its ledger."""
+"""docs/semantics.md §4.1–4.3 rule by rule: the order summary, one row per order, from its
+ledger."""
 
 from __future__ import annotations
 

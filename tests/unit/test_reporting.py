@@ -1,4 +1,4 @@
-"""SEMANTICS §8 rule by rule: the reporting tables, in the base currency, by UTC date of the
+"""docs/semantics.md §8 rule by rule: the reporting tables, in the base currency, by UTC date of the
 event `ts`."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""SEMANTICS §2 rule by rule: what a record is, quarantine with every reason, exact duplicates,
-per-file reconciliation, and the forms of `ts` (§1.1) a record may carry.
+"""docs/semantics.md §2 rule by rule: what a record is, quarantine with every reason, exact
+duplicates, per-file reconciliation, and the forms of `ts` (§1.1) a record may carry.
 
 Most of these rules are about one record or one file at a time, so their cases share one
 landing folder and one pipeline run (the module fixture ``landed``): each test declares its own
