@@ -1,5 +1,5 @@
-"""Identity resolution on graph shapes that break naive algorithms (docs/semantics.md §5, PITFALLS
-"Identity resolution"): a long chain, a star, and a chain cut by the blocklist."""
+"""Identity resolution on graph shapes that break naive algorithms (docs/semantics.md §5,
+docs/pitfalls.md "Identity resolution"): a long chain, a star, and a chain cut by the blocklist."""
 
 from __future__ import annotations
 
