@@ -4,7 +4,9 @@ warehouse it wrote. They build data; assertions stay in the tests."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,3 +195,33 @@ def run_events(landing: Path, run_landing: Callable[..., Warehouse]) -> Callable
         return run_landing(landing, **settings)
 
     return _run
+
+
+def bytes_under(path: Path) -> Iterator[tuple[Path, bytes]]:
+    """Every file's bytes under ``path`` (a file or a folder); for SQLite files (Dagster's
+    storage) also every value, with zlib-compressed blobs (Dagster's job snapshots)
+    decompressed."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        data = file.read_bytes()
+        yield file, data
+        if data.startswith(b"SQLite format 3"):
+            yield file, b"\n".join(sqlite_values(file))
+
+
+def sqlite_values(file: Path) -> Iterator[bytes]:
+    con = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    try:
+        tables = con.execute("select name from sqlite_master where type = 'table'").fetchall()
+        for (table,) in tables:
+            for row in con.execute(f'select * from "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        try:
+                            yield zlib.decompress(value)
+                        except zlib.error:
+                            yield value
+                    elif isinstance(value, str):
+                        yield value.encode()
+    finally:
+        con.close()

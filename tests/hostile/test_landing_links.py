@@ -1,19 +1,21 @@
 """Issue 13 item 1: landing reads only regular files inside the landing folder. Symbolic
 links, to a file, to ``/proc/self/environ`` or to a folder outside, are never followed: each
 is listed in the run output and in ``audit.skipped_files`` by its own name, and neither the
-secret nor the environment reaches any byte of the warehouse or of the analyst database."""
+secret nor the environment reaches any byte of the warehouse, of the analyst database or of
+Dagster's storage."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from orders_pipeline.cli import print_summary
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
-from tests.conftest import day, odp_event, write_ndjson
+from tests.conftest import bytes_under, day, odp_event, write_ndjson
 
 SECRET = "s3cr3t-canary-7f1c2e"
 
@@ -37,7 +39,10 @@ def test_links_are_not_followed_and_nothing_behind_them_is_stored(tmp_path: Path
     (landing / "ometria_orders").symlink_to(outside / "folder")  # a source folder itself
     settings = Settings(landing_dir=landing, warehouse=tmp_path / "w" / "warehouse.duckdb")
 
-    summary = run_pipeline(settings)
+    home = tmp_path / "dagster_home"  # a persistent instance, whose files can be read
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(str(home)) as instance:
+        summary = run_pipeline(settings, instance=instance)
 
     assert summary.success, summary.errors
     links = ["odp_events/env.ndjson", "odp_events/linked", "odp_events/secret.ndjson",
@@ -51,8 +56,8 @@ def test_links_are_not_followed_and_nothing_behind_them_is_stored(tmp_path: Path
 
     stored = [settings.warehouse, settings.analytics_path]
     assert all(path.exists() for path in stored)
-    for path in [*stored, *(p for p in tmp_path.glob("w/*.wal"))]:
-        data = path.read_bytes()
-        assert SECRET.encode() not in data, f"the secret is in {path.name}"
-        leaked = [entry[:20] for entry in environment_entries() if entry in data]
-        assert not leaked, f"environment entries in {path.name}: {leaked}"
+    for place in [*stored, *tmp_path.glob("w/*.wal"), home]:
+        for path, data in bytes_under(place):
+            assert SECRET.encode() not in data, f"the secret is in {path.name}"
+            leaked = [entry[:20] for entry in environment_entries() if entry in data]
+            assert not leaked, f"environment entries in {path.name}: {leaked}"

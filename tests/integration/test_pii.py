@@ -4,8 +4,6 @@ and nothing personal reaches the analyst database or Dagster's storage (issue 13
 from __future__ import annotations
 
 import json
-import sqlite3
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from orders_pipeline.config import ConfigError, Settings
 from orders_pipeline.privacy import PUBLISHED_COLUMNS, pii_hash
 from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.runner import RunSummary, run_pipeline
-from tests.conftest import day, odp_event, table_contents, write_ndjson
+from tests.conftest import bytes_under, day, odp_event, table_contents, write_ndjson
 
 KEY = "a-test-key-of-some-length"
 
@@ -211,40 +209,11 @@ def _planted_landing(landing: Path) -> None:
     catalog.write_text("product_id,sku,name,size\nP1,SKU-1,Mug,M\n", encoding="utf-8")
 
 
-def _bytes_under(path: Path) -> Iterator[tuple[Path, bytes]]:
-    """Every file's bytes; for SQLite files (Dagster's storage) also every value, with
-    zlib-compressed blobs (Dagster's job snapshots) decompressed."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        data = file.read_bytes()
-        yield file, data
-        if data.startswith(b"SQLite format 3"):
-            yield file, b"\n".join(_sqlite_values(file))
-
-
-def _sqlite_values(file: Path) -> Iterator[bytes]:
-    con = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
-    try:
-        tables = con.execute("select name from sqlite_master where type = 'table'").fetchall()
-        for (table,) in tables:
-            for row in con.execute(f'select * from "{table}"'):
-                for value in row:
-                    if isinstance(value, bytes):
-                        try:
-                            yield zlib.decompress(value)
-                        except zlib.error:
-                            yield value
-                    elif isinstance(value, str):
-                        yield value.encode()
-    finally:
-        con.close()
-
-
 def _found(secrets: list[str], *places: Path) -> dict[str, list[str]]:
     """Which secrets occur in which files (as UTF-8 bytes, or lower-cased)."""
     found: dict[str, list[str]] = {}
     for place in places:
-        for file, data in _bytes_under(place):
+        for file, data in bytes_under(place):
             lowered = data.lower()
             for secret in secrets:
                 if secret.encode() in data or secret.lower().encode() in lowered:
