@@ -222,11 +222,12 @@ def item_candidates_sql() -> str:
     known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
     return f"""
     with items as (
-        select c.row_id, i.item_no, i.item as doc
-        from {CANDIDATES} as c,
-             unnest(cast(json_extract(c.doc, '$.lineitems') as json[]))
-                 with ordinality as i(item, item_no)
-        where c.lineitems_kind = 'ARRAY'
+        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
+        -- that copied the whole record once per line (10,000 lines ran out of memory)
+        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
+        from (select row_id, cast(json_extract(doc, '$.lineitems') as json[]) as items
+              from {CANDIDATES}
+              where lineitems_kind = 'ARRAY')
     )
     select
         row_id, item_no, doc as item,

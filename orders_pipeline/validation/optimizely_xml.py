@@ -119,10 +119,13 @@ def _attributes_sql(source: str, list_path: str, keys: tuple[str, ...]) -> str:
     key_columns = ", ".join(keys)
     return f"""
     with sent as (
-        select {key_columns}, a.attribute, a.position
-        from {source},
-             unnest(cast(coalesce(json_extract(doc, '{list_path}'), '[]') as json[]))
-                 with ordinality as a(attribute, position)
+        -- unnested beside its subscripts (a lateral unnest copied each row once per element)
+        select {key_columns}, unnest(attributes) as attribute,
+               generate_subscripts(attributes, 1) as position
+        from (select {key_columns},
+                     cast(coalesce(json_extract(doc, '{list_path}'), '[]') as json[])
+                         as attributes
+              from {source})
     ),
     by_key as (
         select {key_columns}, attribute ->> '$.key' as key,
@@ -224,11 +227,12 @@ def item_candidates_sql() -> str:
     """One row per ``<product>`` of the candidate orders."""
     return f"""
     with products as (
-        select c.row_id, p.item_no, p.product as doc
-        from optimizely_order_candidates as c,
-             unnest(cast(json_extract(c.doc, '$.products') as json[]))
-                 with ordinality as p(product, item_no)
-        where c.is_order
+        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
+        -- that copied the whole order once per product (10,000 products ran out of memory)
+        select row_id, unnest(products) as doc, generate_subscripts(products, 1) as item_no
+        from (select row_id, cast(json_extract(doc, '$.products') as json[]) as products
+              from optimizely_order_candidates
+              where is_order)
     ),
     product_attributes as ({_attributes_sql("products", "$.attributes", ("row_id", "item_no"))})
     select

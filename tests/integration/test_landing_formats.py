@@ -144,3 +144,33 @@ def test_a_utf16_or_utf32_file_is_quarantined_naming_the_encoding(
     [(reasons,)] = query(tmp_path / "w.duckdb", "select reasons from audit.quarantine")
     assert any(named in reason for reason in reasons), reasons
     assert query(tmp_path / "w.duckdb", "select count(*) from staging.odp_event_records") == [(0,)]
+
+
+def validate_all(landing: Path, warehouse: Path) -> None:
+    """Land and validate every source, in the low memory limit."""
+    config = Settings(landing_dir=landing, warehouse=warehouse, duckdb_memory_limit=LOW_MEMORY)
+    with connect(config) as con:
+        ensure_landing_tables(con)
+        ensure_source_tables(con)
+        land_new_files(con, config, SOURCES)
+        for source in SOURCES:
+            validate_pending(con, source.validation)
+
+
+def test_an_xml_order_with_10000_products_validates_in_a_low_memory_limit(tmp_path: Path):
+    landing = tmp_path / "landing"
+    products = "".join(f'<product refCode="P{n}" qty="1" price="1"/>' for n in range(10_000))
+    xml = landing / "optimizely_xml" / "big.xml"
+    xml.parent.mkdir(parents=True)
+    xml.write_text(
+        '<orders><order refCode="X-BIG" orderDate="2026-06-01T09:00:00Z" currency="USD" '
+        f'total="10000">{products}</order></orders>',
+        encoding="utf-8",
+    )
+    validate_all(landing, tmp_path / "w.duckdb")
+    loads = query(tmp_path / "w.duckdb", "select source, accepted from audit.loads")
+    assert loads == [("optimizely_xml", 1)]
+    items = query(
+        tmp_path / "w.duckdb", "select count(*) from staging.optimizely_order_record_items"
+    )
+    assert items == [(10_000,)]
