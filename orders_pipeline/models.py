@@ -154,11 +154,15 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 pending_sql=pending_sql,
             )
         )
-    return _with_fingerprints(models)
+    # the session macros (normalisation) are part of every model's logic: a change to them
+    # must rebuild the incremental models like a change to the models' own SQL
+    macros = sql_dir / "macros.sql"
+    return _with_fingerprints(models, macros.read_text(encoding="utf-8") if macros.exists() else "")
 
 
-def _with_fingerprints(models: list[SqlModel]) -> list[SqlModel]:
-    """The models with their ``fingerprint``: their SQL and their upstream models' SQL."""
+def _with_fingerprints(models: list[SqlModel], macros: str) -> list[SqlModel]:
+    """The models with their ``fingerprint``: their SQL, their upstream models' SQL and the
+    session macros they may call."""
     by_name = {(m.schema, m.name): m for m in models}
     memo: dict[tuple[str, str], str] = {}
 
@@ -170,7 +174,7 @@ def _with_fingerprints(models: list[SqlModel]) -> list[SqlModel]:
             upstream = sorted(
                 digest(ref, path + (key,)) for ref in model.references if ref in by_name
             )
-            own = [model.sql, model.changed_sql or "", model.pending_sql or ""]
+            own = [model.sql, model.changed_sql or "", model.pending_sql or "", macros]
             memo[key] = hashlib.sha256("\0".join([*own, *upstream]).encode()).hexdigest()
         return memo[key]
 
@@ -266,6 +270,24 @@ def _latest_partition_build(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select coalesce(max(build_no), 0) from state.partition_builds").fetchall()[
         0
     ][0]
+
+
+@dataclass(frozen=True)
+class _Build:
+    """A model's last committed build, as ``state.model_builds`` records it."""
+
+    fingerprint: str
+    built_through: int
+    partition_build_no: int
+
+
+def _last_build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> _Build | None:
+    rows = con.execute(
+        "select fingerprint, built_through, partition_build_no from state.model_builds "
+        "where model = ?",
+        [model.qualified_name],
+    ).fetchall()
+    return _Build(*rows[0]) if rows else None
 
 
 def _record_build(
@@ -371,20 +393,18 @@ def run_model_partitions(
             fingerprint = _build_fingerprint(con, model, salt)
             through = input_position(con, model)
             partition_build_no = _latest_partition_build(con)
-            built = con.execute(
-                "select fingerprint, built_through, partition_build_no from state.model_builds "
-                "where model = ?",
-                [model.qualified_name],
-            ).fetchall()
+            built = _last_build(con, model)
             if (
                 full_refresh
-                or not built
-                or built[0][0] != fingerprint
+                or built is None
+                or built.fingerprint != fingerprint
                 or not table_exists(con, model.schema, model.name)
             ):
                 first = last = None
             else:
-                owed = _pending_days(con, model, built[0][1], through, built[0][2])
+                owed = _pending_days(
+                    con, model, built.built_through, through, built.partition_build_no
+                )
                 if owed is not None:
                     first, last = _span([(first, last), owed])  # type: ignore[misc]
             # a model may read only what the range needs (order_ledger: the orders with
@@ -467,19 +487,20 @@ def run_incremental_model(
             con.execute(f"create schema if not exists {model.schema}")
             through = input_position(con, model)
             partition_build_no = _latest_partition_build(con)
-            built = con.execute(
-                "select fingerprint, built_through, partition_build_no from state.model_builds "
-                "where model = ?",
-                [model.qualified_name],
-            ).fetchall()
+            built = _last_build(con, model)
             exists = table_exists(con, model.schema, model.name)
             fingerprint = _build_fingerprint(con, model)
-            incremental = not full_refresh and exists and built and built[0][0] == fingerprint
-            after = built[0][1] if incremental else -1
+            incremental = (
+                not full_refresh
+                and exists
+                and built is not None
+                and built.fingerprint == fingerprint
+            )
+            after = built.built_through if incremental else -1
             con.execute("set variable incremental_after = ?::bigint", [after])
             con.execute("set variable incremental_through = ?::bigint", [through])
             if model.unique_key is not None:
-                _set_rederived_days(con, built[0][2] if incremental else None)
+                _set_rederived_days(con, built.partition_build_no if incremental else None)
                 _collect_changed_keys(con, model, incremental)
             if incremental:
                 if model.unique_key is not None:
