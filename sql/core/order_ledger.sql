@@ -18,7 +18,10 @@ with events as (
 ),
 
 exchange_rates as (
+    -- rates to the configured base only: a rate to another base is never read as one to it
+    -- (issue 11: that relabelled GBP→USD rates as GBP→EUR after --base-currency EUR)
     select * from staging.stg_exchange_rates
+    where base_currency = getvariable('base_currency')
 ),
 
 timeline as (

@@ -36,9 +36,10 @@ def _first_batch(landing: Path) -> None:
         ],
     )
     (landing / "exchange_rates").mkdir(parents=True, exist_ok=True)
-    # rates into USD (EUR) and into EUR (USD): either can be the base currency
+    # rates to USD (of EUR) and to EUR (of USD): either can be the base currency
     (landing / "exchange_rates" / "rates.csv").write_text(
-        "date,currency,rate_to_base\n2026-05-01,EUR,1.10\n2026-05-01,USD,0.90\n"
+        "date,base_currency,currency,rate_to_base\n2026-05-01,USD,EUR,1.10\n"
+        "2026-05-01,EUR,USD,0.90\n"
     )
 
 
