@@ -8,11 +8,17 @@ import sys
 import time
 from collections.abc import Sequence
 
+import dagster as dg
+import duckdb
+
 from orders_pipeline import bench
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.instance import open_instance
 from orders_pipeline.interrupts import RunInterrupted
+from orders_pipeline.layout import check_landing_layout
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
+from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import WarehouseLocked
 
 # 128 + SIGINT, as shells report a program stopped by Ctrl-C (also used for SIGTERM)
@@ -63,30 +69,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
         return bench.main(args)
+    # every setting is checked before any work: one line and exit 2 (issue 16)
     try:
         settings = Settings.from_env().with_overrides(
             landing_dir=args.landing, warehouse=args.warehouse, base_currency=args.base_currency
         )
+        settings.check_paths()
+        layout = check_landing_layout(settings.landing_dir, [s.name for s in SOURCES])
+        instance = open_instance()
     except ConfigError as error:
         print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
         return 2
-    if not settings.landing_dir.is_dir():
-        print(
-            f"orders-pipeline: the landing folder {settings.landing_dir} does not exist "
-            "(set ORDERS_LANDING_DIR or pass --landing)",
-            file=sys.stderr,
-        )
-        return 2
+    for line in layout.warnings():
+        print(f"orders-pipeline: warning: {line}", file=sys.stderr)
+    try:
+        return _run(args, settings, instance)
+    finally:
+        instance.dispose()
+
+
+def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInstance) -> int:
     configure_progress_output()
     # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
     # while a step runs, so both end the same way: one line and exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
+        print(f"  Dagster instance: {instance.root_directory} (the UI: make ui)")
         started = time.perf_counter()
-        summary = run_pipeline(settings, quiet=not args.verbose, full_refresh=args.full_refresh)
+        summary = run_pipeline(
+            settings, instance, quiet=not args.verbose, full_refresh=args.full_refresh
+        )
         print_summary(summary, time.perf_counter() - started)
-    except (RunInterrupted, KeyboardInterrupt) as stopped:
+    # between steps (planning the model run, reading the summary) Ctrl-C stops a DuckDB query
+    # with its InterruptException, or Dagster's own bookkeeping with its interrupted error
+    except (
+        RunInterrupted,
+        KeyboardInterrupt,
+        duckdb.InterruptException,
+        dg.DagsterExecutionInterruptedError,
+    ) as stopped:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not isinstance(stopped, RunInterrupted):

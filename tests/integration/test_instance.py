@@ -1,0 +1,59 @@
+"""Issue 16: ``orders-pipeline run`` records into the persistent Dagster instance in
+``$DAGSTER_HOME`` that the UI reads, so the UI shows its runs, materialisations, partition
+status and check results."""
+
+from __future__ import annotations
+
+import signal
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from orders_pipeline import cli
+from orders_pipeline.checks import CHECKS
+from tests.conftest import day, odp_event, write_ndjson
+
+
+def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evaluations(
+    tmp_path, monkeypatch, capsys
+):
+    landing = tmp_path / "landing"
+    write_ndjson(
+        landing / "odp_events" / "a.ndjson",
+        [
+            odp_event("purchase", "A1", day(1), subtotal=100),
+            odp_event("purchase", "B1", day(2), subtotal=50),
+        ],
+    )
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    saved = signal.getsignal(signal.SIGTERM)
+    try:
+        code = cli.main(
+            ["run", "--landing", str(landing), "--warehouse", str(tmp_path / "wh.duckdb")]
+        )
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    assert code == 0, capsys.readouterr().err
+    assert f"Dagster instance: {home}" in capsys.readouterr().out
+    assert (home / "dagster.yaml").exists()  # the project's instance settings, copied
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        runs = instance.get_runs()
+        assert sorted(r.job_name for r in runs) == ["ingest_job", "models_job"]
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # unpartitioned and partitioned assets are materialised; the partitions are the days
+        # with events, as the UI's partition bar shows them
+        for key in (["raw", "odp_events"], ["core", "customers"], ["reporting", "daily_revenue"]):
+            assert instance.get_latest_materialization_event(dg.AssetKey(key)) is not None, key
+        days = {datetime.fromtimestamp(day(n), UTC).date().isoformat() for n in (1, 2)}
+        ledger = dg.AssetKey(["core", "order_ledger"])
+        assert days <= instance.get_materialized_partitions(ledger)
+        # every check's evaluation is recorded, as the UI's Checks tab lists them
+        for check in CHECKS[:3]:
+            key = dg.AssetCheckKey(dg.AssetKey(list(check.asset)), check.name)
+            history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+            assert history and history[0].status.value == "SUCCEEDED", key
+    finally:
+        instance.dispose()
