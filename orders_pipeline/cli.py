@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orders_pipeline import bench
 from orders_pipeline.checks import CHECKS
-from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.instance import open_instance
 from orders_pipeline.interrupts import RunInterrupted
 from orders_pipeline.layout import check_landing_layout
@@ -53,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade that changes the rules)",
     )
     run.add_argument("--verbose", action="store_true", help="show Dagster's own event log")
+    ui = commands.add_parser(
+        "ui",
+        help="the Dagster UI (dg dev) on the instance `run` records into",
+        description="Start `dg dev` with DAGSTER_HOME set to the instance `orders-pipeline "
+        "run` uses (default ./.dagster_home), so the UI shows every run, materialisation, "
+        "partition and check result of the CLI.",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
+    ui.add_argument("--port", default="3000", help="port to serve on (3000)")
     bench_parser = commands.add_parser(
         "bench",
         help="measure the pipeline on a generated workload against a DuckDB floor",
@@ -69,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
         return bench.main(args)
+    if args.command == "ui":
+        return _ui(args)
     # every setting is checked before any work: one line and exit 2 (issue 16)
     try:
         settings = Settings.from_env().with_overrides(
@@ -119,6 +132,25 @@ def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInsta
         print(f"orders-pipeline: {error}", file=sys.stderr, flush=True)
         return 1
     return 0 if summary.success else 1
+
+
+def _ui(args: argparse.Namespace) -> int:
+    """Replace this process with ``dg dev`` on the shared instance (orders_pipeline/instance.py),
+    run from the project root, where ``pyproject.toml`` says which definitions to load."""
+    try:
+        Settings.from_env()  # a bad ORDERS_* variable is one line here, not in the UI
+        instance = open_instance()
+    except ConfigError as error:
+        print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
+        return 2
+    home = instance.root_directory
+    instance.dispose()
+    dg_cli = Path(sys.executable).with_name("dg")
+    print(f"orders-pipeline ui: Dagster instance {home}; http://{args.host}:{args.port}")
+    sys.stdout.flush()
+    os.environ["DAGSTER_HOME"] = home
+    os.chdir(PROJECT_ROOT)
+    os.execv(dg_cli, [str(dg_cli), "dev", "--host", args.host, "--port", str(args.port)])
 
 
 def print_summary(summary: RunSummary, seconds: float) -> None:

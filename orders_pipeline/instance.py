@@ -3,10 +3,10 @@ share (issue 16), so the UI shows every run of the CLI: its materialisations, pa
 status and check results.
 
 It lives in ``$DAGSTER_HOME``, by default ``.dagster_home`` in the current folder (the
-project root for ``make demo`` and ``make ui``). A home without a ``dagster.yaml`` gets the
-project's (SQLite storage in the home, the warehouse pool); a production home has its own
-(``deploy/dagster.yaml``: PostgreSQL storage, queued runs, the daemon; README, "Operating
-it").
+project root for ``make demo`` and ``make ui``). A home without a ``dagster.yaml`` gets a
+copy of ``deploy/local/dagster.yaml`` (SQLite storage in the home, the warehouse pool); a
+production home has its own (``deploy/postgres/dagster.yaml``: PostgreSQL storage, queued
+runs, the daemon; README, "Operating it").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import dagster as dg
 from orders_pipeline.config import PROJECT_ROOT, ConfigError
 
 DEFAULT_HOME = ".dagster_home"
-LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
+LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
 
 
 def dagster_home(env: Mapping[str, str] | None = None) -> Path:

@@ -1,10 +1,10 @@
-"""Issue 16 item 1: the production instance (``deploy/dagster.yaml``: PostgreSQL storage, queued
-runs, the daemon) against a real PostgreSQL server this test starts (Debian's ``postgresql``
-package; ``.ci/run`` installs it when missing). Through the same GraphQL API the UI uses, it
-starts the schedule and the landing sensor, queues an ingestion and launches a backfill of a
-three-day range; then ``dagster-daemon`` alone must: tick the schedule and the sensor, run
-the four queued runs one after the other (the warehouse pool), and complete the backfill as
-ONE run."""
+"""Issue 16 item 1: the production instance (``deploy/postgres/dagster.yaml``: PostgreSQL
+storage, queued runs, the daemon) against a real PostgreSQL server this test starts
+(Debian's ``postgresql`` package; ``.ci/run`` installs it when missing). Through the same
+GraphQL API the UI uses, it starts the schedule and the landing sensor, queues an ingestion
+and launches a backfill of a three-day range; then ``dagster-daemon`` alone must: tick the
+schedule and the sensor, run the four queued runs one after the other (the warehouse
+pool), and complete the backfill as ONE run."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_daemon_on_postgres_ticks_queues_and_backfills(tmp_path, monkeypatch, po
     )
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(PROJECT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_URL": postgres_url,
