@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orders_pipeline import bench
+from orders_pipeline import bench, live_progress
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.instance import open_instance
@@ -103,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInstance) -> int:
     configure_progress_output()
+    live_progress.enable()  # a redrawn line on a terminal, a plain line now and then if not
     # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
     # while a step runs, so both end the same way: one line and exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
