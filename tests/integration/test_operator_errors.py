@@ -152,3 +152,12 @@ def test_unknown_entries_beside_source_folders_are_listed_and_ctrl_c_before_mode
     ]
     assert code == cli.EXIT_INTERRUPTED
     assert "Traceback" not in out
+
+
+def test_the_ui_command_checks_its_instance_before_starting(tmp_path, capsys, monkeypatch):
+    (tmp_path / "home").write_text("not a folder")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["ui"]) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        f"orders-pipeline: configuration error: DAGSTER_HOME={tmp_path / 'home'}: not a folder"
+    )
