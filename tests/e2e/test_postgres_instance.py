@@ -56,15 +56,17 @@ def postgres_url() -> Iterator[str]:
     if binaries is None:
         pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     as_user: list[str] = []
-    # under /tmp, not pytest's tmp_path: the server's user must be able to reach it
-    root = Path(tempfile.mkdtemp(prefix="orders_pg_"))
+    user = None
     if os.geteuid() == 0:
         try:
             user = pwd.getpwnam("postgres")  # Debian's package creates it
         except KeyError:
             pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
-        os.chown(root, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
+    # under /tmp, not pytest's tmp_path: the server's user must be able to reach it
+    root = Path(tempfile.mkdtemp(prefix="orders_pg_"))
+    if user is not None:
+        os.chown(root, user.pw_uid, user.pw_gid)
     data, port = root / "data", _free_port()
     try:
         subprocess.run(
