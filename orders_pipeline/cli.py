@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -95,15 +96,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for line in layout.warnings():
         print(f"orders-pipeline: warning: {line}", file=sys.stderr)
+    live_progress.enable()  # a redrawn line on a terminal, a plain line now and then if not
     try:
         return _run(args, settings, instance)
     finally:
+        # this run's stdout only: a later run in this process (the tests) prints nothing here
+        live_progress.disable()
+        _detach_progress_output()
         instance.dispose()
+
+
+def _detach_progress_output() -> None:
+    """Undo ``configure_progress_output``: its handler holds this run's stdout."""
+    logger = logging.getLogger("orders_pipeline.progress")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_orders_progress", False):
+            logger.removeHandler(handler)
 
 
 def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInstance) -> int:
     configure_progress_output()
-    live_progress.enable()  # a redrawn line on a terminal, a plain line now and then if not
     # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
     # while a step runs, so both end the same way: one line and exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
