@@ -24,6 +24,9 @@ from orders_pipeline.runner import RunSummary, configure_progress_output, run_pi
 from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import WarehouseLocked
 
+# Partitions may start up to this many days before the first event without a hint.
+PARTITION_SLACK_DAYS = 31
+
 # 128 + SIGINT, as shells report a program stopped by Ctrl-C (also used for SIGTERM)
 EXIT_INTERRUPTED = 130
 
@@ -127,6 +130,9 @@ def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInsta
             settings, instance, quiet=not args.verbose, full_refresh=args.full_refresh
         )
         print_summary(summary, time.perf_counter() - started)
+        hint = partition_start_hint(settings)
+        if hint:
+            print(hint)
     # between steps (planning the model run, reading the summary) Ctrl-C stops a DuckDB query
     # with its InterruptException, or Dagster's own bookkeeping with its interrupted error
     except (
@@ -164,6 +170,29 @@ def _ui(args: argparse.Namespace) -> int:
     os.environ["DAGSTER_HOME"] = home
     os.chdir(PROJECT_ROOT)
     os.execv(dg_cli, [str(dg_cli), "dev", "--host", args.host, "--port", str(args.port)])
+
+
+def partition_start_hint(settings: Settings) -> str | None:
+    """A hint when the daily partitions start long before the first event (the default
+    2024-01-01 and data from 2026): the UI's partition bar and backfill dialog would open on
+    months of empty days. None when they start near the data, or nothing is staged."""
+    from orders_pipeline.warehouse import connect, table_exists
+
+    if not settings.warehouse.exists():
+        return None
+    with connect(settings, read_only=True) as con:
+        if not table_exists(con, "staging", "stg_order_events"):
+            return None
+        first = con.execute(
+            "select min(cast(ts as date)) from staging.stg_order_events"
+        ).fetchall()[0][0]
+    if first is None or (first - settings.partition_start).days <= PARTITION_SLACK_DAYS:
+        return None
+    return (
+        f"hint: the daily partitions start at {settings.partition_start} and the first event "
+        f"is on {first}; set ORDERS_PARTITION_START={first} so the UI's partitions start "
+        "with your data (the next run then re-derives the partitioned tables once)"
+    )
 
 
 def print_summary(summary: RunSummary, seconds: float) -> None:

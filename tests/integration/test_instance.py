@@ -39,7 +39,13 @@ def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evalu
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     warehouse = tmp_path / "wh.duckdb"
     assert _cli_run(landing, warehouse) == 0, capsys.readouterr().err
-    assert f"Dagster instance: {home}" in capsys.readouterr().out
+    first = capsys.readouterr().out
+    assert f"Dagster instance: {home}" in first
+    # the default partitions start at 2024-01-01, the data in June 2026: the run says so
+    assert (
+        "hint: the daily partitions start at 2024-01-01 and the first event is on 2026-06-01; "
+        "set ORDERS_PARTITION_START=2026-06-01 so the UI's partitions start with your data"
+    ) in first
     assert (home / "dagster.yaml").exists()  # the project's instance settings, copied
     write_ndjson(
         landing / "odp_events" / "b.ndjson", [odp_event("purchase", "C1", day(4), subtotal=20)]
