@@ -1,10 +1,12 @@
 # The README's commands. `make demo` sets up and runs the pipeline on the bundled sample data;
-# `make test` sets up and runs the test suite. Both create ./.venv on first use.
+# `make ui` serves the Dagster UI (dg dev) on the same Dagster instance ($DAGSTER_HOME, by
+# default ./.dagster_home), so it shows what `make demo` did; `make test` sets up and runs the
+# test suite. All create ./.venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test soak lint sample clean
+.PHONY: setup demo ui test soak lint sample clean
 
 $(BIN)/orders-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +18,9 @@ setup: $(BIN)/orders-pipeline
 
 demo: setup
 	$(BIN)/orders-pipeline run
+
+ui: setup
+	$(BIN)/orders-pipeline ui
 
 test: setup
 	$(BIN)/ruff check .

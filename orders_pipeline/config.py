@@ -355,6 +355,24 @@ class Settings:
                 f"(got {self.loyal_min_orders} and {self.repeat_min_orders})"
             )
 
+    def check_paths(self) -> None:
+        """Raise :class:`ConfigError` when the warehouse, the analyst database or DuckDB's
+        spill folder cannot be created where the settings put them, or DuckDB refuses the
+        memory limit: checked before a run does any work, so a bad setting is one line and
+        exit 2, not a traceback after a summary of nothing (issue 16)."""
+        _check_file_path("ORDERS_WAREHOUSE (--warehouse)", self.warehouse)
+        _check_file_path("ORDERS_ANALYTICS_DB", self.analytics_path)
+        _check_folder_path("ORDERS_DUCKDB_TEMP_DIR", self.temp_dir)
+        import duckdb  # here: reading settings must not need DuckDB loaded
+
+        try:
+            duckdb.connect(config={"memory_limit": self.duckdb_memory_limit}).close()
+        except duckdb.Error:
+            raise ConfigError(
+                f"ORDERS_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r}: expected an amount "
+                "such as 4GB, 500MB or 50%"
+            ) from None
+
     @property
     def analytics_path(self) -> Path:
         """Where the analyst database is published."""
@@ -366,3 +384,30 @@ class Settings:
         if self.duckdb_temp_dir is not None:
             return self.duckdb_temp_dir
         return self.warehouse.parent / ".duckdb_tmp"
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (a dangling link counts as existing)."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_folder_path(name: str, folder: Path, shown: Path | None = None) -> None:
+    """A folder that exists, or can be created, and can be written in (``shown``: the path
+    the message names, the file to be created in it)."""
+    existing = _nearest_existing(folder.absolute())
+    shown = shown or folder
+    if not existing.is_dir():
+        raise ConfigError(f"{name}: {shown} cannot be created, {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{name}: {shown} cannot be created, {existing} is not writable")
+
+
+def _check_file_path(name: str, file: Path) -> None:
+    """A file that can be created (its folder too) or, if it exists, written."""
+    if file.is_dir():
+        raise ConfigError(f"{name}: {file} is a folder; expected the path of a DuckDB file")
+    _check_folder_path(name, file.absolute().parent, shown=file)
+    if file.exists() and not os.access(file, os.W_OK):
+        raise ConfigError(f"{name}: {file} is not writable")

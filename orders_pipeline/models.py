@@ -185,11 +185,38 @@ def _with_fingerprints(models: list[SqlModel], macros: str) -> list[SqlModel]:
 class ModelRun:
     """What building one model did."""
 
-    rows: int | None  # None for a view
+    rows: int | None  # the table's rows after the build; None for a view
     seconds: float
     incremental: bool = False  # only new records' rows were added
     # a partitioned build: the days re-derived (None: open on that side)
     days: tuple[date | None, date | None] | None = None
+    # what this build did (issue 16): rows it deleted and inserted (a full build deletes
+    # none and inserts the whole table); None for a view
+    deleted: int | None = None
+    inserted: int | None = None
+    # a partitioned build: the rows of the days its Dagster partition range names, what
+    # the materialisation of those partitions records as their row count
+    range_rows: int | None = None
+
+    def did(self) -> str:
+        """What this build did, in words, for its progress line beside the rows it wrote:
+        the days it re-derived or the records it read, and the rows it replaced; never the
+        table's totals."""
+        if self.inserted is None:
+            return "view"
+        replaced = f"{self.deleted or 0:,} rows replaced"
+        if self.days is not None:
+            first, last = self.days
+            return f"days {first or 'start'} .. {last or 'end'} re-derived, {replaced}"
+        if self.incremental:
+            return f"new records only, {replaced}"
+        return f"rebuilt from every record, {replaced}"
+
+    def metadata(self) -> dict[str, int]:
+        """The same as numbers, for the materialisation's metadata."""
+        if self.inserted is None:
+            return {}
+        return {"rows_inserted": self.inserted, "rows_deleted": self.deleted or 0}
 
 
 # No record has a higher arrival sequence: the position of an input that does not follow
@@ -315,14 +342,31 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
         through = input_position(con, model)
-        con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        replaced = None if model.is_view else _rows_before(con, model)
+        created = con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        inserted = None if model.is_view else _affected(created)
         if not model.is_view:
             _record_build(
                 con, model, _build_fingerprint(con, model), through, _latest_partition_build(con)
             )
     # counting a view's rows would run its query (a join over the whole ledger)
     rows = None if model.is_view else count_rows(con, model.qualified_name)
-    return ModelRun(rows=rows, seconds=time.perf_counter() - started)
+    return ModelRun(
+        rows=rows, seconds=time.perf_counter() - started, deleted=replaced, inserted=inserted
+    )
+
+
+def _rows_before(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
+    """The rows a full rebuild replaces (0 when the table does not exist yet)."""
+    if not table_exists(con, model.schema, model.name):
+        return 0
+    return count_rows(con, model.qualified_name)
+
+
+def _affected(result: duckdb.DuckDBPyConnection) -> int:
+    """The row count DuckDB returns for a create-as, insert or delete statement."""
+    row = result.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _span(
@@ -387,6 +431,7 @@ def run_model_partitions(
     started = time.perf_counter()
     column = model.partition_column
     assert column is not None, f"{model.qualified_name} is not partitioned"
+    requested = (first, last)  # the Dagster partition range, before the days owed
     try:
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
@@ -411,29 +456,43 @@ def run_model_partitions(
             # events in it)
             con.execute("set variable partition_first = ?::date", [first])
             con.execute("set variable partition_last = ?::date", [last])
+            in_range = (
+                f"(?::date is null or {column} >= ?::date) "
+                f"and (?::date is null or {column} <= ?::date)"
+            )
             if first is None and last is None:
+                deleted = _rows_before(con, model)
                 # also takes any change of the model's columns
-                con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
-            else:
-                in_range = (
-                    f"(?::date is null or {column} >= ?::date) "
-                    f"and (?::date is null or {column} <= ?::date)"
+                inserted = _affected(
+                    con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
                 )
+            else:
                 bounds = [first, first, last, last]
-                con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
-                con.execute(
-                    f"insert into {model.qualified_name} "
-                    f"select * from ({model.sql}) where {in_range}",
-                    bounds,
+                deleted = _affected(
+                    con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
+                )
+                inserted = _affected(
+                    con.execute(
+                        f"insert into {model.qualified_name} "
+                        f"select * from ({model.sql}) where {in_range}",
+                        bounds,
+                    )
                 )
             _record_partition_build(con, model, first, last)
             _record_build(con, model, fingerprint, through, partition_build_no)
     finally:
         _reset_build_variables(con)
+    range_bounds = [requested[0], requested[0], requested[1], requested[1]]
+    range_rows = con.execute(
+        f"select count(*) from {model.qualified_name} where {in_range}", range_bounds
+    ).fetchall()[0][0]
     return ModelRun(
         rows=count_rows(con, model.qualified_name),
         seconds=time.perf_counter() - started,
         days=(first, last),
+        deleted=deleted,
+        inserted=inserted,
+        range_rows=int(range_rows),
     )
 
 
@@ -502,18 +561,26 @@ def run_incremental_model(
             if model.unique_key is not None:
                 _set_rederived_days(con, built.partition_build_no if incremental else None)
                 _collect_changed_keys(con, model, incremental)
+            deleted = 0
             if incremental:
                 if model.unique_key is not None:
                     matches = " and ".join(
                         f"{model.qualified_name}.{column} = changed_keys.{column}"
                         for column in model.unique_key
                     )
-                    con.execute(
-                        f"delete from {model.qualified_name} using changed_keys where {matches}"
+                    deleted = _affected(
+                        con.execute(
+                            f"delete from {model.qualified_name} using changed_keys where {matches}"
+                        )
                     )
-                con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+                inserted = _affected(
+                    con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+                )
             else:
-                con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+                deleted = _rows_before(con, model)
+                inserted = _affected(
+                    con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+                )
             _record_build(con, model, fingerprint, through, partition_build_no)
     finally:
         _reset_build_variables(con)
@@ -521,6 +588,8 @@ def run_incremental_model(
         rows=count_rows(con, model.qualified_name),
         seconds=time.perf_counter() - started,
         incremental=bool(incremental),
+        deleted=deleted,
+        inserted=inserted,
     )
 
 

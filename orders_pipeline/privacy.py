@@ -328,6 +328,34 @@ _TABLES: dict[str, dict[str, Kind]] = {
         ),
         "public",
     ),  # fmt: skip
+    "reporting.aov_by_cohort_month": dict.fromkeys(
+        (
+            "cohort_month",
+            "customers",
+            "lifecycle_orders",
+            "ltv",
+            "aov",
+            "repeat_customers",
+            "repeat_purchase_rate",
+        ),
+        "public",
+    ),  # fmt: skip
+    "reporting.repeat_purchase_rate": dict.fromkeys(
+        ("customers", "repeat_customers", "loyal_customers", "repeat_purchase_rate"),
+        "public",
+    ),  # fmt: skip
+    "reporting.refund_rate_by_month": dict.fromkeys(
+        (
+            "month",
+            "orders_placed",
+            "refunded_orders",
+            "fully_refunded_orders",
+            "refund_rate",
+            "gross",
+            "refunded_amount",
+        ),
+        "public",
+    ),  # fmt: skip
 }
 
 # The column dictionary: ``schema.table.column`` -> what hash mode publishes of it.

@@ -174,6 +174,10 @@ def _fill_from_warehouse(summary: RunSummary, settings: Settings, started_at: da
 def configure_progress_output() -> None:
     """Print the per-asset progress lines on stdout."""
     logger = logging.getLogger("orders_pipeline.progress")
+    for handler in logger.handlers:
+        if getattr(handler, "_orders_progress", False):
+            # the stdout of now: a second run in one process (tests) may have another one
+            handler.stream = sys.stdout  # type: ignore[attr-defined]
     if not any(getattr(h, "_orders_progress", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("  %(message)s"))

@@ -18,6 +18,17 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import RunSummary, run_pipeline
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """CLI runs record into the persistent Dagster instance in ``$DAGSTER_HOME``
+    (orders_pipeline/instance.py); the tests' runs go to a throwaway one, never the
+    repository's ``.dagster_home``. Tests that need their own home set it themselves."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        yield
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files marked ``heavy(seconds=…)`` come first, the longest first; the rest keep their
     order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``: each worker takes

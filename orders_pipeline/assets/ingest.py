@@ -5,7 +5,7 @@ import time
 
 import dagster as dg
 
-from orders_pipeline import progress
+from orders_pipeline import live_progress, progress
 from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
 from orders_pipeline.config import Settings
@@ -121,7 +121,7 @@ def validated_asset(source: Source) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"validated_{source.name}", specs=specs, pool=WAREHOUSE_POOL)
     def _validate(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         started = time.perf_counter()
-        with warehouse.connect() as con:
+        with warehouse.connect() as con, live_progress.task(f"validating {source.name}"):
             report = validate_pending(con, spec)
             seconds = time.perf_counter() - started
             metadata = {

@@ -44,7 +44,6 @@ def model_asset(
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
     )
     def _build(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
-        detail = ""
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         with warehouse.connect() as con:
             if partitioned:
@@ -53,18 +52,18 @@ def model_asset(
                 run = run_model_partitions(
                     con, model, first, last, full_refresh=full_refresh, salt=partition_start
                 )
-                first, last = run.days or (first, last)
-                detail = f"days {first or 'start'} .. {last or 'end'}"
             elif model.is_incremental:
                 run = run_incremental_model(con, model, full_refresh=full_refresh)
-                detail = "new records" if run.incremental else "every record"
             else:
                 run = run_model(con, model)
+            # a partition range's materialisation records the rows of its days (issue 16)
+            rows = run.range_rows if partitioned else run.rows
             metadata = table_metadata(
-                con, model.qualified_name, run.seconds, rows=run.rows, is_view=model.is_view
+                con, model.qualified_name, run.seconds, rows=rows, is_view=model.is_view
             )
-        progress.report(f"{model.schema}/{model.name}", run.rows, run.seconds, detail)
-        return dg.MaterializeResult(metadata=metadata)
+        # the progress line says what this build did (models.ModelRun.did), not totals
+        progress.report(f"{model.schema}/{model.name}", run.inserted, run.seconds, run.did())
+        return dg.MaterializeResult(metadata={**metadata, **run.metadata()})
 
     return _build
 
