@@ -46,7 +46,7 @@ timeline_ends as (
              then sum(total_delta_base) end as total_base,
         bool_or(is_reduction_event) as has_reduction,
         bool_or(action_class = 'cancel') as has_cancel
-    from (select *, action_class in ('return', 'refund', 'cancel') as is_reduction_event
+    from (select *, is_reduction(action_class) as is_reduction_event
           from ledger)
     group by order_id
 ),

@@ -252,7 +252,8 @@ TRUSTED = {
     "schema": CATALOG,
     "ARRIVAL_STRIDE": "a numeric constant",
     "PREVIEW_ROWS": "a numeric constant",
-    "spec.sql": "a SqlCheck's query: written in checks.py (CHECKS), from registry names",
+    "spec.sql": "a SqlCheck's query: a check file of sql/ (checks.load_check), templates "
+    "filled in from registry names",
     "RAW_INSERT_COLUMNS": "a constant list of the raw tables' own column names",
     "RAW_CSV_INSERT_COLUMNS": "a constant list of the CSV raw tables' own column names",
     "self.table": "json_records._Records: the raw table name from the source registry",

@@ -1,0 +1,15 @@
+-- ORDERS_BASE_CURRENCY has no usable rates (issue 11): no event is in it and no exchange rate
+-- has been landed, so no amount converts into it and the base-currency reports are empty. Set
+-- ORDERS_BASE_CURRENCY to a currency of your orders, or land exchange rates to it
+-- (exchange_rates/). A warning, not a failure: an order with no usable rate keeps its local
+-- amounts (docs/semantics.md §6).
+-- severity: warn
+-- blocking: false
+select
+    getvariable('base_currency') as base_currency,
+    list(distinct currency order by currency) as event_currencies
+from core.order_ledger
+having count(*) > 0
+    and count(*) filter (where currency = getvariable('base_currency')) = 0
+    and count(*) filter (where subtotal_delta_base is not null) = 0
+    and not exists (select 1 from staging.stg_exchange_rates)
