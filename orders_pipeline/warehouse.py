@@ -23,7 +23,7 @@ import duckdb
 from orders_pipeline.config import SQL_DIR, Settings
 
 # ``state``: the pipeline's own bookkeeping (what incremental builds have done), not data.
-SCHEMAS = ("raw", "staging", "core", "reporting", "audit", "state")
+SCHEMAS = ("raw", "staging", "intermediate", "core", "reporting", "audit", "state")
 
 # Tables written by Python (landing and validation). SQL models create their own tables.
 LANDING_DDL = """

@@ -1,7 +1,7 @@
 """Validating exchange rates (``exchange_rates/``, docs/semantics.md §6): one record per CSV row
 ``date,currency,rate_to_base`` — one unit of ``currency`` is worth ``rate_to_base`` units of
 the base currency (``ORDERS_BASE_CURRENCY``) on ``date``. A later record for the same date and
-currency replaces the earlier one (``staging.stg_exchange_rates`` keeps the latest arrival).
+currency replaces the earlier one (``intermediate.int_exchange_rates`` keeps the latest arrival).
 """
 
 from __future__ import annotations

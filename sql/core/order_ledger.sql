@@ -6,10 +6,10 @@
 with events as (
     -- re-deriving some days (models.run_model_partitions sets the bounds) needs every event of
     -- the orders with an event on those days, and no other order's
-    select * from staging.stg_order_events
+    select * from intermediate.int_order_events
     where (getvariable('partition_first') is null and getvariable('partition_last') is null)
         or order_id in (
-            select order_id from staging.stg_order_events
+            select order_id from intermediate.int_order_events
             where (getvariable('partition_first') is null
                    or cast(ts as date) >= getvariable('partition_first'))
               and (getvariable('partition_last') is null
@@ -18,7 +18,7 @@ with events as (
 ),
 
 exchange_rates as (
-    select * from staging.stg_exchange_rates
+    select * from intermediate.int_exchange_rates
 ),
 
 timeline as (

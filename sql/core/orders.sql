@@ -11,7 +11,7 @@ with ledger as (
 ),
 
 order_updates as (
-    select * from staging.stg_odp_order_updates
+    select * from intermediate.int_odp_order_updates
     where getvariable('incremental_after') < 0
         or order_id in (select order_id from changed_keys)
 ),
@@ -21,7 +21,7 @@ customer_identifiers as (
 ),
 
 exchange_rates as (
-    select * from staging.stg_exchange_rates
+    select * from intermediate.int_exchange_rates
 ),
 
 timeline_ends as (

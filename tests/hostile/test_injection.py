@@ -104,7 +104,7 @@ def test_sql_looking_values_are_stored_verbatim(injected, n):
     assert json.loads(item["custom"]) == {payload: payload}
 
     identifiers = injected.query(
-        "select identifier_type, identifier_value from staging.stg_order_identifiers "
+        "select identifier_type, identifier_value from intermediate.int_order_identifiers "
         "where order_id = ?",
         [order_id],
     )

@@ -34,7 +34,7 @@ from orders_pipeline.runner import QUIET_RUN_CONFIG, run_pipeline
 from orders_pipeline.warehouse import connect
 from tests.conftest import day, odp_event, write_ndjson
 
-DERIVED = ("staging", "core", "reporting")
+DERIVED = ("staging", "intermediate", "core", "reporting")
 ORDERS = [f"O{n}" for n in range(1, 7)]
 
 events = st.lists(

@@ -12,4 +12,4 @@ from core.order_ledger
 having count(*) > 0
     and count(*) filter (where currency = getvariable('base_currency')) = 0
     and count(*) filter (where subtotal_delta_base is not null) = 0
-    and not exists (select 1 from staging.stg_exchange_rates)
+    and not exists (select 1 from intermediate.int_exchange_rates)

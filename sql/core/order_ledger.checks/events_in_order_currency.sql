@@ -8,5 +8,5 @@ select
     ledger.order_id, ledger.event_id, ledger.action, ledger.sent_currency, ledger.currency,
     ledger.placed_date, events.subtotal, events.total
 from core.order_ledger as ledger
-left join staging.stg_order_events as events using (event_id)
+left join intermediate.int_order_events as events using (event_id)
 where ledger.is_unconverted
