@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo ui test soak lint sample clean
+.PHONY: setup demo ui test soak lint sample docs clean
 
 $(BIN)/orders-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: setup
 
 sample: setup
 	$(BIN)/python -m orders_pipeline.samples.bundle data/landing
+
+# The tables reference, generated from the column dictionary (a test fails when it is stale).
+docs: setup
+	$(BIN)/python -m orders_pipeline.dictionary docs/tables.md
 
 # Everything the demo and `dagster dev` write: the warehouse (and its log and lock), the analyst
 # database and its half-written copies, DuckDB's spill folder, Dagster's homes. A stale

@@ -28,6 +28,7 @@ import duckdb
 import sqlglot
 from sqlglot import expressions as exp
 
+from orders_pipeline.dictionary import TABLES
 from orders_pipeline.warehouse import (
     ARRIVAL_STRIDE,
     SETTING_VARIABLES,
@@ -72,14 +73,20 @@ class SqlModel:
 
     @property
     def description(self) -> str:
-        """The leading ``--`` comment block of the file."""
+        """What the table holds, for a user: the column dictionary's sentence for a published
+        table (``dictionary.TABLES``), then how it is built, the leading ``--`` comment block
+        of the file."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
             if not any(directive.match(line) for directive in _DIRECTIVES):
                 lines.append(line.removeprefix("--").strip())
-        return " ".join(lines)
+        how = " ".join(lines)
+        published = TABLES.get(self.qualified_name)
+        if published is None:
+            return how
+        return f"{published.description}\n\n{how}".strip()
 
 
 # Parsing every model takes about a second, and definitions are built for every run in a

@@ -23,7 +23,7 @@ import duckdb
 from orders_pipeline.config import SQL_DIR, Settings
 
 # ``state``: the pipeline's own bookkeeping (what incremental builds have done), not data.
-SCHEMAS = ("raw", "staging", "core", "reporting", "audit", "state")
+SCHEMAS = ("raw", "staging", "intermediate", "core", "reporting", "audit", "state")
 
 # Tables written by Python (landing and validation). SQL models create their own tables.
 LANDING_DDL = """
@@ -305,7 +305,8 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
     # hash mode: no data values in Dagster's metadata either (assets/metadata.py, checks.py)
     con.execute("set variable pii_mode = ?", [settings.pii_mode])
-    blocklist = [value.strip().lower() for value in settings.identity_blocklist]
+    # normalised in SQL as the identifiers are (core/identifier_fanout.sql, sql/macros.sql)
+    blocklist = list(settings.identity_blocklist)
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
     # incremental models read the records that arrived after this and up to
     # incremental_through (models.py); -1 and the largest bigint: every one

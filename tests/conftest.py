@@ -125,7 +125,8 @@ CLOCK_COLUMNS = ("loaded_at", "validated_at", "updated_at")
 
 
 def table_contents(
-    warehouse: Path, schemas: tuple[str, ...] = ("raw", "staging", "core", "reporting", "audit")
+    warehouse: Path,
+    schemas: tuple[str, ...] = ("raw", "staging", "intermediate", "core", "reporting", "audit"),
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Every table of ``schemas`` as sorted rows, clock columns left out: two warehouses
     that computed the same thing compare equal."""

@@ -20,7 +20,7 @@ ORDER_CUSTOMERS = dg.AssetKey(["core", "order_customers"])
             CUSTOMER_IDENTIFIERS,
             deps=[
                 dg.AssetKey(["core", "identifier_fanout"]),
-                dg.AssetKey(["staging", "stg_order_identifiers"]),
+                dg.AssetKey(["intermediate", "int_order_identifiers"]),
             ],
             group_name="core",
             kinds={"duckdb", "scipy"},

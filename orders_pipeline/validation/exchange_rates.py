@@ -4,7 +4,7 @@
 no base (the three-column layout, or an empty cell) is a rate to :data:`UNDECLARED_BASE`: the
 file's meaning never depends on the ``ORDERS_BASE_CURRENCY`` of the run that reads it, so a
 changed base currency cannot relabel rates to the old one (issue 11). A later record for the
-same date, base and currency replaces the earlier one (``staging.stg_exchange_rates`` keeps the
+same date, base and currency replaces the earlier one (``intermediate.int_exchange_rates`` keeps the
 latest arrival); the models convert with the rates to the configured base only.
 """
 

@@ -6,14 +6,14 @@ currency, ``totals.base``). As for ODP events, DuckDB extracts every field with 
 type and JSON kind from the raw text, pandera checks the candidates, and each record ends
 accepted (``staging.ometria_order_snapshots`` and ``staging.ometria_order_snapshot_items``),
 quarantined with every reason, or counted as an exact duplicate. Turning snapshots into
-ledger events is SQL (``sql/staging/stg_ometria_*.sql``).
+ledger events is SQL (``sql/intermediate/int_ometria_*.sql``).
 
 Partial records (Ometria's Push API: "send a partial record and only the supplied fields
 will be merged into the existing record", e.g. ``{"@type": "order", "id": "123551",
 "status": "cancelled", "is_valid": false}``): a record that lacks a field a full Order
 requires (``timestamp``, ``currency``, ``grand_total`` / ``totals``) is partial. It is
 staged as sent (``is_partial``) and merged field by field into its order's previous state
-by ``sql/staging/stg_ometria_order_states.sql`` (docs/semantics.md §1.4). Its time is its own
+by ``sql/intermediate/int_ometria_order_states.sql`` (docs/semantics.md §1.4). Its time is its own
 ``timestamp`` when sent, else its file's ingestion time (``ts_inferred``). A partial record
 for an order with no accepted full snapshot before it (staged, or earlier in the batch) is
 quarantined (``unknown_order``, with the missing fields' reasons): land the full order, then
@@ -560,7 +560,7 @@ create table if not exists staging.ometria_order_snapshots (
     item_count       integer not null,
     loaded_at        timestamptz not null,
     is_partial       boolean not null default false,  -- a partial record (§1.4): merged into
-                                         -- the order's previous state (stg_ometria_order_states)
+                                         -- the order's previous state (int_ometria_order_states)
     ts_inferred      boolean not null default false,  -- a partial record without timestamp:
                                          -- ts is its file's ingestion time
     sent_lineitems   boolean not null default true    -- it sent `lineitems` (a partial record

@@ -71,8 +71,8 @@ def test_sql_model_dependencies_come_from_the_sql():
     assert parents == {
         "core/order_events",
         "core/customer_identifiers",
-        "staging/stg_odp_order_updates",
-        "staging/stg_exchange_rates",
+        "intermediate/int_odp_order_updates",
+        "intermediate/int_exchange_rates",
         # read by orders.changed.sql, the orders an incremental build recomputes (the model's
         # own table, which it also reads, is no dependency)
         "core/order_ledger",

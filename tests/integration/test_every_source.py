@@ -104,5 +104,5 @@ def test_the_sample_landed_in_three_batches_equals_one_full_run(tmp_path):
     full = tmp_path / "full.duckdb"
     summary = run_pipeline(Settings(landing_dir=landing, warehouse=full))
     assert summary.success, summary.errors
-    schemas = ("staging", "core", "reporting", "audit")
+    schemas = ("staging", "intermediate", "core", "reporting", "audit")
     assert table_contents(incremental, schemas) == table_contents(full, schemas)

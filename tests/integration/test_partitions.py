@@ -46,7 +46,7 @@ def _late_file() -> list[dict[str, Any]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    return table_contents(warehouse, ("core", "reporting", "audit", "staging"))
+    return table_contents(warehouse, ("core", "reporting", "audit", "staging", "intermediate"))
 
 
 def _run(landing: Path, warehouse: Path) -> Any:

@@ -35,7 +35,7 @@ from orders_pipeline.runner import QUIET_RUN_CONFIG, run_pipeline
 from orders_pipeline.warehouse import connect
 from tests.conftest import day, odp_event, write_ndjson
 
-DERIVED = ("staging", "core", "reporting")
+DERIVED = ("staging", "intermediate", "core", "reporting")
 ORDERS = [f"O{n}" for n in range(1, 7)]
 
 events = st.lists(
@@ -264,7 +264,7 @@ def test_a_run_interrupted_and_a_run_killed_end_with_the_tables_of_one_fresh_run
             ]
         )
         # Ctrl-C once the new events are staged, before any model has read them
-        assert machine.interrupted_run("staging/stg_order_events", "INT") == 130
+        assert machine.interrupted_run("intermediate/int_order_events", "INT") == 130
         machine.land_a_rate("1.2", 2)
         machine.land_a_late_event("O2", 1)
         # killed outright once the ledger is rebuilt, before the models after it
