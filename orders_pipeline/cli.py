@@ -181,7 +181,7 @@ def partition_start_hint(settings: Settings) -> str | None:
     if not settings.warehouse.exists():
         return None
     with connect(settings, read_only=True) as con:
-        if not table_exists(con, "staging", "stg_order_events"):
+        if not table_exists(con, "intermediate", "int_order_events"):
             return None
         first = con.execute(
             "select min(cast(ts as date)) from intermediate.int_order_events"
