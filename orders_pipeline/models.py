@@ -11,6 +11,12 @@ works out what it owes from that record alone: the records in (its recorded posi
 inputs' position now], and the days those and its upstream partition builds change. Nothing
 is planned before the run and advanced after it, so no interruption can make a build skip
 or repeat a record.
+
+Up to date without a build (issue 15): the same transaction also records the table's
+*version* in ``state.table_versions``, a digest of its definition under the session's
+settings and of the versions of the tables it read (validated tables: their source's
+validated files). Equal versions mean equal contents, so a build whose version would be the
+one recorded is skipped (``build_model``): a run with no new file rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import functools
 import hashlib
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -190,6 +197,18 @@ class ModelRun:
     incremental: bool = False  # only new records' rows were added
     # a partitioned build: the days re-derived (None: open on that side)
     days: tuple[date | None, date | None] | None = None
+    # nothing it reads changed since its last build: not rebuilt (``build_model``)
+    up_to_date: bool = False
+
+    @property
+    def detail(self) -> str:
+        """What the build did, in words (progress lines, asset metadata)."""
+        if self.up_to_date:
+            return "up to date: not rebuilt"
+        if self.days is not None:
+            first, last = self.days
+            return f"days {first or 'start'} .. {last or 'end'}"
+        return "new records" if self.incremental else ""
 
 
 # No record has a higher arrival sequence: the position of an input that does not follow
@@ -315,7 +334,9 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
         through = input_position(con, model)
+        version = model_version(con, model)
         con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        record_version(con, model.qualified_name, version)
         if not model.is_view:
             _record_build(
                 con, model, _build_fingerprint(con, model), through, _latest_partition_build(con)
@@ -392,6 +413,7 @@ def run_model_partitions(
             con.execute(f"create schema if not exists {model.schema}")
             fingerprint = _build_fingerprint(con, model, salt)
             through = input_position(con, model)
+            version = model_version(con, model, salt)
             partition_build_no = _latest_partition_build(con)
             built = _last_build(con, model)
             if (
@@ -428,6 +450,7 @@ def run_model_partitions(
                 )
             _record_partition_build(con, model, first, last)
             _record_build(con, model, fingerprint, through, partition_build_no)
+            record_version(con, model.qualified_name, version)
     finally:
         _reset_build_variables(con)
     return ModelRun(
@@ -486,6 +509,7 @@ def run_incremental_model(
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
             through = input_position(con, model)
+            version = model_version(con, model)
             partition_build_no = _latest_partition_build(con)
             built = _last_build(con, model)
             exists = table_exists(con, model.schema, model.name)
@@ -515,6 +539,7 @@ def run_incremental_model(
             else:
                 con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
             _record_build(con, model, fingerprint, through, partition_build_no)
+            record_version(con, model.qualified_name, version)
     finally:
         _reset_build_variables(con)
     return ModelRun(
@@ -568,3 +593,116 @@ def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel, salt: st
     ).fetchall()[0][0]
     parts = [model.fingerprint, *(settings or []), salt]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def source_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The version of every validated table: what its source's validated files are. A
+    validated table changes only when files of its source are validated (all pending ones
+    in one transaction, docs/semantics.md §2), so these counts name its contents."""
+    from orders_pipeline.sources import SOURCES  # sources → validation → ... → models
+
+    rows = con.execute(
+        """select source, count(*), max(file_seq), sum(records), sum(accepted),
+                  sum(quarantined), sum(duplicates)
+           from audit.loads where validated_at is not null group by 1"""
+    ).fetchall()
+    validated = {row[0]: ":".join(str(v) for v in row[1:]) for row in rows}
+    return {
+        table: f"files:{validated.get(source.name, 'none')}"
+        for source in SOURCES
+        for table in source.staging_tables
+    }
+
+
+def table_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The current version of every table that has one: validated tables
+    (``source_versions``) and the tables whose build recorded one (``record_version``)."""
+    recorded = dict(con.execute("select table_name, version from state.table_versions").fetchall())
+    return {**recorded, **source_versions(con)}
+
+
+def version_of(
+    fingerprint: str, references: Iterable[str], versions: Mapping[str, str]
+) -> str | None:
+    """The version a table built now by a definition with ``fingerprint`` from
+    ``references`` would have; None when one of them has no version (a table nobody
+    recorded, or one built before versions were: it is rebuilt to get one)."""
+    parts = [fingerprint]
+    for name in sorted(set(references)):
+        version = versions.get(name)
+        if version is None:
+            return None
+        parts.append(f"{name}={version}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def model_version(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    salt: str = "",
+    versions: Mapping[str, str] | None = None,
+) -> str | None:
+    """The version ``model`` built now would have (``version_of``)."""
+    return version_of(
+        _build_fingerprint(con, model, salt),
+        (f"{schema}.{name}" for schema, name in model.references),
+        table_versions(con) if versions is None else versions,
+    )
+
+
+def record_version(con: duckdb.DuckDBPyConnection, table: str, version: str | None) -> None:
+    """Record what ``table`` was built from, in the transaction that built it (None: not
+    known, so its next build is never skipped)."""
+    con.execute("delete from state.table_versions where table_name = ?", [table])
+    if version is not None:
+        con.execute("insert into state.table_versions values (?, ?)", [table, version])
+
+
+def is_up_to_date(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    salt: str = "",
+    versions: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether ``model`` exists and its recorded version is the one a build now would have:
+    nothing it reads, its SQL and the settings are as when it was last built."""
+    versions = table_versions(con) if versions is None else versions
+    recorded = versions.get(model.qualified_name)
+    return (
+        recorded is not None
+        and recorded == model_version(con, model, salt, versions)
+        and table_exists(con, model.schema, model.name)
+    )
+
+
+def build_model(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    first: date | None = None,
+    last: date | None = None,
+    *,
+    full_refresh: bool = False,
+    salt: str = "",
+) -> ModelRun:
+    """Build ``model`` the way it is materialised (``run_model_partitions`` over [first,
+    last] for a partitioned one, ``run_incremental_model``, ``run_model``), unless it is up
+    to date (``is_up_to_date``; never with ``full_refresh``): then only its position moves
+    on, since its inputs hold every record up to their position now and it holds all they
+    hold, in one transaction."""
+    started = time.perf_counter()
+    if not full_refresh:
+        with transaction(con):
+            if is_up_to_date(con, model, salt):
+                built = _last_build(con, model)
+                if built is not None:
+                    through = input_position(con, model)
+                    latest = _latest_partition_build(con)
+                    if (through, latest) != (built.built_through, built.partition_build_no):
+                        _record_build(con, model, built.fingerprint, through, latest)
+                rows = None if model.is_view else count_rows(con, model.qualified_name)
+                return ModelRun(rows=rows, seconds=time.perf_counter() - started, up_to_date=True)
+    if model.partition_column is not None:
+        return run_model_partitions(con, model, first, last, full_refresh=full_refresh, salt=salt)
+    if model.is_incremental:
+        return run_incremental_model(con, model, full_refresh=full_refresh)
+    return run_model(con, model)
