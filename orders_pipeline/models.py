@@ -683,14 +683,15 @@ def build_model(
     *,
     full_refresh: bool = False,
     salt: str = "",
+    skip_up_to_date: bool = False,
 ) -> ModelRun:
     """Build ``model`` the way it is materialised (``run_model_partitions`` over [first,
-    last] for a partitioned one, ``run_incremental_model``, ``run_model``), unless it is up
-    to date (``is_up_to_date``; never with ``full_refresh``): then only its position moves
-    on, since its inputs hold every record up to their position now and it holds all they
-    hold, in one transaction."""
+    last] for a partitioned one, ``run_incremental_model``, ``run_model``). With
+    ``skip_up_to_date``, a model that is up to date (``is_up_to_date``) is not rebuilt:
+    only its position moves on, since its inputs hold every record up to their position
+    now and it holds all they hold."""
     started = time.perf_counter()
-    if not full_refresh:
+    if skip_up_to_date and not full_refresh:
         with transaction(con):
             if is_up_to_date(con, model, salt):
                 built = _last_build(con, model)

@@ -18,6 +18,7 @@ from orders_pipeline.assets.steps import (
     evaluate_checks,
     selected_checks,
 )
+from orders_pipeline.automation import SKIP_UP_TO_DATE_TAG
 from orders_pipeline.checks import SqlCheck
 from orders_pipeline.models import record_version, table_versions, version_of
 from orders_pipeline.partitions import FULL_REFRESH_TAG
@@ -85,10 +86,13 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
     )
     def resolved_customers(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         started = time.perf_counter()
-        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        skip = (
+            context.run.tags.get(SKIP_UP_TO_DATE_TAG) == "true"
+            and context.run.tags.get(FULL_REFRESH_TAG) != "true"
+        )
         with warehouse.connect() as con:
             try:
-                identifiers_meta, orders_meta, detail, rows = _resolve(con, full_refresh)
+                identifiers_meta, orders_meta, detail, rows = _resolve(con, skip)
             except Exception as error:
                 raise BuildFailed("core/customer_identifiers") from error
             seconds = time.perf_counter() - started
@@ -101,12 +105,12 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
     return resolved_customers
 
 
-def _resolve(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[dict, dict, str, int]:
-    """Resolve customers unless the identity tables are up to date; their metadata, what
-    was done and the identifier count."""
+def _resolve(con: duckdb.DuckDBPyConnection, skip_up_to_date: bool) -> tuple[dict, dict, str, int]:
+    """Resolve customers (unless they are up to date and ``skip_up_to_date``); the tables'
+    metadata, what was done and the identifier count."""
     started = time.perf_counter()
     versions = table_versions(con)
-    if not full_refresh and identity_up_to_date(con, versions):
+    if skip_up_to_date and identity_up_to_date(con, versions):
         seconds = time.perf_counter() - started
         identifiers = table_metadata(con, "core.customer_identifiers", seconds)
         identifiers["build"] = dg.MetadataValue.text("up to date: not rebuilt")

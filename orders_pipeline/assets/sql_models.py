@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+import duckdb
 
 from orders_pipeline import progress
 from orders_pipeline.assets.metadata import table_metadata
@@ -29,8 +30,9 @@ from orders_pipeline.assets.steps import (
     evaluate_checks,
     selected_checks,
 )
+from orders_pipeline.automation import SKIP_UP_TO_DATE_TAG
 from orders_pipeline.checks import SqlCheck
-from orders_pipeline.models import SqlModel, build_model
+from orders_pipeline.models import ModelRun, SqlModel, build_model
 from orders_pipeline.partitions import FULL_REFRESH_TAG, range_bounds
 from orders_pipeline.resources import OrdersWarehouse
 
@@ -225,6 +227,7 @@ def group_asset(
     )
     def _build(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        skip = context.run.tags.get(SKIP_UP_TO_DATE_TAG) == "true"
         first = last = None
         if group.partitioned:
             first, last = range_bounds(partitions, context.partition_key_range)
@@ -234,13 +237,29 @@ def group_asset(
         pending = selected_checks(context, own_checks)
         with warehouse.connect() as con:
             yield from _build_in_order(
-                con, selected, pending, first, last, full_refresh, partition_start
+                con,
+                selected,
+                pending,
+                lambda model: build_model(
+                    con,
+                    model,
+                    first,
+                    last,
+                    full_refresh=full_refresh,
+                    salt=partition_start,
+                    skip_up_to_date=skip,
+                ),
             )
 
     return _build
 
 
-def _build_in_order(con, selected, pending, first, last, full_refresh, salt) -> Iterator[object]:
+def _build_in_order(
+    con: duckdb.DuckDBPyConnection,
+    selected: Sequence[SqlModel],
+    pending: Sequence[SqlCheck],
+    build: Callable[[SqlModel], ModelRun],
+) -> Iterator[object]:
     """Build the models, then evaluate each check once its asset and the tables it also
     reads (when this step builds them) are built. Models reading a model that failed a
     blocking check are not built."""
@@ -254,7 +273,7 @@ def _build_in_order(con, selected, pending, first, last, full_refresh, salt) -> 
             stopped.add(name)
             continue
         try:
-            run = build_model(con, model, first, last, full_refresh=full_refresh, salt=salt)
+            run = build(model)
             metadata = table_metadata(con, name, run.seconds, rows=run.rows, is_view=model.is_view)
         except Exception as error:
             raise BuildFailed(f"{model.schema}/{model.name}") from error
