@@ -146,8 +146,14 @@ def build_models_sensor(
         description="Follows each ingestion with a model run over the days its events touch.",
     )
     def _sensor(context: dg.RunStatusSensorContext):
+        # assets → automation (the run tags): imported when the sensor runs
+        from orders_pipeline.assets.freshness import stale_tables
+
         with connect(settings, read_only=True) as con:
             plan = plan_model_run(con, partitions)
+            stale = stale_tables(con, settings)
+        if not stale:
+            return dg.SkipReason("no model to re-derive: nothing new since the last model run")
         context.log.info(f"model run over {plan.first_key} .. {plan.last_key}: {plan.reason}")
         return dg.RunRequest(run_key=context.dagster_run.run_id, tags=plan.tags)
 
