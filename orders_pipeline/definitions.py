@@ -58,6 +58,9 @@ def build_definitions(
             build_models_sensor(jobs, settings, partitions),
         ],
         resources={"warehouse": OrdersWarehouse.from_settings(settings)},
+        # every step writes the one DuckDB file, so steps never run in parallel: a process per
+        # step (Dagster's default for runs launched from the UI) would only add its start-up
+        executor=dg.in_process_executor,
     )
 
 
