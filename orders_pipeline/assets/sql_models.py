@@ -274,6 +274,11 @@ def _build_in_order(
             continue
         try:
             run = build(model)
+            if not run.up_to_date:
+                # the write-ahead log goes into the file after each model, as when each model
+                # was a step of its own (closing a connection checkpoints): a step's log
+                # never holds several models' rows, so the disk a run needs stays the same
+                con.execute("checkpoint")
             metadata = table_metadata(con, name, run.seconds, rows=run.rows, is_view=model.is_view)
         except Exception as error:
             raise BuildFailed(f"{model.schema}/{model.name}") from error
