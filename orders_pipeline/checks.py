@@ -7,6 +7,7 @@ a sample of them when it fails. The checks of the validated tables (one per sour
 templates in ``sql/staging/every_source.checks/``, filled in from the source registry."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,25 +125,36 @@ def _asset_check(spec: SqlCheck) -> dg.AssetChecksDefinition:
 
 def evaluate(warehouse: OrdersWarehouse, spec: SqlCheck) -> dg.AssetCheckResult:
     """Run one check's query and turn its rows into a result."""
+    with warehouse.connect() as con:
+        return evaluate_on(con, spec)
+
+
+def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheckResult:
+    """``evaluate`` on an open connection: what the asset that builds ``spec.asset`` calls
+    right after building it (assets/steps.py)."""
+    key = dg.AssetKey(list(spec.asset))
     # counted in DuckDB and sampled: a check may find millions of rows (every line item of a
     # merchant without a catalog), which must not become Python objects
-    with warehouse.connect() as con:
-        try:
-            offending = int(con.execute(f"select count(*) from ({spec.sql})").fetchall()[0][0])
-        except duckdb.CatalogException as error:
-            # a table the check reads is not built yet (an asset backfill builds the partitioned
-            # tables in a later run than the unpartitioned ones): nothing to check yet
-            return dg.AssetCheckResult(
-                passed=True,
-                severity=spec.severity,
-                metadata={"not_checked": dg.MetadataValue.text(str(error).splitlines()[0])},
-            )
-        shown = values_may_be_shown(con)
-        relation = con.sql(f"select * from ({spec.sql}) limit {PREVIEW_ROWS}")
-        columns = relation.columns
-        rows = relation.fetchall() if offending and shown else []
+    try:
+        offending = int(con.execute(f"select count(*) from ({spec.sql})").fetchall()[0][0])
+    except duckdb.CatalogException as error:
+        # a table the check reads is not built yet (an asset backfill builds the partitioned
+        # tables in a later run than the unpartitioned ones): nothing to check yet
+        return dg.AssetCheckResult(
+            asset_key=key,
+            check_name=spec.name,
+            passed=True,
+            severity=spec.severity,
+            metadata={"not_checked": dg.MetadataValue.text(str(error).splitlines()[0])},
+        )
+    shown = values_may_be_shown(con)
+    relation = con.sql(f"select * from ({spec.sql}) limit {PREVIEW_ROWS}")
+    columns = relation.columns
+    rows = relation.fetchall() if offending and shown else []
     sample = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
     return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=spec.name,
         passed=offending == 0,
         severity=spec.severity,
         metadata={
@@ -160,3 +172,16 @@ def _plain(value: object) -> object:
 
 
 ASSET_CHECKS = [_asset_check(spec) for spec in CHECKS]
+
+
+def standalone_checks(
+    checks: Iterable[SqlCheck], inline: Iterable[dg.AssetCheckKey]
+) -> list[dg.AssetChecksDefinition]:
+    """The checks not evaluated by the step of their asset (``inline``), as steps of their
+    own."""
+    done = set(inline)
+    return [
+        _asset_check(spec)
+        for spec in checks
+        if dg.AssetCheckKey(dg.AssetKey(list(spec.asset)), spec.name) not in done
+    ]

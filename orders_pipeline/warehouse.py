@@ -91,6 +91,11 @@ create table if not exists state.partition_builds (
     first_day  date,              -- the days re-derived; NULL: open on that side, so
     last_day   date               -- both NULL is a full rebuild
 );
+create table if not exists state.table_versions (
+    table_name  varchar not null,  -- schema.table of a model (or identity table), or
+                                   -- publish.analytics_database
+    version     varchar not null   -- what it was built from (models.py: table_version)
+);
 create table if not exists audit.model_watermark (
     arrival_seq  bigint not null,      -- every staged event up to here is in the models
     updated_at   timestamptz not null

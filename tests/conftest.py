@@ -4,6 +4,7 @@ warehouse it wrote. They build data; assertions stay in the tests."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +41,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return -float(marker.kwargs["seconds"]) if marker else 0.0
 
     items.sort(key=cost)
+
+
+def soak_examples(ci: int) -> int:
+    """Hypothesis examples of a property whose every example runs the pipeline: ``ci`` in
+    the suite, ``ORDERS_SOAK_EXAMPLES`` under ``make soak``."""
+    return int(os.environ.get("ORDERS_SOAK_EXAMPLES", ci))
 
 
 def odp_event(
