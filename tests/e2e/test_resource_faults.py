@@ -113,6 +113,9 @@ def _run(
     preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
+    # a Dagster instance of this warehouse's own: the session's shared one holds every earlier
+    # test's runs, and its SQLite files are past the file-size limits these tests set
+    clean["DAGSTER_HOME"] = str(warehouse.parent.with_name(warehouse.parent.name + "_dagster"))
     command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "orders_pipeline.cli"]
     return subprocess.run(
         [*command, "run", "--landing", str(landing), "--warehouse", str(warehouse)],

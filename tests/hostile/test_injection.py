@@ -214,7 +214,17 @@ CATALOG = (
 # Every expression interpolated into SQL text passed to .execute()/.sql(), and why it is not
 # input data. A new one fails the test: bind the value as a parameter, or add it here with its
 # reason after checking where it comes from.
+DICTIONARY = (
+    "dictionary.apply_comments: a description constant of the column dictionary, quoted by _literal"
+)
 TRUSTED = {
+    "_literal(declared.description)": DICTIONARY,
+    "_literal(entry.description)": DICTIONARY,
+    "noun": "dictionary.apply_comments: 'table' or 'view', chosen in code",
+    "target": "dictionary.apply_comments: a table the dictionary declares (schema.table from "
+    "code), prefixed by the analyst database's alias from code",
+    "column_name": "dictionary.apply_comments: only a column the dictionary declares gets a "
+    "comment, so the name is one of its constants",
     "_revised_column(con)": "a column name chosen in code: revised_seq or arrival_seq",
     "idempotence_key": "SQL text built in code from the source's own JSON paths",
     "spec.idempotence_key('doc')": "SQL text built in code from the source's own JSON paths",
