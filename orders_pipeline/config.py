@@ -276,6 +276,12 @@ class Settings:
     # How long a run waits, at one opening of the warehouse, while another process holds it
     # (an analyst's DuckDB session, another run) before it fails; 0: fail at once.
     lock_timeout: int = 300
+    # The Spark engine (issue 17, README "When one machine is not enough"): a Spark master
+    # URL, or a Spark Connect URL (sc://host:15002) that wins over it; where the Parquet
+    # tables go (default: ``spark/`` beside the warehouse).
+    spark_master: str = "local[*]"
+    spark_remote: str = ""
+    spark_output: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -305,6 +311,9 @@ class Settings:
             duckdb_threads=_int(env, "ORDERS_DUCKDB_THREADS", 0),
             duckdb_temp_dir=Path(temp) if temp else None,
             lock_timeout=_int(env, "ORDERS_LOCK_TIMEOUT", 300),
+            spark_master=(env.get("ORDERS_SPARK_MASTER", "") or "local[*]").strip(),
+            spark_remote=env.get("ORDERS_SPARK_REMOTE", "").strip(),
+            spark_output=Path(env["ORDERS_SPARK_OUTPUT"]) if env.get("ORDERS_SPARK_OUTPUT") else None,
         )
         settings.validate()
         return settings
@@ -359,6 +368,11 @@ class Settings:
     def analytics_path(self) -> Path:
         """Where the analyst database is published."""
         return self.analytics_db or self.warehouse.parent / "analytics.duckdb"
+
+    @property
+    def spark_output_dir(self) -> Path:
+        """Where the Spark engine writes its Parquet tables (``<schema>/<table>/``)."""
+        return self.spark_output or self.warehouse.parent / "spark"
 
     @property
     def temp_dir(self) -> Path:

@@ -1,0 +1,174 @@
+"""Run the model layer — staging → core → reporting — on Spark (issue 17).
+
+Every model of ``sql/`` is transpiled (``transpile``) and run in dependency order as a full
+rebuild: incremental and partitioned builds are DuckDB's bookkeeping to spare work on one
+machine, and a cluster rebuilds each table from its inputs instead (the tables are the same:
+models.py builds them equal both ways). Each table is written as Parquet to
+``<output>/<schema>/<table>/`` and read back from there by the models that follow.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.engines.spark import identity
+from orders_pipeline.engines.spark.exchange import PARTITION_COLUMN, export_inputs
+from orders_pipeline.engines.spark.transpile import (
+    load_macros,
+    model_override,
+    to_spark,
+    view_name,
+)
+from orders_pipeline.models import SqlModel, discover_models
+from orders_pipeline.warehouse import prepare_session
+
+# What identity resolution (a Python asset on DuckDB, label propagation here) builds and reads
+IDENTITY_TABLES = (("core", "customer_identifiers"), ("core", "order_customers"))
+IDENTITY_INPUTS = (("core", "identifier_fanout"), ("staging", "stg_order_identifiers"))
+_IDENTITY = "identity resolution"
+
+# Where the exchanged inputs go, under the output folder
+INPUTS_FOLDER = "_inputs"
+
+
+@dataclass
+class SparkRun:
+    """What a Spark run built: rows and seconds per table, in build order."""
+
+    output: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, int] = field(default_factory=dict)
+    identity_rounds: int = 0
+
+
+def model_variables(settings: Settings) -> dict[str, Any]:
+    """The values of every ``getvariable(...)`` the models read, as a DuckDB session of the
+    pipeline has them for a full build (warehouse.prepare_session: one list of settings)."""
+    con = duckdb.connect()
+    try:
+        prepare_session(con, settings)
+        names = [row[0] for row in con.execute("select name from duckdb_variables()").fetchall()]
+        return {name: con.execute("select getvariable(?)", [name]).fetchall()[0][0] for name in names}
+    finally:
+        con.close()
+
+
+def input_tables(models: list[SqlModel]) -> list[tuple[str, str]]:
+    """The tables the models read and no model builds: the validated records."""
+    built = {(m.schema, m.name) for m in models} | set(IDENTITY_TABLES)
+    return sorted({ref for m in models for ref in m.references} - built)
+
+
+def build_order(models: list[SqlModel]) -> list[SqlModel | str]:
+    """The models, and identity resolution, each after everything it reads."""
+    by_key = {(m.schema, m.name): m for m in models}
+    graph: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
+    for model in models:
+        deps = [ref for ref in model.references if ref in by_key]
+        if any(ref in IDENTITY_TABLES for ref in model.references):
+            deps.append(_IDENTITY)  # type: ignore[arg-type]
+        graph.add((model.schema, model.name), *deps)
+    graph.add(_IDENTITY, *[ref for ref in IDENTITY_INPUTS if ref in by_key])
+    return [by_key[node] if node != _IDENTITY else _IDENTITY for node in graph.static_order()]
+
+
+def _schema_of(spark: Any, views: dict[tuple[str, str], str]) -> dict[str, dict[str, dict[str, str]]]:
+    """{db: {table: {column: type}}} of the registered tables, for star expansion."""
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for (db, table), view in views.items():
+        fields = spark.table(view).schema.fields
+        schema.setdefault(db, {})[table] = {f.name: f.dataType.simpleString() for f in fields}
+    return schema
+
+
+def model_sql(
+    model: SqlModel, settings: Settings, schema: dict[str, Any] | None, sql_dir: Path = SQL_DIR
+) -> str:
+    """The Spark SQL of a model: its override beside it, else its transpiled SQL."""
+    override = model_override(model)
+    if override is not None:
+        return override.read_text(encoding="utf-8")
+    macros_file = sql_dir / "macros.sql"
+    macros = load_macros(macros_file.read_text(encoding="utf-8") if macros_file.exists() else "")
+    return to_spark(model.sql, macros, model_variables(settings), schema)
+
+
+def run_on_spark(
+    spark: Any,
+    settings: Settings,
+    sql_dir: Path = SQL_DIR,
+    log: Any = None,
+) -> SparkRun:
+    """Export the validated records of ``settings.warehouse``, then build every model on
+    ``spark`` into ``settings.spark_output_dir``."""
+    output = settings.spark_output_dir
+    models = discover_models(sql_dir)
+    tables = input_tables(models)
+    run = SparkRun(output=output)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        run.inputs = export_inputs(con, tables, output / INPUTS_FOLDER)
+    views: dict[tuple[str, str], str] = {}
+
+    def register(schema: str, table: str, folder: Path) -> None:
+        frame = spark.read.parquet(str(folder))
+        if PARTITION_COLUMN in frame.columns:
+            frame = frame.drop(PARTITION_COLUMN)
+        frame.createOrReplaceTempView(view_name(schema, table))
+        views[(schema, table)] = view_name(schema, table)
+
+    def write_table(schema: str, table: str, frame: Any) -> None:
+        started = time.perf_counter()
+        target = output / schema / table
+        frame.write.mode("overwrite").parquet(str(target))
+        register(schema, table, target)
+        run.rows[f"{schema}.{table}"] = spark.table(view_name(schema, table)).count()
+        run.seconds[f"{schema}.{table}"] = time.perf_counter() - started
+        if log is not None:
+            log(f"{schema}/{table}", run.rows[f"{schema}.{table}"], run.seconds[f"{schema}.{table}"])
+
+    for schema, table in tables:
+        register(schema, table, output / INPUTS_FOLDER / schema / table)
+    variables = model_variables(settings)
+    macros_file = sql_dir / "macros.sql"
+    macros = load_macros(macros_file.read_text(encoding="utf-8") if macros_file.exists() else "")
+    for step in build_order(models):
+        if step == _IDENTITY:
+            run.identity_rounds = identity.resolve_customers(spark, write_table)
+            continue
+        assert isinstance(step, SqlModel)
+        if step.unique_key is not None:
+            # the model's import CTEs read the keys to recompute only in an incremental
+            # build (incremental_after >= 0); a full build reads none
+            columns = ", ".join(f"cast(null as string) as {c}" for c in step.unique_key)
+            spark.sql(f"select {columns} where false").createOrReplaceTempView("changed_keys")
+        override = model_override(step)
+        sql = (
+            override.read_text(encoding="utf-8")
+            if override is not None
+            else to_spark(step.sql, macros, variables, _schema_of(spark, views))
+        )
+        try:
+            write_table(step.schema, step.name, spark.sql(sql))
+        except Exception as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise SparkModelError(f"{step.qualified_name} on Spark: {first_line}") from error
+    return run
+
+
+class SparkModelError(RuntimeError):
+    """A model failed on Spark; the message carries the Spark SQL it ran."""
+
+
+def clear_output(settings: Settings) -> None:
+    """Remove the Spark engine's output folder."""
+    shutil.rmtree(settings.spark_output_dir, ignore_errors=True)
