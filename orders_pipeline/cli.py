@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         help="re-derive every partition, not only the days new events change (after an "
         "upgrade that changes the rules)",
     )
+    run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the models run: DuckDB (default) or Spark, into Parquet tables under "
+        "$ORDERS_SPARK_OUTPUT (default: spark/ beside the warehouse); landing and validation "
+        "always run on DuckDB",
+    )
     run.add_argument("--verbose", action="store_true", help="show Dagster's own event log")
     bench_parser = commands.add_parser(
         "bench",
@@ -84,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
         started = time.perf_counter()
-        summary = run_pipeline(settings, quiet=not args.verbose, full_refresh=args.full_refresh)
+        summary = run_pipeline(
+            settings, quiet=not args.verbose, full_refresh=args.full_refresh, engine=args.engine
+        )
         print_summary(summary, time.perf_counter() - started)
     except (RunInterrupted, KeyboardInterrupt) as stopped:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback

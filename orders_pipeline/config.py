@@ -313,7 +313,9 @@ class Settings:
             lock_timeout=_int(env, "ORDERS_LOCK_TIMEOUT", 300),
             spark_master=(env.get("ORDERS_SPARK_MASTER", "") or "local[*]").strip(),
             spark_remote=env.get("ORDERS_SPARK_REMOTE", "").strip(),
-            spark_output=Path(env["ORDERS_SPARK_OUTPUT"]) if env.get("ORDERS_SPARK_OUTPUT") else None,
+            spark_output=Path(env["ORDERS_SPARK_OUTPUT"])
+            if env.get("ORDERS_SPARK_OUTPUT")
+            else None,
         )
         settings.validate()
         return settings

@@ -57,7 +57,9 @@ def model_variables(settings: Settings) -> dict[str, Any]:
     try:
         prepare_session(con, settings)
         names = [row[0] for row in con.execute("select name from duckdb_variables()").fetchall()]
-        return {name: con.execute("select getvariable(?)", [name]).fetchall()[0][0] for name in names}
+        return {
+            name: con.execute("select getvariable(?)", [name]).fetchall()[0][0] for name in names
+        }
     finally:
         con.close()
 
@@ -79,15 +81,6 @@ def build_order(models: list[SqlModel]) -> list[SqlModel | str]:
         graph.add((model.schema, model.name), *deps)
     graph.add(_IDENTITY, *[ref for ref in IDENTITY_INPUTS if ref in by_key])
     return [by_key[node] if node != _IDENTITY else _IDENTITY for node in graph.static_order()]
-
-
-def _schema_of(spark: Any, views: dict[tuple[str, str], str]) -> dict[str, dict[str, dict[str, str]]]:
-    """{db: {table: {column: type}}} of the registered tables, for star expansion."""
-    schema: dict[str, dict[str, dict[str, str]]] = {}
-    for (db, table), view in views.items():
-        fields = spark.table(view).schema.fields
-        schema.setdefault(db, {})[table] = {f.name: f.dataType.simpleString() for f in fields}
-    return schema
 
 
 def model_sql(
@@ -117,24 +110,30 @@ def run_on_spark(
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
         run.inputs = export_inputs(con, tables, output / INPUTS_FOLDER)
-    views: dict[tuple[str, str], str] = {}
+    # {schema: {table: {column: type}}} of the registered tables: sqlglot writes out
+    # `* replace (...)` and `union all by name` from it
+    columns: dict[str, dict[str, dict[str, str]]] = {}
 
     def register(schema: str, table: str, folder: Path) -> None:
         frame = spark.read.parquet(str(folder))
         if PARTITION_COLUMN in frame.columns:
             frame = frame.drop(PARTITION_COLUMN)
         frame.createOrReplaceTempView(view_name(schema, table))
-        views[(schema, table)] = view_name(schema, table)
+        columns.setdefault(schema, {})[table] = {
+            f.name: f.dataType.simpleString() for f in frame.schema.fields
+        }
 
     def write_table(schema: str, table: str, frame: Any) -> None:
         started = time.perf_counter()
         target = output / schema / table
         frame.write.mode("overwrite").parquet(str(target))
         register(schema, table, target)
-        run.rows[f"{schema}.{table}"] = spark.table(view_name(schema, table)).count()
+        run.rows[f"{schema}.{table}"] = _rows_written(spark, target)
         run.seconds[f"{schema}.{table}"] = time.perf_counter() - started
         if log is not None:
-            log(f"{schema}/{table}", run.rows[f"{schema}.{table}"], run.seconds[f"{schema}.{table}"])
+            log(
+                f"{schema}/{table}", run.rows[f"{schema}.{table}"], run.seconds[f"{schema}.{table}"]
+            )
 
     for schema, table in tables:
         register(schema, table, output / INPUTS_FOLDER / schema / table)
@@ -155,7 +154,7 @@ def run_on_spark(
         sql = (
             override.read_text(encoding="utf-8")
             if override is not None
-            else to_spark(step.sql, macros, variables, _schema_of(spark, views))
+            else to_spark(step.sql, macros, variables, columns)
         )
         try:
             write_table(step.schema, step.name, spark.sql(sql))
@@ -165,6 +164,16 @@ def run_on_spark(
     return run
 
 
+def _rows_written(spark: Any, folder: Path) -> int:
+    """The rows of a Parquet folder: from the files' footers when the folder is local (no
+    Spark job), else counted by Spark."""
+    if folder.is_dir():
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
+    return int(spark.read.parquet(str(folder)).count())
+
+
 class SparkModelError(RuntimeError):
     """A model failed on Spark; the message carries the Spark SQL it ran."""
 
@@ -172,3 +181,45 @@ class SparkModelError(RuntimeError):
 def clear_output(settings: Settings) -> None:
     """Remove the Spark engine's output folder."""
     shutil.rmtree(settings.spark_output_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class SparkTotals:
+    """The closing summary's figures, read from the Spark engine's tables."""
+
+    orders: int
+    anonymous_orders: int
+    customers: int
+    net_revenue: Any  # Decimal
+
+
+def spark_totals(output: Path) -> SparkTotals:
+    """Orders, customers and net revenue from the Parquet tables, read with DuckDB."""
+    con = duckdb.connect()
+    try:
+        orders, anonymous = con.execute(
+            f"select count(*), count(*) filter (where customer_id is null) "
+            f"from read_parquet('{output}/core/orders/*.parquet')"
+        ).fetchall()[0]
+        customers = con.execute(
+            f"select count(*) from read_parquet('{output}/core/customers/*.parquet')"
+        ).fetchall()[0][0]
+        net = con.execute(
+            f"select coalesce(sum(net), 0) "
+            f"from read_parquet('{output}/reporting/daily_revenue/*.parquet')"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    return SparkTotals(int(orders), int(anonymous), int(customers), net)
+
+
+def run_models(
+    settings: Settings, log: Any = None, extra_conf: dict[str, Any] | None = None
+) -> SparkRun:
+    """The model layer on a Spark session of ``settings`` (``orders-pipeline run --engine
+    spark``, the Dagster resource): every model over the validated records of the warehouse,
+    into ``settings.spark_output_dir``."""
+    from orders_pipeline.engines.spark.session import spark_session
+
+    spark = spark_session(settings, extra_conf)
+    return run_on_spark(spark, settings, log=log)

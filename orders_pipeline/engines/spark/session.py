@@ -62,7 +62,9 @@ def spark_session(settings: Settings, extra_conf: dict[str, Any] | None = None) 
         builder = builder.remote(settings.spark_remote)
     else:
         check_java()
-        builder = builder.master(settings.spark_master).config("spark.ui.showConsoleProgress", "false")
+        builder = builder.master(settings.spark_master).config(
+            "spark.ui.showConsoleProgress", "false"
+        )
     for key, value in {**SAME_NUMBERS_CONF, **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -33,11 +33,11 @@ import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.optimizer.qualify import qualify
 
-from orders_pipeline.models import SqlModel
+from orders_pipeline.models import SPARK_SUFFIX, SqlModel
 
 # ``sql/<schema>/<name>.spark.sql``: the Spark text of a model whose DuckDB SQL has a
 # construct with no Spark equivalent (listed, with its reason, by the override test)
-OVERRIDE_SUFFIX = ".spark.sql"
+OVERRIDE_SUFFIX = SPARK_SUFFIX
 
 _MACRO = re.compile(
     r"create\s+(?:or\s+replace\s+)?(?:temp\s+|temporary\s+)?macro\s+(\w+)\s*\(([^)]*)\)\s+as\s+",
@@ -173,8 +173,10 @@ def _rewrite_arg_min_max(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.ArgMin | exp.ArgMax) and not node.meta.get("null_aware"):
         node.meta["null_aware"] = True
         return _and_filter(node, exp.not_(exp.Is(this=node.this.copy(), expression=exp.Null())))
-    if isinstance(node, exp.Anonymous) and str(node.this).lower() in ("arg_min_null",
-                                                                        "arg_max_null"):
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() in (
+        "arg_min_null",
+        "arg_max_null",
+    ):
         value, key = node.expressions
         if isinstance(key, exp.Tuple):
             key = exp.func("struct", *[k.copy() for k in key.expressions])
@@ -192,7 +194,9 @@ def _rewrite_ordered_aggregates(node: exp.Expression) -> exp.Expression:
     aggregate = node
     if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
         aggregate, where = node.this, node.expression
-    if not (isinstance(aggregate, exp.First | exp.ArrayAgg) and isinstance(aggregate.this, exp.Order)):
+    if not (
+        isinstance(aggregate, exp.First | exp.ArrayAgg) and isinstance(aggregate.this, exp.Order)
+    ):
         return node
     order = aggregate.this
     value = order.this.copy()
@@ -244,9 +248,11 @@ def _decimal_division(node: exp.Expression) -> exp.Expression:
     tree = sqlglot.parse_one(text, read="spark")
     bound = {"x": x, "y": y}
     return tree.transform(
-        lambda n: bound[n.name].copy()
-        if isinstance(n, exp.Column) and not n.table and n.name in bound
-        else n
+        lambda n: (
+            bound[n.name].copy()
+            if isinstance(n, exp.Column) and not n.table and n.name in bound
+            else n
+        )
     )
 
 
@@ -312,8 +318,12 @@ def _inline_named_windows(node: exp.Expression) -> exp.Expression:
         window.set("alias", None)
         for arg in ("partition_by", "order"):
             if definition.args.get(arg) and not window.args.get(arg):
-                window.set(arg, definition.args[arg].copy() if arg == "order" else
-                           [e.copy() for e in definition.args[arg]])
+                window.set(
+                    arg,
+                    definition.args[arg].copy()
+                    if arg == "order"
+                    else [e.copy() for e in definition.args[arg]],
+                )
         if definition.args.get("spec") and not window.args.get("spec"):
             window.set("spec", definition.args["spec"].copy())
     node.set("windows", None)
@@ -330,9 +340,11 @@ def _json_type(node: exp.Expression) -> exp.Expression:
             "else 'VARCHAR' end",
             read="spark",
         ).transform(
-            lambda n: (value if n.name == "v" else first).copy()
-            if isinstance(n, exp.Column) and n.name in ("v", "f")
-            else n
+            lambda n: (
+                (value if n.name == "v" else first).copy()
+                if isinstance(n, exp.Column) and n.name in ("v", "f")
+                else n
+            )
         )
     return node
 
@@ -395,8 +407,11 @@ def _json_each(tree: exp.Expression) -> exp.Expression:
             text = path.sql(dialect="duckdb") if isinstance(path, exp.JSONPath) else path.name
             return exp.Anonymous(
                 this="variant_get",
-                expressions=[node.this.copy(), exp.Literal.string(text.strip("'")),
-                             exp.Literal.string("string")],
+                expressions=[
+                    node.this.copy(),
+                    exp.Literal.string(text.strip("'")),
+                    exp.Literal.string("string"),
+                ],
             )
         if is_entry(node, "type"):
             kind = exp.Anonymous(
@@ -427,9 +442,11 @@ def _json_group_object(node: exp.Expression) -> exp.Expression:
     )
     bound = {"k": key, "v": value}
     return tree.transform(
-        lambda n: bound[n.name].copy()
-        if isinstance(n, exp.Column) and not n.table and n.name in bound
-        else n
+        lambda n: (
+            bound[n.name].copy()
+            if isinstance(n, exp.Column) and not n.table and n.name in bound
+            else n
+        )
     )
 
 
@@ -446,8 +463,9 @@ def _json_object(node: exp.Expression) -> exp.Expression:
         if value.is_string:  # a text literal is a JSON string
             text: exp.Expression = exp.Literal.string(f'"{value.name}"')
         else:
-            text = exp.Coalesce(this=exp.cast(value.copy(), "string"),
-                                expressions=[exp.Literal.string("null")])
+            text = exp.Coalesce(
+                this=exp.cast(value.copy(), "string"), expressions=[exp.Literal.string("null")]
+            )
         separator = "," if index else ""
         parts += [exp.Literal.string(f'{separator}"{key.name}":'), text]
     return exp.func("concat", exp.Literal.string("{"), *parts, exp.Literal.string("}"))
@@ -514,12 +532,7 @@ def _unions_by_name(tree: exp.Expression) -> exp.Expression:
             branch = branch.copy()
             branch.set(
                 "expressions",
-                [
-                    by_name[n].copy()
-                    if n in by_name
-                    else exp.alias_(exp.Null(), n)
-                    for n in names
-                ],
+                [by_name[n].copy() if n in by_name else exp.alias_(exp.Null(), n) for n in names],
             )
             rebuilt.append(branch)
         distinct = node.args.get("distinct")
