@@ -60,13 +60,23 @@ def compare_tables(
             duck_columns = dict(
                 (r[0], r[1]) for r in con.execute(f"describe {schema}.{table}").fetchall()
             )
-            spark_columns = [
-                r[0] for r in con.execute(f"describe select * from {spark_rel}").fetchall()
-            ]
+            spark_types = dict(
+                (r[0], r[1]) for r in con.execute(f"describe select * from {spark_rel}").fetchall()
+            )
+            spark_columns = list(spark_types)
             if list(duck_columns) != spark_columns:
                 differences.append(
                     TableDifference(name, f"columns {list(duck_columns)} vs {spark_columns}")
                 )
+                continue
+            # money stays DECIMAL on both sides (never DOUBLE)
+            not_decimal = [
+                c
+                for c, kind in duck_columns.items()
+                if kind.startswith("DECIMAL") and not spark_types[c].startswith("DECIMAL")
+            ]
+            if not_decimal:
+                differences.append(TableDifference(name, f"not DECIMAL on Spark: {not_decimal}"))
                 continue
             json_columns = [t == "JSON" for t in duck_columns.values()]
             columns = ", ".join(f'"{c}"' for c in duck_columns)

@@ -148,8 +148,8 @@ def run_on_spark(
         if step.unique_key is not None:
             # the model's import CTEs read the keys to recompute only in an incremental
             # build (incremental_after >= 0); a full build reads none
-            columns = ", ".join(f"cast(null as string) as {c}" for c in step.unique_key)
-            spark.sql(f"select {columns} where false").createOrReplaceTempView("changed_keys")
+            keys = ", ".join(f"cast(null as string) as {c}" for c in step.unique_key)
+            spark.sql(f"select {keys} where false").createOrReplaceTempView("changed_keys")
         override = model_override(step)
         sql = (
             override.read_text(encoding="utf-8")
