@@ -222,4 +222,6 @@ def run_models(
     from orders_pipeline.engines.spark.session import spark_session
 
     spark = spark_session(settings, extra_conf)
+    if not settings.spark_remote:  # Spark's own INFO lines would bury the progress lines
+        spark.sparkContext.setLogLevel("ERROR")
     return run_on_spark(spark, settings, log=log)
