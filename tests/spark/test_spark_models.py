@@ -22,7 +22,7 @@ from orders_pipeline.generator import GeneratorConfig, generate
 from orders_pipeline.models import discover_models
 from orders_pipeline.runner import run_pipeline
 
-pytestmark = pytest.mark.heavy(seconds=60)
+pytestmark = pytest.mark.heavy(seconds=120)  # scheduled first (tests/conftest.py)
 
 # Every model that Spark runs from a named override (sql/<schema>/<name>.spark.sql) instead
 # of its transpiled DuckDB SQL, and why the DuckDB SQL does not transpile. Empty: every

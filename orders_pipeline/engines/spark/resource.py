@@ -22,7 +22,8 @@ from orders_pipeline.engines.spark.runner import SparkRun, run_models
 class SparkEngine(dg.ConfigurableResource):
     """Where the models run on Spark: a master URL (``local[*]``, ``yarn``,
     ``spark://host:7077``) or a Spark Connect URL (``sc://host:15002``, wins over the
-    master), and the folder (or ``s3a://``/``abfss://`` URL) the Parquet tables go to. Empty
+    master), and the folder the Parquet tables go to (seen at the same path by the driver
+    and every executor). Empty
     fields keep the ``ORDERS_SPARK_*`` settings."""
 
     master: str = ""
