@@ -154,3 +154,11 @@ def test_cli_engine_spark_on_a_generated_landing_folder_matches_duckdb(
     summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
     assert summary.success, summary.errors
     _assert_same_tables(warehouse, output)
+
+
+def test_without_java_the_spark_engine_says_how_to_install_it(tmp_path, monkeypatch):
+    from orders_pipeline.engines.spark.session import JavaMissing, check_java
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no java on it
+    with pytest.raises(JavaMissing, match="openjdk-17-jre-headless"):
+        check_java()
