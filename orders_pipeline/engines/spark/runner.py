@@ -10,7 +10,6 @@ models.py builds them equal both ways). Each table is written as Parquet to
 from __future__ import annotations
 
 import graphlib
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,15 +83,21 @@ def build_order(models: list[SqlModel]) -> list[SqlModel | str]:
 
 
 def model_sql(
-    model: SqlModel, settings: Settings, schema: dict[str, Any] | None, sql_dir: Path = SQL_DIR
+    model: SqlModel,
+    macros: dict[str, Any],
+    variables: dict[str, Any],
+    columns: dict[str, dict[str, dict[str, str]]],
 ) -> str:
     """The Spark SQL of a model: its override beside it, else its transpiled SQL."""
     override = model_override(model)
     if override is not None:
         return override.read_text(encoding="utf-8")
+    return to_spark(model.sql, macros, variables, columns)
+
+
+def _macros(sql_dir: Path) -> dict[str, Any]:
     macros_file = sql_dir / "macros.sql"
-    macros = load_macros(macros_file.read_text(encoding="utf-8") if macros_file.exists() else "")
-    return to_spark(model.sql, macros, model_variables(settings), schema)
+    return load_macros(macros_file.read_text(encoding="utf-8") if macros_file.exists() else "")
 
 
 def run_on_spark(
@@ -138,8 +143,7 @@ def run_on_spark(
     for schema, table in tables:
         register(schema, table, output / INPUTS_FOLDER / schema / table)
     variables = model_variables(settings)
-    macros_file = sql_dir / "macros.sql"
-    macros = load_macros(macros_file.read_text(encoding="utf-8") if macros_file.exists() else "")
+    macros = _macros(sql_dir)
     for step in build_order(models):
         if step == _IDENTITY:
             run.identity_rounds = identity.resolve_customers(spark, write_table)
@@ -150,12 +154,7 @@ def run_on_spark(
             # build (incremental_after >= 0); a full build reads none
             keys = ", ".join(f"cast(null as string) as {c}" for c in step.unique_key)
             spark.sql(f"select {keys} where false").createOrReplaceTempView("changed_keys")
-        override = model_override(step)
-        sql = (
-            override.read_text(encoding="utf-8")
-            if override is not None
-            else to_spark(step.sql, macros, variables, columns)
-        )
+        sql = model_sql(step, macros, variables, columns)
         try:
             write_table(step.schema, step.name, spark.sql(sql))
         except Exception as error:
@@ -176,11 +175,6 @@ def _rows_written(spark: Any, folder: Path) -> int:
 
 class SparkModelError(RuntimeError):
     """A model failed on Spark; the message carries the Spark SQL it ran."""
-
-
-def clear_output(settings: Settings) -> None:
-    """Remove the Spark engine's output folder."""
-    shutil.rmtree(settings.spark_output_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
