@@ -52,6 +52,8 @@ class Macro:
     name: str
     params: tuple[str, ...]
     body: exp.Expression
+    # ``macro name(t) as table select ... from query_table(t)``: a query over a table argument
+    is_table: bool = False
 
 
 def _without_comments(sql: str) -> str:
@@ -69,26 +71,55 @@ def load_macros(text: str) -> dict[str, Macro]:
         body = text[match.end() : end].strip().rstrip(";")
         params = tuple(p.strip().lower() for p in match.group(2).split(",") if p.strip())
         name = match.group(1).lower()
-        macros[name] = Macro(name, params, sqlglot.parse_one(body, read="duckdb"))
+        is_table = bool(re.match(r"table\b", body, re.I))
+        if is_table:
+            body = body[len("table") :]
+        macros[name] = Macro(name, params, sqlglot.parse_one(body, read="duckdb"), is_table)
     return macros
 
 
 def _expand_macros(tree: exp.Expression, macros: Mapping[str, Macro]) -> exp.Expression:
     """Each call of a macro replaced by its body with the arguments in place of the
-    parameters, until none is left (macros call macros)."""
+    parameters, until none is left (macros call macros). A table macro called in FROM
+    (``from item_totals(items)``) becomes its query as a subquery, ``query_table(t)`` in it
+    reading the table or CTE passed as ``t``."""
 
-    def expand(node: exp.Expression) -> exp.Expression:
+    def call(node: exp.Expression) -> tuple[Macro, dict[str, exp.Expression]] | None:
         if not isinstance(node, exp.Anonymous) or str(node.this).lower() not in macros:
-            return node
+            return None
         macro = macros[str(node.this).lower()]
-        args = dict(zip(macro.params, node.expressions, strict=True))
+        return macro, dict(zip(macro.params, node.expressions, strict=True))
 
+    def bound(macro: Macro, args: dict[str, exp.Expression]) -> exp.Expression:
         def bind(inner: exp.Expression) -> exp.Expression:
+            if (
+                isinstance(inner, exp.Table)
+                and isinstance(inner.this, exp.Anonymous)
+                and str(inner.this.this).lower() == "query_table"
+            ):
+                argument = args[inner.this.expressions[0].name.lower()]
+                return exp.Table(
+                    this=exp.to_identifier(argument.name),
+                    db=exp.to_identifier(argument.table) if argument.table else None,
+                    alias=inner.args.get("alias"),
+                )
             if isinstance(inner, exp.Column) and not inner.table and inner.name in args:
                 return args[inner.name].copy()
             return inner
 
         return _expand_macros(macro.body.copy().transform(bind), macros)
+
+    def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and (found := call(node.this)) and found[0].is_table:
+            macro, args = found
+            alias = node.alias or macro.name
+            return exp.Subquery(
+                this=bound(macro, args), alias=exp.TableAlias(this=exp.to_identifier(alias))
+            )
+        found = call(node)
+        if found is None or found[0].is_table:
+            return node
+        return bound(*found)
 
     return tree.transform(expand)
 
