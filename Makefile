@@ -1,10 +1,12 @@
 # The README's commands. `make demo` sets up and runs the pipeline on the bundled sample data;
-# `make test` sets up and runs the test suite. Both create ./.venv on first use.
+# `make ui` serves the Dagster UI (dg dev) on the same Dagster instance ($DAGSTER_HOME, by
+# default ./.dagster_home), so it shows what `make demo` did; `make test` sets up and runs the
+# test suite. All create ./.venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test soak lint sample clean
+.PHONY: setup demo ui test soak lint sample docs clean
 
 $(BIN)/orders-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +19,22 @@ setup: $(BIN)/orders-pipeline
 demo: setup
 	$(BIN)/orders-pipeline run
 
+ui: setup
+	$(BIN)/orders-pipeline ui
+
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=25
 
 # Issue 11's state machine, long: many random sequences of landings, partial, interrupted
-# and killed runs and setting changes, each ending with the tables of one fresh run.
+# and killed runs and setting changes, each ending with the tables of one fresh run; and
+# the other properties whose examples run the pipeline (invariants, fuzzing), with as many
+# examples each.
 soak: setup
 	ORDERS_SOAK_EXAMPLES=$${ORDERS_SOAK_EXAMPLES:-50} ORDERS_SOAK_STEPS=$${ORDERS_SOAK_STEPS:-12} \
-		$(BIN)/python -m pytest -q tests/property/test_exactly_once.py
+		$(BIN)/python -m pytest -q tests/property/test_exactly_once.py \
+		tests/property/test_invariants.py tests/hostile/test_fuzz.py
 
 lint: setup
 	$(BIN)/ruff check --fix .
@@ -34,6 +42,10 @@ lint: setup
 
 sample: setup
 	$(BIN)/python -m orders_pipeline.samples.bundle data/landing
+
+# The tables reference, generated from the column dictionary (a test fails when it is stale).
+docs: setup
+	$(BIN)/python -m orders_pipeline.dictionary docs/tables.md
 
 # Everything the demo and `dagster dev` write: the warehouse (and its log and lock), the analyst
 # database and its half-written copies, DuckDB's spill folder, Dagster's homes. A stale

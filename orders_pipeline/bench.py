@@ -8,13 +8,22 @@ In one invocation:
    ~0.5 % bad records, customers with several emails and phones, a shared shop phone);
 2. **floor** — DuckDB reading every byte of those files into a table and nothing more
    (``read_text``: one row per file), in a fresh database file;
-3. **full run** — ``orders-pipeline run`` as a subprocess, from an empty warehouse;
-4. **incremental run** — one more day (~0.1 % of the history) landed into a sub-folder, then
+3. **plain SQL chain** — ``bench_chain.sql`` in a DuckDB process of its own, on the same
+   files: read with explicit columns, typed by one ``json_transform``, exact duplicates
+   dropped, items unnested, running tallies per order, orders, customers by email, daily
+   revenue (issue 15: the lower bound of a pipeline with the same outputs, without
+   quarantine, identity graph, conversion or incremental state);
+4. **full run** — ``orders-pipeline run`` as a subprocess, from an empty warehouse;
+5. **incremental run** — one more day (~0.1 % of the history) landed into a sub-folder, then
    a second run on top of the full warehouse;
-5. **ratios** — full ÷ floor and incremental ÷ full (wall seconds).
+6. **no-op run** — a third run with no new file;
+7. **ratios** — full ÷ chain, full ÷ floor, incremental ÷ full (wall seconds).
 
-Each run's peak RSS is the largest sum of ``VmRSS`` over the process and all its descendants,
-sampled every 50 ms from a thread. The figures are printed as a table and written as JSON.
+Each process's peak RSS is the largest sum of ``VmRSS`` over the process and all its
+descendants, sampled every 50 ms from a thread; its CPU seconds (user + system, its threads
+and waited-for children included) come from ``wait4``, the floor's from ``getrusage``: on a
+shared machine CPU seconds move less with the load than wall seconds. The figures are printed
+as a table and written as JSON.
 
 The generator numbers orders ``O00000001``, ``O00000002``, … from 1 whatever the config, so
 the extra day would reuse the history's order ids (and silently add purchases to two-year-old
@@ -29,6 +38,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,6 +62,11 @@ DEFAULT_DAYS = 730
 DEFAULT_START = date(2024, 6, 1)
 INCREMENT_SHARE = 0.001  # the extra day is ~0.1 % of the history's line items
 SAMPLE_SECONDS = 0.05
+CHAIN_SQL = Path(__file__).with_name("bench_chain.sql")
+CHAIN_TABLES = (
+    "chain_records", "chain_events", "chain_order_items", "chain_ledger", "chain_orders",
+    "chain_customers", "chain_daily_revenue",
+)  # fmt: skip
 
 FLOOR_METHOD = "create table floor as select * from read_text('<landing>/**')"
 FLOOR_LINES_METHOD = (
@@ -109,10 +124,30 @@ class Floor:
     seconds: float
     rows: int
     bytes: int
+    cpu_seconds: float = 0.0
 
     @property
     def megabytes_per_second(self) -> float:
         return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Chain:
+    """The plain SQL chain (``bench_chain.sql``) in a process of its own."""
+
+    method: str
+    exit_code: int
+    wall_seconds: float  # the process, interpreter start-up included
+    sql_seconds: float | None  # the SQL alone, as the process measured it
+    cpu_seconds: float
+    peak_rss_bytes: int
+    rss_samples: int
+    rows: dict[str, int]  # rows of each table the chain writes
+    error: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.exit_code == 0
 
 
 @dataclass
@@ -153,6 +188,7 @@ class RunResult:
     exit_code: int
     wall_seconds: float
     reported_seconds: float | None  # "run succeeded in X s": without interpreter start-up
+    cpu_seconds: float  # user + system of the run's process tree (wait4)
     peak_rss_bytes: int
     rss_samples: int
     added: WarehouseCounts  # what this run added to the warehouse
@@ -179,9 +215,11 @@ class BenchResult:
     history: Workload
     floor: Floor
     floor_lines: Floor
+    chain: Chain
     full: RunResult
     increment: Workload | None = None
     incremental: RunResult | None = None
+    noop: RunResult | None = None
     ratios: dict[str, float | None] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     code_version: str = ""  # `git describe --always --dirty` of the project, when available
@@ -191,7 +229,8 @@ class BenchResult:
         data = asdict(self)
         data["floor"]["megabytes_per_second"] = self.floor.megabytes_per_second
         data["floor_lines"]["megabytes_per_second"] = self.floor_lines.megabytes_per_second
-        for name in ("full", "incremental"):
+        data["chain"]["success"] = self.chain.success
+        for name in ("full", "incremental", "noop"):
             run = getattr(self, name)
             if run is not None:
                 data[name]["success"] = run.success
@@ -353,6 +392,7 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
         sql = "create table floor as select * from read_text(?)"
         count = "select count(*), coalesce(sum(size), 0) from floor"
     database.unlink(missing_ok=True)
+    cpu_before = _own_cpu_seconds()
     started = time.perf_counter()
     con = duckdb.connect(str(database))
     con.execute("set enable_progress_bar = false")  # stdout is the figures table
@@ -361,6 +401,7 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
     finally:
         con.close()
     seconds = max(time.perf_counter() - started, 1e-9)
+    cpu_seconds = _own_cpu_seconds() - cpu_before
     con = duckdb.connect(str(database), read_only=True)
     con.execute("set enable_progress_bar = false")  # stdout is the figures table
     try:
@@ -368,7 +409,102 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
     finally:
         con.close()
     database.unlink(missing_ok=True)
-    return Floor(method=method, seconds=seconds, rows=int(rows), bytes=int(size))
+    return Floor(
+        method=method, seconds=seconds, rows=int(rows), bytes=int(size), cpu_seconds=cpu_seconds
+    )
+
+
+def _own_cpu_seconds() -> float:
+    """User + system seconds of this process so far (every thread, DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu_seconds() -> float:
+    """User + system seconds of this process's children reaped so far (and theirs). The bench
+    starts one child at a time, so the difference around one child's life is that child's."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def chain_process(argv: list[str]) -> int:
+    """The chain's own process: run the SQL into the database file, print the SQL seconds
+    and each table's rows as one JSON line."""
+    landing, database = Path(argv[0]), Path(argv[1])
+    started = time.perf_counter()
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("set enable_progress_bar = false")
+        con.execute(chain_sql(landing))
+        con.execute("checkpoint")
+        seconds = time.perf_counter() - started
+        rows = {
+            table: int(con.execute(f"select count(*) from {table}").fetchall()[0][0])  # noqa: S608
+            for table in CHAIN_TABLES
+        }
+    finally:
+        con.close()
+    print(json.dumps({"seconds": seconds, "rows": rows}))
+    return 0
+
+
+# ---- the plain SQL chain ---------------------------------------------------------------------
+
+
+# The ODP event files by the format DuckDB reads them in (read_json's auto-detection takes
+# an NDJSON file with a bad line for another format, whose parse errors cannot be skipped).
+CHAIN_FORMATS = (("newline_delimited", (".ndjson", ".jsonl")), ("auto", (".json",)))
+
+
+def chain_sql(landing: Path) -> str:
+    """``bench_chain.sql`` over every event file under ``landing`` (paths of ours, quoted)."""
+    reads = []
+    for json_format, suffixes in CHAIN_FORMATS:
+        files = sorted(path for path in landing.rglob("*") if path.suffix in suffixes)
+        if files:
+            listed = ", ".join("'" + path.as_posix().replace("'", "''") + "'" for path in files)
+            reads.append(f"select * from chain_read([{listed}], '{json_format}')")
+    return CHAIN_SQL.read_text(encoding="utf-8").replace("{read}", "\nunion all\n".join(reads))
+
+
+def measure_chain(landing: Path, database: Path) -> Chain:
+    """Run the chain in a fresh database file, in a process of its own (``python -m
+    orders_pipeline.bench --chain``): wall and CPU seconds, peak RSS, rows of each table."""
+    database.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "orders_pipeline.bench",
+        "--chain",
+        str(landing),
+        str(database),
+    ]
+    cpu_before = _children_cpu_seconds()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = TreeRssSampler(process.pid)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate()
+    finally:
+        wall = time.perf_counter() - started
+        sampler.stop()
+    cpu_seconds = _children_cpu_seconds() - cpu_before
+    report: dict[str, Any] = {}
+    if process.returncode == 0:
+        report = json.loads(stdout.strip().splitlines()[-1])
+    database.unlink(missing_ok=True)
+    return Chain(
+        method=f"{CHAIN_SQL.name} (read_json with explicit columns, one json_transform)",
+        exit_code=process.returncode,
+        wall_seconds=wall,
+        sql_seconds=report.get("seconds"),
+        cpu_seconds=cpu_seconds,
+        peak_rss_bytes=sampler.peak_bytes,
+        rss_samples=sampler.samples,
+        rows=report.get("rows", {}),
+        error="" if process.returncode == 0 else stderr.strip()[-2000:],
+    )
 
 
 # ---- peak RSS of a process tree --------------------------------------------------------------
@@ -487,6 +623,7 @@ def measure_run(
     ]
     before = warehouse_counts(warehouse)
     lines: list[str] = []
+    cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -513,6 +650,7 @@ def measure_run(
     finally:
         wall = time.perf_counter() - started
         sampler.stop()
+    cpu_seconds = _children_cpu_seconds() - cpu_before
     log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     totals = warehouse_counts(warehouse)
     added = totals.minus(before)
@@ -522,6 +660,7 @@ def measure_run(
         exit_code=exit_code,
         wall_seconds=wall,
         reported_seconds=_reported_seconds(lines),
+        cpu_seconds=cpu_seconds,
         peak_rss_bytes=sampler.peak_bytes,
         rss_samples=sampler.samples,
         added=added,
@@ -595,6 +734,11 @@ def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
     floor = measure_floor(landing, work_dir / "floor.duckdb")
     floor_lines = measure_floor(landing, work_dir / "floor.duckdb", lines=True)
 
+    _say(f"plain SQL chain: {CHAIN_SQL.name} on the same files, a process of its own")
+    chain = measure_chain(landing, work_dir / "chain.duckdb")
+    if not chain.success:
+        _say(f"  the chain failed (exit {chain.exit_code}): {chain.error.splitlines()[-1:]}")
+
     _say("full run: orders-pipeline run, empty warehouse")
     full = measure_run("full run", landing, warehouse, work_dir / "full-run.log", options.echo)
     result = BenchResult(
@@ -602,6 +746,7 @@ def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
         history=history,
         floor=floor,
         floor_lines=floor_lines,
+        chain=chain,
         full=full,
         environment={k: v for k, v in os.environ.items() if k.startswith("ORDERS_")},
         code_version=code_version(),
@@ -615,19 +760,38 @@ def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
         result.incremental = measure_run(
             "incremental run", landing, warehouse, work_dir / "incremental-run.log", options.echo
         )
+    if result.incremental is not None and result.incremental.success:
+        _say("no-op run: orders-pipeline run again, no new file")
+        result.noop = measure_run(
+            "no-op run", landing, warehouse, work_dir / "noop-run.log", options.echo
+        )
     result.ratios = ratios(result)
     return result
 
 
 def ratios(result: BenchResult) -> dict[str, float | None]:
-    """full ÷ floor and incremental ÷ full, on wall seconds (``None`` when a run failed)."""
-    full = result.full.wall_seconds if result.full.success else None
-    incremental = result.incremental
-    inc = incremental.wall_seconds if incremental is not None and incremental.success else None
+    """full ÷ chain, full ÷ floor and incremental ÷ full on wall seconds, and the same on CPU
+    seconds (``None`` when a run failed)."""
+
+    def figures(run: RunResult | Chain | None) -> tuple[float | None, float | None]:
+        if run is None or not run.success:
+            return None, None
+        return run.wall_seconds, run.cpu_seconds
+
+    def over(part: float | None, whole: float | None) -> float | None:
+        return part / whole if part is not None and whole else None
+
+    full, full_cpu = figures(result.full)
+    chain, chain_cpu = figures(result.chain)
+    incremental, incremental_cpu = figures(result.incremental)
     return {
-        "full_over_floor": full / result.floor.seconds if full else None,
-        "full_over_floor_lines": full / result.floor_lines.seconds if full else None,
-        "incremental_over_full": inc / full if inc and full else None,
+        "full_over_chain": over(full, chain),
+        "full_over_floor": over(full, result.floor.seconds),
+        "full_over_floor_lines": over(full, result.floor_lines.seconds),
+        "incremental_over_full": over(incremental, full),
+        "cpu_full_over_chain": over(full_cpu, chain_cpu),
+        "cpu_full_over_floor": over(full_cpu, result.floor.cpu_seconds),
+        "cpu_incremental_over_full": over(incremental_cpu, full_cpu),
     }
 
 
@@ -655,35 +819,60 @@ def render(result: BenchResult) -> str:
         )
     out += [
         "",
-        f"{'step':<34}{'wall s':>9}{'records':>11}{'events':>11}{'events/s':>10}"
+        f"{'step':<34}{'wall s':>9}{'cpu s':>9}{'records':>11}{'events':>11}{'events/s':>10}"
         f"{'records/s':>11}{'peak RSS':>11}",
     ]
     for floor, label in ((result.floor, "floor: read_text -> table"),
                          (result.floor_lines, "  (info) lines -> table")):  # fmt: skip
         out.append(
-            f"{label:<34}{floor.seconds:>9.2f}{'':>11}{'':>11}{'':>10}{'':>11}{'':>11}"
-            f"   {floor.bytes / 1e6:,.1f} MB at {floor.megabytes_per_second:,.0f} MB/s"
+            f"{label:<34}{floor.seconds:>9.2f}{floor.cpu_seconds:>9.2f}{'':>11}{'':>11}{'':>10}"
+            f"{'':>11}{'':>11}   {floor.bytes / 1e6:,.1f} MB at "
+            f"{floor.megabytes_per_second:,.0f} MB/s"
         )
-    for run in (result.full, result.incremental):
+    chain = result.chain
+    chain_status = "" if chain.success else f"   FAILED (exit {chain.exit_code})"
+    out.append(
+        f"{'plain SQL chain':<34}{chain.wall_seconds:>9.2f}{chain.cpu_seconds:>9.2f}"
+        f"{chain.rows.get('chain_records', 0):>11,}{chain.rows.get('chain_events', 0):>11,}"
+        f"{'':>10}{'':>11}{chain.peak_rss_bytes / 2**20:>7,.0f} MiB{chain_status}"
+    )
+    for run in (result.full, result.incremental, result.noop):
         if run is None:
             continue
         status = "" if run.success else f"   FAILED (exit {run.exit_code})"
         out.append(
-            f"{run.label:<34}{run.wall_seconds:>9.2f}{run.added.records:>11,}"
-            f"{run.added.ledger_events:>11,}{run.events_per_second:>10,.0f}"
-            f"{run.records_per_second:>11,.0f}{run.peak_rss_bytes / 2**20:>7,.0f} MiB{status}"
+            f"{run.label:<34}{run.wall_seconds:>9.2f}{run.cpu_seconds:>9.2f}"
+            f"{run.added.records:>11,}{run.added.ledger_events:>11,}"
+            f"{run.events_per_second:>10,.0f}{run.records_per_second:>11,.0f}"
+            f"{run.peak_rss_bytes / 2**20:>7,.0f} MiB{status}"
         )
-    out.append("")
+    out += ["", f"{'':<34}{'wall':>9}{'cpu':>9}"]
     for key, label in (
+        ("full_over_chain", "full / plain SQL chain"),
         ("full_over_floor", "full / floor"),
         ("full_over_floor_lines", "full / floor (lines, info)"),
         ("incremental_over_full", "incremental / full"),
     ):
-        value = result.ratios.get(key)
-        out.append(f"{label:<34}{'n/a' if value is None else f'{value:,.3f}':>9}")
+        value, cpu = result.ratios.get(key), result.ratios.get(f"cpu_{key}")
+        out.append(
+            f"{label:<34}{'n/a' if value is None else f'{value:,.3f}':>9}"
+            f"{'' if cpu is None else f'{cpu:,.3f}':>9}"
+        )
+    noop = result.noop
+    noop_seconds = "n/a" if noop is None or not noop.success else f"{noop.wall_seconds:,.2f}"
+    out.append(f"{'no-op run s':<34}{noop_seconds:>9}")
+    peaks = ", ".join(
+        f"{label} {run.peak_rss_bytes / 2**20:,.0f} MiB"
+        for label, run in (("chain", result.chain), ("full", result.full),
+                           ("incremental", result.incremental), ("no-op", result.noop))
+        if run is not None
+    )  # fmt: skip
+    out.append(f"{'peak RSS':<34}{peaks}")
     out.append("")
     out.append(f"floor: {result.floor.method}")
-    for run in (result.full, result.incremental):
+    chain_sql_seconds = "" if chain.sql_seconds is None else f", {chain.sql_seconds:.1f} s of SQL"
+    out.append(f"plain SQL chain: {chain.method}{chain_sql_seconds}")
+    for run in (result.full, result.incremental, result.noop):
         if run is not None and run.reported_seconds is not None:
             out.append(
                 f"{run.label}: {run.reported_seconds:.1f} s inside the run "
@@ -762,8 +951,8 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 
 
 def main(args: argparse.Namespace) -> int:
-    """``orders-pipeline bench``: 0 when both runs succeed, 1 when one fails, 2 for bad
-    options."""
+    """``orders-pipeline bench``: 0 when the chain and every run succeed, 1 when one fails, 2
+    for bad options."""
     options = options_from_args(args)
     problem = _check(options)
     if problem:
@@ -782,7 +971,7 @@ def main(args: argparse.Namespace) -> int:
             shutil.rmtree(work_dir, ignore_errors=True)
         else:
             print(f"work folder kept: {work_dir}")
-    runs = [result.full, result.incremental]
+    runs = [result.chain, result.full, result.incremental, result.noop]
     return 0 if all(run is not None and run.success for run in runs) else 1
 
 
@@ -803,3 +992,9 @@ def _check(options: BenchOptions) -> str | None:
             file=sys.stderr,
         )
     return None
+
+
+if __name__ == "__main__":  # the chain's own process (measure_chain)
+    if sys.argv[1:2] != ["--chain"] or len(sys.argv) != 4:
+        sys.exit("usage: python -m orders_pipeline.bench --chain LANDING DATABASE")
+    sys.exit(chain_process(sys.argv[2:]))

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from orders_pipeline import bench
+import dagster as dg
+import duckdb
+
+from orders_pipeline import bench, live_progress
 from orders_pipeline.checks import CHECKS
-from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
+from orders_pipeline.instance import open_instance
 from orders_pipeline.interrupts import RunInterrupted
+from orders_pipeline.layout import check_landing_layout
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
+from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import WarehouseLocked
+
+# Partitions may start up to this many days before the first event without a hint.
+PARTITION_SLACK_DAYS = 31
 
 # 128 + SIGINT, as shells report a program stopped by Ctrl-C (also used for SIGTERM)
 EXIT_INTERRUPTED = 130
@@ -55,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
         "always run on DuckDB",
     )
     run.add_argument("--verbose", action="store_true", help="show Dagster's own event log")
+    ui = commands.add_parser(
+        "ui",
+        help="the Dagster UI (dg dev) on the instance `run` records into",
+        description="Start `dg dev` with DAGSTER_HOME set to the instance `orders-pipeline "
+        "run` uses (default ./.dagster_home), so the UI shows every run, materialisation, "
+        "partition and check result of the CLI.",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
+    ui.add_argument("--port", default="3000", help="port to serve on (3000)")
     bench_parser = commands.add_parser(
         "bench",
         help="measure the pipeline on a generated workload against a DuckDB floor",
@@ -71,32 +92,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
         return bench.main(args)
+    if args.command == "ui":
+        return _ui(args)
+    # every setting is checked before any work: one line and exit 2 (issue 16)
     try:
         settings = Settings.from_env().with_overrides(
             landing_dir=args.landing, warehouse=args.warehouse, base_currency=args.base_currency
         )
+        settings.check_paths()
+        layout = check_landing_layout(settings.landing_dir, [s.name for s in SOURCES])
+        instance = open_instance()
     except ConfigError as error:
         print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
         return 2
-    if not settings.landing_dir.is_dir():
-        print(
-            f"orders-pipeline: the landing folder {settings.landing_dir} does not exist "
-            "(set ORDERS_LANDING_DIR or pass --landing)",
-            file=sys.stderr,
-        )
-        return 2
+    for line in layout.warnings():
+        print(f"orders-pipeline: warning: {line}", file=sys.stderr)
+    live_progress.enable()  # a redrawn line on a terminal, a plain line now and then if not
+    try:
+        return _run(args, settings, instance)
+    finally:
+        # this run's stdout only: a later run in this process (the tests) prints nothing here
+        live_progress.disable()
+        _detach_progress_output()
+        instance.dispose()
+
+
+def _detach_progress_output() -> None:
+    """Undo ``configure_progress_output``: its handler holds this run's stdout."""
+    logger = logging.getLogger("orders_pipeline.progress")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_orders_progress", False):
+            logger.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInstance) -> int:
     configure_progress_output()
     # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
     # while a step runs, so both end the same way: one line and exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
+        print(f"  Dagster instance: {instance.root_directory} (the UI: make ui)")
         started = time.perf_counter()
         summary = run_pipeline(
-            settings, quiet=not args.verbose, full_refresh=args.full_refresh, engine=args.engine
+            settings,
+            instance,
+            quiet=not args.verbose,
+            full_refresh=args.full_refresh,
+            engine=args.engine,
         )
         print_summary(summary, time.perf_counter() - started)
-    except (RunInterrupted, KeyboardInterrupt) as stopped:
+        hint = partition_start_hint(settings)
+        if hint:
+            print(hint)
+    # between steps (planning the model run, reading the summary) Ctrl-C stops a DuckDB query
+    # with its InterruptException, or Dagster's own bookkeeping with its interrupted error
+    except (
+        RunInterrupted,
+        KeyboardInterrupt,
+        duckdb.InterruptException,
+        dg.DagsterExecutionInterruptedError,
+    ) as stopped:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not isinstance(stopped, RunInterrupted):
@@ -107,6 +163,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orders-pipeline: {error}", file=sys.stderr, flush=True)
         return 1
     return 0 if summary.success else 1
+
+
+def _ui(args: argparse.Namespace) -> int:
+    """Replace this process with ``dg dev`` on the shared instance (orders_pipeline/instance.py),
+    run from the project root, where ``pyproject.toml`` says which definitions to load."""
+    try:
+        Settings.from_env()  # a bad ORDERS_* variable is one line here, not in the UI
+        instance = open_instance()
+    except ConfigError as error:
+        print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
+        return 2
+    home = instance.root_directory
+    instance.dispose()
+    dg_cli = Path(sys.executable).with_name("dg")
+    print(f"orders-pipeline ui: Dagster instance {home}; http://{args.host}:{args.port}")
+    sys.stdout.flush()
+    os.environ["DAGSTER_HOME"] = home
+    os.chdir(PROJECT_ROOT)
+    os.execv(dg_cli, [str(dg_cli), "dev", "--host", args.host, "--port", str(args.port)])
+
+
+def partition_start_hint(settings: Settings) -> str | None:
+    """A hint when the daily partitions start long before the first event (the default
+    2024-01-01 and data from 2026): the UI's partition bar and backfill dialog would open on
+    months of empty days. None when they start near the data, or nothing is staged."""
+    from orders_pipeline.warehouse import connect, table_exists
+
+    if not settings.warehouse.exists():
+        return None
+    with connect(settings, read_only=True) as con:
+        if not table_exists(con, "intermediate", "int_order_events"):
+            return None
+        first = con.execute(
+            "select min(cast(ts as date)) from intermediate.int_order_events"
+        ).fetchall()[0][0]
+    if first is None or (first - settings.partition_start).days <= PARTITION_SLACK_DAYS:
+        return None
+    return (
+        f"hint: the daily partitions start at {settings.partition_start} and the first event "
+        f"is on {first}; set ORDERS_PARTITION_START={first} so the UI's partitions start "
+        "with your data (the next run then re-derives the partitioned tables once)"
+    )
 
 
 def print_summary(summary: RunSummary, seconds: float) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from orders_pipeline.assets.identity import resolved_customers
-from orders_pipeline.assets.ingest import INGEST_ASSETS
+from orders_pipeline.assets.identity import identity_asset
+from orders_pipeline.assets.ingest import ingest_assets
 from orders_pipeline.assets.publish import analytics_database_asset
 from orders_pipeline.assets.sql_models import model_assets
 from orders_pipeline.automation import (
@@ -14,44 +16,41 @@ from orders_pipeline.automation import (
     build_models_sensor,
     build_schedule,
 )
-from orders_pipeline.checks import ASSET_CHECKS
+from orders_pipeline.checks import CHECKS, SqlCheck, standalone_checks
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.models import discover_models
 from orders_pipeline.partitions import daily_partitions
 from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.resources import OrdersWarehouse
 
-PYTHON_ASSETS = [*INGEST_ASSETS, resolved_customers]
 
-
-def python_tables() -> set[tuple[str, str]]:
-    """The tables written by Python assets, as (schema, table)."""
-    return {
-        tuple(key.path)  # type: ignore[misc]
-        for asset in PYTHON_ASSETS
-        for key in asset.keys
-    }
-
-
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """Definitions for the given settings (``ORDERS_*`` variables by default)."""
+def build_definitions(
+    settings: Settings | None = None, checks: Sequence[SqlCheck] | None = None
+) -> dg.Definitions:
+    """Definitions for the given settings (``ORDERS_*`` variables by default); ``checks``
+    (``checks.CHECKS`` by default) run in the step of the asset they check."""
     settings = settings or Settings.from_env()
+    checks = CHECKS if checks is None else tuple(checks)
     partitions = daily_partitions(settings.partition_start)
-    models = model_assets(discover_models(SQL_DIR), python_tables(), partitions)
+    ingest = ingest_assets(checks)
+    python = [*ingest, identity_asset(checks)]
+    models = model_assets(discover_models(SQL_DIR), python, partitions, checks)
     published = [
         key
-        for asset in [*PYTHON_ASSETS, *models]
+        for asset in [*python, *models]
         for key in asset.keys
         if key.path[0] in PUBLISHED_SCHEMAS
     ]
-    assets = [*PYTHON_ASSETS, *models, analytics_database_asset(published)]
+    assets = [*python, *models, analytics_database_asset(published)]
+    # a check on a table no step builds (none today) runs as a step of its own
+    inline = {key for asset in assets for key in asset.check_keys}
     jobs = build_jobs(
         partitioned=[key for asset in models if asset.partitions_def for key in asset.keys],
-        ingested=[key for asset in INGEST_ASSETS for key in asset.keys],
+        ingested=[key for asset in ingest for key in asset.keys],
     )
     return dg.Definitions(
         assets=assets,
-        asset_checks=ASSET_CHECKS,
+        asset_checks=standalone_checks(checks, inline),
         jobs=jobs.all(),
         schedules=[build_schedule(jobs)],
         sensors=[
@@ -59,6 +58,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             build_models_sensor(jobs, settings, partitions),
         ],
         resources={"warehouse": OrdersWarehouse.from_settings(settings)},
+        # every step writes the one DuckDB file, so steps never run in parallel: a process per
+        # step (Dagster's default for runs launched from the UI) would only add its start-up
+        executor=dg.in_process_executor,
     )
 
 

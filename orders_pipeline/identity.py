@@ -37,7 +37,7 @@ where links
 _EDGES = """
 with order_nodes as (
     select distinct i.order_id, n.node_id
-    from staging.stg_order_identifiers as i
+    from intermediate.int_order_identifiers as i
     join identity_nodes as n using (identifier_type, identifier_value)
 )
 select node_id as source, min(node_id) over (partition by order_id) as target
@@ -67,7 +67,7 @@ join core.identifier_fanout as f using (identifier_type, identifier_value)
 _ORDER_CUSTOMERS = """
 create or replace table core.order_customers as
 select distinct i.order_id, c.customer_id
-from staging.stg_order_identifiers as i
+from intermediate.int_order_identifiers as i
 join core.customer_identifiers as c using (identifier_type, identifier_value)
 """
 

@@ -11,6 +11,12 @@ works out what it owes from that record alone: the records in (its recorded posi
 inputs' position now], and the days those and its upstream partition builds change. Nothing
 is planned before the run and advanced after it, so no interruption can make a build skip
 or repeat a record.
+
+Up to date without a build (issue 15): the same transaction also records the table's
+*version* in ``state.table_versions``, a digest of its definition under the session's
+settings and of the versions of the tables it read (validated tables: their source's
+validated files). Equal versions mean equal contents, so a build whose version would be the
+one recorded is skipped (``build_model``): a run with no new file rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import functools
 import hashlib
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -28,6 +35,7 @@ import duckdb
 import sqlglot
 from sqlglot import expressions as exp
 
+from orders_pipeline.dictionary import TABLES
 from orders_pipeline.warehouse import (
     ARRIVAL_STRIDE,
     SETTING_VARIABLES,
@@ -72,14 +80,20 @@ class SqlModel:
 
     @property
     def description(self) -> str:
-        """The leading ``--`` comment block of the file."""
+        """What the table holds, for a user: the column dictionary's sentence for a published
+        table (``dictionary.TABLES``), then how it is built, the leading ``--`` comment block
+        of the file."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
             if not any(directive.match(line) for directive in _DIRECTIVES):
                 lines.append(line.removeprefix("--").strip())
-        return " ".join(lines)
+        how = " ".join(lines)
+        published = TABLES.get(self.qualified_name)
+        if published is None:
+            return how
+        return f"{published.description}\n\n{how}".strip()
 
 
 # Parsing every model takes about a second, and definitions are built for every run in a
@@ -188,11 +202,47 @@ def _with_fingerprints(models: list[SqlModel], macros: str) -> list[SqlModel]:
 class ModelRun:
     """What building one model did."""
 
-    rows: int | None  # None for a view
+    rows: int | None  # the table's rows after the build; None for a view
     seconds: float
     incremental: bool = False  # only new records' rows were added
     # a partitioned build: the days re-derived (None: open on that side)
     days: tuple[date | None, date | None] | None = None
+    # what this build did (issue 16): rows it deleted and inserted (a full build deletes
+    # none and inserts the whole table); None for a view
+    deleted: int | None = None
+    inserted: int | None = None
+    # a partitioned build: the rows of the days its Dagster partition range names, what
+    # the materialisation of those partitions records as their row count
+    range_rows: int | None = None
+    # nothing it reads changed since its last build: not rebuilt (``build_model``)
+    up_to_date: bool = False
+
+    def did(self) -> str:
+        """What this build did, in words, for its progress line beside the rows it wrote:
+        the days it re-derived or the records it read, and the rows it replaced; never the
+        table's totals."""
+        if self.up_to_date:
+            return "up to date: not rebuilt"
+        if self.inserted is None:
+            return "view"
+        replaced = f"{self.deleted or 0:,} rows replaced"
+        if self.days is not None:
+            first, last = self.days
+            return f"days {first or 'start'} .. {last or 'end'} re-derived, {replaced}"
+        if self.incremental:
+            return f"new records only, {replaced}"
+        return f"rebuilt from every record, {replaced}"
+
+    @property
+    def detail(self) -> str:
+        """:meth:`did`, for the asset's ``build`` metadata."""
+        return self.did()
+
+    def metadata(self) -> dict[str, int]:
+        """What :meth:`did` says, as numbers, for the materialisation's metadata."""
+        if self.inserted is None:
+            return {}
+        return {"rows_inserted": self.inserted, "rows_deleted": self.deleted or 0}
 
 
 # No record has a higher arrival sequence: the position of an input that does not follow
@@ -318,14 +368,33 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
         through = input_position(con, model)
-        con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        replaced = None if model.is_view else _rows_before(con, model)
+        version = model_version(con, model)
+        created = con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
+        inserted = None if model.is_view else _affected(created)
+        record_version(con, model.qualified_name, version)
         if not model.is_view:
             _record_build(
                 con, model, _build_fingerprint(con, model), through, _latest_partition_build(con)
             )
     # counting a view's rows would run its query (a join over the whole ledger)
     rows = None if model.is_view else count_rows(con, model.qualified_name)
-    return ModelRun(rows=rows, seconds=time.perf_counter() - started)
+    return ModelRun(
+        rows=rows, seconds=time.perf_counter() - started, deleted=replaced, inserted=inserted
+    )
+
+
+def _rows_before(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
+    """The rows a full rebuild replaces (0 when the table does not exist yet)."""
+    if not table_exists(con, model.schema, model.name):
+        return 0
+    return count_rows(con, model.qualified_name)
+
+
+def _affected(result: duckdb.DuckDBPyConnection) -> int:
+    """The row count DuckDB returns for a create-as, insert or delete statement."""
+    row = result.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _span(
@@ -390,11 +459,13 @@ def run_model_partitions(
     started = time.perf_counter()
     column = model.partition_column
     assert column is not None, f"{model.qualified_name} is not partitioned"
+    requested = (first, last)  # the Dagster partition range, before the days owed
     try:
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
             fingerprint = _build_fingerprint(con, model, salt)
             through = input_position(con, model)
+            version = model_version(con, model, salt)
             partition_build_no = _latest_partition_build(con)
             built = _last_build(con, model)
             if (
@@ -414,29 +485,44 @@ def run_model_partitions(
             # events in it)
             con.execute("set variable partition_first = ?::date", [first])
             con.execute("set variable partition_last = ?::date", [last])
+            in_range = (
+                f"(?::date is null or {column} >= ?::date) "
+                f"and (?::date is null or {column} <= ?::date)"
+            )
             if first is None and last is None:
+                deleted = _rows_before(con, model)
                 # also takes any change of the model's columns
-                con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
-            else:
-                in_range = (
-                    f"(?::date is null or {column} >= ?::date) "
-                    f"and (?::date is null or {column} <= ?::date)"
+                inserted = _affected(
+                    con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
                 )
+            else:
                 bounds = [first, first, last, last]
-                con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
-                con.execute(
-                    f"insert into {model.qualified_name} "
-                    f"select * from ({model.sql}) where {in_range}",
-                    bounds,
+                deleted = _affected(
+                    con.execute(f"delete from {model.qualified_name} where {in_range}", bounds)
+                )
+                inserted = _affected(
+                    con.execute(
+                        f"insert into {model.qualified_name} "
+                        f"select * from ({model.sql}) where {in_range}",
+                        bounds,
+                    )
                 )
             _record_partition_build(con, model, first, last)
             _record_build(con, model, fingerprint, through, partition_build_no)
+            record_version(con, model.qualified_name, version)
     finally:
         _reset_build_variables(con)
+    range_bounds = [requested[0], requested[0], requested[1], requested[1]]
+    range_rows = con.execute(
+        f"select count(*) from {model.qualified_name} where {in_range}", range_bounds
+    ).fetchall()[0][0]
     return ModelRun(
         rows=count_rows(con, model.qualified_name),
         seconds=time.perf_counter() - started,
         days=(first, last),
+        deleted=deleted,
+        inserted=inserted,
+        range_rows=int(range_rows),
     )
 
 
@@ -489,6 +575,7 @@ def run_incremental_model(
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
             through = input_position(con, model)
+            version = model_version(con, model)
             partition_build_no = _latest_partition_build(con)
             built = _last_build(con, model)
             exists = table_exists(con, model.schema, model.name)
@@ -505,25 +592,36 @@ def run_incremental_model(
             if model.unique_key is not None:
                 _set_rederived_days(con, built.partition_build_no if incremental else None)
                 _collect_changed_keys(con, model, incremental)
+            deleted = 0
             if incremental:
                 if model.unique_key is not None:
                     matches = " and ".join(
                         f"{model.qualified_name}.{column} = changed_keys.{column}"
                         for column in model.unique_key
                     )
-                    con.execute(
-                        f"delete from {model.qualified_name} using changed_keys where {matches}"
+                    deleted = _affected(
+                        con.execute(
+                            f"delete from {model.qualified_name} using changed_keys where {matches}"
+                        )
                     )
-                con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+                inserted = _affected(
+                    con.execute(f"insert into {model.qualified_name}\n{model.sql}")
+                )
             else:
-                con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+                deleted = _rows_before(con, model)
+                inserted = _affected(
+                    con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
+                )
             _record_build(con, model, fingerprint, through, partition_build_no)
+            record_version(con, model.qualified_name, version)
     finally:
         _reset_build_variables(con)
     return ModelRun(
         rows=count_rows(con, model.qualified_name),
         seconds=time.perf_counter() - started,
         incremental=bool(incremental),
+        deleted=deleted,
+        inserted=inserted,
     )
 
 
@@ -571,3 +669,126 @@ def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel, salt: st
     ).fetchall()[0][0]
     parts = [model.fingerprint, *(settings or []), salt]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def source_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The version of every validated table: what its source's validated files are. A
+    validated table changes only when files of its source are validated (all pending ones
+    in one transaction, docs/semantics.md §2), so these counts name its contents."""
+    from orders_pipeline.sources import SOURCES  # sources → validation → ... → models
+
+    rows = con.execute(
+        """select source, count(*), max(file_seq), sum(records), sum(accepted),
+                  sum(quarantined), sum(duplicates)
+           from audit.loads where validated_at is not null group by 1"""
+    ).fetchall()
+    validated = {row[0]: ":".join(str(v) for v in row[1:]) for row in rows}
+    return {
+        table: f"files:{validated.get(source.name, 'none')}"
+        for source in SOURCES
+        for table in source.staging_tables
+    }
+
+
+def table_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The current version of every table that has one: validated tables
+    (``source_versions``) and the tables whose build recorded one (``record_version``)."""
+    recorded = dict(con.execute("select table_name, version from state.table_versions").fetchall())
+    return {**recorded, **source_versions(con)}
+
+
+def version_of(
+    fingerprint: str, references: Iterable[str], versions: Mapping[str, str]
+) -> str | None:
+    """The version a table built now by a definition with ``fingerprint`` from
+    ``references`` would have; None when one of them has no version (a table nobody
+    recorded, or one built before versions were: it is rebuilt to get one)."""
+    parts = [fingerprint]
+    for name in sorted(set(references)):
+        version = versions.get(name)
+        if version is None:
+            return None
+        parts.append(f"{name}={version}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def model_version(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    salt: str = "",
+    versions: Mapping[str, str] | None = None,
+) -> str | None:
+    """The version ``model`` built now would have (``version_of``)."""
+    return version_of(
+        _build_fingerprint(con, model, salt),
+        (f"{schema}.{name}" for schema, name in model.references),
+        table_versions(con) if versions is None else versions,
+    )
+
+
+def record_version(con: duckdb.DuckDBPyConnection, table: str, version: str | None) -> None:
+    """Record what ``table`` was built from, in the transaction that built it (None: not
+    known, so its next build is never skipped)."""
+    con.execute("delete from state.table_versions where table_name = ?", [table])
+    if version is not None:
+        con.execute("insert into state.table_versions values (?, ?)", [table, version])
+
+
+def is_up_to_date(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    salt: str = "",
+    versions: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether ``model`` exists and its recorded version is the one a build now would have:
+    nothing it reads, its SQL and the settings are as when it was last built."""
+    versions = table_versions(con) if versions is None else versions
+    recorded = versions.get(model.qualified_name)
+    return (
+        recorded is not None
+        and recorded == model_version(con, model, salt, versions)
+        and table_exists(con, model.schema, model.name)
+    )
+
+
+def build_model(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    first: date | None = None,
+    last: date | None = None,
+    *,
+    full_refresh: bool = False,
+    salt: str = "",
+    skip_up_to_date: bool = False,
+) -> ModelRun:
+    """Build ``model`` the way it is materialised (``run_model_partitions`` over [first,
+    last] for a partitioned one, ``run_incremental_model``, ``run_model``). With
+    ``skip_up_to_date``, a model that is up to date (``is_up_to_date``) is not rebuilt:
+    only its position moves on, since its inputs hold every record up to their position
+    now and it holds all they hold."""
+    started = time.perf_counter()
+    salt = salt if model.partition_column is not None else ""  # the partition start
+    if skip_up_to_date and not full_refresh:
+        with transaction(con):
+            if is_up_to_date(con, model, salt):
+                built = _last_build(con, model)
+                if built is not None:
+                    # its partition builds seen stay: none since of what it reads changed it
+                    through = input_position(con, model)
+                    if through != built.built_through:
+                        _record_build(
+                            con, model, built.fingerprint, through, built.partition_build_no
+                        )
+                rows = None if model.is_view else count_rows(con, model.qualified_name)
+                return ModelRun(
+                    rows=rows,
+                    seconds=time.perf_counter() - started,
+                    up_to_date=True,
+                    deleted=None if model.is_view else 0,
+                    inserted=None if model.is_view else 0,
+                )
+    if model.partition_column is not None:
+        return run_model_partitions(con, model, first, last, full_refresh=full_refresh, salt=salt)
+    if model.is_incremental:
+        return run_incremental_model(con, model, full_refresh=full_refresh)
+    return run_model(con, model)

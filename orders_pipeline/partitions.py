@@ -58,7 +58,7 @@ with watermark as (
 new_events as (
     -- new events, and ODP CSV events that a later file's rows joined (docs/semantics.md §1.2)
     select order_id, cast(ts as date) as event_date
-    from staging.stg_order_events
+    from intermediate.int_order_events
     where {revised} > (select seen from watermark)
 ),
 affected_orders as (
@@ -73,18 +73,18 @@ validated_files as (
 ),
 new_rates as (
     select rate_date, arrival_seq
-    from staging.stg_exchange_rates
+    from intermediate.int_exchange_rates
     where arrival_seq > (select seen from watermark)
 )
 select
-    (select min(cast(ts as date)) from staging.stg_order_events) as first_staged_day,
-    (select max(cast(ts as date)) from staging.stg_order_events) as last_staged_day,
+    (select min(cast(ts as date)) from intermediate.int_order_events) as first_staged_day,
+    (select max(cast(ts as date)) from intermediate.int_order_events) as last_staged_day,
     (select min(event_date) from new_events) as first_day,
-    (select max(cast(e.ts as date)) from staging.stg_order_events as e
+    (select max(cast(e.ts as date)) from intermediate.int_order_events as e
      where e.order_id in (select order_id from affected_orders)) as last_day,
     (select min(rate_date) from new_rates) as first_rate_day,
-    greatest((select max(arrival_seq) from staging.stg_order_events),
-             (select max(arrival_seq) from staging.stg_exchange_rates),
+    greatest((select max(arrival_seq) from intermediate.int_order_events),
+             (select max(arrival_seq) from intermediate.int_exchange_rates),
              (select max(arrival_seq) from validated_files)) as watermark
 """
 
@@ -135,8 +135,8 @@ def plan_model_run(
     """Which partitions the next model run re-derives (see the module docstring)."""
     keys = partitions.get_partition_keys()
     if not (
-        table_exists(con, "staging", "stg_order_events")
-        and table_exists(con, "staging", "stg_exchange_rates")
+        table_exists(con, "intermediate", "int_order_events")
+        and table_exists(con, "intermediate", "int_exchange_rates")
     ):
         return ModelRunPlan(keys[0], keys[-1], None, "nothing staged yet: every partition")
     first_staged, last_staged, first_day, last_day, first_rate_day, watermark = con.execute(
@@ -173,8 +173,8 @@ def _revised_column(con: duckdb.DuckDBPyConnection) -> str:
     """``revised_seq``, or ``arrival_seq`` in a warehouse whose staging was built before
     events could be revised (its next model run rebuilds it, with the column)."""
     row = con.execute(
-        "select count(*) from information_schema.columns where table_schema = 'staging' "
-        "and table_name = 'stg_order_events' and column_name = 'revised_seq'"
+        "select count(*) from information_schema.columns where table_schema = 'intermediate' "
+        "and table_name = 'int_order_events' and column_name = 'revised_seq'"
     ).fetchall()[0]
     return "revised_seq" if row[0] else "arrival_seq"
 

@@ -1,7 +1,8 @@
 """What the analyst database shows of each column (issue 13: PII mode works by allowlist).
 
-``PUBLISHED_COLUMNS`` is the column dictionary: every column of every published table and
-view (``schema.table.column``) with what ``ORDERS_PII_MODE=hash`` publishes of it. A column
+``PUBLISHED_COLUMNS`` is the privacy class of every column of every published table and view
+(``schema.table.column``), as the column dictionary (``orders_pipeline/dictionary.py``)
+declares it: what ``ORDERS_PII_MODE=hash`` publishes of it. A column
 that is not in the dictionary is withheld (NULL) in hash mode, and a test fails until it is
 declared: nothing is published as is because nobody thought of it.
 
@@ -32,13 +33,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Literal
 
 import duckdb
 
-Kind = Literal[
-    "public", "personal", "withheld", "label", "reason_codes", "identifier_map", "custom_json"
-]
+from orders_pipeline.dictionary import TABLES, Kind
 
 _LABEL = "[a-z][a-z0-9_-]{0,39}"
 
@@ -50,291 +48,12 @@ SAFE_CUSTOM_KEYS = (
 # Keys of line-item attributes that carry no personal data.
 SAFE_ITEM_ATTRIBUTE_KEYS = ("color", "colour", "size", "pricerange")
 
-# The columns every ledger table (the partitioned ledger and its view) shows.
-_LEDGER: dict[str, Kind] = {
-    "event_id": "public",  # a hash of the whole canonical record
-    "order_id": "public",
-    "source": "public",
-    "action": "public",
-    "action_class": "public",
-    "ts": "public",
-    "event_date": "public",
-    "ts_inferred": "public",
-    "arrival_seq": "public",
-    "event_seq": "public",
-    "currency": "public",
-    "subtotal_delta": "public",
-    "total_delta": "public",
-    "subtotal_delta_base": "public",
-    "total_delta_base": "public",
-    "rate_to_base": "public",
-    "placed_date": "public",
-    "sent_currency": "public",  # the currency an event was sent in (one order, one currency)
-    "sent_rate_to_base": "public",
-    "is_unconverted": "public",
-    "running_subtotal": "public",
-    "running_total": "public",
-    "refund_kind": "public",
-    "is_order_creating": "public",
-    "is_pass_through": "public",
-    "is_cancel_rest": "public",
-    "tax": "public",
-    "shipping": "public",
-    "discount": "public",
-    "coupon_code": "public",
-    "bill_address": "personal",
-    "ship_address": "personal",
-    "first_name": "personal",
-    "last_name": "personal",
-    "name": "personal",
-    "email": "personal",
-    "phone": "personal",
-    "custom": "custom_json",
-    "items_quantity": "public",
-    "file": "personal",  # a file name may name a person (`ann@example.com.ndjson`)
-    "record_no": "public",
-}
-
-_ITEM_ATTRIBUTE_VERDICTS: dict[str, Kind] = {
-    "event_id": "public",
-    "order_id": "public",
-    "item_no": "public",
-    "product_id": "public",
-    "attribute_key": "label",
-    "attribute_value": "personal",  # as sent; the feed may put anything in it
-    "catalog_value": "public",
-    "dropped_because": "public",
-}
-
-_TABLES: dict[str, dict[str, Kind]] = {
-    "audit.dropped_item_attributes": _ITEM_ATTRIBUTE_VERDICTS,
-    "audit.duplicates": {
-        "source": "public",
-        "file": "personal",
-        "record_no": "public",
-        "event_id": "public",
-        "first_file": "personal",
-        "first_record_no": "public",
-        "same_file": "public",
-    },
-    "audit.identity_overmerge": {
-        "identifier_type": "label",
-        "identifier_value": "personal",
-        "fanout": "public",
-        "order_count": "public",
-        "reason": "public",
-        "max_fanout": "public",
-    },
-    "audit.loads": {
-        "file": "personal",
-        "source": "public",
-        "sha256": "public",
-        "size_bytes": "public",
-        "file_seq": "public",
-        "records": "public",
-        "accepted": "public",
-        "quarantined": "public",
-        "duplicates": "public",
-        "loaded_at": "public",
-        "validated_at": "public",
-    },
-    "audit.model_watermark": {"arrival_seq": "public", "updated_at": "public"},
-    "audit.quarantine": {
-        "source": "public",
-        "file": "personal",
-        "record_no": "public",
-        "reasons": "reason_codes",
-        "raw": "withheld",
-        "loaded_at": "public",
-        "file_seq": "public",
-    },
-    "audit.skipped_files": {
-        "source": "public",
-        "file": "personal",  # a file name may hold an email, like audit.loads.file
-        "reason": "public",
-        "first_seen_at": "public",
-        "seen_at": "public",
-    },
-    "core.customer_contacts": {
-        "customer_id": "personal",  # derived from the customer's smallest identifier
-        "emails": "personal",
-        "phones": "personal",
-        "other_identifiers": "identifier_map",
-    },
-    "core.customer_identifiers": {
-        "identifier_type": "label",
-        "identifier_value": "personal",  # every type: a `work_email` is an email too
-        "customer_id": "personal",
-        "fanout": "public",
-        "order_count": "public",
-    },
-    "core.customers": {
-        "customer_id": "personal",
-        "emails": "personal",
-        "phones": "personal",
-        "other_identifiers": "identifier_map",
-        "first_name": "personal",
-        "last_name": "personal",
-        "name": "personal",
-        "lifecycle_order_count": "public",
-        "lifecycle_stage": "public",
-        "ltv": "public",
-        "aov": "public",
-        "first_order_at": "public",
-        "last_order_at": "public",
-        "order_count_all": "public",
-    },
-    "core.identifier_fanout": {
-        "identifier_type": "label",
-        "identifier_value": "personal",
-        "order_count": "public",
-        "fanout": "public",
-        "is_blocklisted": "public",
-        "links": "public",
-    },
-    "core.order_customers": {"order_id": "public", "customer_id": "personal"},
-    "core.order_events": {**_LEDGER, "customer_id": "personal"},
-    "core.order_item_attribute_verdicts": _ITEM_ATTRIBUTE_VERDICTS,
-    "core.order_item_attributes": {
-        # kept only when the catalog lists that product with that attribute and value
-        "event_id": "public",
-        "order_id": "public",
-        "item_no": "public",
-        "product_id": "public",
-        "attribute_key": "public",
-        "attribute_value": "public",
-    },
-    "core.order_items": {
-        "event_id": "public",
-        "order_id": "public",
-        "action": "public",
-        "action_class": "public",
-        "ts": "public",
-        "event_date": "public",
-        "item_no": "public",
-        "product_id": "public",
-        "sku": "public",
-        "price": "public",
-        "quantity": "public",
-        "discount": "public",
-        "subtotal": "public",
-        "subtotal_derived": "public",
-        "custom": "custom_json",
-        "attributes": "custom_json",
-        "source": "public",
-        "currency": "public",
-        "subtotal_base": "public",
-        "is_order_creating": "public",
-    },
-    "core.order_ledger": _LEDGER,
-    "core.orders": {
-        "order_id": "public",
-        "customer_id": "personal",
-        "source": "public",
-        "created_by": "public",
-        "status": "public",
-        "placed_at": "public",
-        "currency": "public",
-        "subtotal": "public",
-        "total": "public",
-        "tax": "public",
-        "shipping": "public",
-        "discount": "public",
-        "coupon_code": "public",
-        "tally_subtotal": "public",
-        "is_overridden": "public",
-        "subtotal_base": "public",
-        "total_base": "public",
-        "tally_subtotal_base": "public",
-        "refund_state": "public",
-        "is_cancelled": "public",
-        "counts_for_lifecycle": "public",
-        "event_count": "public",
-        "first_name": "personal",
-        "last_name": "personal",
-        "name": "personal",
-        "email": "personal",
-        "phone": "personal",
-        "bill_address": "personal",
-        "ship_address": "personal",
-        "overridden_fields": "public",  # field names
-    },
-    "core.products": {
-        "product_id": "public",
-        "sku": "public",
-        "name": "public",
-        "attributes": "public",  # the catalog's own
-        "created_by": "public",
-        "updated_arrival_seq": "public",
-    },
-    "reporting.daily_revenue": dict.fromkeys(
-        (
-            "date",
-            "gross",
-            "returns",
-            "refunds",
-            "cancellations",
-            "net",
-            "orders_placed",
-            "items_sold",
-        ),
-        "public",
-    ),  # fmt: skip
-    "reporting.lifecycle_summary": dict.fromkeys(
-        (
-            "lifecycle_stage",
-            "stage_order",
-            "customers",
-            "lifecycle_orders",
-            "ltv",
-            "aov",
-            "ltv_per_customer",
-        ),
-        "public",
-    ),  # fmt: skip
-    "reporting.monthly_cohorts": dict.fromkeys(
-        (
-            "cohort_month",
-            "activity_month",
-            "months_since_acquisition",
-            "cohort_customers",
-            "active_customers",
-            "net_revenue",
-        ),
-        "public",
-    ),  # fmt: skip
-    "reporting.product_sales": dict.fromkeys(
-        (
-            "product_key",
-            "product_id",
-            "sku",
-            "units_sold",
-            "revenue_sold",
-            "units_returned",
-            "revenue_returned",
-            "orders",
-        ),
-        "public",
-    ),  # fmt: skip
-    "reporting.refund_summary": dict.fromkeys(
-        (
-            "refund_state",
-            "state_order",
-            "orders",
-            "cancelled_orders",
-            "net_subtotal",
-            "share_of_orders",
-            "refund_rate",
-        ),
-        "public",
-    ),  # fmt: skip
-}
-
-# The column dictionary: ``schema.table.column`` -> what hash mode publishes of it.
+# The column dictionary (``dictionary.TABLES``): ``schema.table.column`` -> what hash mode
+# publishes of it.
 PUBLISHED_COLUMNS: dict[str, Kind] = {
-    f"{table}.{column}": kind
-    for table, columns in _TABLES.items()
-    for column, kind in columns.items()
+    f"{table}.{column}": entry.kind
+    for table, declared in TABLES.items()
+    for column, entry in declared.columns.items()
 }
 
 # The top-level keys of a ``custom_json`` column that hash mode keeps.

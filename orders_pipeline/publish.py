@@ -33,7 +33,9 @@ Failing to reuse the previous file never fails the run: it only makes the public
 one, and the log says why.
 
 In hash mode (``ORDERS_PII_MODE=hash``) each column is published as the column dictionary
-``privacy.PUBLISHED_COLUMNS`` says: as is, a keyed hash, or withheld.
+(``orders_pipeline/dictionary.py``, ``privacy.PUBLISHED_COLUMNS``) says: as is, a keyed hash,
+or withheld. Either way every published table and column carries the dictionary's
+description as its ``COMMENT``, in the analyst database and in the warehouse.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from typing import Literal
 
 import duckdb
 
+from orders_pipeline.dictionary import apply_comments
 from orders_pipeline.models import SqlModel, table_references
 from orders_pipeline.privacy import hashed_expression, install_pii_hash, key_fingerprint
 from orders_pipeline.warehouse import table_exists
@@ -212,6 +215,9 @@ def publish_analytics(
     if pii_key is not None:
         install_pii_hash(con, pii_key)
     warehouse_id, last_build = _warehouse_binding(con)
+    # the column dictionary's descriptions on the warehouse's tables too (a model build
+    # replaces its table, and the comments with it)
+    apply_comments(con)
     publication = _Publication(
         con, hash_pii, key_fingerprint(pii_key), partitioned, warehouse_id, last_build
     )
@@ -403,6 +409,7 @@ class _Publication:
                        now() as published_at""",
             [FORMAT_VERSION, self.digest, self.warehouse_id, self.last_build + 1],
         )
+        apply_comments(con, alias)
         return tally
 
     def _last_builds(self) -> dict[str, int]:

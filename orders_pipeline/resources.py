@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -38,69 +37,22 @@ def _key_reference(key: str) -> str | dg.EnvVar:
 
 
 class OrdersWarehouse(dg.ConfigurableResource):
-    """Where the pipeline reads and writes, and the rules' tunable settings."""
+    """Where the pipeline reads and writes, and the rules' tunable settings: one
+    :class:`Settings`, carried whole as the ``ORDERS_*`` variables that give it back
+    (``Settings.to_env``), so a setting added to ``Settings`` needs no change here. The PII
+    key alone travels apart, as a reference to an environment variable (``_key_reference``)."""
 
-    landing_dir: str
-    warehouse: str
-    analytics_db: str = ""
-    base_currency: str = "USD"
-    identity_max_fanout: int = 25
-    identity_blocklist: list[str] = []
-    repeat_min_orders: int = 2
-    loyal_min_orders: int = 3
-    max_quarantine_rate: float = 0.05
-    quarantine_min_records: int = 100
-    pii_mode: str = "plain"
+    variables: dict[str, str]
     pii_key: str = ""
-    duckdb_memory_limit: str = "4GB"
-    duckdb_threads: int = 0
-    duckdb_temp_dir: str = ""
-    lock_timeout: int = 300
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OrdersWarehouse:
         """The resource for a :class:`Settings` object."""
-        return cls(
-            landing_dir=str(settings.landing_dir),
-            warehouse=str(settings.warehouse),
-            analytics_db=str(settings.analytics_db or ""),
-            base_currency=settings.base_currency,
-            identity_max_fanout=settings.identity_max_fanout,
-            identity_blocklist=list(settings.identity_blocklist),
-            repeat_min_orders=settings.repeat_min_orders,
-            loyal_min_orders=settings.loyal_min_orders,
-            max_quarantine_rate=settings.max_quarantine_rate,
-            quarantine_min_records=settings.quarantine_min_records,
-            pii_mode=settings.pii_mode,
-            pii_key=_key_reference(settings.pii_key),
-            duckdb_memory_limit=settings.duckdb_memory_limit,
-            duckdb_threads=settings.duckdb_threads,
-            duckdb_temp_dir=str(settings.duckdb_temp_dir or ""),
-            lock_timeout=settings.lock_timeout,
-        )
+        return cls(variables=settings.to_env(), pii_key=_key_reference(settings.pii_key))
 
     def settings(self) -> Settings:
         """The validated :class:`Settings` this resource stands for."""
-        settings = Settings(
-            landing_dir=Path(self.landing_dir),
-            warehouse=Path(self.warehouse),
-            analytics_db=Path(self.analytics_db) if self.analytics_db else None,
-            base_currency=self.base_currency.strip().upper(),
-            identity_max_fanout=self.identity_max_fanout,
-            identity_blocklist=tuple(self.identity_blocklist),
-            repeat_min_orders=self.repeat_min_orders,
-            loyal_min_orders=self.loyal_min_orders,
-            max_quarantine_rate=self.max_quarantine_rate,
-            quarantine_min_records=self.quarantine_min_records,
-            pii_mode=self.pii_mode,
-            pii_key=self.pii_key,
-            duckdb_memory_limit=self.duckdb_memory_limit,
-            duckdb_threads=self.duckdb_threads,
-            duckdb_temp_dir=Path(self.duckdb_temp_dir) if self.duckdb_temp_dir else None,
-            lock_timeout=self.lock_timeout,
-        )
-        settings.validate()
-        return settings
+        return Settings.from_env({**self.variables, "ORDERS_PII_KEY": self.pii_key})
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

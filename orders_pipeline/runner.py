@@ -11,6 +11,9 @@ from decimal import Decimal
 
 import dagster as dg
 
+from orders_pipeline import progress
+from orders_pipeline.assets.freshness import stale_tables
+from orders_pipeline.assets.steps import BuildFailed
 from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
 from orders_pipeline.faults import explain_error
@@ -50,6 +53,8 @@ class RunSummary:
     plan: ModelRunPlan | None = None
     # landing entries this run did not read (a link, an unknown suffix): (file, reason)
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    # no model needed rebuilding, so the model run was skipped (issue 15)
+    up_to_date: bool = False
 
 
 def run_pipeline(
@@ -87,16 +92,23 @@ def run_pipeline(
         elif ingest.success:
             with connect(settings) as con:
                 ensure_landing_tables(con)
-                summary.plan = plan_model_run(con, partitions, full_refresh=full_refresh)
-            models = defs.resolve_job_def(MODELS_JOB).execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config=run_config,
-                tags={**summary.plan.tags, **({FULL_REFRESH_TAG: "true"} if full_refresh else {})},
-            )
-            _collect(summary, models)
-            raise_if_stopped(models, "modelling")
-            summary.success = models.success
+                plan = plan_model_run(con, partitions, full_refresh=full_refresh)
+                stale = full_refresh or stale_tables(con, settings)
+            if stale:
+                summary.plan = plan
+                models = defs.resolve_job_def(MODELS_JOB).execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=run_config,
+                    tags={**plan.tags, **({FULL_REFRESH_TAG: "true"} if full_refresh else {})},
+                )
+                _collect(summary, models)
+                raise_if_stopped(models, "modelling")
+                summary.success = models.success
+            else:
+                # issue 15: no new file, no changed setting or model: nothing to re-derive
+                summary.success = summary.up_to_date = True
+                progress.LOGGER.info("%-36s %s", "models", "up to date: nothing to re-derive")
     finally:
         if owned:
             instance.dispose()
@@ -133,7 +145,7 @@ def _collect(summary: RunSummary, result: dg.ExecuteInProcessResult) -> None:
             if error is not None:
                 # a full disk or DuckDB out of memory: what ran out and what to do
                 message = explain_error(error) or _root_message(error)
-                summary.errors.append(f"{event.step_key}: {message}")
+                summary.errors.append(f"{_failed_asset(error) or event.step_key}: {message}")
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             if evaluation is not None and not evaluation.passed:
@@ -142,6 +154,16 @@ def _collect(summary: RunSummary, result: dg.ExecuteInProcessResult) -> None:
                     summary.warned_checks.append(label)
                 else:
                     summary.failed_checks.append(label)
+
+
+def _failed_asset(error: object) -> str | None:
+    """The asset a step was building when it failed (``assets.steps.BuildFailed``): a step
+    builds many, the error line names the one."""
+    while error is not None:
+        if getattr(error, "cls_name", None) == BuildFailed.__name__:
+            return str(getattr(error, "message", "")).split(": ", 1)[-1].strip() or None
+        error = getattr(error, "cause", None)
+    return None
 
 
 def _root_message(error: object) -> str:
@@ -198,6 +220,10 @@ def _fill_from_warehouse(summary: RunSummary, settings: Settings, started_at: da
 def configure_progress_output() -> None:
     """Print the per-asset progress lines on stdout."""
     logger = logging.getLogger("orders_pipeline.progress")
+    for handler in logger.handlers:
+        if getattr(handler, "_orders_progress", False):
+            # the stdout of now: a second run in one process (tests) may have another one
+            handler.stream = sys.stdout  # type: ignore[attr-defined]
     if not any(getattr(h, "_orders_progress", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("  %(message)s"))

@@ -23,7 +23,7 @@ import duckdb
 from orders_pipeline.config import SQL_DIR, Settings
 
 # ``state``: the pipeline's own bookkeeping (what incremental builds have done), not data.
-SCHEMAS = ("raw", "staging", "core", "reporting", "audit", "state")
+SCHEMAS = ("raw", "staging", "intermediate", "core", "reporting", "audit", "state")
 
 # Tables written by Python (landing and validation). SQL models create their own tables.
 LANDING_DDL = """
@@ -90,6 +90,11 @@ create table if not exists state.partition_builds (
     build_no   bigint  not null,  -- increasing: the order of the builds
     first_day  date,              -- the days re-derived; NULL: open on that side, so
     last_day   date               -- both NULL is a full rebuild
+);
+create table if not exists state.table_versions (
+    table_name  varchar not null,  -- schema.table of a model (or identity table), or
+                                   -- publish.analytics_database
+    version     varchar not null   -- what it was built from (models.py: table_version)
 );
 create table if not exists audit.model_watermark (
     arrival_seq  bigint not null,      -- every staged event up to here is in the models
@@ -305,7 +310,8 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
     # hash mode: no data values in Dagster's metadata either (assets/metadata.py, checks.py)
     con.execute("set variable pii_mode = ?", [settings.pii_mode])
-    blocklist = [value.strip().lower() for value in settings.identity_blocklist]
+    # normalised in SQL as the identifiers are (core/identifier_fanout.sql, sql/macros.sql)
+    blocklist = list(settings.identity_blocklist)
     con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
     # incremental models read the records that arrived after this and up to
     # incremental_through (models.py); -1 and the largest bigint: every one

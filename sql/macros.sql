@@ -47,3 +47,37 @@ create or replace temp macro normalise_identifier(identifier_name, identifier) a
         when 'phone' then normalise_phone(identifier)
         else clean_identifier(identifier)
     end;
+
+-- Whether a text has a character a person can see: what clean_identifier leaves is not
+-- empty. Validation refuses identifiers and names made only of spaces, zero-width or control
+-- characters with it, so the rule is the same one that normalises them.
+create or replace temp macro has_visible_character(text) as
+    coalesce(clean_identifier(text) is not null, false);
+
+-- The ledger's classes of actions (docs/semantics.md §3): purchase, return, refund and
+-- cancel are themselves; every other action is a custom one.
+create or replace temp macro action_class(action) as
+    case when action in ('purchase', 'return', 'refund', 'cancel') then action else 'custom' end;
+
+-- A return, refund or cancel reduces the order (docs/semantics.md §3).
+create or replace temp macro is_reduction(action_class) as
+    action_class in ('return', 'refund', 'cancel');
+
+-- What counts as gross revenue and as items sold (docs/semantics.md §3, §8): a purchase, and
+-- a custom action that creates its order (it comes first). A reduction never does, even when
+-- it comes first.
+create or replace temp macro counts_as_gross(action_class, is_order_creating) as
+    action_class = 'purchase' or (action_class = 'custom' and is_order_creating);
+
+-- One event's line items added up (docs/semantics.md §3: without an order-level subtotal the
+-- ledger takes Σ item subtotals), for a source's items CTE or table with event_id,
+-- subtotal, quantity and dropped_fields: `left join item_totals(items) using (event_id)`.
+create or replace temp macro item_totals(items) as table
+    select
+        event_id,
+        sum(subtotal) as items_subtotal,
+        sum(quantity) as items_quantity,
+        count(*) as item_rows,
+        sum(dropped_fields) as dropped_item_fields
+    from query_table(items)
+    group by event_id;

@@ -4,6 +4,7 @@ warehouse it wrote. They build data; assertions stay in the tests."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,17 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import RunSummary, run_pipeline
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """CLI runs record into the persistent Dagster instance in ``$DAGSTER_HOME``
+    (orders_pipeline/instance.py); the tests' runs go to a throwaway one, never the
+    repository's ``.dagster_home``. Tests that need their own home set it themselves."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        yield
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files marked ``heavy(seconds=…)`` come first, the longest first; the rest keep their
     order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``: each worker takes
@@ -29,6 +41,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return -float(marker.kwargs["seconds"]) if marker else 0.0
 
     items.sort(key=cost)
+
+
+def soak_examples(ci: int) -> int:
+    """Hypothesis examples of a property whose every example runs the pipeline: ``ci`` in
+    the suite, ``ORDERS_SOAK_EXAMPLES`` under ``make soak``."""
+    return int(os.environ.get("ORDERS_SOAK_EXAMPLES", ci))
 
 
 def odp_event(
@@ -114,7 +132,8 @@ CLOCK_COLUMNS = ("loaded_at", "validated_at", "updated_at")
 
 
 def table_contents(
-    warehouse: Path, schemas: tuple[str, ...] = ("raw", "staging", "core", "reporting", "audit")
+    warehouse: Path,
+    schemas: tuple[str, ...] = ("raw", "staging", "intermediate", "core", "reporting", "audit"),
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Every table of ``schemas`` as sorted rows, clock columns left out: two warehouses
     that computed the same thing compare equal."""

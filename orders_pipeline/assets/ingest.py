@@ -1,13 +1,24 @@
-"""Landing and validation assets (docs/semantics.md §1, §2): for every registered source, one asset
-that lands its new files into ``raw.<source>`` and one that validates them into staging."""
+"""Landing and validation assets (docs/semantics.md §1, §2): one step lands the new files of
+every registered source into ``raw.<source>``, one validates them into staging (a source at a
+time, each in its own transaction, each source's tables their own assets)."""
 
 import time
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
+import duckdb
 
-from orders_pipeline import progress
+from orders_pipeline import live_progress, progress
 from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
+from orders_pipeline.assets.steps import (
+    BuildFailed,
+    check_spec,
+    checks_of,
+    evaluate_checks,
+    selected_checks,
+)
+from orders_pipeline.checks import SqlCheck
 from orders_pipeline.config import Settings
 from orders_pipeline.landing.land import land_new_files
 from orders_pipeline.privacy import pii_hash
@@ -92,64 +103,95 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
     return _land
 
 
-def validated_asset(source: Source) -> dg.AssetsDefinition:
-    """The asset that validates the landed, not yet validated files of ``source``."""
-    spec = source.validation
-    raw_key = table_key(source.raw_table)
-    specs = [
-        dg.AssetSpec(
-            table_key(spec.staging_table),
-            deps=[raw_key],
-            group_name="staging",
-            kinds={"duckdb", "pandera"},
-            description=f"Accepted records of {source.name}, typed (DECIMAL money, UTC "
-            "timestamps); quarantined records go to audit.quarantine with every reason, exact "
-            "duplicates to audit.duplicates.",
-        )
-    ]
-    if spec.staging_items_table:
+def validation_asset(
+    sources: tuple[Source, ...], checks: Sequence[SqlCheck] = ()
+) -> dg.AssetsDefinition:
+    """The step that validates the landed, not yet validated files of every source (each
+    source in its own transaction), each source's staging tables reported as their own
+    assets with their ``checks``, evaluated right after that source's validation."""
+    specs = []
+    for source in sources:
+        spec = source.validation
+        raw_key = table_key(source.raw_table)
         specs.append(
             dg.AssetSpec(
-                table_key(spec.staging_items_table),
+                table_key(spec.staging_table),
                 deps=[raw_key],
                 group_name="staging",
                 kinds={"duckdb", "pandera"},
-                description=f"Line items of the accepted records of {source.name}, typed.",
+                description=f"Accepted records of {source.name}, typed (DECIMAL money, UTC "
+                "timestamps); quarantined records go to audit.quarantine with every reason, "
+                "exact duplicates to audit.duplicates.",
+                skippable=True,
             )
         )
+        if spec.staging_items_table:
+            specs.append(
+                dg.AssetSpec(
+                    table_key(spec.staging_items_table),
+                    deps=[raw_key],
+                    group_name="staging",
+                    kinds={"duckdb", "pandera"},
+                    description=f"Line items of the accepted records of {source.name}, typed.",
+                    skippable=True,
+                )
+            )
+    own_checks = checks_of(checks, [s.key for s in specs])
 
-    @dg.multi_asset(name=f"validated_{source.name}", specs=specs, pool=WAREHOUSE_POOL)
+    @dg.multi_asset(
+        name="validated_sources",
+        specs=specs,
+        check_specs=[check_spec(c) for c in own_checks],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+    )
     def _validate(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
-        started = time.perf_counter()
+        pending = selected_checks(context, own_checks)
         with warehouse.connect() as con:
-            report = validate_pending(con, spec)
-            seconds = time.perf_counter() - started
-            metadata = {
-                table: table_metadata(con, table, seconds) for table in source.staging_tables
-            }
-        metadata[spec.staging_table].update(
-            {
-                "batch_files": dg.MetadataValue.int(len(report.files)),
-                "batch_records": dg.MetadataValue.int(report.records),
-                "batch_accepted": dg.MetadataValue.int(report.accepted),
-                "batch_quarantined": dg.MetadataValue.int(report.quarantined),
-                "batch_duplicates": dg.MetadataValue.int(report.duplicates),
-                "batch_quarantine_reasons": dg.MetadataValue.md(
-                    "\n".join(f"- `{code}`: {n}" for code, n in report.reasons.items()) or "none"
-                ),
-            }
-        )
-        progress.report(
-            spec.staging_table.replace(".", "/"),
-            report.accepted,
-            seconds,
-            f"{report.records:,} records: {report.accepted:,} accepted, "
-            f"{report.quarantined:,} quarantined, {report.duplicates:,} duplicates",
-        )
-        for table in source.staging_tables:
-            yield dg.MaterializeResult(asset_key=table_key(table), metadata=metadata[table])
+            for source in sources:
+                tables = [table_key(t) for t in source.staging_tables]
+                if not any(key in context.selected_asset_keys for key in tables):
+                    continue
+                try:
+                    with live_progress.task(f"validating {source.name}"):
+                        yield from _validate_source(con, source)
+                except Exception as error:
+                    raise BuildFailed(source.validation.staging_table.replace(".", "/")) from error
+                for result, _ in evaluate_checks(con, checks_of(pending, tables)):
+                    yield result
 
     return _validate
 
 
-INGEST_ASSETS = [landing_asset(SOURCES), *(validated_asset(source) for source in SOURCES)]
+def _validate_source(con: duckdb.DuckDBPyConnection, source: Source) -> Iterator[object]:
+    spec = source.validation
+    started = time.perf_counter()
+    report = validate_pending(con, spec)
+    seconds = time.perf_counter() - started
+    metadata = {table: table_metadata(con, table, seconds) for table in source.staging_tables}
+    metadata[spec.staging_table].update(
+        {
+            "batch_files": dg.MetadataValue.int(len(report.files)),
+            "batch_records": dg.MetadataValue.int(report.records),
+            "batch_accepted": dg.MetadataValue.int(report.accepted),
+            "batch_quarantined": dg.MetadataValue.int(report.quarantined),
+            "batch_duplicates": dg.MetadataValue.int(report.duplicates),
+            "batch_quarantine_reasons": dg.MetadataValue.md(
+                "\n".join(f"- `{code}`: {n}" for code, n in report.reasons.items()) or "none"
+            ),
+        }
+    )
+    progress.report(
+        spec.staging_table.replace(".", "/"),
+        report.accepted,
+        seconds,
+        f"{report.records:,} records: {report.accepted:,} accepted, "
+        f"{report.quarantined:,} quarantined, {report.duplicates:,} duplicates",
+    )
+    for table in source.staging_tables:
+        yield dg.MaterializeResult(asset_key=table_key(table), metadata=metadata[table])
+
+
+def ingest_assets(checks: Sequence[SqlCheck] = ()) -> list[dg.AssetsDefinition]:
+    """Landing and validation of every registered source: two steps."""
+    return [landing_asset(SOURCES), validation_asset(SOURCES, checks)]

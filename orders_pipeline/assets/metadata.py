@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+from orders_pipeline.dictionary import column
 from orders_pipeline.warehouse import count_rows
 
 PREVIEW_ROWS = 5
@@ -58,6 +59,7 @@ def table_metadata(
         "where table_schema || '.' || table_name = ? order by ordinal_position",
         [qualified_name],
     ).fetchall()
+    schema, _, table = qualified_name.partition(".")
     if not is_view and rows is None:
         rows = count_rows(con, qualified_name)
     counts = {} if is_view else {"dagster/row_count": dg.MetadataValue.int(rows)}
@@ -69,6 +71,17 @@ def table_metadata(
             markdown_preview(con, qualified_name) if values_may_be_shown(con) else PREVIEW_WITHHELD
         ),
         "dagster/column_schema": dg.MetadataValue.table_schema(
-            dg.TableSchema(columns=[dg.TableColumn(name, str(kind)) for name, kind in columns])
+            # descriptions from the column dictionary (orders_pipeline/dictionary.py)
+            dg.TableSchema(
+                columns=[
+                    dg.TableColumn(name, str(kind), description=_description(schema, table, name))
+                    for name, kind in columns
+                ]
+            )
         ),
     }
+
+
+def _description(schema: str, table: str, name: str) -> str | None:
+    entry = column(schema, table, name)
+    return entry.description if entry else None

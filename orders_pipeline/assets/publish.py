@@ -1,19 +1,44 @@
 """Publishing the analyst database after the models and their blocking checks succeeded."""
 
+import hashlib
 import time
 from collections.abc import Mapping
 
 import dagster as dg
+import duckdb
 
 from orders_pipeline import progress
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
-from orders_pipeline.config import SQL_DIR
-from orders_pipeline.models import discover_models
+from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.models import discover_models, record_version, table_versions
 from orders_pipeline.partitions import FULL_REFRESH_TAG, WATERMARK_TAG, advance_watermark
-from orders_pipeline.publish import partition_columns, publish_analytics
+from orders_pipeline.privacy import key_fingerprint
+from orders_pipeline.publish import FORMAT_VERSION, partition_columns, publish_analytics
 from orders_pipeline.resources import OrdersWarehouse
+from orders_pipeline.warehouse import transaction
 
 ANALYTICS_DATABASE = dg.AssetKey(["publish", "analytics_database"])
+PUBLICATION = "publish.analytics_database"  # its row in state.table_versions
+
+
+def publication_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """What a publication now would be made from: the version of every table
+    (``models.table_versions``), the files the landing scan skipped (analysts see them in
+    audit.skipped_files), the target and the PII setting. A publication recorded with this
+    version is the one a new publication would write (``freshness.nothing_to_model``)."""
+    versions = table_versions(con)
+    versions.pop(PUBLICATION, None)
+    skipped = con.execute(
+        "select list(source || '/' || file || ':' || reason order by all) from audit.skipped_files"
+    ).fetchall()[0][0]
+    parts = [
+        f"format={FORMAT_VERSION}",
+        f"target={settings.analytics_path.resolve()}",
+        f"pii={settings.pii_mode}:{key_fingerprint(settings.pii_key or None)}",
+        f"skipped={skipped}",
+        *(f"{name}={version}" for name, version in sorted(versions.items())),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def analytics_database_asset(
@@ -47,6 +72,7 @@ def analytics_database_asset(
         target = settings.analytics_path
         watermark = context.run.tags.get(WATERMARK_TAG)
         with warehouse.connect() as con:
+            version = publication_version(con, settings)
             if watermark is not None:
                 # the models now hold every event this run was planned for
                 advance_watermark(con, int(watermark))
@@ -57,6 +83,10 @@ def analytics_database_asset(
                 partitioned=partitioned,
                 fresh=context.run.tags.get(FULL_REFRESH_TAG) == "true",
             )
+            # after the file is in place: a crash before leaves the old version, which no
+            # longer matches, so the next run publishes again
+            with transaction(con):
+                record_version(con, PUBLICATION, version)
         if report.full_reason:
             context.log.info(f"full publication: {report.full_reason}")
         progress.report(

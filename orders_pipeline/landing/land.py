@@ -26,6 +26,7 @@ from typing import Protocol
 
 import duckdb
 
+from orders_pipeline import live_progress
 from orders_pipeline.config import Settings
 from orders_pipeline.landing.files import (
     Candidate,
@@ -88,30 +89,50 @@ def land_new_files(
     skipped = list(scan.skipped)
     loaded = {name: _loaded_sha256(con, name) for name in by_name}
     cache = HashCache(con)
-    for candidate in scan.candidates:
-        report = reports[candidate.source]
-        if cache.known_sha256(candidate) in loaded[candidate.source]:
-            report.files_unchanged += 1  # loaded before, not written since: not read again
-            continue
-        try:
-            records = _land_candidate(con, settings, candidate, by_name[candidate.source],
-                                      loaded[candidate.source], cache)  # fmt: skip
-        except NotFollowed as error:  # became a link (or a FIFO) after the scan
-            skipped.append(Skipped(candidate.relative, candidate.source, str(error.strerror)))
-            continue
-        except _UNREADABLE as error:
-            report.unreadable.append((candidate.relative, _describe(error)))
-            continue
-        if records is None:
-            report.files_unchanged += 1
-        else:
-            report.files_loaded.append(candidate.relative)
-            report.records_landed += records
+    total_bytes = sum(c.status.st_size for c in scan.candidates)
+    with live_progress.task("landing", len(scan.candidates), total_bytes) as live:
+        for candidate in scan.candidates:
+            report = reports[candidate.source]
+            records = _land_one(con, settings, candidate, by_name, loaded, cache, skipped, report)
+            if live is not None:
+                live.advance(files=1, nbytes=candidate.status.st_size, records=records or 0)
     cache.save(con, scan.candidates)
     record_skipped(con, skipped, datetime.now(UTC))
     for entry in skipped:
         reports[entry.source].skipped.append((entry.relative, entry.reason))
     return reports
+
+
+def _land_one(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    candidate: Candidate,
+    by_name: dict[str, SourceFolder],
+    loaded: dict[str, set[str]],
+    cache: HashCache,
+    skipped: list[Skipped],
+    report: LandingReport,
+) -> int | None:
+    """Land one candidate file unless it was loaded before; count it in ``report``. Its
+    records landed, or None."""
+    if cache.known_sha256(candidate) in loaded[candidate.source]:
+        report.files_unchanged += 1  # loaded before, not written since: not read again
+        return None
+    try:
+        records = _land_candidate(con, settings, candidate, by_name[candidate.source],
+                                  loaded[candidate.source], cache)  # fmt: skip
+    except NotFollowed as error:  # became a link (or a FIFO) after the scan
+        skipped.append(Skipped(candidate.relative, candidate.source, str(error.strerror)))
+        return None
+    except _UNREADABLE as error:
+        report.unreadable.append((candidate.relative, _describe(error)))
+        return None
+    if records is None:
+        report.files_unchanged += 1
+    else:
+        report.files_loaded.append(candidate.relative)
+        report.records_landed += records
+    return records
 
 
 def _loaded_sha256(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:

@@ -28,8 +28,9 @@ TEXT_KINDS = ("VARCHAR", "UBIGINT", "BIGINT", "DOUBLE", "NULL", "ABSENT")
 
 def visible(text: str) -> str:
     """True when ``text`` has a character a person can see: an identifier of spaces,
-    zero-width or control characters identifies nobody."""
-    return f"coalesce(regexp_matches({text}, '[^\\s\\p{{Z}}\\p{{Cc}}\\p{{Cf}}]'), false)"
+    zero-width or control characters identifies nobody (the macro ``has_visible_character``
+    of ``sql/macros.sql``: the same rule that normalises identifiers)."""
+    return f"has_visible_character({text})"
 
 
 def money_columns(path: str, field: str, alias: str | None = None) -> str:

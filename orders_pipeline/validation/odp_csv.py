@@ -24,7 +24,7 @@ is a value not sent. The columns:
 Amounts may be negative on returns and refunds: −10 and 10 mean the same (§3).
 
 Rows sharing (``order_id``, ``action``, ``ts``) form one order event, in one file or
-across several (an export cut into parts): the ``stg_odp_csv_*`` models group them. Because
+across several (an export cut into parts): the ``int_odp_csv_*`` models group them. Because
 an event is judged whole, some rules look at all its rows, those of this batch and those
 already staged from earlier files: it needs one identifier and (purchase, return, refund)
 one amount among its rows; its rows must not disagree on an order-level value (an empty cell

@@ -14,7 +14,7 @@ Types: in JSON, amounts are numbers that DECIMAL(18,4) holds exactly (as for ODP
 fields strings or numbers; in CSV every value is text and amounts must be plain decimals that
 fit DECIMAL(18,4) exactly. ``currency`` is a 3-letter code; ``status`` is trimmed and
 lower-cased like an event action. Updates create no ledger events (§1.3): the model
-``stg_odp_order_updates`` folds them into one row per order, latest arrival per field.
+``int_odp_order_updates`` folds them into one row per order, latest arrival per field.
 """
 
 from __future__ import annotations

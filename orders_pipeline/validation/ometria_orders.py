@@ -6,14 +6,14 @@ currency, ``totals.base``). As for ODP events, DuckDB extracts every field with 
 type and JSON kind from the raw text, pandera checks the candidates, and each record ends
 accepted (``staging.ometria_order_snapshots`` and ``staging.ometria_order_snapshot_items``),
 quarantined with every reason, or counted as an exact duplicate. Turning snapshots into
-ledger events is SQL (``sql/staging/stg_ometria_*.sql``).
+ledger events is SQL (``sql/intermediate/int_ometria_*.sql``).
 
 Partial records (Ometria's Push API: "send a partial record and only the supplied fields
 will be merged into the existing record", e.g. ``{"@type": "order", "id": "123551",
 "status": "cancelled", "is_valid": false}``): a record that lacks a field a full Order
 requires (``timestamp``, ``currency``, ``grand_total`` / ``totals``) is partial. It is
 staged as sent (``is_partial``) and merged field by field into its order's previous state
-by ``sql/staging/stg_ometria_order_states.sql`` (docs/semantics.md §1.4). Its time is its own
+by ``sql/intermediate/int_ometria_order_states.sql`` (docs/semantics.md §1.4). Its time is its own
 ``timestamp`` when sent, else its file's ingestion time (``ts_inferred``). A partial record
 for an order with no accepted full snapshot before it (staged, or earlier in the batch) is
 quarantined (``unknown_order``, with the missing fields' reasons): land the full order, then
@@ -31,7 +31,9 @@ from orders_pipeline.validation.json_fields import (
     MAX_EPOCH,
     NOT_SENT,
     TEXT_KINDS,
+    keys_unique,
     money_columns,
+    money_columns_of,
     nesting_sql,
     unique_keys,
 )
@@ -99,29 +101,106 @@ def _timestamp_expression(kind: str, text: str) -> str:
         then {parsed} end"""
 
 
+class _RecordFields:
+    """The paths a record-level query reads, each kind and each text fetched by one JSON call
+    per record over a list of paths (``kinds[n]``, ``texts[n]``), as for ODP events: a call per
+    field parsed the whole record once per field, and a record with 10,000 lines ran out of
+    memory at a 256 MB limit (issue 11)."""
+
+    def __init__(self) -> None:
+        self.kind_paths: dict[str, int] = {}
+        self.text_paths: dict[str, int] = {}
+
+    def json_type(self, path: str) -> str:
+        """``json_type(doc, path)``: SQL NULL when the path is absent."""
+        return f"kinds[{self.kind_paths.setdefault(path, len(self.kind_paths) + 1)}]"
+
+    def kind(self, path: str) -> str:
+        return f"coalesce({self.json_type(path)}, 'ABSENT')"
+
+    def string(self, path: str) -> str:
+        """``json_extract_string(doc, path)``."""
+        return f"texts[{self.text_paths.setdefault(path, len(self.text_paths) + 1)}]"
+
+    def text(self, path: str, name: str) -> str:
+        """``<name>`` (trimmed text) and ``<name>_kind`` of the value at ``path``."""
+        return f"trim({self.string(path)}) as {name}, {self.kind(path)} as {name}_kind"
+
+    def money(self, path: str, field: str, alias: str | None = None) -> str:
+        return money_columns_of(
+            self.json_type(f"{path}.{field}"), self.string(f"{path}.{field}"), alias or field
+        )
+
+    def extraction(self) -> str:
+        """The select-list items that fetch every path used so far."""
+
+        def paths(used: dict[str, int]) -> str:
+            return "[" + ", ".join(f"'{path}'" for path in used) + "]"
+
+        return (
+            f"json_type(doc, {paths(self.kind_paths)}) as kinds, "
+            f"json_extract_string(doc, {paths(self.text_paths)}) as texts"
+        )
+
+
+# Objects whose keys must be unique (docs/semantics.md §2: a repeated key is ambiguous).
+_KEYED_PATHS = ("$", "$.customer", "$.totals", "$.totals.base", "$.totals.local")
+
+
 def candidates_sql() -> str:
     """One row per raw record of the new files: every field as text plus its JSON kind.
 
     No ``?`` parameter; the caller registers ``batch_files`` (file_seq) to restrict it.
     """
-    money = ",".join(money_columns("$", f) for f in MONEY_FIELDS)
+    f = _RecordFields()
+    money = ",".join(f.money("$", name) for name in MONEY_FIELDS)
     totals_money = ",".join(
-        money_columns(f"$.totals.{part}", f, f"{part}_{f}") for part in TOTALS for f in MONEY_FIELDS
+        f.money(f"$.totals.{part}", name, f"{part}_{name}")
+        for part in TOTALS
+        for name in MONEY_FIELDS
     )
     totals_currency = ",".join(
-        f"{_kind(f'$.totals.{part}.currency')} as {part}_currency_kind, "
-        f"upper(trim(json_extract_string(doc, '$.totals.{part}.currency'))) as {part}_currency, "
-        f"{_kind(f'$.totals.{part}')} as {part}_totals_kind"
+        f"{f.kind(f'$.totals.{part}.currency')} as {part}_currency_kind, "
+        f"upper(trim({f.string(f'$.totals.{part}.currency')})) as {part}_currency, "
+        f"{f.kind(f'$.totals.{part}')} as {part}_totals_kind"
         for part in TOTALS
     )
-    texts = ",".join(_text(f"$.{f}", f) for f in TEXT_FIELDS)
-    customer = ",".join(_text(f"$.customer.{f}", f"customer_{f}") for f in CUSTOMER_TEXT_FIELDS)
-    addresses = ",".join(f"{_kind(f'$.{f}')} as {f}_kind" for f in ADDRESS_FIELDS)
-    known = ", ".join(f"'{f}'" for f in ORDER_FIELDS)
-    keys_are_unique = " and ".join(
-        unique_keys(path)
-        for path in ("$", "$.customer", "$.totals", "$.totals.base", "$.totals.local")
+    texts = ",".join(f.text(f"$.{name}", name) for name in TEXT_FIELDS)
+    customer = ",".join(
+        f.text(f"$.customer.{name}", f"customer_{name}") for name in CUSTOMER_TEXT_FIELDS
     )
+    addresses = ",".join(f"{f.kind(f'$.{name}')} as {name}_kind" for name in ADDRESS_FIELDS)
+    known = ", ".join(f"'{name}'" for name in ORDER_FIELDS)
+    keys_are_unique = " and ".join(
+        keys_unique(f"object_keys[{n}]") for n in range(1, len(_KEYED_PATHS) + 1)
+    )
+    keyed_paths = "[" + ", ".join(f"'{path}'" for path in _KEYED_PATHS) + "]"
+    # every expression over kinds/texts is built before f.extraction() is read
+    record_fields = f"""
+            {f.kind('$."@type"')} as type_kind,
+            {f.string('$."@type"')} as record_type,
+            {f.kind("$.id")} as order_id_kind,
+            trim({f.string("$.id")}) as order_id,
+            {f.kind("$.timestamp")} as timestamp_kind,
+            {f.string("$.timestamp")} as timestamp_text,
+            {f.kind("$.currency")} as currency_kind,
+            upper(trim({f.string("$.currency")})) as currency,
+            {f.kind("$.is_valid")} as is_valid_kind,
+            case when {f.json_type("$.is_valid")} = 'BOOLEAN'
+                then cast({f.string("$.is_valid")} as boolean) end as is_valid,
+            {f.kind("$.customer")} as customer_kind,
+            {f.kind("$.customer.id")} as customer_id_kind,
+            trim({f.string("$.customer.id")}) as customer_id,
+            {f.kind("$.totals")} as totals_kind,
+            {f.kind("$.lineitems")} as lineitems_kind,
+            case when {f.json_type("$.lineitems")} = 'ARRAY'
+                then json_array_length(doc, '$.lineitems') else 0 end as item_count,
+            {money},
+            {totals_money},
+            {totals_currency},
+            {texts},
+            {customer},
+            {addresses},"""
     return f"""
     with records as (
         select r.*
@@ -141,37 +220,20 @@ def candidates_sql() -> str:
         from records as r
         left join nesting as n using (arrival_seq)
     ),
+    extracted as (
+        select
+            *,
+            {f.extraction()},
+            json_keys(doc, {keyed_paths}) as object_keys
+        from parsed
+    ),
     keyed as (
-        select *, {keys_are_unique} as unique_keys from parsed
+        select *, {keys_are_unique} as unique_keys from extracted
     ),
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
-            decode_error, doc, depth, unique_keys,
-            {_kind('$."@type"')} as type_kind,
-            json_extract_string(doc, '$."@type"') as record_type,
-            {_kind("$.id")} as order_id_kind,
-            trim(json_extract_string(doc, '$.id')) as order_id,
-            {_kind("$.timestamp")} as timestamp_kind,
-            json_extract_string(doc, '$.timestamp') as timestamp_text,
-            {_kind("$.currency")} as currency_kind,
-            upper(trim(json_extract_string(doc, '$.currency'))) as currency,
-            {_kind("$.is_valid")} as is_valid_kind,
-            case when json_type(doc, '$.is_valid') = 'BOOLEAN'
-                then cast(json_extract_string(doc, '$.is_valid') as boolean) end as is_valid,
-            {_kind("$.customer")} as customer_kind,
-            {_kind("$.customer.id")} as customer_id_kind,
-            trim(json_extract_string(doc, '$.customer.id')) as customer_id,
-            {_kind("$.totals")} as totals_kind,
-            {_kind("$.lineitems")} as lineitems_kind,
-            case when json_type(doc, '$.lineitems') = 'ARRAY'
-                then json_array_length(doc, '$.lineitems') else 0 end as item_count,
-            {money},
-            {totals_money},
-            {totals_currency},
-            {texts},
-            {customer},
-            {addresses},
+            decode_error, doc, depth, unique_keys,{record_fields}
             -- a repeated key cannot become a map (and the record is quarantined anyway)
             case when root_kind = 'OBJECT' and unique_keys then
                 to_json(map_from_entries(list_filter(
@@ -498,7 +560,7 @@ create table if not exists staging.ometria_order_snapshots (
     item_count       integer not null,
     loaded_at        timestamptz not null,
     is_partial       boolean not null default false,  -- a partial record (§1.4): merged into
-                                         -- the order's previous state (stg_ometria_order_states)
+                                         -- the order's previous state (int_ometria_order_states)
     ts_inferred      boolean not null default false,  -- a partial record without timestamp:
                                          -- ts is its file's ingestion time
     sent_lineitems   boolean not null default true    -- it sent `lineitems` (a partial record

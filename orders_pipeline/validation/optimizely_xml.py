@@ -89,11 +89,6 @@ _NUMBER_LIKE = r"^[+-]?[\d.,]*\d[\d.,]*([eE][+-]?\d+)?$"
 _MAX_EPOCH = 4102444800  # 2100-01-01: a later date is a typo
 
 
-def _visible(text: str) -> str:
-    """True when ``text`` has a character a person can see."""
-    return f"coalesce(regexp_matches({text}, '[^\\s\\p{{Z}}\\p{{Cc}}\\p{{Cf}}]'), false)"
-
-
 def _ts_sql(text: str) -> str:
     """orderDate as TIMESTAMPTZ (module docstring), NULL when it is not one."""
     value = f"trim({text})"
@@ -210,7 +205,7 @@ def candidates_sql() -> str:
             r.doc ->> '$.users[0].email' as email,
             -- Optimizely Configured Commerce's customer id: an identifier (§1.5)
             nullif(trim(r.doc ->> '$.order.customerId'), '') as customer_id,
-            {_visible("r.doc ->> '$.users[0].email'")} as email_visible,
+            has_visible_character(r.doc ->> '$.users[0].email') as email_visible,
             coalesce(json_array_length(r.doc, '$.products'), 0) as item_count,
             a.attributes as custom,
             coalesce(a.attribute_count, 0) as attribute_count,

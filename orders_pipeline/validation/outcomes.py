@@ -232,12 +232,33 @@ def _chunk_failures(
 
 
 def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
-    candidates = spec.candidates_table
+    """Decide every candidate's outcome (docs/semantics.md §2) and write it: the quarantine,
+    the duplicates, the accepted rows and each file's counts. Runs inside the batch's
+    transaction; the temp tables it leaves are dropped by ``validate_pending``."""
+    _group_failures(con)
+    _key_passing_records(con, spec)
+    _documents_sharing_a_key(con, spec)
+    _decide_outcomes(con, spec)
+    _write_quarantine(con, spec)
+    _write_duplicates(con, spec)
+    _write_accepted(con, spec)
+    _count_outcomes_per_file(con, spec)
+
+
+def _group_failures(con: duckdb.DuckDBPyConnection) -> None:
+    """``batch_failures``: each failing record with every reason, sorted."""
     con.execute(
         "create or replace temp table batch_failures as "
         "select row_id, list(reason order by reason) as reasons "
         "from batch_failure_rows group by row_id"
     )
+
+
+def _key_passing_records(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """``batch_keys``: each record that passed, with its event id and its dedupe key (equal
+    for records that may be duplicates: the same idempotence key, else the same extracted
+    fields)."""
+    candidates = spec.candidates_table
     # a record with an idempotence key meets its retries by that key alone
     idempotence_key = spec.idempotence_key("c.doc")
     con.execute(
@@ -249,6 +270,12 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         from {candidates} as c
         where c.row_id not in (select row_id from batch_failures)"""  # noqa: S608
     )
+
+
+def _documents_sharing_a_key(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """``batch_documents``: the JSON documents of the records (new, or staged earlier) whose
+    dedupe key another record shares: only those need the costly canonical comparison."""
+    candidates = spec.candidates_table
     con.execute(
         f"""create or replace temp table batch_documents as
         with shared_keys as (
@@ -273,6 +300,11 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
             where s.dedupe_key in (select dedupe_key from shared_keys)
         )"""  # noqa: S608
     )
+
+
+def _decide_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """``batch_outcomes``: accepted, duplicate (of an earlier or a first record with the same
+    canonical content or idempotence key, with that record's row id) or quarantined."""
     content = "(select * from batch_documents where idempotence_key is null)"
     con.execute(
         f"""create or replace temp table batch_outcomes as
@@ -311,6 +343,11 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         select row_id, null, null, 'quarantined', null from batch_failures
         """  # noqa: S608 - trusted table names
     )
+
+
+def _write_quarantine(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """Every failing record into ``audit.quarantine`` with its reasons and raw text."""
+    candidates = spec.candidates_table
     con.execute(
         f"""insert into audit.quarantine
         select ?, c.file, c.record_no,
@@ -325,6 +362,11 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         order by f.row_id""",  # noqa: S608 - trusted table names
         [spec.source],
     )
+
+
+def _write_duplicates(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """Every duplicate into ``audit.duplicates``, with the record it repeats."""
+    candidates = spec.candidates_table
     con.execute(
         f"""insert into audit.duplicates
         select ?, c.file, c.record_no,
@@ -339,9 +381,18 @@ def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) 
         where o.outcome = 'duplicate'""",  # noqa: S608 - trusted table names
         [spec.source],
     )
+
+
+def _write_accepted(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """The accepted records (and their items) into the source's validated tables."""
     con.execute(f"insert into {spec.staging_table} {spec.accepted_sql()}")
     if spec.staging_items_table and spec.accepted_items_sql:
         con.execute(f"insert into {spec.staging_items_table} {spec.accepted_items_sql()}")
+
+
+def _count_outcomes_per_file(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
+    """Each file's accepted, quarantined and duplicate counts in ``audit.loads``, and the
+    time it was validated."""
     con.execute(
         f"""update audit.loads as l set
             accepted = coalesce(s.accepted, 0),

@@ -7,7 +7,7 @@
 -- unique_key: identifier_type, identifier_value
 with all_identifiers as (
     select distinct order_id, identifier_type, identifier_value
-    from staging.stg_order_identifiers
+    from intermediate.int_order_identifiers
 ),
 
 chosen_identifiers as (

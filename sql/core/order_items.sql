@@ -1,7 +1,7 @@
 -- Line items of every ledger event, with the event's action, time and currency.
 -- partition_by: event_date
 with items as (
-    select * from staging.stg_order_items
+    select * from intermediate.int_order_items
 ),
 
 ledger as (

@@ -6,7 +6,7 @@
 -- its date, and those orders' events all lie on or after it). NULL: open on that side.
 with new_events as (
     select order_id, cast(ts as date) as event_date
-    from staging.stg_order_events
+    from intermediate.int_order_events
     -- revised_seq: also the ODP CSV events that a later file's rows joined (docs/semantics.md §1.2)
     where revised_seq > getvariable('incremental_after')
       and revised_seq <= getvariable('incremental_through')
@@ -18,7 +18,7 @@ affected_orders as (
 
 new_rates as (
     select rate_date
-    from staging.stg_exchange_rates
+    from intermediate.int_exchange_rates
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),
@@ -27,7 +27,7 @@ event_days as (
     select
         (select min(event_date) from new_events) as first_day,
         max(cast(events.ts as date)) as last_day
-    from staging.stg_order_events as events
+    from intermediate.int_order_events as events
     where events.order_id in (select order_id from affected_orders)
     having count(*) > 0
 ),

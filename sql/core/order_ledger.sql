@@ -6,10 +6,10 @@
 with events as (
     -- re-deriving some days (models.run_model_partitions sets the bounds) needs every event of
     -- the orders with an event on those days, and no other order's
-    select * from staging.stg_order_events
+    select * from intermediate.int_order_events
     where (getvariable('partition_first') is null and getvariable('partition_last') is null)
         or order_id in (
-            select order_id from staging.stg_order_events
+            select order_id from intermediate.int_order_events
             where (getvariable('partition_first') is null
                    or cast(ts as date) >= getvariable('partition_first'))
               and (getvariable('partition_last') is null
@@ -18,15 +18,17 @@ with events as (
 ),
 
 exchange_rates as (
-    select * from staging.stg_exchange_rates
+    -- rates to the configured base only: a rate to another base is never read as one to it
+    -- (issue 11: that relabelled GBP→USD rates as GBP→EUR after --base-currency EUR)
+    select * from intermediate.int_exchange_rates
+    where base_currency = getvariable('base_currency')
 ),
 
 timeline as (
     select
         events.*,
         row_number() over order_timeline as event_seq,
-        case when action in ('purchase', 'return', 'refund', 'cancel') then action else 'custom' end
-            as action_class,
+        action_class(action) as action_class,
         -- one order, one currency: the currency of its first event that names one (the
         -- base currency when none does); an event may name another one (issue 11)
         coalesce(
@@ -114,7 +116,7 @@ classified as (
         event_seq = 1 as is_order_creating,
         -- §3: a custom action on an existing order is a pass-through
         action_class = 'custom' and event_seq > 1 as is_pass_through,
-        action_class in ('return', 'refund', 'cancel') as is_reduction,
+        is_reduction(action_class) as is_reduction,
         -- §3: subtotal as sent, else Σ item subtotals (else the total, the only amount left;
         -- validation admits no purchase, return or refund without one, so 0 is a last guard
         -- that keeps every tally a number)
@@ -129,13 +131,13 @@ plain_deltas as (
         case
             when is_cancel_rest or is_unconverted then 0
             when is_reduction then -abs(amount_subtotal)  -- §3: −30 and 30 mean the same
-            when action_class = 'purchase' or is_order_creating then amount_subtotal
+            when counts_as_gross(action_class, is_order_creating) then amount_subtotal
             else 0
         end as plain_subtotal_delta,
         case
             when is_cancel_rest or is_unconverted then 0
             when is_reduction then coalesce(-abs(total), -abs(amount_subtotal))
-            when action_class = 'purchase' or is_order_creating then
+            when counts_as_gross(action_class, is_order_creating) then
                 coalesce(total, amount_subtotal + coalesce(tax, 0) + coalesce(shipping, 0))
             else 0
         end as plain_total_delta

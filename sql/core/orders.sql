@@ -11,7 +11,7 @@ with ledger as (
 ),
 
 order_updates as (
-    select * from staging.stg_odp_order_updates
+    select * from intermediate.int_odp_order_updates
     where getvariable('incremental_after') < 0
         or order_id in (select order_id from changed_keys)
 ),
@@ -21,7 +21,7 @@ customer_identifiers as (
 ),
 
 exchange_rates as (
-    select * from staging.stg_exchange_rates
+    select * from intermediate.int_exchange_rates
 ),
 
 timeline_ends as (
@@ -46,7 +46,7 @@ timeline_ends as (
              then sum(total_delta_base) end as total_base,
         bool_or(is_reduction_event) as has_reduction,
         bool_or(action_class = 'cancel') as has_cancel
-    from (select *, action_class in ('return', 'refund', 'cancel') as is_reduction_event
+    from (select *, is_reduction(action_class) as is_reduction_event
           from ledger)
     group by order_id
 ),

@@ -7,7 +7,7 @@ with catalog_records as (
 ),
 
 ometria_products as (
-    select * from staging.stg_ometria_products
+    select * from intermediate.int_ometria_products
 ),
 
 latest_catalog as (

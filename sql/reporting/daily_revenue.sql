@@ -13,8 +13,8 @@ items as (
 event_days as (
     select
         event_date as date,
-        sum(subtotal_delta_base) filter (where action_class = 'purchase'
-            or (action_class = 'custom' and is_order_creating)) as gross,
+        sum(subtotal_delta_base) filter (where counts_as_gross(action_class, is_order_creating))
+            as gross,
         -sum(subtotal_delta_base) filter (where action_class = 'return') as returns,
         -sum(subtotal_delta_base) filter (where action_class = 'refund') as refunds,
         -sum(subtotal_delta_base) filter (where action_class = 'cancel') as cancellations,
@@ -28,7 +28,7 @@ event_days as (
 item_days as (
     select event_date as date, sum(quantity) as items_sold
     from items
-    where action_class = 'purchase' or (action_class = 'custom' and is_order_creating)
+    where counts_as_gross(action_class, is_order_creating)
     group by event_date
 ),
 

@@ -12,7 +12,7 @@ classified as (
         order_id,
         quantity,
         subtotal_base,
-        action_class = 'purchase' or (action_class = 'custom' and is_order_creating) as is_sale,
+        counts_as_gross(action_class, is_order_creating) as is_sale,
         action_class = 'return' as is_return
     from items
 ),

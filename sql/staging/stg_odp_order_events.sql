@@ -14,14 +14,8 @@ items as (
 ),
 
 item_totals as (
-    select
-        event_id,
-        sum(subtotal) as items_subtotal,
-        sum(quantity) as items_quantity,
-        count(*) as item_rows,
-        sum(dropped_fields) as dropped_item_fields
-    from items
-    group by event_id
+    -- the one sum of an event's line items (sql/macros.sql)
+    select * from item_totals(items)
 ),
 
 final as (

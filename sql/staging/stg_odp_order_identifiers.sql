@@ -1,6 +1,6 @@
 -- Identifiers of ODP events (docs/semantics.md §5): every key of `identifiers` plus
 -- data.order.email and data.order.phone, one row per (event, type, value) as sent.
--- Normalisation happens in stg_order_identifiers, once for every source.
+-- Normalisation happens in int_order_identifiers, once for every source.
 -- materialized: incremental
 with records as (
     select * from staging.odp_event_records

@@ -15,13 +15,8 @@ items as (
 ),
 
 item_totals as (
-    select
-        event_id,
-        sum(subtotal) as items_subtotal,
-        sum(quantity) as items_quantity,
-        count(*) as item_rows
-    from items
-    group by event_id
+    -- the one sum of an event's line items (sql/macros.sql)
+    select * from item_totals(items)
 ),
 
 final as (
@@ -57,7 +52,7 @@ final as (
         coalesce(item_totals.items_quantity, 0) as items_quantity,
         coalesce(item_totals.item_rows, 0) as item_rows,
         -- product attributes are kept or dropped against the catalog in core models
-        0 as dropped_item_fields,
+        coalesce(item_totals.dropped_item_fields, 0) as dropped_item_fields,
         -- the feed sends no base-currency amounts: the ledger converts them (§6)
         cast(null as decimal(18, 4)) as subtotal_base_sent,
         cast(null as decimal(18, 4)) as total_base_sent

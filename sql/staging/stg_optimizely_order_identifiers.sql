@@ -1,6 +1,6 @@
 -- Identifiers of Optimizely offline orders (docs/semantics.md §1.5, §5): <user email> is an `email`
 -- identifier and <order customerId> (Optimizely Configured Commerce) a `customer_id` one, as
--- sent; an order with neither is anonymous. Normalisation happens in stg_order_identifiers,
+-- sent; an order with neither is anonymous. Normalisation happens in int_order_identifiers,
 -- once for every source.
 -- materialized: incremental
 with records as (

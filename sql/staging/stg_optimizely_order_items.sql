@@ -33,6 +33,8 @@ final as (
         cast(cast(record_items.price as decimal(38, 4)) * record_items.quantity
             as decimal(38, 4)) as subtotal,
         true as subtotal_derived,
+        -- nothing of a <product> is dropped here: its attributes are judged in core models
+        0 as dropped_fields,
         records.custom,
         record_items.attributes,
         record_items.attribute_count,

@@ -50,8 +50,12 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
 @pytest.mark.slow
 def test_prints_the_table(bench_run):
     completed, _ = bench_run
-    for label in ("floor: read_text", "full run", "incremental run", "full / floor"):
-        assert label in completed.stdout
+    for label in (
+        "floor: read_text", "plain SQL chain", "full run", "incremental run", "no-op run",
+        "cpu s", "full / plain SQL chain", "full / floor", "incremental / full", "no-op run s",
+        "peak RSS",
+    ):  # fmt: skip
+        assert label in completed.stdout, label
 
 
 @pytest.mark.slow
@@ -86,10 +90,10 @@ def test_floor_figures(bench_run):
 @pytest.mark.slow
 def test_run_figures(bench_run):
     _, data = bench_run
-    for name in ("full", "incremental"):
+    for name in ("full", "incremental", "noop"):
         run = data[name]
         assert run["success"] is True and run["exit_code"] == 0
-        for key in ("wall_seconds", "peak_rss_bytes", "events_per_second", "records_per_second"):
+        for key in ("wall_seconds", "cpu_seconds", "peak_rss_bytes"):
             assert _positive(run[key]), (name, key)
         added = run["added"]
         assert added["records"] == added["accepted"] + added["quarantined"] + added["duplicates"]
@@ -98,12 +102,28 @@ def test_run_figures(bench_run):
         )
         assert run["records_per_second"] == pytest.approx(added["records"] / run["wall_seconds"])
         assert run["assets"] and all(a["seconds"] >= 0 for a in run["assets"])
-    full, incremental = data["full"], data["incremental"]
+    full, incremental, noop = data["full"], data["incremental"], data["noop"]
     # the full run loads the history; the incremental one only the extra day on top of it
     assert full["added"]["records"] == data["history"]["records"]
     assert full["added"]["ledger_events"] == data["history"]["events"]
     assert incremental["added"]["records"] == data["increment"]["records"]
     assert incremental["totals"]["orders"] > full["totals"]["orders"]
+    # the no-op run finds no new file
+    assert noop["added"]["records"] == 0 and noop["totals"] == incremental["totals"]
+
+
+@pytest.mark.slow
+def test_chain_figures(bench_run):
+    _, data = bench_run
+    chain = data["chain"]
+    assert chain["success"] is True and chain["exit_code"] == 0
+    for key in ("wall_seconds", "sql_seconds", "cpu_seconds", "peak_rss_bytes"):
+        assert _positive(chain[key]), key
+    # every table of the chain is written, from the history's records
+    rows = chain["rows"]
+    assert all(_positive(count) for count in rows.values()), rows
+    assert rows["chain_records"] <= data["history"]["records"]
+    assert rows["chain_ledger"] == rows["chain_events"] <= rows["chain_records"]
 
 
 @pytest.mark.slow
@@ -112,6 +132,10 @@ def test_ratios_come_from_the_times(bench_run):
     ratios = data["ratios"]
     full, floor = data["full"]["wall_seconds"], data["floor"]["seconds"]
     assert ratios["full_over_floor"] == pytest.approx(full / floor)
+    assert ratios["full_over_chain"] == pytest.approx(full / data["chain"]["wall_seconds"])
+    assert ratios["cpu_full_over_chain"] == pytest.approx(
+        data["full"]["cpu_seconds"] / data["chain"]["cpu_seconds"]
+    )
     assert ratios["incremental_over_full"] == pytest.approx(
         data["incremental"]["wall_seconds"] / full
     )

@@ -135,9 +135,17 @@ def _used_bytes(folder: Path) -> int:
 
 
 MODELLING = "modelling"
+# An error line names the asset a step was building (``staging/stg_order_events``), or the
+# step when it failed outside one (opening the warehouse): a validated table, a model, the
+# identity tables.
 MODELLING_STEPS = (
-    "validated_", "staging__", "resolved_customers", "core__", "audit__", "reporting__",
+    "validated_sources", "staging/", "staging__", "intermediate/", "intermediate__",
+    "resolved_customers", "core/", "core__",
+    "audit/", "audit__", "reporting/", "reporting__",
 )  # fmt: skip
+# Failures before anything is modelled: landing, or validating a source.
+VALIDATED_ODP_EVENTS = "staging/odp_event_records"
+INGESTING = ("land_new_files", "validated_sources", VALIDATED_ODP_EVENTS)
 
 
 def _error_line(done: subprocess.CompletedProcess[str], step: str, *phrases: str) -> str:
@@ -190,7 +198,7 @@ def _assert_consistent(folder: Path, previous: Path, failed_step: str) -> None:
     assert table_contents(folder / "analytics.duckdb") == table_contents(
         previous / "analytics.duckdb"
     )
-    if failed_step.startswith(("land_new_files", "validated_")):
+    if failed_step.startswith(INGESTING):
         models = ("core", "reporting")
         assert table_contents(warehouse, models) == table_contents(previous / "wh.duckdb", models)
 
@@ -267,9 +275,9 @@ def test_duckdb_out_of_memory_fails_cleanly_and_the_next_run_completes(
 
     done = _run(landings[1], folder / "wh.duckdb", env={"ORDERS_DUCKDB_MEMORY_LIMIT": "20MB"})
 
-    _error_line(done, "validated_odp_events", "DuckDB ran out of memory", "limit in use",
+    _error_line(done, VALIDATED_ODP_EVENTS, "DuckDB ran out of memory", "limit in use",
                 "Raise ORDERS_DUCKDB_MEMORY_LIMIT", "run again")  # fmt: skip
-    _assert_consistent(folder, previous, "validated_odp_events")
+    _assert_consistent(folder, previous, VALIDATED_ODP_EVENTS)
     _assert_rerun_completes(landings[1], folder, expected)
 
 
@@ -284,7 +292,7 @@ def test_a_full_spill_folder_fails_cleanly_and_the_next_run_completes(
 
     done = _run(landings[1], folder / "wh.duckdb", env=env)
 
-    _error_line(done, "validated_odp_events", "could not spill to disk",
+    _error_line(done, VALIDATED_ODP_EVENTS, "could not spill to disk",
                 "ORDERS_DUCKDB_TEMP_DIR", "ORDERS_DUCKDB_MEMORY_LIMIT", "run again")  # fmt: skip
-    _assert_consistent(folder, previous, "validated_odp_events")
+    _assert_consistent(folder, previous, VALIDATED_ODP_EVENTS)
     _assert_rerun_completes(landings[1], folder, expected)

@@ -94,7 +94,7 @@ def test_partition_range_backfill_through_the_webserver(tmp_path: Path):
     )
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT / "deploy" / "local" / "dagster.yaml", home / "dagster.yaml")
     warehouse = tmp_path / "wh.duckdb"
     env = {
         **os.environ,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Warehouse, day, odp_event
+from tests.conftest import Warehouse, day, odp_event, soak_examples
 
 pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
 
@@ -160,7 +160,8 @@ def expected_records(name: str, data: bytes) -> int:
 
 
 @settings(
-    max_examples=8,  # about 16 NDJSON files, as 15 examples of one file each were
+    # about 12 NDJSON files in CI (`make soak`: ORDERS_SOAK_EXAMPLES examples)
+    max_examples=soak_examples(6),
     deadline=None,
     # no shrinking: each example is a pipeline run of seconds, and shrinking one took over
     # five minutes; the failing example is printed whole, which is enough to reproduce it

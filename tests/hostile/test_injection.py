@@ -104,7 +104,7 @@ def test_sql_looking_values_are_stored_verbatim(injected, n):
     assert json.loads(item["custom"]) == {payload: payload}
 
     identifiers = injected.query(
-        "select identifier_type, identifier_value from staging.stg_order_identifiers "
+        "select identifier_type, identifier_value from intermediate.int_order_identifiers "
         "where order_id = ?",
         [order_id],
     )
@@ -252,7 +252,8 @@ TRUSTED = {
     "schema": CATALOG,
     "ARRIVAL_STRIDE": "a numeric constant",
     "PREVIEW_ROWS": "a numeric constant",
-    "spec.sql": "a SqlCheck's query: written in checks.py (CHECKS), from registry names",
+    "spec.sql": "a SqlCheck's query: a check file of sql/ (checks.load_check), templates "
+    "filled in from registry names",
     "RAW_INSERT_COLUMNS": "a constant list of the raw tables' own column names",
     "RAW_CSV_INSERT_COLUMNS": "a constant list of the CSV raw tables' own column names",
     "self.table": "json_records._Records: the raw table name from the source registry",

@@ -24,7 +24,7 @@ BREAKAGES = {
         update audit.loads set quarantined = records, accepted = 0""",
     "event_id_unique": "insert into core.order_ledger select * from core.order_ledger limit 1",
     # no event in the base currency, and no exchange rate to convert any into it
-    "base_currency_is_usable": """delete from staging.stg_exchange_rates;
+    "base_currency_is_usable": """delete from intermediate.int_exchange_rates;
         update core.order_ledger set currency = 'XYZ', subtotal_delta_base = null""",
     "running_tally_is_cumulative": """update core.order_ledger
         set running_subtotal = running_subtotal + 1 where event_seq = 2""",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
+from orders_pipeline.checks import CHECKS, SqlCheck
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions, defs
 from orders_pipeline.partitions import daily_partitions, range_tags
@@ -71,8 +75,8 @@ def test_sql_model_dependencies_come_from_the_sql():
     assert parents == {
         "core/order_events",
         "core/customer_identifiers",
-        "staging/stg_odp_order_updates",
-        "staging/stg_exchange_rates",
+        "intermediate/int_odp_order_updates",
+        "intermediate/int_exchange_rates",
         # read by orders.changed.sql, the orders an incremental build recomputes (the model's
         # own table, which it also reads, is no dependency)
         "core/order_ledger",
@@ -88,8 +92,20 @@ def _all_partitions(settings: Settings) -> dict[str, str]:
     return range_tags(keys[0], keys[-1])
 
 
-def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path):
-    landing = tmp_path / "landing"
+@dataclass(frozen=True)
+class Materialised:
+    """One run of the whole job over a tiny landing folder (shared by the module's tests,
+    which copy its warehouse before changing it)."""
+
+    landing: Path
+    warehouse: Path
+    result: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="module")
+def materialised(tmp_path_factory: pytest.TempPathFactory) -> Materialised:
+    folder = tmp_path_factory.mktemp("materialised")
+    landing = folder / "landing"
     write_ndjson(
         landing / "odp_events" / "day1.ndjson",
         [
@@ -97,11 +113,23 @@ def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path
             odp_event("return", "A1", day(2), subtotal=40),
         ],
     )
-    warehouse = tmp_path / "wh.duckdb"
+    warehouse = folder / "wh.duckdb"
     settings = Settings(landing_dir=landing, warehouse=warehouse)
     job = build_definitions(settings).resolve_job_def("orders_job")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, tags=_all_partitions(settings))
+    return Materialised(landing, warehouse, result)
+
+
+def _copy(materialised: Materialised, tmp_path: Path) -> Settings:
+    """Settings for a copy of the materialised warehouse under ``tmp_path``."""
+    warehouse = tmp_path / "wh.duckdb"
+    shutil.copy(materialised.warehouse, warehouse)
+    return Settings(landing_dir=materialised.landing, warehouse=warehouse)
+
+
+def test_materialises_every_asset_and_check_into_a_temp_warehouse(materialised: Materialised):
+    result = materialised.result
     assert result.success
     checks = [
         e.event_specific_data
@@ -109,7 +137,7 @@ def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ]
     assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duckdb.connect(str(materialised.warehouse), read_only=True)
     try:
         for table, expected in CONTRACT_COLUMNS.items():
             schema, name = table.split(".")
@@ -128,24 +156,45 @@ def test_materialises_every_asset_and_check_into_a_temp_warehouse(tmp_path: Path
         con.close()
 
 
-def test_a_failing_blocking_check_stops_the_models_downstream(tmp_path: Path):
-    """A blocking check (duplicate order rows) keeps wrong data from reaching the reports."""
-    landing = tmp_path / "landing"
-    write_ndjson(
-        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
+def test_every_model_and_check_is_reported_as_its_own_asset_by_a_few_steps(
+    materialised: Materialised,
+):
+    """Issue 15: the SQL models run as one step per layer (split only where Dagster needs
+    it), each model still its own materialisation and each check its own evaluation."""
+    events = materialised.result.all_events
+    steps = {e.step_key for e in events if e.event_type == dg.DagsterEventType.STEP_START}
+    assert len(steps) <= 12, sorted(steps)
+    assert {"land_new_files", "validated_sources", "staging__models", "core__partitioned"} <= steps
+    materialised_keys = {
+        e.asset_key.to_user_string()
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }
+    graph = defs.get_repository_def().asset_graph
+    assert materialised_keys == {k.to_user_string() for k in graph.get_all_asset_keys()}
+    evaluated = {
+        e.event_specific_data.check_name
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert evaluated == {key.name for key in graph.asset_check_keys}
+
+
+def test_a_failing_blocking_check_stops_the_models_downstream(
+    materialised: Materialised, tmp_path: Path
+):
+    """A blocking check (a file not reconciled) keeps wrong data from reaching the reports."""
+    settings = _copy(materialised, tmp_path)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "insert into audit.loads select * replace (records + 1 as records) from audit.loads"
     )
-    warehouse = tmp_path / "wh.duckdb"
-    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    con.close()
     job = build_definitions(settings).resolve_job_def("orders_job")
-    tags = _all_partitions(settings)
     with dg.DagsterInstance.ephemeral() as instance:
-        assert job.execute_in_process(instance=instance, tags=tags).success
-        con = duckdb.connect(str(warehouse))
-        con.execute(
-            "insert into audit.loads select * replace (records + 1 as records) from audit.loads"
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, tags=_all_partitions(settings)
         )
-        con.close()
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     assert not result.success
     failed = {
         e.event_specific_data.check_name
@@ -154,3 +203,41 @@ def test_a_failing_blocking_check_stops_the_models_downstream(tmp_path: Path):
         and not e.event_specific_data.passed
     }
     assert "every_record_accounted_for" in failed
+    assert not _materialised(result) & {"core/orders", "reporting/daily_revenue"}
+
+
+def test_a_failing_blocking_check_stops_the_models_after_it_in_its_own_step(
+    materialised: Materialised, tmp_path: Path
+):
+    """core.customers reads core.orders and is built by the same step: when a blocking
+    check on core.orders fails, the step does not build core.customers, the later steps do
+    not run and the run fails."""
+    settings = _copy(materialised, tmp_path)
+    always_fails = SqlCheck(
+        name="always_fails",
+        asset=("core", "orders"),
+        description="A check that finds one offending row.",
+        sql="select 1 as offending",
+        blocking=True,
+    )
+    job = build_definitions(settings, checks=[*CHECKS, always_fails]).resolve_job_def("models_job")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, tags=_all_partitions(settings)
+        )
+    assert not result.success
+    built = _materialised(result)
+    assert "core/orders" in built
+    assert not built & {
+        "core/customers",
+        "reporting/lifecycle_summary",
+        "publish/analytics_database",
+    }
+
+
+def _materialised(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {
+        e.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }

@@ -20,7 +20,7 @@ from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
-DERIVED = ("staging", "core", "reporting")
+DERIVED = ("staging", "intermediate", "core", "reporting")
 
 
 def _first_batch(landing: Path) -> None:
@@ -36,9 +36,10 @@ def _first_batch(landing: Path) -> None:
         ],
     )
     (landing / "exchange_rates").mkdir(parents=True, exist_ok=True)
-    # rates into USD (EUR) and into EUR (USD): either can be the base currency
+    # rates to USD (of EUR) and to EUR (of USD): either can be the base currency
     (landing / "exchange_rates" / "rates.csv").write_text(
-        "date,currency,rate_to_base\n2026-05-01,EUR,1.10\n2026-05-01,USD,0.90\n"
+        "date,base_currency,currency,rate_to_base\n2026-05-01,USD,EUR,1.10\n"
+        "2026-05-01,EUR,USD,0.90\n"
     )
 
 
@@ -90,7 +91,7 @@ def test_a_run_interrupted_after_staging_then_a_run_gives_the_tables_of_one_fres
     _first_batch(landing)
     _run(landing, warehouse)
     _second_batch(landing)
-    # Ctrl-C right after the staging/stg_order_events line (a hook, not a timer)
+    # Ctrl-C right after the intermediate/int_order_events line (a hook, not a timer)
     interrupted = subprocess.run(
         [sys.executable, "-m", "orders_pipeline.cli", "run"],
         cwd=PROJECT_ROOT,
@@ -98,13 +99,13 @@ def test_a_run_interrupted_after_staging_then_a_run_gives_the_tables_of_one_fres
             **os.environ,
             "ORDERS_LANDING_DIR": str(landing),
             "ORDERS_WAREHOUSE": str(warehouse),
-            INTERRUPT_AFTER: "staging/stg_order_events:INT",
+            INTERRUPT_AFTER: "intermediate/int_order_events:INT",
         },
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert "staging/stg_order_events" in interrupted.stdout
+    assert "intermediate/int_order_events" in interrupted.stdout
     assert "run succeeded" not in interrupted.stdout
     _run(landing, warehouse)
     assert table_contents(warehouse, DERIVED) == _fresh_tables(tmp_path, landing)

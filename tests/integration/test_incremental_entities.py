@@ -12,7 +12,7 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, table_contents, write_ndjson
 
-SCHEMAS = ("staging", "core", "reporting", "audit")
+SCHEMAS = ("staging", "intermediate", "core", "reporting", "audit")
 
 
 def _run(landing: Path, warehouse: Path, **settings: Any) -> Warehouse:

@@ -174,3 +174,26 @@ def test_an_xml_order_with_10000_products_validates_in_a_low_memory_limit(tmp_pa
         tmp_path / "w.duckdb", "select count(*) from staging.optimizely_order_record_items"
     )
     assert items == [(10_000,)]
+
+
+def test_an_ometria_order_with_10000_lines_validates_in_a_low_memory_limit(tmp_path: Path):
+    landing = tmp_path / "landing"
+    lines = [
+        {"product_id": f"P{n}", "quantity": 1, "unit_price": 1, "subtotal": 1}
+        for n in range(10_000)
+    ]
+    order = {
+        "@type": "order", "id": "OM-BIG", "timestamp": "2026-06-01T09:00:00+00:00",
+        "currency": "GBP", "grand_total": 10_000, "subtotal": 10_000,
+        "customer": {"email": "big@example.com"}, "lineitems": lines,
+    }  # fmt: skip
+    path = landing / "ometria_orders" / "big.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(order), encoding="utf-8")
+    validate_all(landing, tmp_path / "w.duckdb")
+    loads = query(tmp_path / "w.duckdb", "select source, accepted from audit.loads")
+    assert loads == [("ometria_orders", 1)]
+    items = query(
+        tmp_path / "w.duckdb", "select count(*) from staging.ometria_order_snapshot_items"
+    )
+    assert items == [(10_000,)]

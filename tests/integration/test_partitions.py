@@ -46,7 +46,7 @@ def _late_file() -> list[dict[str, Any]]:
 
 
 def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    return table_contents(warehouse, ("core", "reporting", "audit", "staging"))
+    return table_contents(warehouse, ("core", "reporting", "audit", "staging", "intermediate"))
 
 
 def _run(landing: Path, warehouse: Path) -> Any:
@@ -85,8 +85,16 @@ def test_incremental_run_equals_a_full_rebuild_and_touches_only_changed_days(tmp
     assert [(str(d), s, r) for d, s, r in late] == [(_key(2), 1, 20), (_key(3), 2, 15)]
     assert net_day3 == [(5,)]
 
+    # nothing new: no model is rebuilt and the model run is skipped, so neither the build
+    # records nor the analyst database change (issue 15)
+    builds = ("state.model_builds", "state.partition_builds", "state.table_versions")
+    state = {t: rows for t, rows in table_contents(incremental, ("state",)).items() if t in builds}
+    analytics = incremental.with_name("analytics.duckdb").stat()
     third = _run(landing, incremental)
-    assert third.plan.reason.startswith("no new events")
+    assert third.up_to_date and third.plan is None
+    assert {t: table_contents(incremental, ("state",))[t] for t in builds} == state
+    after = incremental.with_name("analytics.duckdb").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (analytics.st_ino, analytics.st_mtime_ns)
     assert _tables(incremental) == _tables(full)
 
 

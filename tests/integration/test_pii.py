@@ -11,7 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.config import ConfigError, Settings
+from orders_pipeline.dictionary import TABLES
 from orders_pipeline.privacy import PUBLISHED_COLUMNS, pii_hash
 from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.runner import RunSummary, run_pipeline
@@ -294,3 +296,45 @@ def test_every_published_column_is_in_the_column_dictionary(hashed_run):
         con.close()
     assert sorted(published - set(PUBLISHED_COLUMNS)) == []  # declare new columns
     assert sorted(set(PUBLISHED_COLUMNS) - published) == []  # drop gone ones
+
+
+def test_every_published_column_has_a_comment_in_the_analyst_database(hashed_run):
+    """Issue 16: the column dictionary describes every published table and column, and its
+    text is their COMMENT in the analyst database and in the warehouse."""
+    settings, _, _ = hashed_run
+    for database in (settings.analytics_path, settings.warehouse):
+        con = duckdb.connect(str(database), read_only=True)
+        try:
+            uncommented = con.execute(
+                """select schema_name || '.' || table_name || '.' || column_name
+                   from duckdb_columns()
+                   where list_contains(?, schema_name) and coalesce(comment, '') = ''
+                   union all
+                   select schema_name || '.' || name from (
+                       select schema_name, table_name as name, comment from duckdb_tables()
+                       union all
+                       select schema_name, view_name, comment from duckdb_views())
+                   where list_contains(?, schema_name) and coalesce(comment, '') = ''""",
+                [list(PUBLISHED_SCHEMAS)] * 2,
+            ).fetchall()
+            orders_id = con.execute(
+                """select comment from duckdb_columns()
+                   where schema_name = 'core' and table_name = 'orders'
+                     and column_name = 'order_id'"""
+            ).fetchall()[0][0]
+        finally:
+            con.close()
+        assert uncommented == [], database
+        assert orders_id == TABLES["core.orders"].columns["order_id"].description
+
+
+def test_dagster_column_schema_carries_the_dictionary_descriptions(hashed_run):
+    settings, _, _ = hashed_run
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        schema = table_metadata(con, "core.customers", 0.0, rows=0)["dagster/column_schema"]
+    finally:
+        con.close()
+    described = {c.name: c.description for c in schema.value.columns}
+    assert described["ltv"] == TABLES["core.customers"].columns["ltv"].description
+    assert all(described.values())

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
-from tests.conftest import odp_event, write_ndjson
+from tests.conftest import odp_event, soak_examples, write_ndjson
 
 pytestmark = pytest.mark.heavy(seconds=180)  # scheduled first (tests/conftest.py)
 
@@ -136,8 +136,9 @@ def _all_tables(warehouse: Path) -> dict[str, str]:
     }
 
 
+# CI runs a few examples of each property; `make soak` many (ORDERS_SOAK_EXAMPLES).
 PROPERTY_SETTINGS = settings(
-    max_examples=6,
+    max_examples=soak_examples(4),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -191,7 +192,7 @@ def test_reports_add_up_arrival_order_changes_nothing_and_reruns_change_nothing(
 
 
 @settings(
-    max_examples=3,
+    max_examples=soak_examples(2),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -140,7 +140,7 @@ def test_cli_engine_spark_on_a_generated_landing_folder_matches_duckdb(
     spark, tmp_path, capsys, monkeypatch
 ):
     landing = tmp_path / "landing"
-    generate(landing, GeneratorConfig(line_items=800, days=10, seed=17))
+    generate(landing / "odp_events", GeneratorConfig(line_items=800, days=10, seed=17))
     warehouse, output = tmp_path / "w.duckdb", tmp_path / "parquet"
     monkeypatch.setenv("ORDERS_SPARK_OUTPUT", str(output))
     code = main(
@@ -153,6 +153,7 @@ def test_cli_engine_spark_on_a_generated_landing_folder_matches_duckdb(
     # the same landing folder on DuckDB (ingest finds nothing new; the models run)
     summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
     assert summary.success, summary.errors
+    assert summary.orders > 100 and f"orders: {summary.orders:,}" in printed
     _assert_same_tables(warehouse, output)
 
 

@@ -245,3 +245,65 @@ def test_an_event_no_rate_converts_stays_out_of_the_tally_until_its_rate_lands(
     assert second.order("U2")["subtotal"] == Decimal("80.5000")
     assert second.value("select sum(net) from reporting.daily_revenue") == Decimal("80.50")
     assert "core/order_ledger:events_in_order_currency" not in second.summary.warned_checks
+
+
+# Issue 11: a rates file names its base (an optional base_currency column); a file without
+# one holds rates to USD, the default base (docs/semantics.md §6). Only rates to the
+# configured base convert: rates to another base are never relabelled as rates to it.
+USD_RATES = """date,base_currency,currency,rate_to_base
+2026-06-01,USD,GBP,1.2500
+2026-06-01,USD,EUR,1.1000
+"""
+
+
+def test_rates_to_another_base_currency_are_never_relabelled(landing, run_landing):
+    write_rates(landing, USD_RATES)
+    # the three-column layout: rates to USD, whatever the base currency is set to
+    write_rates(landing, "date,currency,rate_to_base\n2026-06-01,GBP,1.3000\n", "rates_plain.csv")
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [
+            purchase("G1", "2026-06-03T10:00:00Z", "GBP", 80),
+            purchase("U1", "2026-06-03T10:00:00Z", "USD", 10),
+        ],
+    )
+    usd = run_landing(landing)
+    # rates_plain.csv lands after rates.csv: its GBP rate to USD replaces the declared one
+    assert usd.order("G1")["subtotal_base"] == Decimal("104.0000")  # 80 × 1.30
+    eur = run_landing(landing, base_currency="EUR")
+    # no rate to EUR: GBP and USD orders keep their local amounts, and are reported
+    assert eur.order("G1")["subtotal_base"] is None
+    assert eur.order("U1")["subtotal_base"] is None
+    assert eur.value("select count(*) from reporting.daily_revenue where gross <> 0") == 0
+    assert "core/order_ledger:base_currency_is_usable" in eur.summary.warned_checks
+    # rates to EUR land: those convert, and only those
+    write_rates(
+        landing,
+        "date,base_currency,currency,rate_to_base\n2026-06-01,EUR,GBP,1.1500\n",
+        "to_eur.csv",
+    )
+    converted = run_landing(landing, base_currency="EUR")
+    assert converted.order("G1")["subtotal_base"] == Decimal("92.0000")  # 80 × 1.15
+    assert converted.order("U1")["subtotal_base"] is None
+    assert "core/order_ledger:base_currency_is_usable" not in converted.summary.warned_checks
+
+
+def test_bad_rate_bases_are_quarantined_with_their_reason(landing, run_landing):
+    write_rates(
+        landing,
+        "date,base_currency,currency,rate_to_base\n"
+        "2026-06-02,,EUR,1.1\n"  # an empty base is the undeclared one, USD
+        "2026-06-02,USD,USD,1\n"  # harmless: a currency's rate to itself is 1
+        "2026-06-01,EURO,GBP,1.1\n"
+        "2026-06-01,USD,USD,1.1\n",
+    )
+    wh = run_landing(landing)
+    [load] = wh.dicts("select records, accepted, quarantined from audit.loads")
+    assert load == {"records": 4, "accepted": 2, "quarantined": 2}
+    reasons = wh.query("select record_no, reasons from audit.quarantine order by record_no")
+    assert [[r.split(":")[0] for r in row_reasons] for _, row_reasons in reasons] == [
+        ["invalid_base_currency"],
+        ["invalid_rate"],
+    ]
+    staged = wh.query("select base_currency, currency from staging.exchange_rate_records")
+    assert sorted(staged) == [("USD", "EUR"), ("USD", "USD")]

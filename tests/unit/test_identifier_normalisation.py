@@ -57,7 +57,8 @@ def test_every_source_yields_the_same_normalised_email_and_phone(tmp_path):
 
     identifiers = set(
         wh.query(
-            "select source, identifier_type, identifier_value from staging.stg_order_identifiers"
+            "select source, identifier_type, identifier_value "
+            "from intermediate.int_order_identifiers"
         )
     )
     assert identifiers == {
@@ -67,12 +68,14 @@ def test_every_source_yields_the_same_normalised_email_and_phone(tmp_path):
         ("optimizely_xml", "email", EMAIL),
     }  # fmt: skip
     # the orders' contacts, every event source and the Orders-object update alike
-    contacts = set(wh.query("select source, email, phone from staging.stg_order_events"))
+    contacts = set(wh.query("select source, email, phone from intermediate.int_order_events"))
     assert contacts == {
         ("odp_events", EMAIL, PHONE), ("odp_csv", EMAIL, PHONE),
         ("ometria_orders", EMAIL, None), ("optimizely_xml", EMAIL, None),
     }  # fmt: skip
-    assert wh.query("select email, phone from staging.stg_odp_order_updates") == [(EMAIL, PHONE)]
+    assert wh.query("select email, phone from intermediate.int_odp_order_updates") == [
+        (EMAIL, PHONE)
+    ]
     # so they are one customer, whose lists hold the one value each
     assert wh.query("select emails, phones from core.customers") == [([EMAIL], [PHONE])]
     assert (

@@ -60,7 +60,7 @@ def statements_to_resolve_chain(n: int) -> tuple[int, int]:
     e_i and e_{i+1} on order i, in a warehouse that holds only resolution's two inputs."""
     con = duckdb.connect()
     try:
-        con.execute("create schema core; create schema staging")
+        con.execute("create schema core; create schema intermediate")
         con.execute(
             """create table core.identifier_fanout as
                select 'email' as identifier_type, 'e' || i || '@example.com' as identifier_value,
@@ -69,7 +69,7 @@ def statements_to_resolve_chain(n: int) -> tuple[int, int]:
             [n],
         )
         con.execute(
-            """create table staging.stg_order_identifiers as
+            """create table intermediate.int_order_identifiers as
                select 'C' || i as order_id, 'email' as identifier_type,
                       'e' || (i + side) || '@example.com' as identifier_value
                from range(? - 1) as t(i), range(2) as s(side)""",

@@ -149,7 +149,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 
 def events(wh: Warehouse, order_id: str) -> list[dict[str, Any]]:
     return wh.dicts(
-        "select * from staging.stg_order_events where order_id = ? order by ts", [order_id]
+        "select * from intermediate.int_order_events where order_id = ? order by ts", [order_id]
     )
 
 
@@ -173,7 +173,7 @@ def test_every_column_is_parsed_value_by_value(history):
     # an unprefixed column without a meaning of its own is a custom order field
     assert json.loads(event["custom"]) == {"gift_note": "wrap it"}
     assert event["dropped_item_fields"] == 1  # item_color: ODP ignores item custom fields
-    [item] = history.dicts("select * from staging.stg_order_items where order_id = 'FULL'")
+    [item] = history.dicts("select * from intermediate.int_order_items where order_id = 'FULL'")
     assert (item["product_id"], item["sku"]) == ("P-1", "SKU-1")
     assert (item["price"], item["quantity"], item["discount"], item["subtotal"]) == (
         Decimal("12.5"), Decimal("2"), Decimal("1"), Decimal("24"),
@@ -182,7 +182,7 @@ def test_every_column_is_parsed_value_by_value(history):
     assert json.loads(item["custom"]) == {"gift_note": "wrap it"}
     identifiers = set(
         history.query(
-            "select identifier_type, identifier_value from staging.stg_order_identifiers "
+            "select identifier_type, identifier_value from intermediate.int_order_identifiers "
             "where order_id = 'FULL'"
         )
     )

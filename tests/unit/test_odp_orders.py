@@ -54,7 +54,9 @@ def updates(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
 
 
 def overlay(wh: Warehouse, order_id: str) -> dict[str, Any]:
-    rows = wh.dicts("select * from staging.stg_odp_order_updates where order_id = ?", [order_id])
+    rows = wh.dicts(
+        "select * from intermediate.int_odp_order_updates where order_id = ?", [order_id]
+    )
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -79,7 +81,7 @@ def test_each_field_takes_the_latest_update_that_carried_it(updates):
 
 def test_types_are_decimal(updates):
     types = updates.query(
-        "select distinct typeof(subtotal), typeof(total) from staging.stg_odp_order_updates"
+        "select distinct typeof(subtotal), typeof(total) from intermediate.int_odp_order_updates"
     )
     assert types == [("DECIMAL(18,4)", "DECIMAL(18,4)")]
 
@@ -112,7 +114,7 @@ def test_exact_duplicates_are_counted(updates):
 
 def test_landing_the_same_files_again_changes_nothing(updates, tmp_path):
     def landed() -> dict[str, Any]:
-        tables = table_contents(updates.path, ("raw", "staging", "audit"))
+        tables = table_contents(updates.path, ("raw", "staging", "intermediate", "audit"))
         tables.pop("audit.model_watermark")  # the models' bookkeeping, not what was landed
         return tables
 
@@ -170,7 +172,7 @@ def test_malformed_updates_are_quarantined_with_their_reasons(tmp_path):
         )
         assert {n: sorted({r.split(":", 1)[0] for r in rs}) for n, rs in rows} == expected
     assert overlay(wh, "C2")["discount"] == Decimal("-1")
-    assert wh.value("select count(*) from staging.stg_odp_order_updates") == 1
+    assert wh.value("select count(*) from intermediate.int_odp_order_updates") == 1
 
 
 def test_the_samples_land_whole_and_overlay_the_csv_history(tmp_path):

@@ -290,7 +290,7 @@ def test_the_seed_order_extended_takes_totals_local_and_base(ometria):
     )
 
     # no subtotal anywhere: the amount is totals.local.grand_total (§1.4)
-    [event] = wh.dicts("select * from staging.stg_order_events where order_id = '123553-X'")
+    [event] = wh.dicts("select * from intermediate.int_order_events where order_id = '123553-X'")
     assert (event["currency"], event["subtotal"], event["total"]) == ("USD", 149, 149)
     # §6: totals.base is in the base currency (USD by default): used as sent
     assert (event["subtotal_base_sent"], event["total_base_sent"]) == (149, 149)
@@ -302,7 +302,7 @@ def test_the_seed_order_extended_takes_totals_local_and_base(ometria):
 
 def test_base_totals_in_another_currency_are_not_used(ometria):
     wh = ometria([SEED_ORDER_EXTENDED], base_currency="EUR")
-    [event] = wh.dicts("select * from staging.stg_order_events where order_id = '123553-X'")
+    [event] = wh.dicts("select * from intermediate.int_order_events where order_id = '123553-X'")
     assert (event["subtotal_base_sent"], event["total_base_sent"]) == (None, None)
 
 
@@ -359,7 +359,7 @@ def test_every_documented_field_is_parsed(ometria):
     o = wh.order("123553")
     assert o["bill_address"] == "1 Oxford St, Flat 2, London, Greater London, W1K 4TG, GB"
     identifiers = wh.query(
-        "select identifier_type, identifier_value from staging.stg_order_identifiers "
+        "select identifier_type, identifier_value from intermediate.int_order_identifiers "
         "where order_id = '123553' order by 1"
     )
     assert identifiers == [("email", "john.smith@example.com"), ("ometria_customer_id", "546548")]
@@ -443,7 +443,7 @@ def test_a_first_snapshot_with_refunds_is_a_gross_purchase_then_a_refund(ometria
     wh = ometria([first])
     assert steps(wh, "G1") == [("purchase", 120, 120, 130), ("refund", -50, 70, 80)]
     events = wh.dicts(
-        "select record_part, ts from staging.stg_order_events where order_id = 'G1' "
+        "select record_part, ts from intermediate.int_order_events where order_id = 'G1' "
         "order by record_part"
     )
     assert [e["record_part"] for e in events] == [0, 1]
@@ -522,7 +522,7 @@ def test_base_amounts_are_differenced_like_local_ones(ometria):
     )
     events = wh.query(
         "select action, currency, subtotal, total, subtotal_base_sent, total_base_sent "
-        "from staging.stg_order_events where order_id = 'B1' order by arrival_seq, record_part"
+        "from intermediate.int_order_events where order_id = 'B1' order by arrival_seq, record_part"
     )
     assert events == [
         ("purchase", "EUR", 100, 105, 110, 116),
@@ -689,7 +689,7 @@ def test_an_unknown_product_id_creates_a_product_an_unknown_sku_does_not(ometria
             order("P2", 2, 10, lineitems=[line("NEW-1", 1, 10, sku="OTHER", name="Renamed")]),
         ]
     )
-    products = wh.dicts("select * from staging.stg_ometria_products")
+    products = wh.dicts("select * from intermediate.int_ometria_products")
     assert len(products) == 1
     [p] = products
     assert (p["product_id"], p["sku"], p["name"]) == ("NEW-1", "NEW-1-S", "Blue mug")

@@ -62,7 +62,9 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
         "unknown_elements": [],
     }  # fmt: skip
 
-    [event] = wh.dicts("select * from staging.stg_order_events where source = 'optimizely_xml'")
+    [event] = wh.dicts(
+        "select * from intermediate.int_order_events where source = 'optimizely_xml'"
+    )
     assert {k: event[k] for k in (
         "order_id", "action", "ts", "ts_inferred", "currency", "subtotal", "total", "shipping",
         "tax", "discount", "email", "items_subtotal", "items_quantity", "item_rows",
@@ -81,7 +83,7 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
 
     items = wh.dicts(
         "select item_no, product_id, sku, price, quantity, discount, subtotal, "
-        "subtotal_derived, attributes, custom from staging.stg_order_items order by item_no"
+        "subtotal_derived, attributes, custom from intermediate.int_order_items order by item_no"
     )
     assert [
         (i["product_id"], i["price"], i["quantity"], i["subtotal"], json.loads(i["attributes"]))
@@ -96,7 +98,7 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
     [ledger] = wh.ledger("ORD-1")
     assert (ledger["subtotal_delta"], ledger["total_delta"]) == (Decimal("54.50"), Decimal("61.50"))
     identifiers = wh.query(
-        "select identifier_type, identifier_value from staging.stg_order_identifiers "
+        "select identifier_type, identifier_value from intermediate.int_order_identifiers "
         "where order_id = 'ORD-1'"
     )
     assert identifiers == [("email", "ada@example.com")]
@@ -117,7 +119,7 @@ def test_subtotal_absent_is_the_sum_of_quantity_times_price(landing, run_landing
 def test_an_order_without_user_is_anonymous(landing, run_landing):
     write_feed(landing, "f.xml", [good_order("ANON")])
     wh = run_landing(landing)
-    assert wh.value("select count(*) from staging.stg_order_identifiers") == 0
+    assert wh.value("select count(*) from intermediate.int_order_identifiers") == 0
     assert wh.order("ANON")["customer_id"] is None
     assert wh.ledger("ANON")[0]["customer_id"] is None
 
@@ -131,7 +133,7 @@ def test_attributes_are_kept_as_sent(landing, run_landing):
                               ("empty", "")])],
         attributes=[("note", "x"), ("note", "y"), ("gift", "yes")])])  # fmt: skip
     wh = run_landing(landing)
-    [item] = wh.dicts("select attributes, custom from staging.stg_order_items")
+    [item] = wh.dicts("select attributes, custom from intermediate.int_order_items")
     assert json.loads(item["attributes"]) == {
         "PriceRange": "Cheap ",
         "tag": ["a", "<b>"],
@@ -298,7 +300,7 @@ def test_the_sample_feed_lands(tmp_path, run_landing):
     assert len(shared) == 1 and shared[0][0] is not None
     assert (
         wh.value(
-            "select count(*) from staging.stg_order_items where source = 'optimizely_xml' "
+            "select count(*) from intermediate.int_order_items where source = 'optimizely_xml' "
             "and attributes ->> '$.pricerange' is not null"
         )
         == 10

@@ -30,7 +30,7 @@ where links
 _EDGES = f"""
 with order_nodes as (
     select distinct i.order_id, n.node
-    from {view_name("staging", "stg_order_identifiers")} as i
+    from {view_name("intermediate", "int_order_identifiers")} as i
     join identity_nodes as n
       on n.identifier_type = i.identifier_type and n.identifier_value = i.identifier_value
 ),
@@ -69,7 +69,7 @@ join {view_name("core", "identifier_fanout")} as f
 
 _ORDER_CUSTOMERS = f"""
 select distinct i.order_id, c.customer_id
-from {view_name("staging", "stg_order_identifiers")} as i
+from {view_name("intermediate", "int_order_identifiers")} as i
 join {view_name("core", "customer_identifiers")} as c
   on c.identifier_type = i.identifier_type and c.identifier_value = i.identifier_value
 """

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from orders_pipeline.assets.identity import IDENTITY_INPUTS as ASSET_IDENTITY_INPUTS
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.engines.spark import identity
 from orders_pipeline.engines.spark.exchange import PARTITION_COLUMN, export_inputs
@@ -31,7 +32,8 @@ from orders_pipeline.warehouse import prepare_session
 
 # What identity resolution (a Python asset on DuckDB, label propagation here) builds and reads
 IDENTITY_TABLES = (("core", "customer_identifiers"), ("core", "order_customers"))
-IDENTITY_INPUTS = (("core", "identifier_fanout"), ("staging", "stg_order_identifiers"))
+# the tables identity resolution reads, as the DuckDB asset declares them (one list)
+IDENTITY_INPUTS = tuple(tuple(name.split(".", 1)) for name in ASSET_IDENTITY_INPUTS)
 _IDENTITY = "identity resolution"
 
 # Where the exchanged inputs go, under the output folder

@@ -1,28 +1,22 @@
 -- Ometria order snapshots as ledger events (docs/semantics.md §1.4, §6), in the columns of
--- stg_order_events. The events themselves (which, their action and amounts) come from
--- stg_ometria_order_changes; here each gets its snapshot's fields.
+-- int_order_events. The events themselves (which, their action and amounts) come from
+-- int_ometria_order_changes; here each gets its snapshot's fields.
 with changes as (
-    select * from staging.stg_ometria_order_changes
+    select * from intermediate.int_ometria_order_changes
 ),
 
 snapshots as (
     -- order states: partial records merged into the state before them (§1.4)
-    select * from staging.stg_ometria_order_states
+    select * from intermediate.int_ometria_order_states
 ),
 
 items as (
-    select * from staging.stg_ometria_order_items
+    select * from intermediate.int_ometria_order_items
 ),
 
 item_totals as (
-    select
-        event_id,
-        sum(subtotal) as items_subtotal,
-        sum(quantity) as items_quantity,
-        count(*) as item_rows,
-        sum(dropped_fields) as dropped_item_fields
-    from items
-    group by event_id
+    -- the one sum of an event's line items (sql/macros.sql)
+    select * from item_totals(items)
 ),
 
 rendered_addresses as (

@@ -5,7 +5,7 @@
 -- in an earlier file is a new row for the incremental models downstream.
 -- materialized: incremental
 with event_rows as (
-    select * from staging.stg_odp_csv_event_rows
+    select * from intermediate.int_odp_csv_event_rows
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),

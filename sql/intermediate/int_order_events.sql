@@ -1,5 +1,5 @@
 -- Every source's order events in one shape: the input of the ledger (docs/semantics.md §3).
--- Each source's staging model returns exactly these columns, in this order:
+-- Each source's events model returns exactly these columns, in this order:
 --   event_id, source, order_id, action, ts, ts_inferred, arrival_seq,
 --   record_part (orders the events one record yields: 0, 1, ...), file, record_no, currency,
 --   subtotal, total, tax, shipping, discount (amounts as sent, DECIMAL(18,4)), coupon_code,
@@ -9,7 +9,7 @@
 --   currency, same sign convention as subtotal/total; NULL when the source sent none).
 -- revised_seq: the arrival of the latest record that changed the event (its arrival_seq for
 -- every source but ODP CSV, whose events later files may join, docs/semantics.md §1.2). An
--- incremental build replaces the events stg_order_events.changed.sql lists, and the
+-- incremental build replaces the events int_order_events.changed.sql lists, and the
 -- partition planning re-derives the days of every event revised since the last model run.
 -- materialized: incremental
 -- unique_key: event_id
@@ -20,7 +20,7 @@ with odp_events as (
 ),
 
 ometria_orders as (
-    select * from staging.stg_ometria_order_events
+    select * from intermediate.int_ometria_order_events
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),
@@ -33,7 +33,7 @@ optimizely_orders as (
 
 odp_csv_orders as (
     -- new events, and events that rows of a later file joined
-    select * from staging.stg_odp_csv_order_events
+    select * from intermediate.int_odp_csv_order_events
     where revised_seq > getvariable('incremental_after')
       and revised_seq <= getvariable('incremental_through')
 ),

@@ -5,7 +5,7 @@
 -- shows as zeros now).
 with snapshots as (
     -- order states: a partial record merged into the state before it (§1.4)
-    select * from staging.stg_ometria_order_states
+    select * from intermediate.int_ometria_order_states
 ),
 
 sent_items as (

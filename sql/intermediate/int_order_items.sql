@@ -11,7 +11,7 @@ with odp_items as (
 ),
 
 ometria_items as (
-    select * from staging.stg_ometria_order_items
+    select * from intermediate.int_ometria_order_items
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),
@@ -23,7 +23,7 @@ optimizely_items as (
 ),
 
 odp_csv_items as (
-    select * from staging.stg_odp_csv_order_items
+    select * from intermediate.int_odp_csv_order_items
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),

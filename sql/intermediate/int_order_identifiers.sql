@@ -21,7 +21,7 @@ optimizely_identifiers as (
 ),
 
 odp_csv_identifiers as (
-    select * from staging.stg_odp_csv_order_identifiers
+    select * from intermediate.int_odp_csv_order_identifiers
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),

@@ -5,33 +5,28 @@
 -- subtotal as sent; without it the ledger takes Σ item subtotals (items_subtotal), as for
 -- ODP events (§3).
 -- An event changes when a later file's rows join it: an incremental build recomputes the
--- events stg_odp_csv_order_events.changed.sql lists, whole. arrival_seq (the event's place
+-- events int_odp_csv_order_events.changed.sql lists, whole. arrival_seq (the event's place
 -- in its order's timeline) is its first row's and never changes; revised_seq is its latest
 -- row's, which tells the models downstream that the event changed.
 -- materialized: incremental
 -- unique_key: event_id
 with event_rows as (
-    select * from staging.stg_odp_csv_event_rows
+    select * from intermediate.int_odp_csv_event_rows
     where (getvariable('incremental_after') < 0
            or order_event_id in (select event_id from changed_keys))
       and arrival_seq <= getvariable('incremental_through')
 ),
 
 items as (
-    select * from staging.stg_odp_csv_order_items
+    select * from intermediate.int_odp_csv_order_items
     where (getvariable('incremental_after') < 0
            or event_id in (select event_id from changed_keys))
       and arrival_seq <= getvariable('incremental_through')
 ),
 
 item_totals as (
-    select
-        event_id,
-        sum(subtotal) as items_subtotal,
-        sum(quantity) as items_quantity,
-        count(*) as item_rows
-    from items
-    group by event_id
+    -- the one sum of an event's line items (sql/macros.sql)
+    select * from item_totals(items)
 ),
 
 events as (

@@ -2,10 +2,10 @@
 -- every accepted row (email, phone, customer_id, vuid, <platform>_customer_id), one row per
 -- (row, type, value) as sent, on the row's event. arrival_seq is the row's own, so that the
 -- identifiers of a row joining an earlier file's event reach the incremental models.
--- Normalisation happens in stg_order_identifiers, once for every source.
+-- Normalisation happens in int_order_identifiers, once for every source.
 -- materialized: incremental
 with event_rows as (
-    select * from staging.stg_odp_csv_event_rows
+    select * from intermediate.int_odp_csv_event_rows
     where arrival_seq > getvariable('incremental_after')
       and arrival_seq <= getvariable('incremental_through')
 ),

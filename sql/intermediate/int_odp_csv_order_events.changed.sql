@@ -1,7 +1,7 @@
--- The ODP CSV events an incremental build of stg_odp_csv_order_events recomputes: those
+-- The ODP CSV events an incremental build of int_odp_csv_order_events recomputes: those
 -- with rows accepted since the last build, new events and events that rows of a later file
 -- joined (docs/semantics.md §1.2).
 select distinct order_event_id as event_id
-from staging.stg_odp_csv_event_rows
+from intermediate.int_odp_csv_event_rows
 where arrival_seq > getvariable('incremental_after')
   and arrival_seq <= getvariable('incremental_through')

@@ -1,5 +1,5 @@
 -- Line items of the ledger events Ometria snapshots yield (docs/semantics.md §1.4), in the shape of
--- stg_order_items:
+-- int_order_items:
 --   - the first snapshot's gross purchase carries each line as bought: quantity +
 --     quantity_refunded, subtotal (else total) + refunded;
 --   - a decrease carries the products whose quantity_refunded / refunded grew (quantity =
@@ -10,16 +10,16 @@
 --     order was not valid before (a re-validation buys it all again).
 -- Items are keyed by product_id, else sku (product_id NULL, sku set).
 with changes as (
-    select * from staging.stg_ometria_order_changes
+    select * from intermediate.int_ometria_order_changes
 ),
 
 line_changes as (
-    select * from staging.stg_ometria_order_line_changes
+    select * from intermediate.int_ometria_order_line_changes
 ),
 
 snapshots as (
     -- order states (§1.4): a partial record's events carry its merged state's fields
-    select * from staging.stg_ometria_order_states
+    select * from intermediate.int_ometria_order_states
 ),
 
 snapshot_items as (

@@ -1,16 +1,16 @@
 -- Ometria snapshots as ledger changes (docs/semantics.md §1.4, §6): one row per ledger event that an
--- order's snapshots yield, before the event's fields are filled in (stg_ometria_order_events)
--- and its lines listed (stg_ometria_order_items). Each snapshot is the whole current state of
+-- order's snapshots yield, before the event's fields are filled in (int_ometria_order_events)
+-- and its lines listed (int_ometria_order_items). Each snapshot is the whole current state of
 -- its order; the ledger wants events, so consecutive states are differenced:
 --   - the first snapshot yields a `purchase` of its gross (amount + Σ lines' refunded),
 --     then (record_part 1) the change from that gross to its net;
 --   - a later snapshot yields the change from the previous snapshot's net to its own, when
 --     there is one: a decrease is a cancel / return / refund by status, an increase a purchase.
 -- Amounts are positive in the direction of the event (the ledger negates reductions).
--- A snapshot here is an order state (stg_ometria_order_states): a partial record merged into
+-- A snapshot here is an order state (int_ometria_order_states): a partial record merged into
 -- the state before it is differenced like a full snapshot.
 with snapshots as (
-    select * from staging.stg_ometria_order_states
+    select * from intermediate.int_ometria_order_states
 ),
 
 snapshot_items as (

@@ -1,0 +1,52 @@
+"""The one Dagster instance that ``orders-pipeline run``, ``make demo`` and the Dagster UI
+share (issue 16), so the UI shows every run of the CLI: its materialisations, partition
+status and check results.
+
+It lives in ``$DAGSTER_HOME``, by default ``.dagster_home`` in the current folder (the
+project root for ``make demo`` and ``make ui``). A home without a ``dagster.yaml`` gets a
+copy of ``deploy/local/dagster.yaml`` (SQLite storage in the home, the warehouse pool); a
+production home has its own (``deploy/postgres/dagster.yaml``: PostgreSQL storage, queued
+runs, the daemon; README, "Operating it").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+
+from orders_pipeline.config import PROJECT_ROOT, ConfigError
+
+DEFAULT_HOME = ".dagster_home"
+LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
+
+
+def dagster_home(env: Mapping[str, str] | None = None) -> Path:
+    """``$DAGSTER_HOME``, or ``.dagster_home`` in the current folder; always absolute (Dagster
+    requires it)."""
+    env = os.environ if env is None else env
+    raw = env.get("DAGSTER_HOME", "").strip()
+    return Path(raw or DEFAULT_HOME).expanduser().absolute()
+
+
+def open_instance(env: Mapping[str, str] | None = None) -> dg.DagsterInstance:
+    """The persistent instance in :func:`dagster_home`, created on first use with the
+    project's ``dagster.yaml``. Raises :class:`ConfigError` when the home is unusable."""
+    home = dagster_home(env)
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"DAGSTER_HOME={home}: not a folder")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "dagster.yaml"
+        if not config.exists() and LOCAL_INSTANCE_CONFIG.exists():
+            shutil.copyfile(LOCAL_INSTANCE_CONFIG, config)
+    except OSError as error:
+        raise ConfigError(f"DAGSTER_HOME={home}: cannot be created ({error.strerror})") from None
+    try:
+        return dg.DagsterInstance.from_config(str(home))
+    except Exception as error:  # a broken dagster.yaml: Dagster's own message, one line
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise ConfigError(f"DAGSTER_HOME={home}: the instance cannot be opened: {first}") from None

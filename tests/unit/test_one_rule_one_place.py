@@ -1,0 +1,105 @@
+"""One rule, one place (issue 14): identifier normalisation, the classes of actions, what is a
+reduction, what counts as gross and the sum of an event's items are each written once, as
+macros in ``sql/macros.sql``, and every model, check and validation uses them."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orders_pipeline.config import PROJECT_ROOT, SQL_DIR
+from orders_pipeline.warehouse import MACROS_FILE
+
+# What each rule looks like when it is written out instead of called.
+WRITTEN_OUT = {
+    # normalisation: the Unicode classes of invisible characters, the digit filter of phones
+    "normalisation regex": re.compile(r"\\p\{(?:Cf|Cc|Z)\}|'\[\^0-9\]'"),
+    "action classes": re.compile(r"'purchase',\s*'return',\s*'refund',\s*'cancel'"),
+    "is a reduction": re.compile(r"in\s*\(\s*'return',\s*'refund',\s*'cancel'\s*\)"),
+    "counts as gross": re.compile(r"action_class\s*=\s*'purchase'\s+or\b"),
+    "item totals": re.compile(r"sum\(\s*subtotal\s*\)\s+as\s+items_subtotal"),
+}
+
+
+def _code_files() -> list[Path]:
+    python = (PROJECT_ROOT / "orders_pipeline").rglob("*.py")
+    sql = SQL_DIR.rglob("*.sql")
+    return [p for p in [*python, *sql] if p != MACROS_FILE]
+
+
+def test_the_macros_are_the_only_place_each_rule_is_written():
+    copies = [
+        f"{path.relative_to(PROJECT_ROOT)}: {rule}"
+        for path in _code_files()
+        for rule, pattern in WRITTEN_OUT.items()
+        if pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert copies == []
+    macros = MACROS_FILE.read_text(encoding="utf-8")
+    assert all(pattern.search(macros) for pattern in WRITTEN_OUT.values())
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    connection.execute(MACROS_FILE.read_text(encoding="utf-8"))
+    return connection
+
+
+@pytest.mark.parametrize(
+    ("action", "action_class", "reduction"),
+    [
+        ("purchase", "purchase", False),
+        ("return", "return", True),
+        ("refund", "refund", True),
+        ("cancel", "cancel", True),
+        ("shipped", "custom", False),
+    ],
+)
+def test_action_classes_and_reductions(con, action, action_class, reduction):
+    """docs/semantics.md §3: the four actions are themselves, any other is custom; return,
+    refund and cancel reduce the order."""
+    row = con.execute(
+        "select action_class(?), is_reduction(action_class(?))", [action, action]
+    ).fetchall()[0]
+    assert row == (action_class, reduction)
+
+
+@pytest.mark.parametrize(
+    ("action_class", "is_order_creating", "gross"),
+    [
+        ("purchase", False, True),
+        ("custom", True, True),  # a custom action that creates its order
+        ("custom", False, False),  # a pass-through
+        ("refund", True, False),  # a refund before its purchase is never gross
+    ],
+)
+def test_what_counts_as_gross(con, action_class, is_order_creating, gross):
+    """docs/semantics.md §8: gross is purchases and order-creating custom actions."""
+    row = con.execute("select counts_as_gross(?, ?)", [action_class, is_order_creating])
+    assert row.fetchall()[0][0] == gross
+
+
+def test_item_totals_add_up_an_events_items(con):
+    rows = con.execute(
+        """with items as (
+               select * from (values ('e1', 10.50, 2, 0), ('e1', 4.00, 1, 1), ('e2', 3.00, 3, 0))
+                   as t(event_id, subtotal, quantity, dropped_fields))
+           select * from item_totals(items) order by event_id"""
+    ).fetchall()
+    assert rows == [("e1", Decimal("14.50"), 3, 2, 1), ("e2", Decimal("3.00"), 3, 1, 0)]
+
+
+def test_visible_characters_follow_the_normalisation(con):
+    """Validation refuses an identifier made only of invisible characters: exactly those
+    the normalisation reduces to NULL."""
+    for text, visible in [("\u200b\ufeff", False), (" \u00a0\t", False), (None, False),
+                          ("\u200ba", True)]:  # fmt: skip
+        row = con.execute(
+            "select has_visible_character(?), clean_identifier(?) is not null", [text, text]
+        ).fetchall()[0]
+        assert row == (visible, visible), repr(text)
