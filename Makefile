@@ -54,4 +54,4 @@ docs: setup
 clean:
 	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock \
 		data/analytics.duckdb data/analytics.duckdb.wal data/.analytics.duckdb.*.tmp* \
-		data/.duckdb_tmp .dagster_home .tmp_dagster_home_*
+		data/.duckdb_tmp data/spark .dagster_home .tmp_dagster_home_*

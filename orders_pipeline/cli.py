@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         help="re-derive every partition, not only the days new events change (after an "
         "upgrade that changes the rules)",
     )
+    run.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the models run: DuckDB (default) or Spark, into Parquet tables under "
+        "$ORDERS_SPARK_OUTPUT (default: spark/ beside the warehouse); landing and validation "
+        "always run on DuckDB",
+    )
     run.add_argument("--verbose", action="store_true", help="show Dagster's own event log")
     ui = commands.add_parser(
         "ui",
@@ -127,7 +135,11 @@ def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInsta
         print(f"  Dagster instance: {instance.root_directory} (the UI: make ui)")
         started = time.perf_counter()
         summary = run_pipeline(
-            settings, instance, quiet=not args.verbose, full_refresh=args.full_refresh
+            settings,
+            instance,
+            quiet=not args.verbose,
+            full_refresh=args.full_refresh,
+            engine=args.engine,
         )
         print_summary(summary, time.perf_counter() - started)
         hint = partition_start_hint(settings)

@@ -294,6 +294,12 @@ class Settings:
     # How long a run waits, at one opening of the warehouse, while another process holds it
     # (an analyst's DuckDB session, another run) before it fails; 0: fail at once.
     lock_timeout: int = _setting("ORDERS_LOCK_TIMEOUT", 300, _whole_number(0))
+    # The Spark engine (issue 17, README "When one machine is not enough"): a Spark master
+    # URL, or a Spark Connect URL (sc://host:15002) that wins over it; where the Parquet
+    # tables go (default: ``spark/`` beside the warehouse).
+    spark_master: str = _setting("ORDERS_SPARK_MASTER", "local[*]", _text)
+    spark_remote: str = _setting("ORDERS_SPARK_REMOTE", "", _text)
+    spark_output: Path | None = _setting("ORDERS_SPARK_OUTPUT", None, _path)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -397,6 +403,11 @@ class Settings:
     def analytics_path(self) -> Path:
         """Where the analyst database is published."""
         return self.analytics_db or self.warehouse.parent / "analytics.duckdb"
+
+    @property
+    def spark_output_dir(self) -> Path:
+        """Where the Spark engine writes its Parquet tables (``<schema>/<table>/``)."""
+        return self.spark_output or self.warehouse.parent / "spark"
 
     @property
     def temp_dir(self) -> Path:

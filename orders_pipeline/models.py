@@ -122,6 +122,9 @@ _DIRECTIVES = (
 CHANGED_SUFFIX = ".changed.sql"
 # ``sql/<schema>/<name>.pending.sql``: the days a partitioned build of <name> owes
 PENDING_SUFFIX = ".pending.sql"
+# ``sql/<schema>/<name>.spark.sql``: the model on Spark, where its SQL does not transpile
+# (orders_pipeline/engines/spark/transpile.py)
+SPARK_SUFFIX = ".spark.sql"
 
 
 def partition_column(sql: str) -> str | None:
@@ -134,7 +137,7 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     """All models under ``sql_dir``, sorted by schema and name."""
     models = []
     for path in sorted(sql_dir.glob("*/*.sql")):
-        if path.name.endswith((CHANGED_SUFFIX, PENDING_SUFFIX)):
+        if path.name.endswith((CHANGED_SUFFIX, PENDING_SUFFIX, SPARK_SUFFIX)):
             continue
         sql = path.read_text(encoding="utf-8")
         key = _UNIQUE_KEY_DIRECTIVE.search(sql)

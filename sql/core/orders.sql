@@ -145,7 +145,7 @@ overlaid as (
         events.rate_to_base,
         events.refund_state,
         events.is_cancelled,
-        coalesce(len(order_updates.overridden_fields), 0) > 0 as is_overridden,
+        coalesce(array_length(order_updates.overridden_fields), 0) > 0 as is_overridden,
         order_updates.overridden_fields,
         case when list_contains(order_updates.overridden_fields, 'status') then order_updates.status
              else events.status end as status,
