@@ -36,7 +36,7 @@ KILL_POINTS = [
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("crash") / "landing"
-    generate(folder / "odp_events", GeneratorConfig(line_items=20_000, days=120, seed=7))
+    generate(folder / "odp_events", GeneratorConfig(line_items=8_000, days=60, seed=7))
     return folder
 
 
