@@ -214,10 +214,25 @@ CATALOG = (
 # Every expression interpolated into SQL text passed to .execute()/.sql(), and why it is not
 # input data. A new one fails the test: bind the value as a parameter, or add it here with its
 # reason after checking where it comes from.
+SPARK_COMPARE = (
+    "engines/spark/compare.py: a table read from the Parquet folder of a model named in code "
+    "(schema/table from sql/), never input data"
+)
+SPARK_PATHS = (
+    "engines/spark: a folder of the engine's own Parquet output (the operator's "
+    "ORDERS_SPARK_OUTPUT, or beside the warehouse) and a table name from code, never input data"
+)
 DICTIONARY = (
     "dictionary.apply_comments: a description constant of the column dictionary, quoted by _literal"
 )
 TRUSTED = {
+    "spark_rel": SPARK_COMPARE,
+    "relation": SPARK_COMPARE,
+    "PARTITION_COLUMN": "engines/spark/exchange.py: a column-name constant of that module",
+    "target / 'data_0.parquet'": SPARK_PATHS,
+    "keys": "engines/spark/runner.py: null-typed columns named by the model's -- unique_key: "
+    "directive, " + MODEL,
+    "output": SPARK_PATHS,
     "_literal(declared.description)": DICTIONARY,
     "_literal(entry.description)": DICTIONARY,
     "noun": "dictionary.apply_comments: 'table' or 'view', chosen in code",

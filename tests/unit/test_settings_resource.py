@@ -33,6 +33,9 @@ def _every_setting_changed(tmp_path: Path) -> Settings:
         duckdb_threads=1,
         duckdb_temp_dir=tmp_path / "spill",
         lock_timeout=5,
+        spark_master="spark://spark-master:7077",
+        spark_remote="sc://spark-connect:15002",
+        spark_output=tmp_path / "spark",
     )
 
 
