@@ -81,3 +81,14 @@ create or replace temp macro item_totals(items) as table
         sum(dropped_fields) as dropped_item_fields
     from query_table(items)
     group by event_id;
+
+-- An amount of an event sent in another currency than its order's, in the order's currency
+-- (docs/semantics.md §6): amount × rate_to_base(sent) ÷ rate_to_base(order), exact in
+-- DECIMAL(38,14) and rounded half to even to 4 decimals by decimal_division (DECIMAL ÷ DECIMAL
+-- would fall back to DOUBLE: docs/pitfalls.md). NULL when either rate is missing.
+create or replace temp macro in_order_currency(
+    amount, sent_currency, order_currency, sent_rate_to_base, order_rate_to_base
+) as
+    case when sent_currency = order_currency then amount
+         else decimal_division(cast(amount as decimal(38, 4)) * sent_rate_to_base,
+                               order_rate_to_base, 4) end;

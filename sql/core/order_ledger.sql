@@ -75,32 +75,24 @@ rated as (
 in_order_currency as (
     -- One order's amounts are in one currency (issue 11): an event sent in another currency
     -- converts at the cross rate of the order's placed_at date, rate_to_base(sent currency) /
-    -- rate_to_base(order currency). Exact decimals: amount × sent rate is exact in
-    -- DECIMAL(38,14); decimal_division divides by the order's rate in integer arithmetic
-    -- and rounds half to even to 4 decimals, the scale of every amount as sent (DECIMAL ÷
-    -- DECIMAL would fall back to DOUBLE: docs/pitfalls.md). With either rate missing the event is
+    -- rate_to_base(order currency), exact and rounded half to even to 4 decimals, the scale
+    -- of every amount as sent (the in_order_currency macro). With either rate missing the event is
     -- left unconverted: it stays in the ledger with its own currency, its amounts are NULL
     -- here and enter no tally, a check lists it, and a later rate file re-derives it.
     select
         rated.* replace (
-            case when sent_currency = order_currency then subtotal
-                 else decimal_division(cast(subtotal as decimal(38, 4)) * sent_rate_to_base,
-                                       order_rate_to_base, 4) end as subtotal,
-            case when sent_currency = order_currency then total
-                 else decimal_division(cast(total as decimal(38, 4)) * sent_rate_to_base,
-                                       order_rate_to_base, 4) end as total,
-            case when sent_currency = order_currency then items_subtotal
-                 else decimal_division(cast(items_subtotal as decimal(38, 4)) * sent_rate_to_base,
-                                       order_rate_to_base, 4) end as items_subtotal,
-            case when sent_currency = order_currency then tax
-                 else decimal_division(cast(tax as decimal(38, 4)) * sent_rate_to_base,
-                                       order_rate_to_base, 4) end as tax,
-            case when sent_currency = order_currency then shipping
-                 else decimal_division(cast(shipping as decimal(38, 4)) * sent_rate_to_base,
-                                       order_rate_to_base, 4) end as shipping,
-            case when sent_currency = order_currency then discount
-                 else decimal_division(cast(discount as decimal(38, 4)) * sent_rate_to_base,
-                                       order_rate_to_base, 4) end as discount
+            in_order_currency(subtotal, sent_currency, order_currency, sent_rate_to_base,
+                              order_rate_to_base) as subtotal,
+            in_order_currency(total, sent_currency, order_currency, sent_rate_to_base,
+                              order_rate_to_base) as total,
+            in_order_currency(items_subtotal, sent_currency, order_currency, sent_rate_to_base,
+                              order_rate_to_base) as items_subtotal,
+            in_order_currency(tax, sent_currency, order_currency, sent_rate_to_base,
+                              order_rate_to_base) as tax,
+            in_order_currency(shipping, sent_currency, order_currency, sent_rate_to_base,
+                              order_rate_to_base) as shipping,
+            in_order_currency(discount, sent_currency, order_currency, sent_rate_to_base,
+                              order_rate_to_base) as discount
         ),
         sent_currency <> order_currency
             and (sent_rate_to_base is null or order_rate_to_base is null)
