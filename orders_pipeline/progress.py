@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 
+from orders_pipeline import live_progress
+
 LOGGER = logging.getLogger("orders_pipeline.progress")
 
 # Test hook (tests/property/test_exactly_once.py): ``<n>:INT`` or ``<n>:KILL`` makes the
@@ -19,7 +21,8 @@ _reports = 0
 def report(asset: str, rows: int | None, seconds: float, detail: str = "") -> None:
     """Log ``asset  rows  seconds  detail`` for a finished asset."""
     counted = f"{rows:>12,} rows" if rows is not None else " " * 17
-    LOGGER.info("%-36s %s %8.2f s  %s", asset, counted, seconds, detail)
+    with live_progress.paused():  # a step's live line never shares a line with this one
+        LOGGER.info("%-36s %s %8.2f s  %s", asset, counted, seconds, detail)
     global _reports
     _reports += 1
     hook = os.environ.get(INTERRUPT_AFTER, "")

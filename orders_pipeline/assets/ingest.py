@@ -153,7 +153,11 @@ def validation_asset(
                 if not any(key in context.selected_asset_keys for key in tables):
                     continue
                 try:
-                    with live_progress.task(f"validating {source.name}"):
+                    with live_progress.task(
+                        f"validating {source.name}",
+                        total_records=_pending_records(con, source),
+                        con=con,
+                    ):
                         yield from _validate_source(con, source)
                 except Exception as error:
                     raise BuildFailed(source.validation.staging_table.replace(".", "/")) from error
@@ -161,6 +165,17 @@ def validation_asset(
                     yield result
 
     return _validate
+
+
+def _pending_records(con: duckdb.DuckDBPyConnection, source: Source) -> int:
+    """The records of ``source``'s landed files not validated yet: what its validation reads
+    (the total of its live progress)."""
+    row = con.execute(
+        "select coalesce(sum(records), 0) from audit.loads "
+        "where source = ? and validated_at is null",
+        [source.name],
+    ).fetchall()
+    return int(row[0][0])
 
 
 def _validate_source(con: duckdb.DuckDBPyConnection, source: Source) -> Iterator[object]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from orders_pipeline import progress
+from orders_pipeline import live_progress, progress
 from orders_pipeline.assets.metadata import table_metadata
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
 from orders_pipeline.assets.steps import (
@@ -235,12 +235,19 @@ def group_asset(
             m for m in group.models if _key(m.qualified_name) in context.selected_asset_keys
         ]
         pending = selected_checks(context, own_checks)
-        with warehouse.connect() as con:
-            yield from _build_in_order(
-                con,
-                selected,
-                pending,
-                lambda model: build_model(
+        with (
+            warehouse.connect() as con,
+            live_progress.task(
+                f"modelling {group.step_name.replace('__', '/')}",
+                total_models=len(selected),
+                con=con,
+            ) as live,
+        ):
+
+            def build(model: SqlModel) -> ModelRun:
+                if live is not None:  # the terminal shows which model runs (issue 16)
+                    live.start_model(f"{model.schema}/{model.name}")
+                run = build_model(
                     con,
                     model,
                     first,
@@ -248,8 +255,12 @@ def group_asset(
                     full_refresh=full_refresh,
                     salt=partition_start,
                     skip_up_to_date=skip,
-                ),
-            )
+                )
+                if live is not None:
+                    live.finish_model()
+                return run
+
+            yield from _build_in_order(con, selected, pending, build)
 
     return _build
 
