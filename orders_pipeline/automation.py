@@ -19,7 +19,7 @@ import dagster as dg
 
 from orders_pipeline.config import Settings
 from orders_pipeline.landing.files import is_complete
-from orders_pipeline.partitions import plan_model_run
+from orders_pipeline.partitions import follow_data_start, plan_model_run
 from orders_pipeline.warehouse import connect
 
 INGEST_JOB = "ingest_job"
@@ -150,6 +150,9 @@ def build_models_sensor(
         from orders_pipeline.assets.freshness import stale_tables
 
         with connect(settings, read_only=True) as con:
+            # the partitions start with the data from the next load of the definitions on
+            # (a run's own process loads them anew); this sensor plans on the ones it has
+            follow_data_start(con, settings)
             plan = plan_model_run(con, partitions)
             stale = stale_tables(con, settings)
         if not stale:

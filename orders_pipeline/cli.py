@@ -185,12 +185,13 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def partition_start_hint(settings: Settings) -> str | None:
-    """A hint when the daily partitions start long before the first event (the default
-    2024-01-01 and data from 2026): the UI's partition bar and backfill dialog would open on
-    months of empty days. None when they start near the data, or nothing is staged."""
+    """A hint when ``ORDERS_PARTITION_START`` puts the daily partitions long before the first
+    event (the UI's partition bar and backfill dialog would open on months of empty days).
+    None when it is unset (the partitions then start with the data, partitions.py), near
+    the data, or nothing is staged."""
     from orders_pipeline.warehouse import connect, table_exists
 
-    if not settings.warehouse.exists():
+    if settings.partition_start is None or not settings.warehouse.exists():
         return None
     with connect(settings, read_only=True) as con:
         if not table_exists(con, "intermediate", "int_order_events"):
@@ -201,9 +202,9 @@ def partition_start_hint(settings: Settings) -> str | None:
     if first is None or (first - settings.partition_start).days <= PARTITION_SLACK_DAYS:
         return None
     return (
-        f"hint: the daily partitions start at {settings.partition_start} and the first event "
-        f"is on {first}; set ORDERS_PARTITION_START={first} so the UI's partitions start "
-        "with your data (the next run then re-derives the partitioned tables once)"
+        f"hint: ORDERS_PARTITION_START={settings.partition_start} starts the daily partitions "
+        f"long before the first event ({first}); unset it and they start with your data, on "
+        f"{first.replace(day=1)} (the next run then re-derives the partitioned tables once)"
     )
 
 

@@ -287,7 +287,8 @@ class Settings:
         default="", repr=False, metadata={"variable": "ORDERS_PII_KEY", "secret": True}
     )
     # First daily partition; events dated earlier belong to it (nothing falls outside).
-    partition_start: date = _setting("ORDERS_PARTITION_START", date(2024, 1, 1), _date)
+    # None: follow the data (partitions.partition_start).
+    partition_start: date | None = _setting("ORDERS_PARTITION_START", None, _date)
     duckdb_memory_limit: str = _setting("ORDERS_DUCKDB_MEMORY_LIMIT", "4GB", _text)
     duckdb_threads: int = _setting("ORDERS_DUCKDB_THREADS", 0, _whole_number(0))  # 0: DuckDB's
     duckdb_temp_dir: Path | None = _setting("ORDERS_DUCKDB_TEMP_DIR", None, _path)

@@ -19,7 +19,7 @@ from orders_pipeline.automation import (
 from orders_pipeline.checks import CHECKS, SqlCheck, standalone_checks
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.models import discover_models
-from orders_pipeline.partitions import daily_partitions
+from orders_pipeline.partitions import daily_partitions, partition_start
 from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.resources import OrdersWarehouse
 
@@ -31,7 +31,7 @@ def build_definitions(
     (``checks.CHECKS`` by default) run in the step of the asset they check."""
     settings = settings or Settings.from_env()
     checks = CHECKS if checks is None else tuple(checks)
-    partitions = daily_partitions(settings.partition_start)
+    partitions = daily_partitions(partition_start(settings))
     ingest = ingest_assets(checks)
     python = [*ingest, identity_asset(checks)]
     models = model_assets(discover_models(SQL_DIR), python, partitions, checks)

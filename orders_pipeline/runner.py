@@ -22,6 +22,8 @@ from orders_pipeline.partitions import (
     FULL_REFRESH_TAG,
     ModelRunPlan,
     daily_partitions,
+    follow_data_start,
+    partition_start,
     plan_model_run,
 )
 from orders_pipeline.warehouse import connect, ensure_landing_tables, table_exists
@@ -72,7 +74,7 @@ def run_pipeline(
     from orders_pipeline.definitions import build_definitions
 
     defs = build_definitions(settings)
-    partitions = daily_partitions(settings.partition_start)
+    partitions = daily_partitions(partition_start(settings))
     owned = instance is None
     instance = instance or dg.DagsterInstance.ephemeral()
     summary = RunSummary(success=False, base_currency=settings.base_currency)
@@ -92,6 +94,11 @@ def run_pipeline(
         elif ingest.success:
             with connect(settings) as con:
                 ensure_landing_tables(con)
+                if follow_data_start(con, settings) is not None:
+                    # the first events, or older ones: the models run on partitions that
+                    # start with the data, as every later load of the definitions will
+                    defs = build_definitions(settings)
+                    partitions = daily_partitions(partition_start(settings))
                 plan = plan_model_run(con, partitions, full_refresh=full_refresh)
                 stale = full_refresh or stale_tables(con, settings)
             if stale:

@@ -12,14 +12,14 @@ from orders_pipeline.assets.publish import PUBLICATION, publication_version
 from orders_pipeline.assets.sql_models import partition_salt
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.models import discover_models, is_up_to_date, table_versions
-from orders_pipeline.partitions import daily_partitions
+from orders_pipeline.partitions import daily_partitions, partition_start
 
 
 def stale_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """The tables a model run would rebuild (and ``publish.analytics_database`` when the
     analyst database would change); empty: nothing to model."""
     versions = table_versions(con)
-    salt = partition_salt(daily_partitions(settings.partition_start))
+    salt = partition_salt(daily_partitions(partition_start(settings)))
     stale = [
         model.qualified_name
         for model in discover_models(SQL_DIR)

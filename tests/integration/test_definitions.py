@@ -13,7 +13,7 @@ import pytest
 from orders_pipeline.checks import CHECKS, SqlCheck
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions, defs
-from orders_pipeline.partitions import daily_partitions, range_tags
+from orders_pipeline.partitions import daily_partitions, partition_start, range_tags
 from tests.conftest import day, odp_event, write_ndjson
 
 CONTRACT_COLUMNS = {
@@ -88,7 +88,7 @@ def test_sql_model_dependencies_come_from_the_sql():
 
 
 def _all_partitions(settings: Settings) -> dict[str, str]:
-    keys = daily_partitions(settings.partition_start).get_partition_keys()
+    keys = daily_partitions(partition_start(settings)).get_partition_keys()
     return range_tags(keys[0], keys[-1])
 
 

@@ -5,12 +5,14 @@ status and check results."""
 from __future__ import annotations
 
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from orders_pipeline import cli
 from orders_pipeline.checks import CHECKS
+from orders_pipeline.config import Settings
+from orders_pipeline.partitions import partition_start
 from tests.conftest import day, odp_event, write_ndjson
 
 
@@ -41,11 +43,10 @@ def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evalu
     assert _cli_run(landing, warehouse) == 0, capsys.readouterr().err
     first = capsys.readouterr().out
     assert f"Dagster instance: {home}" in first
-    # the default partitions start at 2024-01-01, the data in June 2026: the run says so
-    assert (
-        "hint: the daily partitions start at 2024-01-01 and the first event is on 2026-06-01; "
-        "set ORDERS_PARTITION_START=2026-06-01 so the UI's partitions start with your data"
-    ) in first
+    # the partitions start with the data (the month of its first event), for every later
+    # load of the definitions, the UI's included; no hint to set anything
+    assert partition_start(Settings(warehouse=warehouse)) == date(2026, 6, 1)
+    assert "hint:" not in first
     assert (home / "dagster.yaml").exists()  # the project's instance settings, copied
     write_ndjson(
         landing / "odp_events" / "b.ndjson", [odp_event("purchase", "C1", day(4), subtotal=20)]

@@ -3,7 +3,7 @@ rebuild, and a late event lands in its own day and moves the tallies after it.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import duckdb
 
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions
-from orders_pipeline.partitions import range_tags
+from orders_pipeline.partitions import partition_start, range_tags
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
@@ -150,3 +150,28 @@ def test_backfill_of_a_range_rederives_only_those_days(tmp_path: Path):
 
     _backfill(job, first=7, last=7)
     assert _tables(warehouse) == good  # the same tables as the full build
+
+
+def test_older_events_move_the_partition_start_and_give_the_tables_of_a_fresh_run(
+    tmp_path: Path,
+):
+    """The partitions start with the data (June); May's history landing later moves them to
+    May, and the partitioned tables, rebuilt once, equal those of one run over every file."""
+    landing = tmp_path / "landing"
+    write_ndjson(landing / "odp_events" / "1_june.ndjson", _history())
+    warehouse = tmp_path / "wh.duckdb"
+    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    _run(landing, warehouse)
+    assert partition_start(settings) == date(2026, 6, 1)
+    may = [
+        odp_event("purchase", "M1", day(-4), subtotal=7),
+        odp_event("refund", "M1", day(2), subtotal=2),
+    ]
+    write_ndjson(landing / "odp_events" / "2_may.ndjson", may)
+    _run(landing, warehouse)
+    assert partition_start(settings) == date(2026, 5, 1)
+
+    fresh = tmp_path / "fresh" / "wh.duckdb"
+    fresh.parent.mkdir()
+    _run(landing, fresh)
+    assert _tables(warehouse) == _tables(fresh)
