@@ -67,6 +67,19 @@ def test_module_level_definitions_load_with_job_schedule_sensor_and_checks():
     assert len(list(repository.asset_graph.asset_check_keys)) >= 10
 
 
+def test_a_backfill_of_a_range_from_a_job_page_is_one_run_over_the_range():
+    """README "Backfill a range": Dagster splits a job's backfill by the job's backfill policy,
+    which its partitioned assets set (its unpartitioned ones have none): single-run, so the
+    range is one run with the range tags, the unpartitioned models of the job included (an
+    asset backfill cannot do that: Dagster runs a child with another partitions definition
+    after its parent, in a run of its own)."""
+    repository = defs.get_repository_def()
+    for job in ("models_job", "orders_job"):
+        definition = repository.get_job(job)
+        assert definition.partitions_def is not None, job
+        assert definition.backfill_policy == dg.BackfillPolicy.single_run(), job
+
+
 def test_sql_model_dependencies_come_from_the_sql():
     graph = defs.get_repository_def().asset_graph
     parents = {
