@@ -10,12 +10,13 @@ All run in one process: DuckDB allows one writer (docs/pitfalls.md).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
 import dagster as dg
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from orders_pipeline.config import Settings
 from orders_pipeline.landing.files import is_complete
@@ -27,10 +28,18 @@ MODELS_JOB = "models_job"
 ALL_JOB = "orders_job"
 WRITES_TAG = {"orders_pipeline/writes": "warehouse"}
 # Runs of the ingest and model jobs (the CLI, the schedule, the sensors) do not rebuild a
-# model that is up to date (models.build_model); a run of the whole job from the UI (a
-# backfill of a range) or a materialisation picked there re-derives what it targets.
+# model that is up to date (models.build_model); a backfill (from any job's page: a job's tags
+# reach its backfill's runs), a run of the whole job from the UI or a materialisation picked
+# there re-derives what it targets (skips_up_to_date).
 SKIP_UP_TO_DATE_TAG = "orders_pipeline/skip_up_to_date"
 AUTOMATED_TAGS = {**WRITES_TAG, SKIP_UP_TO_DATE_TAG: "true"}
+
+
+def skips_up_to_date(tags: Mapping[str, str]) -> bool:
+    """Whether a run with these tags leaves up-to-date models as they are: runs of the ingest
+    and model jobs do, except the runs of a backfill, which is asked for to re-derive its
+    range (issue 16: a backfill from ``models_job``'s page rebuilt nothing)."""
+    return tags.get(SKIP_UP_TO_DATE_TAG) == "true" and BACKFILL_ID_TAG not in tags
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,17 @@ def tour(page: Page, url: str, out: Path, first: str, last: str, launch: bool) -
     page.keyboard.press("Alt+e")  # "Expand all groups" (the graph opens on collapsed groups)
     page.wait_for_timeout(1_500)
     shoot(page, out, "1_lineage_all_groups")
+    # three assets, so the graph zooms to where each box shows its status, checks, partitions
     page.locator(".CodeMirror").first.click()  # the asset search is an editor, no <input>
-    page.keyboard.type('key:"core/order_ledger"+')
+    page.keyboard.type(
+        'key:"core/order_ledger" or key:"core/orders" or key:"reporting/daily_revenue"'
+    )
     page.keyboard.press("Enter")
     page.wait_for_timeout(2_500)
-    shoot(page, out, "2_lineage_ledger_downstream")
+    page.mouse.click(1_000, 800)
+    page.keyboard.press("Alt+e")  # a new selection collapses the groups again
+    page.wait_for_timeout(2_500)
+    shoot(page, out, "2_lineage_three_assets")
 
     open_page(page, f"{url}/assets/core/order_ledger?view=partitions", "Materialized")
     shoot(page, out, "3_ledger_partitions")

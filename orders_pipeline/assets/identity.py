@@ -18,7 +18,7 @@ from orders_pipeline.assets.steps import (
     evaluate_checks,
     selected_checks,
 )
-from orders_pipeline.automation import SKIP_UP_TO_DATE_TAG
+from orders_pipeline.automation import skips_up_to_date
 from orders_pipeline.checks import SqlCheck
 from orders_pipeline.models import record_version, table_versions, version_of
 from orders_pipeline.partitions import FULL_REFRESH_TAG
@@ -87,8 +87,7 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
     def resolved_customers(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         started = time.perf_counter()
         skip = (
-            context.run.tags.get(SKIP_UP_TO_DATE_TAG) == "true"
-            and context.run.tags.get(FULL_REFRESH_TAG) != "true"
+            skips_up_to_date(context.run.tags) and context.run.tags.get(FULL_REFRESH_TAG) != "true"
         )
         with warehouse.connect() as con:
             try:

@@ -30,7 +30,7 @@ from orders_pipeline.assets.steps import (
     evaluate_checks,
     selected_checks,
 )
-from orders_pipeline.automation import SKIP_UP_TO_DATE_TAG
+from orders_pipeline.automation import skips_up_to_date
 from orders_pipeline.checks import SqlCheck
 from orders_pipeline.models import ModelRun, SqlModel, build_model
 from orders_pipeline.partitions import FULL_REFRESH_TAG, range_bounds
@@ -227,7 +227,7 @@ def group_asset(
     )
     def _build(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        skip = context.run.tags.get(SKIP_UP_TO_DATE_TAG) == "true"
+        skip = skips_up_to_date(context.run.tags)
         first = last = None
         if group.partitioned:
             first, last = range_bounds(partitions, context.partition_key_range)
