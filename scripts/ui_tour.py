@@ -90,6 +90,10 @@ def tour(page: Page, url: str, out: Path, first: str, last: str, launch: bool) -
 
     open_page(page, f"{url}/assets/core/order_ledger?view=partitions", "Materialized")
     shoot(page, out, "3_ledger_partitions")
+    page.get_by_placeholder("Filter by name").fill(first)
+    page.get_by_text(first, exact=True).first.click()
+    page.wait_for_timeout(2_000)
+    shoot(page, out, "3b_ledger_one_day")
 
     open_page(page, f"{url}/assets/core/order_ledger?view=checks", "Checks")
     page.get_by_text("ledger_starts_with_reduction", exact=True).first.click()
