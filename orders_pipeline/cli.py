@@ -112,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, settings, instance)
     finally:
         # this run's stdout only: a later run in this process (the tests) prints nothing here
-        live_progress.disable()
         _detach_progress_output()
+        live_progress.disable()
         instance.dispose()
 
 
@@ -126,13 +126,14 @@ def _detach_progress_output() -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInstance) -> int:
-    configure_progress_output()
+    configure_progress_output(live_progress.output())  # in order with the live line
     # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
     # while a step runs, so both end the same way: one line and exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         print(f"orders-pipeline run: {settings.landing_dir} -> {settings.warehouse}")
-        print(f"  Dagster instance: {instance.root_directory} (the UI: make ui)")
+        # flushed: the step lines that follow go out through a descriptor of their own
+        print(f"  Dagster instance: {instance.root_directory} (the UI: make ui)", flush=True)
         started = time.perf_counter()
         summary = run_pipeline(
             settings,

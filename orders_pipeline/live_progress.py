@@ -14,6 +14,7 @@ by the redrawing thread); this module only renders.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ REDRAW_EVERY = 0.25  # seconds between redraws of the terminal line
 _CLEAR = "\r\x1b[K"
 
 _stream: TextIO | None = None
+_owned = False  # _stream is our own descriptor of stdout, closed by disable()
 _active: LiveProgress | None = None  # the step whose line is on the terminal now
 
 
@@ -36,15 +38,38 @@ class QueryProgress(Protocol):
 
 
 def enable(stream: TextIO | None = None) -> None:
-    """Show live progress on ``stream`` (stdout by default) from now on."""
-    global _stream
-    _stream = stream or sys.stdout
+    """Show live progress on ``stream`` from now on; by default on this process's stdout as
+    it is now (:func:`_own_stdout`)."""
+    global _stream, _owned
+    _owned = stream is None
+    _stream = stream or _own_stdout()
 
 
 def disable() -> None:
     """Show no live progress (the default)."""
-    global _stream
-    _stream = None
+    global _stream, _owned
+    if _owned and _stream is not None:
+        _stream.close()
+    _stream, _owned = None, False
+
+
+def output() -> TextIO | None:
+    """Where live progress goes (``None``: off): the CLI prints its step lines there too, so
+    the two stay in order."""
+    return _stream
+
+
+def _own_stdout() -> TextIO:
+    """Stdout on a descriptor of our own. While a step runs, Dagster points descriptor 1 at the
+    step's compute-log file and a ``tail`` process copies that file to the real stdout later:
+    written there, the live line would be neither on a terminal (so never redrawn) nor in
+    order with the lines around it, and would fill the compute logs with redraws."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stand-in stdout (pytest's capture)
+        return sys.stdout
+    sys.stdout.flush()
+    return os.fdopen(os.dup(descriptor), "w", buffering=1, encoding=sys.stdout.encoding or "utf-8")
 
 
 def _megabytes(n: float) -> str:

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TextIO
 
 import dagster as dg
 
@@ -224,15 +225,17 @@ def _fill_from_warehouse(summary: RunSummary, settings: Settings, started_at: da
             summary.net_revenue = Decimal(net.fetchall()[0][0])
 
 
-def configure_progress_output() -> None:
-    """Print the per-asset progress lines on stdout."""
+def configure_progress_output(stream: TextIO | None = None) -> None:
+    """Print the per-asset progress lines on ``stream`` (stdout by default; the CLI gives the
+    live progress's own, live_progress.output)."""
+    stream = stream or sys.stdout
     logger = logging.getLogger("orders_pipeline.progress")
     for handler in logger.handlers:
         if getattr(handler, "_orders_progress", False):
             # the stdout of now: a second run in one process (tests) may have another one
-            handler.stream = sys.stdout  # type: ignore[attr-defined]
+            handler.stream = stream  # type: ignore[attr-defined]
     if not any(getattr(h, "_orders_progress", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("  %(message)s"))
         handler._orders_progress = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 
 import duckdb
 
@@ -166,3 +167,27 @@ def test_duckdb_estimates_statements_only_while_a_step_shows_them_and_never_draw
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
     return str(con.execute(f"select current_setting('{name}')").fetchall()[0][0]).lower()
+
+
+def test_live_progress_reaches_stdout_while_dagster_captures_a_steps_output(tmp_path, monkeypatch):
+    """While a step runs, Dagster points descriptor 1 at its compute-log file (and a tail
+    process copies it out later): the live line and the step lines go to stdout as it was
+    when the CLI began, in order, and never into the step's compute log."""
+    from dagster._core.execution.compute_logs import redirect_to_file
+
+    with open(tmp_path / "stdout", "w", encoding="utf-8") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        live_progress.enable()
+        try:
+            out = live_progress.output()
+            with (
+                redirect_to_file(sys.stdout, tmp_path / "compute.log"),
+                live_progress.task("validating odp_events", total_records=10) as live,
+            ):
+                assert live is not None and out is not None
+                live.advance(records=4)
+                out.write("  staging/odp_event_records  4 rows\n")
+        finally:
+            live_progress.disable()
+    assert (tmp_path / "compute.log").read_text() == ""
+    assert (tmp_path / "stdout").read_text() == "  staging/odp_event_records  4 rows\n"
