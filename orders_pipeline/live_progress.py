@@ -41,8 +41,8 @@ def enable(stream: TextIO | None = None) -> None:
     """Show live progress on ``stream`` from now on; by default on this process's stdout as
     it is now (:func:`_own_stdout`)."""
     global _stream, _owned
-    _owned = stream is None
     _stream = stream or _own_stdout()
+    _owned = _stream is not stream and _stream is not sys.stdout
 
 
 def disable() -> None:
