@@ -16,12 +16,11 @@ from orders_pipeline.validation.json_fields import (
     MAX_DEPTH,
     NOT_SENT,
     TEXT_KINDS,
-    nesting_sql,
     ts_expression,
     visible,
 )
 from orders_pipeline.validation.outcomes import JsonSourceValidation
-from orders_pipeline.validation.parsed import JsonRecordFields
+from orders_pipeline.validation.parsed import JsonRecordFields, item_ctes, record_ctes
 from orders_pipeline.validation.rules import (
     MAX_SIGNIFICANT_DIGITS,
     NUMBER_KINDS,
@@ -87,37 +86,13 @@ def candidates_sql(raw_table: str) -> str:
     items = f.part(f"{_ORDER}.items")
     email, phone = f.string(f"{_ORDER}.email"), f.string(f"{_ORDER}.phone")
     return f"""
-    with records as not materialized (
-        select r.*
-        from {raw_table} as r
-        join batch_files as b using (file_seq)
-    ),
-    {nesting_sql()},
-    checked as (
-        select
-            r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
-            coalesce(n.depth, 0) as depth,
-            r.decode_error is null and json_valid(r.raw) as is_json
-        from records as r
-        left join nesting as n using (arrival_seq)
-    ),
-    kinded as (
-        select *, case when is_json then json_type(raw) else 'INVALID' end as root_kind
-        from checked
-    ),
-    parsed as (
-        select *, case when root_kind = 'OBJECT' then json(raw) end as doc from kinded
-    ),
-    extracted as (
-        select *, {f.extraction()} from parsed
-    ),
-    keyed as (
+    with {record_ctes(raw_table, f)},
+    identified as (
         select *,
-               {f.unique_keys()} as unique_keys,
                -- json_extract(doc, '$.identifiers.*'), read from the identifiers alone
                case when {f.json_type("$.identifiers")} = 'OBJECT'
                     then json_extract({identifiers}, '$.*') end as identifier_values
-        from extracted
+        from keyed
     ),
     fields as (
         select
@@ -178,7 +153,7 @@ def candidates_sql(raw_table: str) -> str:
                     map_entries(cast({f.part(_ORDER)} as map(varchar, json))),
                     lambda e: e.key not in ({known}))))
                 end as custom
-        from keyed
+        from identified
     )
     select *, {ts_expression("ts_kind", "ts_text")} as ts
     from fields
@@ -191,21 +166,10 @@ def item_candidates_sql() -> str:
     money = ",".join(f.money("$", name) for name in (*ITEM_MONEY_FIELDS, "quantity"))
     known = ", ".join(f"'{name}'" for name in ITEM_FIELDS)
     return f"""
-    with items as (
-        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
-        -- that copied the whole record once per item (10,000 items ran out of memory)
-        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '$.data.order.items') as json[]) as items
-              from odp_event_candidates
-              where items_kind = 'ARRAY')
-    ),
-    extracted as (
-        select row_id, item_no, json_type(doc) as item_type, {f.extraction()}
-        from items
-    )
+    with {item_ctes("odp_event_candidates", f"{_ORDER}.items", "items_kind", f)}
     select
         row_id, item_no,
-        coalesce(item_type, 'ABSENT') as item_kind,
+        {f.kind("$")} as item_kind,
         {f.kind("$.product_id")} as product_id_kind,
         trim({f.string("$.product_id")}) as product_id,
         trim({f.string("$.sku")}) as sku,
@@ -213,10 +177,10 @@ def item_candidates_sql() -> str:
         try_cast({f.string("$.quantity")} as decimal(18, 4)) as quantity,
         {f.unique_keys()} as unique_keys,
         {money},
-        case when item_type = 'OBJECT' then
+        case when json_type(doc) = 'OBJECT' then
             len(list_filter({f.keys("$")}, lambda k: k not in ({known})))
             else 0 end as dropped_fields
-    from extracted
+    from items_read
     """
 
 

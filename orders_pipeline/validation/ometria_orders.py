@@ -31,10 +31,9 @@ from orders_pipeline.validation.json_fields import (
     MAX_EPOCH,
     NOT_SENT,
     TEXT_KINDS,
-    nesting_sql,
 )
 from orders_pipeline.validation.outcomes import JsonSourceValidation
-from orders_pipeline.validation.parsed import JsonRecordFields
+from orders_pipeline.validation.parsed import JsonRecordFields, item_ctes, record_ctes
 from orders_pipeline.validation.rules import (
     MAX_SIGNIFICANT_DIGITS,
     NUMBER_KINDS,
@@ -163,30 +162,7 @@ def candidates_sql() -> str:
             {customer},
             {addresses},"""
     return f"""
-    with records as (
-        select r.*
-        from {RAW_TABLE} as r
-        join batch_files as b using (file_seq)
-    ),
-    {nesting_sql()},
-    parsed as (
-        select
-            r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
-            coalesce(n.depth, 0) as depth,
-            r.decode_error is null and json_valid(r.raw) as is_json,
-            case when r.decode_error is null and json_valid(r.raw) then json_type(r.raw)
-                else 'INVALID' end as root_kind,
-            case when r.decode_error is null and json_valid(r.raw) and json_type(r.raw) = 'OBJECT'
-                then json(r.raw) end as doc
-        from records as r
-        left join nesting as n using (arrival_seq)
-    ),
-    extracted as (
-        select *, {f.extraction()} from parsed
-    ),
-    keyed as (
-        select *, {f.unique_keys()} as unique_keys from extracted
-    ),
+    with {record_ctes(RAW_TABLE, f)},
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
@@ -241,17 +217,7 @@ def item_candidates_sql() -> str:
     )
     known = ", ".join(f"'{name}'" for name in ITEM_FIELDS)
     return f"""
-    with items as (
-        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
-        -- that copied the whole record once per line (10,000 lines ran out of memory)
-        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '$.lineitems') as json[]) as items
-              from {CANDIDATES}
-              where lineitems_kind = 'ARRAY')
-    ),
-    extracted as (
-        select *, {f.extraction()} from items
-    )
+    with {item_ctes(CANDIDATES, "$.lineitems", "lineitems_kind", f)}
     select
         row_id, item_no, doc as item,
         {f.kind("$")} as item_kind,
@@ -272,7 +238,7 @@ def item_candidates_sql() -> str:
         case when json_type(doc) = 'OBJECT' then
             len(list_filter({f.keys("$")}, lambda k: k not in ({known})))
             else 0 end as dropped_fields
-    from extracted
+    from items_read
     """
 
 

@@ -11,7 +11,9 @@ be unique (``json_transform`` keeps the first of repeated keys, like ``json_extr
 
 Every method returns SQL text built from code constants (the declared paths), never from
 input data. A JSON ``null`` leaf reads as SQL NULL, like an absent key: its kind is
-``ABSENT`` (every rule treats the two alike: ``NOT_SENT``).
+``ABSENT`` (every rule treats the two alike: ``NOT_SENT``); and ``-0`` is written back as
+``0``, so it reads as ``UBIGINT`` rather than ``BIGINT`` (every rule reads both as a whole
+number). Any other value keeps its kind and text (``tests/unit/test_declared_fields.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from orders_pipeline.validation.json_fields import money_columns_of
+from orders_pipeline.validation.json_fields import money_columns_of, nesting_sql
 
 # A path segment: a plain key or a double-quoted one ($."@type").
 _SEGMENT = re.compile(r'\.(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*))')
@@ -150,3 +152,57 @@ class JsonRecordFields:
             f"coalesce(len({self.keys(p)}) = len(list_distinct({self.keys(p)})), true)"
             for p in self.keyed
         )
+
+
+def record_ctes(raw_table: str, fields: JsonRecordFields) -> str:
+    """The CTEs every JSON source's candidates start from, ending in ``keyed``: one row per
+    raw record of the batch's files (``batch_files``) with ``depth``, ``is_json``,
+    ``root_kind`` (INVALID when not JSON), ``doc`` (the record minified, when it is an object:
+    its canonical content, docs/semantics.md §2), the declared fields parsed once
+    (``fields.extraction()``) and ``unique_keys``."""
+    return f"""
+    records as not materialized (
+        select r.*
+        from {raw_table} as r
+        join batch_files as b using (file_seq)
+    ),
+    {nesting_sql()},
+    checked as (
+        select
+            r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
+            coalesce(n.depth, 0) as depth,
+            r.decode_error is null and json_valid(r.raw) as is_json
+        from records as r
+        left join nesting as n using (arrival_seq)
+    ),
+    kinded as (
+        select *, case when is_json then json_type(raw) else 'INVALID' end as root_kind
+        from checked
+    ),
+    documents as (
+        select *, case when root_kind = 'OBJECT' then json(raw) end as doc from kinded
+    ),
+    extracted as (
+        select *, {fields.extraction()} from documents
+    ),
+    keyed as (
+        select *, {fields.unique_keys()} as unique_keys from extracted
+    )"""
+
+
+def item_ctes(candidates: str, list_path: str, kind_column: str, fields: JsonRecordFields) -> str:
+    """The CTEs every JSON source's item candidates start from, ending in ``items_read``: one
+    row per element (``doc``, ``item_no`` from 1) of the list at ``list_path`` of each
+    candidate whose ``kind_column`` is ARRAY, with the declared item fields parsed once."""
+    return f"""
+    items as (
+        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
+        -- that copied the whole record once per item (10,000 items ran out of memory)
+        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
+        from (select row_id, cast(json_extract(doc, '{list_path}') as json[]) as items
+              from {candidates}
+              where {kind_column} = 'ARRAY')
+    ),
+    items_read as (
+        select *, {fields.extraction()} from items
+    )"""
