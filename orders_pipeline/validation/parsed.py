@@ -167,20 +167,24 @@ def record_ctes(raw_table: str, fields: JsonRecordFields) -> str:
         join batch_files as b using (file_seq)
     ),
     {nesting_sql()},
-    checked as (
+    minified as (
+        -- one pass for validity, kind and canonical text: json() fails on what json_valid
+        -- refuses (try: NULL), and its text starts with '{{' exactly when it is an object
         select
             r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
             coalesce(n.depth, 0) as depth,
-            r.decode_error is null and json_valid(r.raw) as is_json
+            case when r.decode_error is null then try(json(r.raw)) end as minified
         from records as r
         left join nesting as n using (arrival_seq)
     ),
-    kinded as (
-        select *, case when is_json then json_type(raw) else 'INVALID' end as root_kind
-        from checked
-    ),
     documents as (
-        select *, case when root_kind = 'OBJECT' then json(raw) end as doc from kinded
+        select * exclude (minified),
+               minified is not null as is_json,
+               case when minified is null then 'INVALID'
+                    when starts_with(minified, '{{') then 'OBJECT'
+                    else json_type(minified) end as root_kind,
+               case when starts_with(minified, '{{') then minified end as doc
+        from minified
     ),
     extracted as (
         select *, {fields.extraction()} from documents
