@@ -15,6 +15,7 @@ import polars as pl
 
 from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.parsed import JsonRecordFields
 from orders_pipeline.validation.rules import row_check
 
 SOURCE = "exchange_rates"
@@ -28,25 +29,35 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 UNDECLARED_BASE = "USD"
 
 
+# The fields a rate is read for (one json_transform per row: validation/parsed.py).
+RECORD_FIELDS = JsonRecordFields(
+    leaves=("$.date", "$.currency", "$.rate_to_base", "$.base_currency")
+)
+
+
 def candidates_sql() -> str:
     """One row per landed rate record of the batch's files (CSV rows as JSON objects)."""
+    f = RECORD_FIELDS
     return f"""
     with records as (
         select r.*
         from {RAW_TABLE} as r
         join batch_files as b using (file_seq)
     ),
+    extracted as (
+        select *, {f.extraction()} from records
+    ),
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, decode_error, csv_error,
             case when json_type(doc) = 'OBJECT' then doc end as doc,
             coalesce(json_type(doc), 'INVALID') as root_kind,
-            trim(doc ->> '$.date') as date_text,
-            upper(trim(doc ->> '$.currency')) as currency,
-            trim(doc ->> '$.rate_to_base') as rate_text,
-            coalesce(nullif(upper(trim(doc ->> '$.base_currency')), ''), '{UNDECLARED_BASE}')
+            trim({f.string("$.date")}) as date_text,
+            upper(trim({f.string("$.currency")})) as currency,
+            trim({f.string("$.rate_to_base")}) as rate_text,
+            coalesce(nullif(upper(trim({f.string("$.base_currency")})), ''), '{UNDECLARED_BASE}')
                 as base_currency
-        from records
+        from extracted
     )
     select
         *,

@@ -16,13 +16,11 @@ from orders_pipeline.validation.json_fields import (
     MAX_DEPTH,
     NOT_SENT,
     TEXT_KINDS,
-    keys_unique,
-    money_columns_of,
-    nesting_sql,
     ts_expression,
     visible,
 )
 from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.parsed import JsonRecordFields, item_ctes, record_ctes
 from orders_pipeline.validation.rules import (
     MAX_SIGNIFICANT_DIGITS,
     NUMBER_KINDS,
@@ -50,36 +48,21 @@ TEXT_FIELDS = (
 NOT_AN_IDENTIFIER = ("OBJECT", "ARRAY", "BOOLEAN")
 
 
-# Every field of an event is read in a few JSON passes per record, not one per field: each
-# json_* call parses the whole document again and keeps a parsing arena of its own for the
-# whole query (about 60 single-path calls needed 1 GB of DuckDB memory for 5k records, and
-# dominated the run time). So the kinds of all paths come from one json_type(doc, [...]) and
-# their texts from one json_extract_string(doc, [...]); a list of paths returns exactly what
-# each path alone returns. The lists are indexed by position (1-based in SQL).
+# The fields an event is read for (one json_transform per record: validation/parsed.py).
 _ORDER = "$.data.order"
-_EVENT_KIND_PATHS = (
-    "$.type", "$.action", "$.data", _ORDER, f"{_ORDER}.order_id", "$.identifiers", "$.data.ts",
-    "$.ts", f"{_ORDER}.currency", f"{_ORDER}.items",
-    *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
+EVENT_FIELDS = JsonRecordFields(
+    leaves=(
+        "$.type", "$.action", "$.ts", "$.identifiers", "$.data.ts", f"{_ORDER}.order_id",
+        f"{_ORDER}.currency", f"{_ORDER}.items",
+        *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
+    ),
+    # objects whose keys must be unique (docs/semantics.md §2: a repeated key is ambiguous)
+    keyed=("$", "$.data", _ORDER, "$.identifiers"),
 )  # fmt: skip
-_EVENT_TEXT_PATHS = (
-    "$.type", "$.action", f"{_ORDER}.order_id", "$.data.ts", "$.ts", f"{_ORDER}.currency",
-    *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
-)  # fmt: skip
-# Objects whose keys must be unique (docs/semantics.md §2: a repeated key is ambiguous).
-_KEYED_PATHS = ("$", "$.data", _ORDER, "$.identifiers")
-# Parts of the event read further: extracted once so that the later calls parse only them.
-_PART_PATHS = ("$.identifiers", _ORDER, f"{_ORDER}.items")
-_ITEM_PATHS = ("$.product_id", "$.sku", *(f"$.{f}" for f in (*ITEM_MONEY_FIELDS, "quantity")))
-
-
-def _path_list(paths: tuple[str, ...]) -> str:
-    return "[" + ", ".join(f"'{path}'" for path in paths) + "]"
-
-
-def _at(column: str, paths: tuple[str, ...], path: str) -> str:
-    """The element of the list ``column`` (extracted with ``paths``) that belongs to ``path``."""
-    return f"{column}[{paths.index(path) + 1}]"
+ITEM_READ = JsonRecordFields(
+    leaves=("$.product_id", "$.sku", *(f"$.{f}" for f in (*ITEM_MONEY_FIELDS, "quantity"))),
+    keyed=("$",),
+)
 
 
 def candidates_sql(raw_table: str) -> str:
@@ -87,101 +70,57 @@ def candidates_sql(raw_table: str) -> str:
 
     ``?`` parameter: none; the caller registers ``batch_files`` (file_seq) to restrict it.
     """
-
-    def json_type(path: str) -> str:  # json_type(doc, path): NULL when the path is absent
-        return _at("kinds", _EVENT_KIND_PATHS, path)
-
-    def kind(path: str) -> str:
-        return f"coalesce({json_type(path)}, 'ABSENT')"
-
-    def text(path: str) -> str:  # json_extract_string(doc, path)
-        return _at("texts", _EVENT_TEXT_PATHS, path)
-
-    def part(path: str) -> str:  # json_extract(doc, path)
-        return _at("parts", _PART_PATHS, path)
-
-    money = ",".join(
-        money_columns_of(json_type(f"{_ORDER}.{f}"), text(f"{_ORDER}.{f}"), f) for f in MONEY_FIELDS
-    )
+    f = EVENT_FIELDS
+    money = ",".join(f.money(_ORDER, name) for name in MONEY_FIELDS)
     texts = ",".join(
-        f"{text(f'{_ORDER}.{f}')} as {f}, {kind(f'{_ORDER}.{f}')} as {f}_kind" for f in TEXT_FIELDS
+        f"{f.string(f'{_ORDER}.{name}')} as {name}, {f.kind(f'{_ORDER}.{name}')} as {name}_kind"
+        for name in TEXT_FIELDS
     )
-    ts_kind = f"coalesce(nullif({json_type('$.data.ts')}, 'NULL'), {json_type('$.ts')}, 'ABSENT')"
-    ts_text = f"""case when nullif({json_type("$.data.ts")}, 'NULL') is not null
-                      then {text("$.data.ts")}
-                      else {text("$.ts")} end"""
-    known = ", ".join(f"'{f}'" for f in ORDER_FIELDS)
-    identifiers = part("$.identifiers")
-    # json_extract(doc, '$.identifiers.*'), read from the identifiers alone
-    identifier_values = f"json_extract({identifiers}, '$.*')"
+    ts_kind = f"coalesce({f.json_type('$.data.ts')}, {f.json_type('$.ts')}, 'ABSENT')"
+    ts_text = f"""case when {f.json_type("$.data.ts")} is not null
+                      then {f.string("$.data.ts")}
+                      else {f.string("$.ts")} end"""
+    known = ", ".join(f"'{name}'" for name in ORDER_FIELDS)
+    identifiers = f.part("$.identifiers")
     not_identifier = ", ".join(f"'{kind}'" for kind in NOT_AN_IDENTIFIER)
-    keys_are_unique = " and ".join(
-        keys_unique(_at("object_keys", _KEYED_PATHS, path)) for path in _KEYED_PATHS
-    )
-    items = part(f"{_ORDER}.items")
-    order_keys = _at("object_keys", _KEYED_PATHS, _ORDER)
-    email, phone = text(f"{_ORDER}.email"), text(f"{_ORDER}.phone")
+    items = f.part(f"{_ORDER}.items")
+    email, phone = f.string(f"{_ORDER}.email"), f.string(f"{_ORDER}.phone")
     return f"""
-    with records as not materialized (
-        select r.*
-        from {raw_table} as r
-        join batch_files as b using (file_seq)
-    ),
-    {nesting_sql()},
-    checked as (
-        select
-            r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
-            coalesce(n.depth, 0) as depth,
-            r.decode_error is null and json_valid(r.raw) as is_json
-        from records as r
-        left join nesting as n using (arrival_seq)
-    ),
-    kinded as (
-        select *, case when is_json then json_type(raw) else 'INVALID' end as root_kind
-        from checked
-    ),
-    parsed as (
-        select *, case when root_kind = 'OBJECT' then json(raw) end as doc from kinded
-    ),
-    extracted as (
-        select
-            *,
-            json_type(doc, {_path_list(_EVENT_KIND_PATHS)}) as kinds,
-            json_extract_string(doc, {_path_list(_EVENT_TEXT_PATHS)}) as texts,
-            json_keys(doc, {_path_list(_KEYED_PATHS)}) as object_keys,
-            json_extract(doc, {_path_list(_PART_PATHS)}) as parts
-        from parsed
-    ),
-    keyed as (
-        select *, {keys_are_unique} as unique_keys from extracted
+    with {record_ctes(raw_table, f)},
+    identified as (
+        select *,
+               -- json_extract(doc, '$.identifiers.*'), read from the identifiers alone
+               case when {f.json_type("$.identifiers")} = 'OBJECT'
+                    then json_extract({identifiers}, '$.*') end as identifier_values
+        from keyed
     ),
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
             decode_error, doc, depth, unique_keys,
-            {kind("$.type")} as type_kind,
-            {text("$.type")} as event_type,
-            {kind("$.action")} as action_kind,
-            lower(trim({text("$.action")})) as action,
-            {kind("$.data")} as data_kind,
-            {kind(_ORDER)} as order_kind,
-            {kind(f"{_ORDER}.order_id")} as order_id_kind,
-            trim({text(f"{_ORDER}.order_id")}) as order_id,
-            {kind("$.identifiers")} as identifiers_kind,
-            coalesce(len(list_filter({identifier_values},
+            {f.kind("$.type")} as type_kind,
+            {f.string("$.type")} as event_type,
+            {f.kind("$.action")} as action_kind,
+            lower(trim({f.string("$.action")})) as action,
+            {f.kind("$.data")} as data_kind,
+            {f.kind(_ORDER)} as order_kind,
+            {f.kind(f"{_ORDER}.order_id")} as order_id_kind,
+            trim({f.string(f"{_ORDER}.order_id")}) as order_id,
+            {f.kind("$.identifiers")} as identifiers_kind,
+            coalesce(len(list_filter(identifier_values,
                                      lambda v: json_type(v) in ({not_identifier}))), 0)
                 as nested_identifiers,
             {ts_kind} as ts_kind,
             {ts_text} as ts_text,
-            {kind(f"{_ORDER}.currency")} as currency_kind,
-            upper(trim({text(f"{_ORDER}.currency")})) as currency,
-            {kind(f"{_ORDER}.items")} as items_kind,
+            {f.kind(f"{_ORDER}.currency")} as currency_kind,
+            upper(trim({f.string(f"{_ORDER}.currency")})) as currency,
+            {f.kind(f"{_ORDER}.items")} as items_kind,
             {money},
             {texts},
-            case when {json_type(f"{_ORDER}.items")} = 'ARRAY'
+            case when {f.json_type(f"{_ORDER}.items")} = 'ARRAY'
                 then json_array_length({items}) else 0 end as item_count,
             -- items that carry an amount of their own (§3: a price or a subtotal)
-            case when {json_type(f"{_ORDER}.items")} = 'ARRAY' then
+            case when {f.json_type(f"{_ORDER}.items")} = 'ARRAY' then
                 len(list_filter(
                     list_transform(cast({items} as json[]),
                                    lambda i: json_type(i, ['$.price', '$.subtotal'])),
@@ -191,7 +130,7 @@ def candidates_sql(raw_table: str) -> str:
             -- part of the dedupe key: its definition must not change, or a record landed
             -- before and its retry landed after the change would no longer meet as duplicates
             -- (json_extract_string(doc, '$.identifiers.*'), read from the identifiers alone)
-            case when {json_type("$.identifiers")} = 'OBJECT' then
+            case when {f.json_type("$.identifiers")} = 'OBJECT' then
                 len(list_filter(json_extract_string({identifiers}, '$.*'),
                                 lambda v: coalesce(trim(v), '') <> ''))
                 else 0 end
@@ -199,24 +138,22 @@ def candidates_sql(raw_table: str) -> str:
               + case when coalesce(trim({phone}), '') <> '' then 1 else 0 end
                 as identifier_count,
             -- identifiers that can identify someone: a string or number a person can see
-            case when {json_type("$.identifiers")} = 'OBJECT' then
-                len(list_filter({identifier_values},
-                                lambda v: json_type(v) not in ('NULL', {not_identifier})
-                                          and {visible("v ->> '$'")}))
-                else 0 end
+            coalesce(len(list_filter(identifier_values,
+                                     lambda v: json_type(v) not in ('NULL', {not_identifier})
+                                               and {visible("v ->> '$'")})), 0)
               + case when {visible(email)} then 1 else 0 end
               + case when {visible(phone)} then 1 else 0 end as usable_identifiers,
             -- a repeated key cannot become a map (and the record is quarantined anyway)
             -- (most orders send no custom key: they skip the costly cast to a map)
-            case when {json_type(_ORDER)} = 'OBJECT' and unique_keys
-                      and len(list_filter({order_keys}, lambda k: k not in ({known}))) = 0
+            case when {f.json_type(_ORDER)} = 'OBJECT' and unique_keys
+                      and list_has_all([{known}], {f.keys(_ORDER)})
                     then '{{}}'::json
-                when {json_type(_ORDER)} = 'OBJECT' and unique_keys then
+                when {f.json_type(_ORDER)} = 'OBJECT' and unique_keys then
                 to_json(map_from_entries(list_filter(
-                    map_entries(cast({part(_ORDER)} as map(varchar, json))),
+                    map_entries(cast({f.part(_ORDER)} as map(varchar, json))),
                     lambda e: e.key not in ({known}))))
                 end as custom
-        from keyed
+        from identified
     )
     select *, {ts_expression("ts_kind", "ts_text")} as ts
     from fields
@@ -225,50 +162,25 @@ def candidates_sql(raw_table: str) -> str:
 
 def item_candidates_sql() -> str:
     """One row per element of ``data.order.items`` of the candidate records."""
-
-    def json_type(path: str) -> str:
-        return _at("kinds", _ITEM_PATHS, path)
-
-    def text(path: str) -> str:
-        return _at("texts", _ITEM_PATHS, path)
-
-    money = ",".join(
-        money_columns_of(json_type(f"$.{f}"), text(f"$.{f}"), f)
-        for f in (*ITEM_MONEY_FIELDS, "quantity")
-    )
-    known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
+    f = ITEM_READ
+    money = ",".join(f.money("$", name) for name in (*ITEM_MONEY_FIELDS, "quantity"))
+    known = ", ".join(f"'{name}'" for name in ITEM_FIELDS)
     return f"""
-    with items as (
-        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
-        -- that copied the whole record once per item (10,000 items ran out of memory)
-        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '$.data.order.items') as json[]) as items
-              from odp_event_candidates
-              where items_kind = 'ARRAY')
-    ),
-    extracted as (
-        select
-            row_id, item_no,
-            json_type(doc) as item_type,
-            json_type(doc, {_path_list(_ITEM_PATHS)}) as kinds,
-            json_extract_string(doc, {_path_list(_ITEM_PATHS)}) as texts,
-            json_keys(doc) as keys
-        from items
-    )
+    with {item_ctes("odp_event_candidates", f"{_ORDER}.items", "items_kind", f)}
     select
         row_id, item_no,
-        coalesce(item_type, 'ABSENT') as item_kind,
-        coalesce({json_type("$.product_id")}, 'ABSENT') as product_id_kind,
-        trim({text("$.product_id")}) as product_id,
-        trim({text("$.sku")}) as sku,
-        coalesce({json_type("$.sku")}, 'ABSENT') as sku_kind,
-        try_cast({text("$.quantity")} as decimal(18, 4)) as quantity,
-        {keys_unique("keys")} as unique_keys,
+        {f.kind("$")} as item_kind,
+        {f.kind("$.product_id")} as product_id_kind,
+        trim({f.string("$.product_id")}) as product_id,
+        trim({f.string("$.sku")}) as sku,
+        {f.kind("$.sku")} as sku_kind,
+        try_cast({f.string("$.quantity")} as decimal(18, 4)) as quantity,
+        {f.unique_keys()} as unique_keys,
         {money},
-        case when item_type = 'OBJECT' then
-            len(list_filter(keys, lambda k: k not in ({known})))
+        case when json_type(doc) = 'OBJECT' then
+            len(list_filter({f.keys("$")}, lambda k: k not in ({known})))
             else 0 end as dropped_fields
-    from extracted
+    from items_read
     """
 
 

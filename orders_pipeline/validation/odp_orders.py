@@ -29,6 +29,7 @@ from orders_pipeline.validation.csv_rows import (
 )
 from orders_pipeline.validation.json_fields import MAX_DEPTH, nesting_sql
 from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.parsed import JsonRecordFields
 from orders_pipeline.validation.rules import NUMBER_KINDS, money_checks, row_check
 
 SOURCE = "odp_orders"
@@ -43,20 +44,24 @@ KNOWN_KEYS = ("order_id", *SUMMARY_FIELDS)
 TEXT_KINDS = ("VARCHAR", "UBIGINT", "BIGINT", "DOUBLE", "NULL", "ABSENT")
 
 
+# The fields an update is read for (one json_transform per record: validation/parsed.py).
+RECORD_FIELDS = JsonRecordFields(leaves=tuple(f"$.{key}" for key in KNOWN_KEYS), keyed=("$",))
+
+
 def _field_columns(field: str) -> str:
     """``<f>_kind`` (JSON kind; ABSENT on CSV rows), ``<f>_text`` and ``<f>_exact`` for JSON
     values, ``csv_<f>_text`` for CSV cells, and ``<f>`` (the value as text, NULL when not
     carried)."""
-    path = f"'$.\"{field}\"'"
-    json_kind = f"coalesce(json_type(doc, {path}), 'ABSENT')"
-    json_text = f"json_extract_string(doc, {path})"
+    f = RECORD_FIELDS
+    json_kind = f.kind(f"$.{field}")
+    json_text = f.string(f"$.{field}")
     return f"""
         case when is_csv then 'ABSENT' else {json_kind} end as {field}_kind,
         case when not is_csv then {json_text} end as {field}_text,
         case when not is_csv and {json_kind} in {NUMBER_KINDS} then coalesce(
             try_cast({json_text} as decimal(38, 10)) = try_cast({json_text} as decimal(18, 4)),
             false) end as {field}_exact,
-        case when is_csv then nullif(trim(doc ->> '{field}'), '') end as csv_{field}_text,
+        case when is_csv then nullif(trim({json_text}), '') end as csv_{field}_text,
         case when is_csv or {json_kind} not in ('OBJECT', 'ARRAY', 'BOOLEAN')
             then nullif(trim({json_text}), '') end as {field}"""
 
@@ -64,9 +69,9 @@ def _field_columns(field: str) -> str:
 def candidates_sql(raw_table: str) -> str:
     """One row per raw record of the new files (JSON and CSV alike); the caller registers
     ``batch_files`` (file_seq)."""
+    f = RECORD_FIELDS
     known = ", ".join(f"'{k}'" for k in KNOWN_KEYS)
-    fields = ",".join(_field_columns(f) for f in SUMMARY_FIELDS)
-    keys_are_unique = "coalesce(len(json_keys(doc)) = len(list_distinct(json_keys(doc))), true)"
+    fields = ",".join(_field_columns(name) for name in SUMMARY_FIELDS)
     return f"""
     with records as (
         select r.*
@@ -92,31 +97,36 @@ def candidates_sql(raw_table: str) -> str:
         from records as r
         left join nesting as n using (arrival_seq)
     ),
+    extracted as (
+        select *, {f.extraction()} from parsed
+    ),
+    keyed as (
+        select *, {f.unique_keys()} as unique_keys from extracted
+    ),
     fields as (
         select
             arrival_seq as row_id, file_seq, file, record_no, loaded_at, decode_error,
-            csv_error, is_csv, depth, is_json, root_kind, doc,
-            {keys_are_unique} as unique_keys,
+            csv_error, is_csv, depth, is_json, root_kind, doc, unique_keys,
             case when is_csv then
-                case when nullif(trim(doc ->> 'order_id'), '') is null then 'ABSENT'
+                case when nullif(trim({f.string("$.order_id")}), '') is null then 'ABSENT'
                      else 'VARCHAR' end
-                else coalesce(json_type(doc, '$.order_id'), 'ABSENT') end as order_id_kind,
-            trim(json_extract_string(doc, '$.order_id')) as order_id,
+                else {f.kind("$.order_id")} end as order_id_kind,
+            trim({f.string("$.order_id")}) as order_id,
             {fields},
             -- keys besides order_id sent with a value (null and empty are not carried)
-            case when doc is not null and {keys_are_unique} then
+            case when doc is not null and unique_keys then
                 len(list_filter(map_entries(cast(doc as map(varchar, json))),
                     lambda e: e.key <> 'order_id' and json_type(e.value) <> 'NULL'
                               and coalesce(trim(e.value ->> '$'), 'x') <> ''))
                 else 0 end as sent_keys,
             -- other keys are custom fields; null and empty values are not carried
-            case when doc is not null and {keys_are_unique} then
+            case when doc is not null and unique_keys then
                 to_json(map_from_entries(list_filter(
                     map_entries(cast(doc as map(varchar, json))),
                     lambda e: e.key not in ({known}) and json_type(e.value) <> 'NULL'
                               and coalesce(trim(e.value ->> '$'), 'x') <> '')))
                 end as custom
-        from parsed
+        from keyed
     )
     select *,
         -- the summary fields carried, sorted (plus "custom" when a custom field is)

@@ -31,13 +31,9 @@ from orders_pipeline.validation.json_fields import (
     MAX_EPOCH,
     NOT_SENT,
     TEXT_KINDS,
-    keys_unique,
-    money_columns,
-    money_columns_of,
-    nesting_sql,
-    unique_keys,
 )
 from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.parsed import JsonRecordFields, item_ctes, record_ctes
 from orders_pipeline.validation.rules import (
     MAX_SIGNIFICANT_DIGITS,
     NUMBER_KINDS,
@@ -83,15 +79,6 @@ ITEM_FIELDS = (
 ID_KINDS = ("VARCHAR", "UBIGINT", "BIGINT")
 
 
-def _kind(path: str) -> str:
-    return f"coalesce(json_type(doc, '{path}'), 'ABSENT')"
-
-
-def _text(path: str, name: str) -> str:
-    """``<name>`` (trimmed text) and ``<name>_kind`` of the value at ``path``."""
-    return f"trim(json_extract_string(doc, '{path}')) as {name}, {_kind(path)} as {name}_kind"
-
-
 def _timestamp_expression(kind: str, text: str) -> str:
     """ISO-8601 with a UTC offset only (Ometria's own example, ``+00``, has an hour-only
     offset); epoch numbers are not an Ometria format. 1970 to 2100, as for ODP."""
@@ -101,50 +88,28 @@ def _timestamp_expression(kind: str, text: str) -> str:
         then {parsed} end"""
 
 
-class _RecordFields:
-    """The paths a record-level query reads, each kind and each text fetched by one JSON call
-    per record over a list of paths (``kinds[n]``, ``texts[n]``), as for ODP events: a call per
-    field parsed the whole record once per field, and a record with 10,000 lines ran out of
-    memory at a 256 MB limit (issue 11)."""
-
-    def __init__(self) -> None:
-        self.kind_paths: dict[str, int] = {}
-        self.text_paths: dict[str, int] = {}
-
-    def json_type(self, path: str) -> str:
-        """``json_type(doc, path)``: SQL NULL when the path is absent."""
-        return f"kinds[{self.kind_paths.setdefault(path, len(self.kind_paths) + 1)}]"
-
-    def kind(self, path: str) -> str:
-        return f"coalesce({self.json_type(path)}, 'ABSENT')"
-
-    def string(self, path: str) -> str:
-        """``json_extract_string(doc, path)``."""
-        return f"texts[{self.text_paths.setdefault(path, len(self.text_paths) + 1)}]"
-
-    def text(self, path: str, name: str) -> str:
-        """``<name>`` (trimmed text) and ``<name>_kind`` of the value at ``path``."""
-        return f"trim({self.string(path)}) as {name}, {self.kind(path)} as {name}_kind"
-
-    def money(self, path: str, field: str, alias: str | None = None) -> str:
-        return money_columns_of(
-            self.json_type(f"{path}.{field}"), self.string(f"{path}.{field}"), alias or field
-        )
-
-    def extraction(self) -> str:
-        """The select-list items that fetch every path used so far."""
-
-        def paths(used: dict[str, int]) -> str:
-            return "[" + ", ".join(f"'{path}'" for path in used) + "]"
-
-        return (
-            f"json_type(doc, {paths(self.kind_paths)}) as kinds, "
-            f"json_extract_string(doc, {paths(self.text_paths)}) as texts"
-        )
-
-
-# Objects whose keys must be unique (docs/semantics.md §2: a repeated key is ambiguous).
-_KEYED_PATHS = ("$", "$.customer", "$.totals", "$.totals.base", "$.totals.local")
+# The fields a record is read for (one json_transform per record: validation/parsed.py).
+RECORD_FIELDS = JsonRecordFields(
+    leaves=(
+        '$."@type"', "$.id", "$.timestamp", "$.currency", "$.is_valid", "$.customer.id",
+        "$.lineitems",
+        *(f"$.{name}" for name in (*MONEY_FIELDS, *TEXT_FIELDS, *ADDRESS_FIELDS)),
+        *(f"$.totals.{part}.{name}" for part in TOTALS for name in (*MONEY_FIELDS, "currency")),
+        *(f"$.customer.{name}" for name in CUSTOMER_TEXT_FIELDS),
+    ),
+    # objects whose keys must be unique (docs/semantics.md §2: a repeated key is ambiguous)
+    keyed=("$", "$.customer", "$.totals", "$.totals.base", "$.totals.local"),
+)  # fmt: skip
+ITEM_READ = JsonRecordFields(
+    leaves=(
+        "$.product_id", "$.sku", "$.variant_id", "$.name", "$.is_on_sale", "$.variant_options",
+        "$.properties",
+        *(f"$.{name}" for name in (*ITEM_MONEY_FIELDS, *QUANTITY_FIELDS)),
+        *(f"$.totals.{part}.{name}" for part in TOTALS
+          for name in (*ITEM_MONEY_FIELDS, "currency")),
+    ),
+    keyed=("$", "$.totals"),
+)  # fmt: skip
 
 
 def candidates_sql() -> str:
@@ -152,7 +117,7 @@ def candidates_sql() -> str:
 
     No ``?`` parameter; the caller registers ``batch_files`` (file_seq) to restrict it.
     """
-    f = _RecordFields()
+    f = RECORD_FIELDS
     money = ",".join(f.money("$", name) for name in MONEY_FIELDS)
     totals_money = ",".join(
         f.money(f"$.totals.{part}", name, f"{part}_{name}")
@@ -171,11 +136,6 @@ def candidates_sql() -> str:
     )
     addresses = ",".join(f"{f.kind(f'$.{name}')} as {name}_kind" for name in ADDRESS_FIELDS)
     known = ", ".join(f"'{name}'" for name in ORDER_FIELDS)
-    keys_are_unique = " and ".join(
-        keys_unique(f"object_keys[{n}]") for n in range(1, len(_KEYED_PATHS) + 1)
-    )
-    keyed_paths = "[" + ", ".join(f"'{path}'" for path in _KEYED_PATHS) + "]"
-    # every expression over kinds/texts is built before f.extraction() is read
     record_fields = f"""
             {f.kind('$."@type"')} as type_kind,
             {f.string('$."@type"')} as record_type,
@@ -194,7 +154,7 @@ def candidates_sql() -> str:
             {f.kind("$.totals")} as totals_kind,
             {f.kind("$.lineitems")} as lineitems_kind,
             case when {f.json_type("$.lineitems")} = 'ARRAY'
-                then json_array_length(doc, '$.lineitems') else 0 end as item_count,
+                then json_array_length({f.part("$.lineitems")}) else 0 end as item_count,
             {money},
             {totals_money},
             {totals_currency},
@@ -202,34 +162,7 @@ def candidates_sql() -> str:
             {customer},
             {addresses},"""
     return f"""
-    with records as (
-        select r.*
-        from {RAW_TABLE} as r
-        join batch_files as b using (file_seq)
-    ),
-    {nesting_sql()},
-    parsed as (
-        select
-            r.arrival_seq, r.file_seq, r.file, r.record_no, r.raw, r.decode_error, r.loaded_at,
-            coalesce(n.depth, 0) as depth,
-            r.decode_error is null and json_valid(r.raw) as is_json,
-            case when r.decode_error is null and json_valid(r.raw) then json_type(r.raw)
-                else 'INVALID' end as root_kind,
-            case when r.decode_error is null and json_valid(r.raw) and json_type(r.raw) = 'OBJECT'
-                then json(r.raw) end as doc
-        from records as r
-        left join nesting as n using (arrival_seq)
-    ),
-    extracted as (
-        select
-            *,
-            {f.extraction()},
-            json_keys(doc, {keyed_paths}) as object_keys
-        from parsed
-    ),
-    keyed as (
-        select *, {keys_are_unique} as unique_keys from extracted
-    ),
+    with {record_ctes(RAW_TABLE, f)},
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
@@ -270,49 +203,42 @@ def candidates_sql() -> str:
 
 def item_candidates_sql() -> str:
     """One row per element of ``lineitems`` of the candidate records."""
-    money = ",".join(money_columns("$", f) for f in (*ITEM_MONEY_FIELDS, *QUANTITY_FIELDS))
+    f = ITEM_READ
+    money = ",".join(f.money("$", name) for name in (*ITEM_MONEY_FIELDS, *QUANTITY_FIELDS))
     totals_money = ",".join(
-        money_columns(f"$.totals.{part}", f, f"{part}_{f}")
+        f.money(f"$.totals.{part}", name, f"{part}_{name}")
         for part in TOTALS
-        for f in ITEM_MONEY_FIELDS
+        for name in ITEM_MONEY_FIELDS
     )
     totals_currency = ",".join(
-        f"{_kind(f'$.totals.{part}.currency')} as {part}_currency_kind, "
-        f"upper(trim(json_extract_string(doc, '$.totals.{part}.currency'))) as {part}_currency"
+        f"{f.kind(f'$.totals.{part}.currency')} as {part}_currency_kind, "
+        f"upper(trim({f.string(f'$.totals.{part}.currency')})) as {part}_currency"
         for part in TOTALS
     )
-    known = ", ".join(f"'{f}'" for f in ITEM_FIELDS)
+    known = ", ".join(f"'{name}'" for name in ITEM_FIELDS)
     return f"""
-    with items as (
-        -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
-        -- that copied the whole record once per line (10,000 lines ran out of memory)
-        select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '$.lineitems') as json[]) as items
-              from {CANDIDATES}
-              where lineitems_kind = 'ARRAY')
-    )
+    with {item_ctes(CANDIDATES, "$.lineitems", "lineitems_kind", f)}
     select
         row_id, item_no, doc as item,
-        {_kind("$")} as item_kind,
-        {unique_keys("$")} and {unique_keys("$.totals")} as unique_keys,
-        {_text("$.product_id", "product_id")},
-        {_text("$.sku", "sku")},
-        {_text("$.variant_id", "variant_id")},
-        {_text("$.name", "name")},
-        {_kind("$.is_on_sale")} as is_on_sale_kind,
-        {_kind("$.variant_options")} as variant_options_kind,
-        {_kind("$.properties")} as properties_kind,
-        {_kind("$.totals")} as totals_kind,
-        try_cast(json_extract_string(doc, '$.quantity') as decimal(18, 4)) as quantity,
-        try_cast(json_extract_string(doc, '$.quantity_refunded') as decimal(18, 4))
-            as quantity_refunded,
+        {f.kind("$")} as item_kind,
+        {f.unique_keys()} as unique_keys,
+        {f.text("$.product_id", "product_id")},
+        {f.text("$.sku", "sku")},
+        {f.text("$.variant_id", "variant_id")},
+        {f.text("$.name", "name")},
+        {f.kind("$.is_on_sale")} as is_on_sale_kind,
+        {f.kind("$.variant_options")} as variant_options_kind,
+        {f.kind("$.properties")} as properties_kind,
+        {f.kind("$.totals")} as totals_kind,
+        try_cast({f.string("$.quantity")} as decimal(18, 4)) as quantity,
+        try_cast({f.string("$.quantity_refunded")} as decimal(18, 4)) as quantity_refunded,
         {money},
         {totals_money},
         {totals_currency},
         case when json_type(doc) = 'OBJECT' then
-            len(list_filter(json_keys(doc), lambda k: k not in ({known})))
+            len(list_filter({f.keys("$")}, lambda k: k not in ({known})))
             else 0 end as dropped_fields
-    from items
+    from items_read
     """
 
 

@@ -15,6 +15,7 @@ import polars as pl
 
 from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.outcomes import JsonSourceValidation
+from orders_pipeline.validation.parsed import JsonRecordFields
 from orders_pipeline.validation.rules import row_check
 
 SOURCE = "products"
@@ -26,9 +27,17 @@ SCALAR_KINDS = ("VARCHAR", "UBIGINT", "BIGINT", "DOUBLE", "HUGEINT", "BOOLEAN", 
 NOT_SENT = ("ABSENT", "NULL")
 
 
+# The fields a product is read for (one json_transform per record: validation/parsed.py).
+RECORD_FIELDS = JsonRecordFields(
+    leaves=("$.product_id", "$.sku", "$.name"),
+    keyed=("$",),
+)
+
+
 def candidates_sql() -> str:
     """One row per landed product record of the batch's files."""
-    named = ", ".join(f"'{f}'" for f in NAMED_FIELDS)
+    f = RECORD_FIELDS
+    named = ", ".join(f"'{name}'" for name in NAMED_FIELDS)
     return f"""
     with records as (
         select r.*,
@@ -60,20 +69,22 @@ def candidates_sql() -> str:
         from attribute_entries
         group by row_id
     ),
+    parsed as (
+        select f.*, {f.extraction()} from fields as f
+    ),
     extracted as (
         select
-            f.*,
-            coalesce(len(json_keys(f.doc)) = len(list_distinct(json_keys(f.doc))), true)
-                as unique_keys,
-            coalesce(json_type(f.doc, '$.product_id'), 'ABSENT') as product_id_kind,
-            trim(json_extract_string(f.doc, '$.product_id')) as product_id,
-            coalesce(json_type(f.doc, '$.sku'), 'ABSENT') as sku_kind,
-            nullif(trim(json_extract_string(f.doc, '$.sku')), '') as sku,
-            coalesce(json_type(f.doc, '$.name'), 'ABSENT') as name_kind,
-            nullif(trim(json_extract_string(f.doc, '$.name')), '') as name,
+            f.* exclude ({f.name}, {f.name}_keys),
+            {f.unique_keys()} as unique_keys,
+            {f.kind("$.product_id")} as product_id_kind,
+            trim({f.string("$.product_id")}) as product_id,
+            {f.kind("$.sku")} as sku_kind,
+            nullif(trim({f.string("$.sku")}), '') as sku,
+            {f.kind("$.name")} as name_kind,
+            nullif(trim({f.string("$.name")}), '') as name,
             coalesce(a.nested_attributes, 0) as nested_attributes,
             a.attributes
-        from fields as f
+        from parsed as f
         left join attributes as a using (row_id)
     )
     select * from extracted
