@@ -4,6 +4,7 @@ with no event counted twice."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -15,14 +16,16 @@ import duckdb
 import pytest
 
 from orders_pipeline.generator import GeneratorConfig, generate
+from orders_pipeline.progress import INTERRUPT_AFTER
 from tests.conftest import table_contents
 
 pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-# Kill points: while landing (a delay after start), or just after the progress line of a step
-# was printed, that is, while the next step runs.
+# Kill points: while landing (a delay after start), or right after the progress line of a step
+# (the process sends itself SIGKILL there: orders_pipeline/progress.py's test hook), that is,
+# before the next step starts.
 KILL_POINTS = [
     ("during landing", None),
     ("during validation", "raw/odp_events"),
@@ -36,7 +39,7 @@ KILL_POINTS = [
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("crash") / "landing"
-    generate(folder / "odp_events", GeneratorConfig(line_items=8_000, days=60, seed=7))
+    generate(folder / "odp_events", GeneratorConfig(line_items=3_000, days=30, seed=7))
     return folder
 
 
@@ -60,22 +63,22 @@ def _tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _killed_run(landing: Path, warehouse: Path, after_line: str | None) -> str:
+    if after_line is not None:
+        env = {**os.environ, INTERRUPT_AFTER: f"{after_line}:KILL"}
+        done = subprocess.run(_command(landing, warehouse), cwd=PROJECT, capture_output=True,
+                              text=True, timeout=600, env=env)  # fmt: skip
+        assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr[-2000:])
+        assert f"{after_line} " in done.stdout  # killed right after that step's line
+        return done.stdout
     process = subprocess.Popen(
         _command(landing, warehouse), cwd=PROJECT, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     seen = []
     try:
-        if after_line is None:
-            assert process.stdout is not None
-            seen.append(process.stdout.readline())  # the banner: imports are done
-            time.sleep(0.3)
-        else:
-            assert process.stdout is not None
-            for line in process.stdout:
-                seen.append(line)
-                if after_line in line:
-                    break
+        assert process.stdout is not None
+        seen.append(process.stdout.readline())  # the banner: imports are done
+        time.sleep(0.3)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import odp_event, write_ndjson
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
+from tests.conftest import Warehouse, odp_event, write_ndjson
 
 RATES = """date,currency,rate_to_base
 2026-06-01,EUR,1.10
@@ -136,26 +138,43 @@ def test_a_rate_sent_again_for_the_same_day_replaces_the_earlier_one(landing, ru
     assert wh.order("E1")["subtotal_base"] == Decimal("115.0000")
 
 
-@pytest.mark.parametrize(
-    ("row", "code"),
-    [
-        ("2026-06-01,EUR,abc", "invalid_rate"),
-        ("2026-06-01,EUR,-1.1", "invalid_rate"),
-        ("2026-06-01,EUR,0", "invalid_rate"),
-        ("2026-06-01,EUR,1e3", "invalid_rate"),
-        ("2026-06-01,EURO,1.1", "invalid_currency"),
-        ("2026-06-01,,1.1", "invalid_currency"),
-        ("01/06/2026,EUR,1.1", "invalid_date"),
-        ("2026-02-30,EUR,1.1", "invalid_date"),
-        ("2026-06-01,EUR", "ragged_row"),
-    ],
-)
-def test_bad_rates_are_quarantined_with_their_reason(landing, run_landing, row, code):
-    write_rates(landing, f"date,currency,rate_to_base\n2026-06-02,EUR,1.1\n{row}\n")
-    wh = run_landing(landing)
-    [load] = wh.dicts("select records, accepted, quarantined from audit.loads")
+BAD_RATES = [
+    ("2026-06-01,EUR,abc", "invalid_rate"),
+    ("2026-06-01,EUR,-1.1", "invalid_rate"),
+    ("2026-06-01,EUR,0", "invalid_rate"),
+    ("2026-06-01,EUR,1e3", "invalid_rate"),
+    ("2026-06-01,EURO,1.1", "invalid_currency"),
+    ("2026-06-01,,1.1", "invalid_currency"),
+    ("01/06/2026,EUR,1.1", "invalid_date"),
+    ("2026-02-30,EUR,1.1", "invalid_date"),
+    ("2026-06-01,EUR", "ragged_row"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_rates(tmp_path_factory) -> Warehouse:
+    """One run over a rates file per bad row (a good row of a day of its own, then the bad
+    one): the cases share it instead of a run each."""
+    folder = tmp_path_factory.mktemp("bad_rates")
+    (folder / "landing" / "odp_events").mkdir(parents=True)
+    for n, (row, _) in enumerate(BAD_RATES):
+        good = f"2026-06-{n + 2:02d},EUR,1.1"
+        write_rates(folder / "landing", f"date,currency,rate_to_base\n{good}\n{row}\n",
+                    f"bad_{n}.csv")  # fmt: skip
+    settings = Settings(landing_dir=folder / "landing", warehouse=folder / "warehouse.duckdb")
+    summary = run_pipeline(settings)
+    assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
+    return Warehouse(path=settings.warehouse, summary=summary)
+
+
+@pytest.mark.parametrize(("row", "code"), BAD_RATES)
+def test_bad_rates_are_quarantined_with_their_reason(bad_rates, row, code):
+    file = f"exchange_rates/bad_{BAD_RATES.index((row, code))}.csv"
+    [load] = bad_rates.dicts(
+        "select records, accepted, quarantined from audit.loads where file = ?", [file]
+    )
     assert load == {"records": 2, "accepted": 1, "quarantined": 1}
-    [reasons] = wh.query("select reasons from audit.quarantine")[0]
+    [reasons] = bad_rates.query("select reasons from audit.quarantine where file = ?", [file])[0]
     assert [r.split(":")[0] for r in reasons] == [code]
 
 

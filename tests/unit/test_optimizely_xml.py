@@ -13,9 +13,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
 from orders_pipeline.samples import optimizely_xml as sample
 from orders_pipeline.samples.optimizely_xml import feed_xml, order_xml
-from tests.conftest import odp_event, table_contents, write_ndjson
+from tests.conftest import Warehouse, odp_event, table_contents, write_ndjson
 
 FULL_ORDER = order_xml(
     "ORD-1", "2026-06-01T10:30:00+02:00", "EUR", "61.50",
@@ -38,11 +42,46 @@ def good_order(ref: str, day: int = 1, **kwargs) -> str:
                      [("P1001", "1", "10.00")], **kwargs)  # fmt: skip
 
 
-def test_every_element_and_attribute_is_read(landing, run_landing):
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory) -> Warehouse:
+    """One run over the feeds of every test that reads its own orders (ids, emails and file
+    names of its own), instead of one run per test."""
+    folder = tmp_path_factory.mktemp("optimizely")
+    landing = folder / "landing"
     write_feed(landing, "full.xml", [FULL_ORDER])
-    wh = run_landing(landing)
+    write_feed(landing, "nosub.xml", [order_xml(
+        "NOSUB", "2026-06-03T09:00:00Z", "USD", "33.10",
+        [("P1", "3", "4.20"), ("P2", "0.25", "50.00")], shipping="5.00")])  # fmt: skip
+    write_feed(landing, "anon.xml", [good_order("ANON")])
+    write_feed(landing, "attr.xml", [order_xml(
+        "ATTR", "2026-06-04T09:00:00Z", "USD", "5",
+        [("P1001", "1", "5", [("PriceRange", "Cheap "), ("tag", "a"), ("tag", "<b>"),
+                              ("empty", "")])],
+        attributes=[("note", "x"), ("note", "y"), ("gift", "yes")])])  # fmt: skip
+    invalid = [order for order, _ in INVALID_ORDERS]
+    write_feed(landing, "invalid.xml", [good_order("GOOD1"), *invalid, good_order("GOOD2")])
+    write_feed(landing, "missing.xml", [BARE, TWO_USERS])
+    write_feed(landing, "dates.xml", [
+        order_xml(f"D{n}", order_date, " usd", "1", [("P1", "1", "1")])
+        for n, (order_date, _) in enumerate(DATE_FORMS)
+    ])  # fmt: skip
+    write_ndjson(
+        landing / "odp_events" / "e.ndjson",
+        [odp_event("purchase", "WEB1", 1_780_272_000, identifiers={"email": "Same@Example.com"},
+                   subtotal=5, currency="USD")],
+    )  # fmt: skip
+    write_feed(landing, "shop.xml", [good_order("SHOP1", email="same@example.com ")])
+    settings = Settings(landing_dir=landing, warehouse=folder / "warehouse.duckdb")
+    summary = run_pipeline(settings)
+    assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
+    return Warehouse(path=settings.warehouse, summary=summary)
 
-    [raw] = wh.dicts("select record_no, raw, doc, parse_error from raw.optimizely_xml")
+
+def test_every_element_and_attribute_is_read(wh):
+    [raw] = wh.dicts(
+        "select record_no, raw, doc, parse_error from raw.optimizely_xml "
+        "where file = 'optimizely_xml/full.xml'"
+    )
     assert raw["record_no"] == 1 and raw["parse_error"] is None
     assert raw["raw"] == FULL_ORDER.strip()  # the element's text exactly as received
     assert json.loads(raw["doc"]) == {
@@ -63,7 +102,8 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
     }  # fmt: skip
 
     [event] = wh.dicts(
-        "select * from intermediate.int_order_events where source = 'optimizely_xml'"
+        "select * from intermediate.int_order_events "
+        "where source = 'optimizely_xml' and order_id = 'ORD-1'"
     )
     assert {k: event[k] for k in (
         "order_id", "action", "ts", "ts_inferred", "currency", "subtotal", "total", "shipping",
@@ -83,7 +123,8 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
 
     items = wh.dicts(
         "select item_no, product_id, sku, price, quantity, discount, subtotal, "
-        "subtotal_derived, attributes, custom from intermediate.int_order_items order by item_no"
+        "subtotal_derived, attributes, custom from intermediate.int_order_items "
+        "where order_id = 'ORD-1' order by item_no"
     )
     assert [
         (i["product_id"], i["price"], i["quantity"], i["subtotal"], json.loads(i["attributes"]))
@@ -105,35 +146,28 @@ def test_every_element_and_attribute_is_read(landing, run_landing):
     assert ledger["customer_id"] is not None
 
 
-def test_subtotal_absent_is_the_sum_of_quantity_times_price(landing, run_landing):
-    write_feed(landing, "f.xml", [order_xml(
-        "NOSUB", "2026-06-03T09:00:00Z", "USD", "33.10",
-        [("P1", "3", "4.20"), ("P2", "0.25", "50.00")], shipping="5.00")])  # fmt: skip
-    wh = run_landing(landing)
+def test_subtotal_absent_is_the_sum_of_quantity_times_price(wh):
     [event] = wh.ledger("NOSUB")
     assert event["subtotal_delta"] == Decimal("25.10")  # 3 × 4.20 + 0.25 × 50.00
     assert event["total_delta"] == Decimal("33.10")  # total as sent
     assert wh.order("NOSUB")["subtotal"] == Decimal("25.10")
 
 
-def test_an_order_without_user_is_anonymous(landing, run_landing):
-    write_feed(landing, "f.xml", [good_order("ANON")])
-    wh = run_landing(landing)
-    assert wh.value("select count(*) from intermediate.int_order_identifiers") == 0
+def test_an_order_without_user_is_anonymous(wh):
+    assert (
+        wh.value("select count(*) from intermediate.int_order_identifiers where order_id = 'ANON'")
+        == 0
+    )
     assert wh.order("ANON")["customer_id"] is None
     assert wh.ledger("ANON")[0]["customer_id"] is None
 
 
-def test_attributes_are_kept_as_sent(landing, run_landing):
+def test_attributes_are_kept_as_sent(wh):
     """Keys and values as sent (case, spaces, markup characters); a key sent twice keeps both
     values, in order. Catalog matching is the core models' business, not staging's."""
-    write_feed(landing, "f.xml", [order_xml(
-        "ATTR", "2026-06-04T09:00:00Z", "USD", "5",
-        [("P1001", "1", "5", [("PriceRange", "Cheap "), ("tag", "a"), ("tag", "<b>"),
-                              ("empty", "")])],
-        attributes=[("note", "x"), ("note", "y"), ("gift", "yes")])])  # fmt: skip
-    wh = run_landing(landing)
-    [item] = wh.dicts("select attributes, custom from intermediate.int_order_items")
+    [item] = wh.dicts(
+        "select attributes, custom from intermediate.int_order_items where order_id = 'ATTR'"
+    )
     assert json.loads(item["attributes"]) == {
         "PriceRange": "Cheap ",
         "tag": ["a", "<b>"],
@@ -142,7 +176,8 @@ def test_attributes_are_kept_as_sent(landing, run_landing):
     assert json.loads(item["custom"]) == {"note": ["x", "y"], "gift": "yes"}
     counts = wh.query(
         "select r.attribute_count, i.attribute_count from staging.optimizely_order_records r "
-        "join staging.optimizely_order_record_items i using (event_id)"
+        "join staging.optimizely_order_record_items i using (event_id) "
+        "where r.order_id = 'ATTR'"
     )
     assert counts == [(3, 4)]
 
@@ -184,32 +219,42 @@ INVALID_ORDERS = [
 ]
 
 
-def test_invalid_orders_are_quarantined_and_the_others_load(landing, run_landing):
+def test_invalid_orders_are_quarantined_and_the_others_load(wh):
     """Each invalid order is quarantined with its one reason and its text as received; the
     valid orders around them load."""
-    orders = [order for order, _ in INVALID_ORDERS]
-    write_feed(landing, "f.xml", [good_order("GOOD1"), *orders, good_order("GOOD2")])
-    wh = run_landing(landing)
-    rows = wh.dicts("select record_no, reasons, raw from audit.quarantine order by record_no")
+    rows = wh.dicts(
+        "select record_no, reasons, raw from audit.quarantine "
+        "where file = 'optimizely_xml/invalid.xml' order by record_no"
+    )
     assert [
         (row["record_no"], {reason.split(":", 1)[0] for reason in row["reasons"]}, row["raw"])
         for row in rows
     ] == [(n, {code}, order.strip()) for n, (order, code) in enumerate(INVALID_ORDERS, start=2)]
-    assert wh.query("select order_id from core.orders order by 1") == [("GOOD1",), ("GOOD2",)]
-    [load] = wh.query("select records, accepted, quarantined, duplicates from audit.loads")
+    # the invalid orders' ids: "", " " and "B" (no other feed of the run uses them)
+    assert wh.query(
+        "select order_id from core.orders where order_id in ('GOOD1', 'GOOD2', 'B', '', ' ') "
+        "order by 1"
+    ) == [("GOOD1",), ("GOOD2",)]
+    [load] = wh.query(
+        "select records, accepted, quarantined, duplicates from audit.loads "
+        "where file = 'optimizely_xml/invalid.xml'"
+    )
     assert load == (len(INVALID_ORDERS) + 2, 2, len(INVALID_ORDERS), 0)
 
 
-def test_missing_required_attributes_are_quarantined(landing, run_landing):
-    bare = '<order refCode="M"><product refCode="P1"/></order>'
-    two_users = (
-        '<order refCode="U" orderDate="2026-06-01" currency="USD" total="1">'
-        '<user email="a@example.com"/><user email="b@example.com"/>'
-        '<product refCode="P1" quantity="1" price="1"/></order>'
+BARE = '<order refCode="M"><product refCode="P1"/></order>'
+TWO_USERS = (
+    '<order refCode="U" orderDate="2026-06-01" currency="USD" total="1">'
+    '<user email="a@example.com"/><user email="b@example.com"/>'
+    '<product refCode="P1" quantity="1" price="1"/></order>'
+)
+
+
+def test_missing_required_attributes_are_quarantined(wh):
+    rows = wh.query(
+        "select record_no, reasons from audit.quarantine "
+        "where file = 'optimizely_xml/missing.xml' order by record_no"
     )
-    write_feed(landing, "f.xml", [bare, two_users])
-    wh = run_landing(landing)
-    rows = wh.query("select record_no, reasons from audit.quarantine order by record_no")
     codes = [sorted({r.split(":", 1)[0] for r in reasons}) for _, reasons in rows]
     assert codes == [
         ["invalid_currency", "invalid_quantity", "invalid_ts", "missing_amount"],
@@ -229,14 +274,11 @@ DATE_FORMS = [
 ]
 
 
-def test_order_date_forms(landing, run_landing):
-    orders = [
-        order_xml(f"D{n}", order_date, " usd", "1", [("P1", "1", "1")])
-        for n, (order_date, _) in enumerate(DATE_FORMS)
-    ]
-    write_feed(landing, "f.xml", orders)
-    wh = run_landing(landing)
-    events = wh.query("select order_id, ts, currency from core.order_events order by order_id")
+def test_order_date_forms(wh):
+    events = wh.query(
+        "select order_id, ts, currency from core.order_events "
+        "where file = 'optimizely_xml/dates.xml' order by order_id"
+    )
     # currency codes are trimmed and upper-cased
     assert events == [(f"D{n}", utc, "USD") for n, (_, utc) in enumerate(DATE_FORMS)]
 
@@ -268,14 +310,7 @@ def test_counts_reconcile_per_file_and_the_same_file_twice_changes_nothing(
     assert table_contents(again.path) == before
 
 
-def test_a_customer_is_shared_with_other_sources_through_the_email(landing, run_landing):
-    write_ndjson(
-        landing / "odp_events" / "e.ndjson",
-        [odp_event("purchase", "WEB1", 1_780_272_000, identifiers={"email": "Same@Example.com"},
-                   subtotal=5, currency="USD")],
-    )  # fmt: skip
-    write_feed(landing, "f.xml", [good_order("SHOP1", email="same@example.com ")])
-    wh = run_landing(landing)
+def test_a_customer_is_shared_with_other_sources_through_the_email(wh):
     web, shop = wh.order("WEB1"), wh.order("SHOP1")
     assert web["customer_id"] is not None and web["customer_id"] == shop["customer_id"]
 
