@@ -103,6 +103,25 @@ def land_new_files(
     return reports
 
 
+def nothing_to_land(
+    con: duckdb.DuckDBPyConnection, settings: Settings, sources: Sequence[SourceFolder]
+) -> bool:
+    """Whether a landing pass would read no file (issue 15: a run with no new file): every
+    file of the scan has a hash-cache entry that can be trusted (``HashCache.known_sha256``)
+    for content already loaded, and no cached file is gone (the pass would forget it).
+    Looks at the files' metadata only. The scan's skipped entries are recorded as a pass
+    records them, so the run's output still lists them."""
+    scan = scan_landing(settings.landing_dir, {s.name: s.suffixes for s in sources})
+    cache = HashCache(con)
+    loaded = {source.name: _loaded_sha256(con, source.name) for source in sources}
+    unchanged = cache.covers_only(scan.candidates) and all(
+        cache.known_sha256(candidate) in loaded[candidate.source] for candidate in scan.candidates
+    )
+    if unchanged:
+        record_skipped(con, list(scan.skipped), datetime.now(UTC))
+    return unchanged
+
+
 def _land_one(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
