@@ -11,6 +11,7 @@ runs, the daemon; README, "Operating it").
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Mapping
@@ -59,7 +60,11 @@ def open_instance_at(home: Path) -> dg.DagsterInstance:
     """The instance of a home made by :func:`prepare_home`; :class:`ConfigError` when its
     ``dagster.yaml`` is broken."""
     try:
-        return dg.DagsterInstance.from_config(str(home))
+        # two runs starting at once on a new home would both create its SQLite tables
+        # ("table alembic_version already exists"): they open it one at a time
+        with open(home / ".instance.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return dg.DagsterInstance.from_config(str(home))
     except Exception as error:  # a broken dagster.yaml: Dagster's own message, one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise ConfigError(f"DAGSTER_HOME={home}: the instance cannot be opened: {first}") from None
