@@ -17,7 +17,7 @@ import duckdb
 from orders_pipeline import bench, live_progress
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
-from orders_pipeline.instance import open_instance
+from orders_pipeline.instance import open_instance, open_instance_at, prepare_home
 from orders_pipeline.interrupts import RunInterrupted
 from orders_pipeline.layout import check_landing_layout
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         settings.check_paths()
         layout = check_landing_layout(settings.landing_dir, [s.name for s in SOURCES])
-        instance = open_instance()
+        instance = _LazyInstance(prepare_home())
     except ConfigError as error:
         print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
         return 2
@@ -125,7 +125,25 @@ def _detach_progress_output() -> None:
             logger.removeHandler(handler)
 
 
-def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInstance) -> int:
+class _LazyInstance:
+    """The run's Dagster instance, opened when a job first needs it: a run with nothing to
+    do records nothing and never pays for opening the instance's storage."""
+
+    def __init__(self, home: Path) -> None:
+        self.root_directory = str(home)
+        self._instance: dg.DagsterInstance | None = None
+
+    def __call__(self) -> dg.DagsterInstance:
+        if self._instance is None:
+            self._instance = open_instance_at(Path(self.root_directory))
+        return self._instance
+
+    def dispose(self) -> None:
+        if self._instance is not None:
+            self._instance.dispose()
+
+
+def _run(args: argparse.Namespace, settings: Settings, instance: _LazyInstance) -> int:
     configure_progress_output(live_progress.output())  # in order with the live line
     # SIGTERM (a service manager, `kill`) stops a run like Ctrl-C; Dagster maps it so too
     # while a step runs, so both end the same way: one line and exit 130
@@ -163,6 +181,9 @@ def _run(args: argparse.Namespace, settings: Settings, instance: dg.DagsterInsta
     except WarehouseLocked as error:
         print(f"orders-pipeline: {error}", file=sys.stderr, flush=True)
         return 1
+    except ConfigError as error:  # the instance's dagster.yaml, read when first needed
+        print(f"orders-pipeline: configuration error: {error}", file=sys.stderr, flush=True)
+        return 2
     return 0 if summary.success else 1
 
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from orders_pipeline.warehouse import transaction
 
@@ -84,6 +82,11 @@ class IdentityReport:
 
 def resolve_customers(con: duckdb.DuckDBPyConnection) -> IdentityReport:
     """Rebuild ``core.customer_identifiers`` and ``core.order_customers`` in one transaction."""
+    # imported here: scipy costs every process that loads the definitions ~0.4 s, and most
+    # (a run with nothing to do, the UI's code server) never resolve customers
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     con.execute(_NODES)
     node_count = int(con.execute("select count(*) from identity_nodes").fetchall()[0][0])  # type: ignore[index]
     edges = con.execute(_EDGES).fetchnumpy()

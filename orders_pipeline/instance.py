@@ -11,6 +11,7 @@ runs, the daemon; README, "Operating it").
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Mapping
@@ -35,6 +36,13 @@ def dagster_home(env: Mapping[str, str] | None = None) -> Path:
 def open_instance(env: Mapping[str, str] | None = None) -> dg.DagsterInstance:
     """The persistent instance in :func:`dagster_home`, created on first use with the
     project's ``dagster.yaml``. Raises :class:`ConfigError` when the home is unusable."""
+    return open_instance_at(prepare_home(env))
+
+
+def prepare_home(env: Mapping[str, str] | None = None) -> Path:
+    """:func:`dagster_home`, created with the project's ``dagster.yaml`` when new, without
+    opening the instance (its storage costs most of a second: a run with nothing to do
+    never opens it). Raises :class:`ConfigError` when the home is unusable."""
     home = dagster_home(env)
     if home.exists() and not home.is_dir():
         raise ConfigError(f"DAGSTER_HOME={home}: not a folder")
@@ -45,8 +53,18 @@ def open_instance(env: Mapping[str, str] | None = None) -> dg.DagsterInstance:
             shutil.copyfile(LOCAL_INSTANCE_CONFIG, config)
     except OSError as error:
         raise ConfigError(f"DAGSTER_HOME={home}: cannot be created ({error.strerror})") from None
+    return home
+
+
+def open_instance_at(home: Path) -> dg.DagsterInstance:
+    """The instance of a home made by :func:`prepare_home`; :class:`ConfigError` when its
+    ``dagster.yaml`` is broken."""
     try:
-        return dg.DagsterInstance.from_config(str(home))
+        # two runs starting at once on a new home would both create its SQLite tables
+        # ("table alembic_version already exists"): they open it one at a time
+        with open(home / ".instance.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return dg.DagsterInstance.from_config(str(home))
     except Exception as error:  # a broken dagster.yaml: Dagster's own message, one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise ConfigError(f"DAGSTER_HOME={home}: the instance cannot be opened: {first}") from None

@@ -17,6 +17,12 @@ publication, and only what changed since is rewritten in it.
 - A view whose tables are all published stays a view, re-created from the warehouse's own
   view SQL: it reads the copy's tables, so the copy stands alone. Other views are
   materialised as tables.
+- A table with a unique key (``keyed``: the entity models' ``-- unique_key``, the identity
+  tables) is brought up to date by key (issue 15: copying core.orders whole was most of an
+  incremental run's publication): the keys whose rows differ between the warehouse and the
+  copy, found by comparing each row's hash with its key's hash (a changed row goes unseen
+  only if its key and 64-bit row hash both equal an old row's), have their rows deleted from
+  the copy and inserted again from the warehouse.
 - Every other table is copied whole; tables gone from the warehouse are dropped.
 
 The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
@@ -81,6 +87,7 @@ class PublishReport:
     seconds: float
     whole: int = 0  # tables copied whole
     by_range: int = 0  # partitioned tables updated by a day range
+    by_key: int = 0  # tables with a unique key updated by the keys that changed
     unchanged: int = 0  # partitioned tables left as they were
     views: int = 0  # views published as views
     full_reason: str | None = None  # why this was a fresh, full publication (None: it was not)
@@ -91,13 +98,19 @@ class PublishReport:
         kind = f"full ({self.full_reason})" if self.full_reason else "incremental"
         return (
             f"{self.tables} tables: {self.whole} whole, {self.by_range} by day range, "
-            f"{self.unchanged} unchanged, {self.views} views; {kind} -> {self.path}"
+            f"{self.by_key} by key, {self.unchanged} unchanged, {self.views} views; {kind} "
+            f"-> {self.path}"
         )
 
 
 def partition_columns(models: Iterable[SqlModel]) -> dict[str, str]:
     """``{"schema.table": partition column}`` of the partitioned models."""
     return {m.qualified_name: m.partition_column for m in models if m.partition_column}
+
+
+def unique_keys(models: Iterable[SqlModel]) -> dict[str, tuple[str, ...]]:
+    """``{"schema.table": key columns}`` of the models that declare a unique key."""
+    return {m.qualified_name: m.unique_key for m in models if m.unique_key}
 
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -163,6 +176,7 @@ def _select_list(con: duckdb.DuckDBPyConnection, schema: str, table: str, hash_p
 class _Tally:
     whole: int = 0
     by_range: int = 0
+    by_key: int = 0
     unchanged: int = 0
     views: int = 0
     rows: int = 0
@@ -178,6 +192,13 @@ class _Range:
     last: date | None
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The key columns by which a table of the copy is brought up to date."""
+
+    columns: tuple[str, ...]
+
+
 class _NotReusable(Exception):
     """The previous publication cannot be updated in place: publish a fresh one."""
 
@@ -191,6 +212,7 @@ def publish_analytics(
     pii_key: str | None = None,
     partitioned: Mapping[str, str] | None = None,
     fresh: bool = False,
+    keyed: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PublishReport:
     """Publish the published schemas of the open warehouse to ``target``, atomically.
 
@@ -199,7 +221,9 @@ def publish_analytics(
     publication (without it, every table is copied whole). With a ``pii_key``, each column
     is published as the column dictionary says (``privacy.PUBLISHED_COLUMNS``: as is, a keyed
     hash or withheld). ``fresh`` writes a new file from scratch, as when there is no previous
-    publication. Only a publication of this warehouse's last build is ever a base.
+    publication. ``keyed`` maps ``schema.table`` to its unique key (``unique_keys``): those
+    tables are updated by the keys whose rows changed instead of copied whole. Only a
+    publication of this warehouse's last build is ever a base.
     """
     started = time.perf_counter()
     partitioned = dict(partitioned or {})
@@ -218,8 +242,12 @@ def publish_analytics(
     # the column dictionary's descriptions on the warehouse's tables too (a model build
     # replaces its table, and the comments with it)
     apply_comments(con)
+    keyed = dict(keyed or {})
+    for name, columns in keyed.items():
+        if not all(_IDENTIFIER.match(column) for column in columns):
+            raise ValueError(f"{name}: {columns!r} are not column names")
     publication = _Publication(
-        con, hash_pii, key_fingerprint(pii_key), partitioned, warehouse_id, last_build
+        con, hash_pii, key_fingerprint(pii_key), partitioned, warehouse_id, last_build, keyed
     )
 
     reason: str | None = None
@@ -263,6 +291,7 @@ def publish_analytics(
         seconds=time.perf_counter() - started,
         whole=tally.whole,
         by_range=tally.by_range,
+        by_key=tally.by_key,
         unchanged=tally.unchanged,
         views=tally.views,
         full_reason=reason,
@@ -279,6 +308,7 @@ class _Publication:
     partitioned: dict[str, str]
     warehouse_id: str
     last_build: int  # the warehouse's last publication build; this one is the next
+    keyed: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def write(self, staging_file: Path, previous: bool) -> _Tally:
         """Bring ``staging_file`` (a copy of the previous publication when ``previous``, else
@@ -358,17 +388,19 @@ class _Publication:
         last_builds = self._last_builds()
         views = {key for key, kind in source.items() if kind == "VIEW"}
         as_views = self._views_kept_as_views(views, set(source))
-        plans: dict[tuple[str, str], _Range | Literal["unchanged"] | None] = {}
+        plans: dict[tuple[str, str], _Range | _Keys | Literal["unchanged"] | None] = {}
         for (schema, table), kind in sorted(source.items()):
             if (schema, table) not in as_views:
-                column = self.partitioned.get(f"{schema}.{table}") if kind == "BASE TABLE" else None
-                plans[schema, table] = (
-                    self._range_plan(
-                        schema, table, column, built.get(f"{schema}.{table}"), existing
-                    )
-                    if previous and column is not None
-                    else None
-                )
+                name = f"{schema}.{table}"
+                column = self.partitioned.get(name) if kind == "BASE TABLE" else None
+                key = self.keyed.get(name) if kind == "BASE TABLE" else None
+                if previous and column is not None:
+                    plan = self._range_plan(schema, table, column, built.get(name), existing)
+                elif previous and key is not None:
+                    plan = self._key_plan(schema, table, key, existing)
+                else:
+                    plan = None
+                plans[schema, table] = plan
         # make room first: the freed blocks of what is replaced are reused by the new copies
         # once checkpointed, so the file does not grow by a whole publication every time
         for schema, table in sorted(
@@ -384,6 +416,9 @@ class _Publication:
                 tally.whole += 1
             elif plan == "unchanged":
                 tally.unchanged += 1
+            elif isinstance(plan, _Keys):
+                tally.rows += self._apply_keys(schema, table, plan)
+                tally.by_key += 1
             else:
                 tally.rows += self._apply_range(schema, table, plan)
                 tally.by_range += 1
@@ -460,6 +495,61 @@ class _Publication:
         if full:
             return None
         return _Range(column, None if open_first else first, None if open_last else last)
+
+    def _same_columns(self, schema: str, table: str) -> bool:
+        """Whether the copy's table has the columns (names and types) the warehouse's would
+        be published with."""
+        con, alias = self.con, _ALIAS
+        columns = _select_list(con, schema, table, self.hash_pii)
+        wanted = con.execute(f"describe select {columns} from {schema}.{table} limit 0").fetchall()
+        held = con.execute(f"describe {alias}.{schema}.{table}").fetchall()
+        return [row[:2] for row in wanted] == [row[:2] for row in held]
+
+    def _key_plan(
+        self,
+        schema: str,
+        table: str,
+        key: tuple[str, ...],
+        existing: dict[tuple[str, str], str],
+    ) -> _Keys | None:
+        """Update by key, or None when the table must be copied whole (the copy has no such
+        table, or other columns)."""
+        if existing.get((schema, table)) != "BASE TABLE" or not self._same_columns(schema, table):
+            return None
+        return _Keys(key)
+
+    def _apply_keys(self, schema: str, table: str, plan: _Keys) -> int:
+        """Replace the copy's rows of the keys whose rows differ from the warehouse's (module
+        docstring): the rows written. Keys are compared by hash, so a NULL key is one too."""
+        con, alias = self.con, _ALIAS
+        columns = _select_list(con, schema, table, self.hash_pii)
+        key = "hash(row(" + ", ".join(f'"{c}"' for c in plan.columns) + "))"
+        published = f"(select {columns} from {schema}.{table})"
+        con.execute(
+            f"""create or replace temp table publish_changed_keys as
+                with warehouse_rows as (
+                    select {key} as key_hash, hash(x) as row_hash from {published} as x
+                ),
+                copy_rows as (
+                    select {key} as key_hash, hash(x) as row_hash
+                    from {alias}.{schema}.{table} as x
+                )
+                select distinct key_hash from (
+                    select * from warehouse_rows anti join copy_rows using (key_hash, row_hash)
+                    union all
+                    select * from copy_rows anti join warehouse_rows using (key_hash, row_hash)
+                )"""
+        )
+        try:
+            changed = "(select key_hash from publish_changed_keys)"
+            con.execute(f"delete from {alias}.{schema}.{table} where {key} in {changed}")
+            inserted = con.execute(
+                f"insert into {alias}.{schema}.{table} "
+                f"select * from {published} where {key} in {changed}"
+            ).fetchall()
+        finally:
+            con.execute("drop table if exists publish_changed_keys")
+        return int(inserted[0][0])
 
     def _apply_range(self, schema: str, table: str, days: _Range) -> int:
         """Replace the copy's rows of the days with the warehouse's: the rows written."""

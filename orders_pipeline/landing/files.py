@@ -199,6 +199,11 @@ class HashCache:
         racy = max(status.st_mtime_ns, status.st_ctime_ns) >= recorded_at_ns - RACY_NS
         return sha256 if recorded == signature(status) and not racy else None
 
+    def covers_only(self, present: Iterable[Candidate]) -> bool:
+        """Whether every entry is of a file in ``present`` (none for a file gone since)."""
+        here = {(c.source, c.relative) for c in present}
+        return all(key in here for key in self._entries)
+
     def remember(self, source: str, relative: str, status: os.stat_result, sha256: str,
                  recorded_at_ns: int) -> None:  # fmt: skip
         """Note the sha256 of a file read whole at ``status`` (written by :meth:`save`)."""

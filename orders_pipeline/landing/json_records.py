@@ -82,10 +82,14 @@ class _Records:
         self.con, self.table, self.file_seq = con, table, file_seq
         self.params: list[object] = [file_seq, landed.relative, loaded_at]
         self.fill = {"table": table, "stride": ARRIVAL_STRIDE, "columns": RAW_INSERT_COLUMNS}
+        self.inserted = 0  # rows of this file in the table (what DuckDB reports per insert)
 
     def lines(self, text: str, lines_before: int) -> None:
         """Insert the non-blank lines of ``text`` (whole lines, valid UTF-8)."""
-        self.con.execute(_LINES_INSERT.format(**self.fill), [*self.params, text, lines_before])
+        done = self.con.execute(
+            _LINES_INSERT.format(**self.fill), [*self.params, text, lines_before]
+        )
+        self.inserted += _inserted(done)
 
     def rows(self, rows: list[tuple[int, str, str | None]]) -> None:
         """Insert ``(record_no, raw, decode_error)`` rows."""
@@ -98,7 +102,9 @@ class _Records:
         )
         self.con.register("json_landing_rows", frame)
         try:
-            self.con.execute(_ROWS_INSERT.format(**self.fill), self.params)
+            self.inserted += _inserted(
+                self.con.execute(_ROWS_INSERT.format(**self.fill), self.params)
+            )
         finally:
             self.con.unregister("json_landing_rows")
 
@@ -108,6 +114,7 @@ class _Records:
             f"delete from {self.table} where file_seq = ?",  # noqa: S608 - trusted table name
             [self.file_seq],
         )
+        self.inserted = 0
 
     def invalid_elements(self) -> int:
         """How many of this file's records are not valid JSON (or not UTF-8)."""
@@ -119,11 +126,14 @@ class _Records:
         return int(row[0])
 
     def count(self) -> int:
-        row = self.con.execute(
-            f"select count(*) from {self.table} where file_seq = ?",  # noqa: S608 - trusted
-            [self.file_seq],
-        ).fetchall()[0]
-        return int(row[0])
+        """The file's records in the table (counted as inserted: a count would scan it)."""
+        return self.inserted
+
+
+def _inserted(result: duckdb.DuckDBPyConnection) -> int:
+    """The row count DuckDB returns for an insert."""
+    row = result.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def land_json_file(

@@ -37,12 +37,19 @@ timeline as (
             ),
             getvariable('base_currency')
         ) as order_currency,
-        -- §6: every amount of an order converts at the rate of its placed_at date
-        cast(min(ts) over (partition by order_id) as date) as placed_date,
+        -- §6: every amount of an order converts at the rate of its placed_at date (its
+        -- earliest ts: the timeline's first, so the same window pass gives it)
+        cast(first_value(ts) over order_timeline as date) as placed_date,
         -- §3: a cancel with no amount at all cancels the rest of the order (decided on the
         -- amounts as sent: an event left unconverted below is not a cancel-the-rest)
         action = 'cancel' and subtotal is null and total is null and items_subtotal is null
-            as is_cancel_rest
+            as is_cancel_rest,
+        -- A cancel-the-rest sets the tally to zero, so the tally after any event is the sum
+        -- of the plain deltas since the last cancel-the-rest: its segment of the timeline
+        count(*) filter (
+            where action = 'cancel' and subtotal is null and total is null
+              and items_subtotal is null
+        ) over (order_timeline rows unbounded preceding) as tally_segment
     from events
     window order_timeline as (partition by order_id order by ts, arrival_seq, record_part)
 ),
@@ -136,27 +143,16 @@ plain_deltas as (
     from classified
 ),
 
-tally_segments as (
-    -- A cancel-the-rest sets the tally to zero, so the tally after any event is the sum of the
-    -- plain deltas since the last cancel-the-rest.
-    select
-        plain_deltas.*,
-        count(*) filter (where is_cancel_rest) over (
-            partition by order_id order by event_seq rows unbounded preceding
-        ) as tally_segment
-    from plain_deltas
-),
-
 running_tallies as (
     select
-        tally_segments.*,
+        plain_deltas.*,
         sum(plain_subtotal_delta) over (
             partition by order_id, tally_segment order by event_seq rows unbounded preceding
         ) as segment_subtotal,
         sum(plain_total_delta) over (
             partition by order_id, tally_segment order by event_seq rows unbounded preceding
         ) as segment_total
-    from tally_segments
+    from plain_deltas
 ),
 
 ledger as (

@@ -83,6 +83,37 @@ def test_loaded_files_are_not_read_again_unless_they_change(
     assert landed_orders(warehouse) == ["O1", "O2", "O3"]
 
 
+def nothing_to_land(landing: Path, warehouse: Path) -> bool:
+    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    with connect(settings) as con:
+        return land.nothing_to_land(con, settings, SOURCES)
+
+
+def test_a_run_knows_without_reading_a_file_that_nothing_is_new(
+    tmp_path: Path, hashed: list[str], monkeypatch: pytest.MonkeyPatch
+):
+    """Issue 15: what lets a run with no new file skip its jobs. Only metadata is looked at;
+    a new, changed or vanished file, or an entry that cannot be trusted yet, means work."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+    first = write_ndjson(landing / "odp_events" / "1.ndjson", [odp_event("purchase", "O1", day(1))])
+    land_all(landing, warehouse)
+    assert not nothing_to_land(landing, warehouse)  # racy: hashed in the file's clock tick
+    monkeypatch.setattr(files, "RACY_NS", 0)
+    assert nothing_to_land(landing, warehouse)
+    second = write_ndjson(
+        landing / "odp_events" / "2.ndjson", [odp_event("purchase", "O2", day(2))]
+    )
+    assert not nothing_to_land(landing, warehouse)
+    land_all(landing, warehouse)
+    assert nothing_to_land(landing, warehouse)
+    second.unlink()  # a landing pass would forget its hash-cache entry
+    assert not nothing_to_land(landing, warehouse)
+    land_all(landing, warehouse)
+    write_ndjson(first, [odp_event("purchase", "O3", day(1))])
+    assert not nothing_to_land(landing, warehouse)
+    assert hashed == ["1.ndjson", "2.ndjson"]  # by the landing passes only
+
+
 def test_a_file_hashed_within_the_clock_tick_is_read_again(tmp_path: Path, hashed: list[str]):
     """Racy entry: the file's ctime is not older than the moment its hash was recorded by
     more than RACY_NS, so a write in the same tick could hide; it is hashed again."""

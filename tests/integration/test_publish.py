@@ -99,9 +99,11 @@ def test_a_late_event_on_an_old_day_is_published_by_day_range(tmp_path, instance
     assert second["full_publication_reason"] == ""
     assert second["updated_by_day_range"] == len(PARTITIONED)
     assert second["views"] == 1  # core.order_events
+    # the entity and identity tables by the keys whose rows changed (issue 15)
+    assert second["updated_by_key"] == 6
     assert second["tables"] == (
-        second["copied_whole"] + second["updated_by_day_range"] + second["unchanged"]
-        + second["views"]
+        second["copied_whole"] + second["updated_by_day_range"] + second["updated_by_key"]
+        + second["unchanged"] + second["views"]
     )  # fmt: skip
     fresh = _fresh_copy(settings, tmp_path / "fresh.duckdb")
     assert fresh.full_reason == "a full publication was asked for"
