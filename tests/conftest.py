@@ -9,6 +9,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,17 @@ def odp_event(
         else:
             data["ts"] = ts
     return event
+
+
+# For examples dated years back (the vendors' published examples are from 2014-2017): daily
+# partitions from here instead of from the month of the earliest event. A run's first build
+# covers every partition key from the start to today, and Dagster records a materialisation
+# (and a planned one) per key and partitioned asset: from 2015 that is ~26,000 events, about
+# 25 s of Dagster bookkeeping per run, for nothing the test asserts. Events before the start
+# belong to the first partition and keep their own dates (README, "Operating it with
+# Dagster"), so every table
+# is the same.
+RECENT_PARTITION_START = date(2026, 5, 1)
 
 
 def day(n: int, hour: int = 12) -> int:

@@ -50,23 +50,29 @@ def table_metadata(
     seconds: float,
     rows: int | None = None,
     is_view: bool = False,
+    brief: bool = False,
 ) -> dict[str, dg.MetadataValue]:
     """Row count (``rows`` when the caller counted them already; none for a view, whose
     count would run its query), run time, a preview (plain PII mode only) and the column
-    schema, for the UI."""
+    schema, for the UI; ``brief``: the count, time and table name only."""
+    if not is_view and rows is None:
+        rows = count_rows(con, qualified_name)
+    counts = {} if is_view else {"dagster/row_count": dg.MetadataValue.int(rows)}
+    essentials = {
+        **counts,
+        "seconds": dg.MetadataValue.float(round(seconds, 3)),
+        "table": dg.MetadataValue.text(qualified_name),
+    }
+    if brief:
+        return essentials
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema || '.' || table_name = ? order by ordinal_position",
         [qualified_name],
     ).fetchall()
     schema, _, table = qualified_name.partition(".")
-    if not is_view and rows is None:
-        rows = count_rows(con, qualified_name)
-    counts = {} if is_view else {"dagster/row_count": dg.MetadataValue.int(rows)}
     return {
-        **counts,
-        "seconds": dg.MetadataValue.float(round(seconds, 3)),
-        "table": dg.MetadataValue.text(qualified_name),
+        **essentials,
         "preview": dg.MetadataValue.md(
             markdown_preview(con, qualified_name) if values_may_be_shown(con) else PREVIEW_WITHHELD
         ),

@@ -229,8 +229,16 @@ def group_asset(
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         skip = skips_up_to_date(context.run.tags)
         first = last = None
+        # Dagster records one materialisation per partition key of the range, each with this
+        # metadata: a range of years (a first run, a backfill) made thousands of copies of the
+        # column schema and the preview (200 s of serialising for 13k events on a 4,000-day
+        # range). A range of several days records counts and timings only; a daily run (one
+        # key) and the unpartitioned models record everything.
+        brief = False
         if group.partitioned:
             first, last = range_bounds(partitions, context.partition_key_range)
+            key_range = context.partition_key_range
+            brief = key_range.start != key_range.end
         selected = [
             m for m in group.models if _key(m.qualified_name) in context.selected_asset_keys
         ]
@@ -260,7 +268,7 @@ def group_asset(
                     live.finish_model()
                 return run
 
-            yield from _build_in_order(con, selected, pending, build)
+            yield from _build_in_order(con, selected, pending, build, brief=brief)
 
     return _build
 
@@ -270,10 +278,12 @@ def _build_in_order(
     selected: Sequence[SqlModel],
     pending: Sequence[SqlCheck],
     build: Callable[[SqlModel], ModelRun],
+    brief: bool = False,
 ) -> Iterator[object]:
     """Build the models, then evaluate each check once its asset and the tables it also
     reads (when this step builds them) are built. Models reading a model that failed a
-    blocking check are not built."""
+    blocking check are not built. ``brief``: the materialisations carry counts and timings,
+    not the column schema and preview (a range of many partition keys)."""
     in_step = {m.qualified_name for m in selected}
     built: set[str] = set()
     stopped: set[str] = set()  # failed a blocking check, or read one that did
@@ -292,7 +302,9 @@ def _build_in_order(
                 con.execute("checkpoint")
             # a partition range's materialisation records the rows of its days (issue 16)
             rows = run.range_rows if run.range_rows is not None else run.rows
-            metadata = table_metadata(con, name, run.seconds, rows=rows, is_view=model.is_view)
+            metadata = table_metadata(
+                con, name, run.seconds, rows=rows, is_view=model.is_view, brief=brief
+            )
         except Exception as error:
             raise BuildFailed(f"{model.schema}/{model.name}") from error
         metadata["build"] = dg.MetadataValue.text(run.did())

@@ -8,7 +8,7 @@ import pytest
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conformance.examples import LANDING
-from tests.conftest import Warehouse
+from tests.conftest import RECENT_PARTITION_START, Warehouse
 
 
 @pytest.fixture(scope="package")
@@ -19,6 +19,8 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
         path = landing / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+    summary = run_pipeline(
+        Settings(landing_dir=landing, warehouse=warehouse, partition_start=RECENT_PARTITION_START)
+    )
     assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
     return Warehouse(path=warehouse, summary=summary)

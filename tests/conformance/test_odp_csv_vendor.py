@@ -32,7 +32,7 @@ import pytest
 
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
-from tests.conftest import Warehouse
+from tests.conftest import RECENT_PARTITION_START, Warehouse
 
 # zaius_orders_example.csv at ZaiusInc/dev-docs@d2169229ccc8e4301222f34670b4a0eb05816242
 EXAMPLE_D2169229 = """\
@@ -77,7 +77,11 @@ def _run(root: Path, files: dict[str, str]) -> Warehouse:
     folder.mkdir(parents=True)
     for name, text in files.items():
         (folder / name).write_text(text + "\n", encoding="utf-8")
-    settings = Settings(landing_dir=root / "landing", warehouse=root / "w.duckdb")
+    settings = Settings(
+        landing_dir=root / "landing",
+        warehouse=root / "w.duckdb",
+        partition_start=RECENT_PARTITION_START,
+    )
     summary = run_pipeline(settings)
     assert summary.success, summary.errors
     return Warehouse(path=settings.warehouse, summary=summary)

@@ -285,6 +285,13 @@ TRUSTED = {
     "**self.fill": "json_records._Records: {'table': the raw table name from the source "
     "registry, 'stride': ARRIVAL_STRIDE, 'columns': RAW_INSERT_COLUMNS}",
     "spec.raw_document_sql": SPEC,
+    "source.raw_table": "landing.land: the raw table name of a source of the registry "
+    "(sources.SOURCES)",
+    "key": "publish._apply_keys: hash(row(...)) over a published table's key columns, named in "
+    "code (the model's -- unique_key: directive or the identity tables' keys), quoted",
+    "published": "publish._apply_keys: a subquery of _select_list (column names from the "
+    "catalog, PII constants) over schema.table from the catalog",
+    "changed": "publish._apply_keys: a literal subquery over its own temp table",
     "_validated_columns(con, table, spec)": "the candidate temp table's own column names "
     "(created by the validation's SQL), quoted",
 }

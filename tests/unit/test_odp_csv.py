@@ -16,7 +16,7 @@ import pytest
 
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
-from tests.conftest import Warehouse
+from tests.conftest import RECENT_PARTITION_START, Warehouse
 
 COLUMNS = [
     "action", "ts", "order_id", "item_product_id", "item_sku", "item_price", "item_quantity",
@@ -44,7 +44,9 @@ def csv_text(rows: list[dict[str, Any]], columns: list[str] = COLUMNS) -> str:
 
 
 def run(landing: Path, warehouse: Path) -> Warehouse:
-    summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+    summary = run_pipeline(
+        Settings(landing_dir=landing, warehouse=warehouse, partition_start=RECENT_PARTITION_START)
+    )
     assert summary.success, summary.errors
     return Warehouse(path=warehouse, summary=summary)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Warehouse, write_ndjson
+from tests.conftest import RECENT_PARTITION_START, Warehouse, write_ndjson
 
 # The Order example of Ometria's Order API document (seeds/ometria_order_api.txt), verbatim.
 SEED_ORDER: dict[str, Any] = {
@@ -190,7 +190,7 @@ def ometria(landing: Path, run_landing: Callable[..., Warehouse]) -> Callable[..
 
     def _run(records: list[Any], name: str = "orders.ndjson", **settings: Any) -> Warehouse:
         write_ndjson(landing / "ometria_orders" / name, records)
-        return run_landing(landing, **settings)
+        return run_landing(landing, **{"partition_start": RECENT_PARTITION_START, **settings})
 
     return _run
 
