@@ -231,13 +231,13 @@ def group_asset(
         first = last = None
         # Dagster records one materialisation per partition key of the range, each with this
         # metadata: a range of years (a first run, a backfill) made thousands of copies of the
-        # column schema and the preview (200 s of serialising for 13k events on a 4,000-day
-        # range). A range of several days records counts and timings only; a daily run (one
-        # key) and the unpartitioned models record everything.
+        # column schema and the preview (a run of the vendors' examples over 4,170 days: 31.6
+        # CPU s with them, 27.2 s without). A range of several days records counts and timings
+        # only; a daily run (one key) and the unpartitioned models record everything.
         brief = False
         if group.partitioned:
-            first, last = range_bounds(partitions, context.partition_key_range)
             key_range = context.partition_key_range
+            first, last = range_bounds(partitions, key_range)
             brief = key_range.start != key_range.end
         selected = [
             m for m in group.models if _key(m.qualified_name) in context.selected_asset_keys
