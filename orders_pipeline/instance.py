@@ -4,7 +4,8 @@ status and check results.
 
 It lives in ``$DAGSTER_HOME``, by default ``.dagster_home`` in the current folder (the
 project root for ``make demo`` and ``make ui``). A home without a ``dagster.yaml`` gets a
-copy of ``deploy/local/dagster.yaml`` (SQLite storage in the home, the warehouse pool); a
+copy of ``deploy/local/dagster.yaml`` (SQLite storage in the home written in batches by
+:mod:`orders_pipeline.instance_storage`, the warehouse pool); a
 production home has its own (``deploy/postgres/dagster.yaml``: PostgreSQL storage, queued
 runs, the daemon; README, "Operating it").
 """
@@ -12,6 +13,7 @@ runs, the daemon; README, "Operating it").
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -23,6 +25,13 @@ from orders_pipeline.config import PROJECT_ROOT, ConfigError
 
 DEFAULT_HOME = ".dagster_home"
 LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
+
+# sha256 of the copies of deploy/local/dagster.yaml that earlier versions put into new
+# homes: a home whose file is still one of them, byte for byte, gets the current one (its
+# owner never edited it); an edited file is the owner's and is left alone.
+SHIPPED_BEFORE = frozenset(
+    {"d6fc47a78f541c3ea66bdca356d3d61c881d97ef260c7c3e4063b651797f0324"}  # d67263e: no batching
+)
 
 
 def dagster_home(env: Mapping[str, str] | None = None) -> Path:
@@ -49,11 +58,18 @@ def prepare_home(env: Mapping[str, str] | None = None) -> Path:
     try:
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not config.exists() and LOCAL_INSTANCE_CONFIG.exists():
-            shutil.copyfile(LOCAL_INSTANCE_CONFIG, config)
+        if LOCAL_INSTANCE_CONFIG.exists() and (not config.exists() or _shipped_before(config)):
+            # a copy then a rename: a run opening the home meanwhile reads one file or the other
+            partial = config.with_name(f".dagster.yaml.{os.getpid()}")
+            shutil.copyfile(LOCAL_INSTANCE_CONFIG, partial)
+            os.replace(partial, config)
     except OSError as error:
         raise ConfigError(f"DAGSTER_HOME={home}: cannot be created ({error.strerror})") from None
     return home
+
+
+def _shipped_before(config: Path) -> bool:
+    return hashlib.sha256(config.read_bytes()).hexdigest() in SHIPPED_BEFORE
 
 
 def open_instance_at(home: Path) -> dg.DagsterInstance:
