@@ -150,7 +150,9 @@ def landed_record_ctes(raw_table: str, fields: LandedRecordFields) -> str:
         from {raw_table} as r
         join batch_files as b using (file_seq)
     ),
-    landed as (
+    landed as materialized (
+        -- materialized: a source reads it more than once (its events' keys, its
+        -- attributes), and an inlined CTE parsed each record once per reading (issue 15)
         select
             arrival_seq as row_id, file_seq, file, record_no, loaded_at, decode_error,
             {error}, doc,

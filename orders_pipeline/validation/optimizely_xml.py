@@ -200,7 +200,7 @@ def candidates_sql() -> str:
     fields as (
         select
             r.row_id, r.file, r.record_no, r.loaded_at, r.decode_error, r.parse_error, r.doc,
-            r.parsed,
+            r.parsed.products,
             split_part(r.parse_error, ':', 1) as landing_code,
             r.parsed.element as element,
             r.readable and coalesce(r.parsed.element = 'order', false) as is_order,
@@ -232,7 +232,7 @@ def item_candidates_sql() -> str:
         -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
         -- that copied the whole order once per product (10,000 products ran out of memory)
         select row_id, unnest(products) as product, generate_subscripts(products, 1) as item_no
-        from (select row_id, parsed.products as products
+        from (select row_id, products
               from optimizely_order_candidates
               where is_order)
     ),
@@ -478,7 +478,7 @@ VALIDATION = JsonSourceValidation(
     accepted_sql=accepted_records_sql,
     accepted_items_sql=accepted_items_sql,
     raw_document_sql="r.doc",
-    unvalidated_columns=("doc", "custom", "parsed"),
+    unvalidated_columns=("doc", "custom", "products"),
     dedupe_key_sql="""md5(concat_ws(chr(31), c.element, c.order_id, c.ts_text, c.currency_sent,
         c.total_text, c.subtotal_text, c.shipping_text, c.item_count, c.user_count, c.email,
         c.attribute_count))""",
