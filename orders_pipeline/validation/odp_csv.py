@@ -4,7 +4,8 @@ The layout is the vendor's own (ODP "Import data using CSV"; Zaius dev-docs "CSV
 its ``zaius_orders_example.csv``): one record is one row = one line item of one order
 event; there is no ``event_type`` column (ODP names the object by the file name prefix
 ``zaius_orders``). Every value arrives as text (see ``landing.csv_records``); an empty cell
-is a value not sent. The columns:
+is a value not sent. Each row is read once, by the declaration ``RECORD_FIELDS``
+(``validation/landed.py``). The columns:
 
 - event columns: ``action``, ``order_id``, ``ts`` (every form the ODP CSV import documents,
   see :func:`csv_ts_expression`; empty = the file's ingestion time);

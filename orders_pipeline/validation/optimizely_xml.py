@@ -1,11 +1,11 @@
 """Validating landed Optimizely offline orders (docs/semantics.md §1.5, §2).
 
 Landing parsed every ``<order>`` into a JSON ``doc`` whose values are the XML's text as sent
-(``landing/optimizely_xml.py``); here DuckDB extracts the fields from it with explicit types,
-pandera checks them, and the generic writer (``validation/outcomes.py``) records every record
-as accepted (``staging.optimizely_order_records`` / ``..._record_items``), quarantined or an
-exact duplicate (same parsed order: attribute order and whitespace between elements don't
-matter).
+(``landing/optimizely_xml.py``); here one ``json_transform`` reads it into its declared typed
+shape (``RECORD_FIELDS``, ``validation/landed.py``), pandera checks the fields, and the
+generic writer (``validation/outcomes.py``) records every record as accepted
+(``staging.optimizely_order_records`` / ``..._record_items``), quarantined or an exact
+duplicate (same parsed order: attribute order and whitespace between elements don't matter).
 
 Decisions taken here (the feed's documentation leaves them open):
 - Attribute names are the vendor's (docs/semantics.md §1.5), matched case-sensitively: ``<order
