@@ -4,7 +4,8 @@ The layout is the vendor's own (ODP "Import data using CSV"; Zaius dev-docs "CSV
 its ``zaius_orders_example.csv``): one record is one row = one line item of one order
 event; there is no ``event_type`` column (ODP names the object by the file name prefix
 ``zaius_orders``). Every value arrives as text (see ``landing.csv_records``); an empty cell
-is a value not sent. The columns:
+is a value not sent. Each row is read once, by the declaration ``RECORD_FIELDS``
+(``validation/landed.py``). The columns:
 
 - event columns: ``action``, ``order_id``, ``ts`` (every form the ODP CSV import documents,
   see :func:`csv_ts_expression`; empty = the file's ingestion time);
@@ -35,17 +36,17 @@ in this batch is quarantined, the batch's other rows of it are quarantined with 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandera.polars as pa
 import polars as pl
 
-from orders_pipeline.validation.csv_rows import (
-    CsvRowSchema,
-    decimal_text_fits,
-    decimal_text_message,
-)
+from orders_pipeline.validation.csv_rows import CsvRowSchema, decimal_text_fits
 from orders_pipeline.validation.json_fields import ISO_WITH_OFFSET, MAX_EPOCH, visible
+from orders_pipeline.validation.landed import (
+    CsvColumn,
+    CsvRecordFields,
+    Rule,
+    landed_record_ctes,
+)
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import row_check
 
@@ -104,9 +105,21 @@ def _quoted(names: tuple[str, ...] | list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def _cell(column: str) -> str:
-    """The cell of a (code-named) column: NULL when absent or empty (spaces trimmed)."""
-    return f"nullif(trim(doc ->> '{column}'), '')"
+# The columns a row is read for (one json_transform per row: validation/landed.py); the
+# kinds bring the amounts' rule (invalid_amount). Other columns are read from the row's map.
+RECORD_FIELDS = CsvRecordFields(
+    columns=(
+        CsvColumn("event_type", kind="lower"),
+        CsvColumn("action", kind="lower"),
+        CsvColumn("order_id"),
+        CsvColumn("ts", "ts_text"),
+        *(CsvColumn(header, name) for header, name in ITEM_TEXT_COLUMNS.items()),
+        *(CsvColumn(header, name, "money" if name in ITEM_MONEY else "number")
+          for header, name in ITEM_NUMBER_COLUMNS.items()),
+        *(CsvColumn(f, f"order_{f}", "money") for f in ORDER_MONEY),
+        *(CsvColumn(f, f"order_{f}") for f in ORDER_TEXT),
+    )
+)  # fmt: skip
 
 
 def csv_ts_expression(text: str) -> str:
@@ -139,46 +152,29 @@ def candidates_sql(raw_table: str) -> str:
     amounts' exact DECIMAL value as text, to compare the rows of one event), with what the
     rows of the same event already staged from earlier files say. The caller registers
     ``batch_files`` (file_seq)."""
+    f = RECORD_FIELDS
     reserved = _quoted(RESERVED)
     item_columns = _quoted([*ITEM_TEXT_COLUMNS, *ITEM_NUMBER_COLUMNS])
-    item_texts = ",".join(f"{_cell(c)} as {name}" for c, name in ITEM_TEXT_COLUMNS.items())
-    item_numbers = ",".join(f"{_cell(c)} as {name}_text" for c, name in ITEM_NUMBER_COLUMNS.items())
-    order_money = ",".join(
-        f"{_cell(f)} as order_{f}_text, "
-        f"try_cast({_cell(f)} as decimal(18, 4))::varchar as order_{f}_value"
-        for f in ORDER_MONEY
+    order_values = ",".join(
+        f"try_cast(order_{m}_text as decimal(18, 4))::varchar as order_{m}_value"
+        for m in ORDER_MONEY
     )
-    order_texts = ",".join(f"{_cell(f)} as order_{f}" for f in ORDER_TEXT)
     staged_values = ",".join(
         f"first({column}::varchar) filter (where {column} is not null) as staged_{agreed}"
         for agreed, column in _STAGED_COLUMNS.items()
     )
     return f"""
-    with records as (
-        select r.*
-        from {raw_table} as r
-        join batch_files as b using (file_seq)
-    ),
+    with {landed_record_ctes(raw_table, f)},
     cells as (
-        select r.*,
-            case when r.doc is not null then
-                map_entries(cast(r.doc as map(varchar, varchar))) end as entries
-        from records as r
+        select landed.*, {f.entries()} as entries
+        from landed
     ),
-    fields as (
+    cells_read as (
         select
-            arrival_seq as row_id, file_seq, file, record_no, loaded_at, decode_error,
-            csv_error, doc,
-            lower({_cell("event_type")}) as event_type,
-            lower({_cell("action")}) as action,
-            {_cell("order_id")} as order_id,
-            {_cell("ts")} as ts_text,
-            {item_texts},
-            {item_numbers},
-            {order_money},
-            {order_texts},
-            coalesce({_cell("email")}, {_cell("email_address")}) as contact_email,
-            coalesce({_cell("phone")}, {_cell("phone_number")}, {_cell("mobile")})
+            row_id, file_seq, file, record_no, loaded_at, decode_error, csv_error, doc,
+            {f.cells()},
+            coalesce({f.cell("email")}, {f.cell("email_address")}) as contact_email,
+            coalesce({f.cell("phone")}, {f.cell("phone_number")}, {f.cell("mobile")})
                 as contact_phone,
             -- identifiers: the identifier columns with a visible value
             to_json(map_from_entries(list_filter(entries,
@@ -202,6 +198,10 @@ def candidates_sql(raw_table: str) -> str:
                                                and coalesce(trim(e.value), '') <> ''))
                 as dropped_fields
         from cells
+    ),
+    fields as (
+        select cells_read.*, {order_values}
+        from cells_read
     ),
     timed as (
         select fields.*,
@@ -239,9 +239,6 @@ def candidates_sql(raw_table: str) -> str:
     """
 
 
-Rule = tuple[str, str, Callable[[], pl.Expr]]
-
-
 def _row_rules() -> list[Rule]:
     """Rules about one row on its own: (reason, message, expression true for good rows)."""
     col = pl.col
@@ -266,14 +263,7 @@ def _row_rules() -> list[Rule]:
          | (decimal_text_fits(col("quantity_text"))
             & ~col("quantity_text").str.contains(r"^-.*[1-9]"))),
     ]  # fmt: skip
-    amounts = [(f"item_{f}", f) for f in ITEM_MONEY] + [(f, f"order_{f}") for f in ORDER_MONEY]
-    for shown, field in amounts:
-        rules.append((
-            "invalid_amount", decimal_text_message(shown),
-            lambda field=field: col(f"{field}_text").is_null()
-            | decimal_text_fits(col(f"{field}_text")),
-        ))  # fmt: skip
-    return rules
+    return [*rules, *RECORD_FIELDS.rules()]
 
 
 def _event_rules(row_ok: pl.Expr) -> list[Rule]:
@@ -381,14 +371,11 @@ create table if not exists staging.odp_csv_records (
 """
 
 
-def _decimal(text: str) -> str:
-    return f"cast({text} as decimal(18, 4))"
-
-
 def accepted_records_sql() -> str:
     """Typed staging rows of the accepted candidates."""
-    order_money = ", ".join(f"{_decimal(f'c.order_{f}_text')} as order_{f}" for f in ORDER_MONEY)
-    order_texts = ", ".join(f"c.order_{f} as {f}" for f in ORDER_TEXT if f != "currency")
+    f = RECORD_FIELDS
+    order_money = ", ".join(f"{f.decimal(m)} as order_{m}" for m in ORDER_MONEY)
+    order_texts = ", ".join(f"c.order_{t} as {t}" for t in ORDER_TEXT if t != "currency")
     item_cells = " or ".join(
         [*(f"c.{name} is not null" for name in ITEM_TEXT_COLUMNS.values()),
          *(f"c.{name}_text is not null" for name in ITEM_NUMBER_COLUMNS.values())]
@@ -399,10 +386,10 @@ def accepted_records_sql() -> str:
         c.action, c.event_ts as ts, c.ts is null as ts_inferred, c.order_id,
         ({item_cells}) as is_item,
         c.product_id, c.sku,
-        {_decimal("c.price_text")} as price,
-        {_decimal("c.quantity_text")} as quantity,
-        {_decimal("c.discount_text")} as item_discount,
-        {_decimal("c.subtotal_text")} as item_subtotal,
+        {f.decimal("item_price")} as price,
+        {f.decimal("item_quantity")} as quantity,
+        {f.decimal("item_discount")} as item_discount,
+        {f.decimal("item_subtotal")} as item_subtotal,
         upper(c.order_currency) as currency,
         {order_money},
         {order_texts},

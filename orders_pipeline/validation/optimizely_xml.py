@@ -1,11 +1,11 @@
 """Validating landed Optimizely offline orders (docs/semantics.md §1.5, §2).
 
 Landing parsed every ``<order>`` into a JSON ``doc`` whose values are the XML's text as sent
-(``landing/optimizely_xml.py``); here DuckDB extracts the fields from it with explicit types,
-pandera checks them, and the generic writer (``validation/outcomes.py``) records every record
-as accepted (``staging.optimizely_order_records`` / ``..._record_items``), quarantined or an
-exact duplicate (same parsed order: attribute order and whitespace between elements don't
-matter).
+(``landing/optimizely_xml.py``); here one ``json_transform`` reads it into its declared typed
+shape (``RECORD_FIELDS``, ``validation/landed.py``), pandera checks the fields, and the
+generic writer (``validation/outcomes.py``) records every record as accepted
+(``staging.optimizely_order_records`` / ``..._record_items``), quarantined or an exact
+duplicate (same parsed order: attribute order and whitespace between elements don't matter).
 
 Decisions taken here (the feed's documentation leaves them open):
 - Attribute names are the vendor's (docs/semantics.md §1.5), matched case-sensitively: ``<order
@@ -40,13 +40,17 @@ Decisions taken here (the feed's documentation leaves them open):
 
 from __future__ import annotations
 
+import json
+
 import pandera.polars as pa
 import polars as pl
 
+from orders_pipeline.validation.landed import LandedRecordFields, landed_record_ctes
 from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.validation.rules import row_check
 
 SOURCE = "optimizely_xml"
+RAW_TABLE = "raw.optimizely_xml"
 MONEY_FIELDS = ("total", "subtotal", "shipping")
 # Money as DECIMAL(18,4): 14 integer digits and 4 decimals.
 MAX_INTEGER_DIGITS = 14
@@ -107,52 +111,61 @@ def _ts_sql(text: str) -> str:
         then {parsed} end"""
 
 
-def _attributes_sql(source: str, list_path: str, keys: tuple[str, ...]) -> str:
-    """Per ``keys`` row of ``source``, the ``<attribute>`` list at ``list_path`` of its
-    ``doc`` as a JSON object key → value (an array of values for a key sent more than once),
-    how many were sent, and how many lack a key."""
+# The typed shape of a landed order (landing/optimizely_xml.py writes it): XML attributes
+# as a map (names compare exactly: subTotal and subtotal are two names), children as lists.
+# One json_transform per record reads it (validation/landed.py).
+_ATTRIBUTES = [{"key": "VARCHAR", "value": "VARCHAR"}]
+RECORD_FIELDS = LandedRecordFields(
+    structure=json.dumps(
+        {
+            "element": "VARCHAR",
+            "order": "MAP(VARCHAR, VARCHAR)",
+            "users": ["MAP(VARCHAR, VARCHAR)"],
+            "products": [{"product": "MAP(VARCHAR, VARCHAR)", "attributes": _ATTRIBUTES}],
+            "attributes": _ATTRIBUTES,
+        }
+    ),
+    error_column="parse_error",
+)
+
+
+def _attributes_sql(source: str, list_column: str, keys: tuple[str, ...]) -> str:
+    """Per ``keys`` row of ``source`` that sends ``<attribute>``s (the typed list
+    ``list_column``), them as a JSON object key → value (an array of values for a key sent
+    more than once), in the order of each key's first ``<attribute>``."""
     key_columns = ", ".join(keys)
     return f"""
     with sent as (
         -- unnested beside its subscripts (a lateral unnest copied each row once per element)
         select {key_columns}, unnest(attributes) as attribute,
                generate_subscripts(attributes, 1) as position
-        from (select {key_columns},
-                     cast(coalesce(json_extract(doc, '{list_path}'), '[]') as json[])
-                         as attributes
-              from {source})
+        from (select {key_columns}, {list_column} as attributes
+              from {source}
+              where len({list_column}) > 0)
     ),
     by_key as (
-        select {key_columns}, attribute ->> '$.key' as key,
-               list(attribute ->> '$.value' order by position) as attribute_values,
+        select {key_columns}, attribute.key as key,
+               list(attribute.value order by position) as attribute_values,
                min(position) as first_position
         from sent
-        where coalesce(attribute ->> '$.key', '') <> ''
-        group by all
-    ),
-    objects as (
-        select {key_columns},
-               to_json(map_from_entries(list(
-                   struct_pack(key := key, value := case when len(attribute_values) = 1
-                       then to_json(attribute_values[1]) else to_json(attribute_values) end)
-                   order by first_position))) as attributes
-        from by_key
-        group by all
-    ),
-    counts as (
-        select {key_columns}, count(*) as attribute_count,
-               count(*) filter (where coalesce(attribute ->> '$.key', '') = '')
-                   as keyless_attributes
-        from sent
+        where coalesce(attribute.key, '') <> ''
         group by all
     )
-    select {key_columns}, coalesce(objects.attributes, '{{}}'::json) as attributes,
-           coalesce(counts.attribute_count, 0) as attribute_count,
-           coalesce(counts.keyless_attributes, 0) as keyless_attributes
-    from (select distinct {key_columns} from {source}) as owners
-    left join objects using ({key_columns})
-    left join counts using ({key_columns})
+    select {key_columns},
+           to_json(map_from_entries(list(
+               struct_pack(key := key, value := case when len(attribute_values) = 1
+                   then to_json(attribute_values[1]) else to_json(attribute_values) end)
+               order by first_position))) as attributes
+    from by_key
+    group by all
     """
+
+
+def _attribute_counts(list_column: str) -> str:
+    """``attribute_count`` and ``keyless_attributes`` of a typed ``<attribute>`` list."""
+    return f"""coalesce(len({list_column}), 0) as attribute_count,
+            coalesce(len(list_filter({list_column},
+                lambda a: coalesce(a.key, '') = '')), 0) as keyless_attributes"""
 
 
 def _decimal_text_sql(text: str) -> str:
@@ -162,11 +175,11 @@ def _decimal_text_sql(text: str) -> str:
         then replace({text}, ',', '.') else {text} end"""
 
 
-def _attribute_sql(element: str, names: tuple[str, ...], name: str) -> str:
+def _attribute_sql(attributes: str, names: tuple[str, ...], name: str) -> str:
     """``<name>_text``: the first of ``names`` (the documented one, then its aliases) that the
-    element sends, trimmed; ``<name>_decimal_text``: that value as DECIMAL text;
-    ``<name>_conflict``: two of the names are sent with different values."""
-    values = [f"trim(doc ->> '$.{element}.{n}')" for n in names]
+    element's XML ``attributes`` (a map) send, trimmed; ``<name>_decimal_text``: that value
+    as DECIMAL text; ``<name>_conflict``: two of the names are sent with different values."""
+    values = [f"trim({attributes}['{n}'])" for n in names]
     text = f"coalesce({', '.join(values)})" if len(values) > 1 else values[0]
     conflict = (
         " or ".join(f"{a} <> {b}" for i, a in enumerate(values) for b in values[i + 1 :]) or "false"
@@ -179,39 +192,33 @@ def _attribute_sql(element: str, names: tuple[str, ...], name: str) -> str:
 
 def candidates_sql() -> str:
     """One row per raw record of the batch's files (``batch_files``), fields as text."""
-    money = ",\n".join(_attribute_sql("order", ORDER_AMOUNT_ATTRIBUTES[f], f) for f in MONEY_FIELDS)
+    order = "parsed.order"
+    money = ",\n".join(_attribute_sql(order, ORDER_AMOUNT_ATTRIBUTES[f], f) for f in MONEY_FIELDS)
     return f"""
-    with records as (
-        select r.arrival_seq, r.file, r.record_no, r.loaded_at, r.decode_error,
-               r.parse_error, r.doc
-        from raw.optimizely_xml as r
-        join batch_files as b using (file_seq)
-    ),
-    order_attributes as ({_attributes_sql("records", "$.attributes", ("arrival_seq",))}),
+    with {landed_record_ctes(RAW_TABLE, RECORD_FIELDS)},
+    order_attributes as ({_attributes_sql("landed", "parsed.attributes", ("row_id",))}),
     fields as (
         select
-            r.arrival_seq as row_id, r.file, r.record_no, r.loaded_at, r.decode_error,
-            r.parse_error, r.doc,
+            r.row_id, r.file, r.record_no, r.loaded_at, r.decode_error, r.parse_error, r.doc,
+            r.parsed.products,
             split_part(r.parse_error, ':', 1) as landing_code,
-            r.doc ->> '$.element' as element,
-            r.parse_error is null and r.decode_error is null
-                and coalesce(r.doc ->> '$.element' = 'order', false) as is_order,
-            trim(r.doc ->> '$.order.refCode') as order_id,
-            r.doc ->> '$.order.orderDate' as ts_text,
-            r.doc ->> '$.order.currency' as currency_sent,
-            upper(trim(r.doc ->> '$.order.currency')) as currency,
+            r.parsed.element as element,
+            r.readable and coalesce(r.parsed.element = 'order', false) as is_order,
+            trim({order}['refCode']) as order_id,
+            {order}['orderDate'] as ts_text,
+            {order}['currency'] as currency_sent,
+            upper(trim({order}['currency'])) as currency,
             {money},
-            coalesce(json_array_length(r.doc, '$.users'), 0) as user_count,
-            r.doc ->> '$.users[0].email' as email,
+            coalesce(len(r.parsed.users), 0) as user_count,
+            r.parsed.users[1]['email'] as email,
             -- Optimizely Configured Commerce's customer id: an identifier (§1.5)
-            nullif(trim(r.doc ->> '$.order.customerId'), '') as customer_id,
-            has_visible_character(r.doc ->> '$.users[0].email') as email_visible,
-            coalesce(json_array_length(r.doc, '$.products'), 0) as item_count,
-            a.attributes as custom,
-            coalesce(a.attribute_count, 0) as attribute_count,
-            coalesce(a.keyless_attributes, 0) as keyless_attributes
-        from records as r
-        left join order_attributes as a using (arrival_seq)
+            nullif(trim({order}['customerId']), '') as customer_id,
+            has_visible_character(r.parsed.users[1]['email']) as email_visible,
+            coalesce(len(r.parsed.products), 0) as item_count,
+            coalesce(a.attributes, '{{}}'::json) as custom,
+            {_attribute_counts("r.parsed.attributes")}
+        from landed as r
+        left join order_attributes as a using (row_id)
     )
     select *, {_ts_sql("ts_text")} as ts
     from fields
@@ -219,27 +226,28 @@ def candidates_sql() -> str:
 
 
 def item_candidates_sql() -> str:
-    """One row per ``<product>`` of the candidate orders."""
+    """One row per ``<product>`` of the candidate orders, from their parsed order."""
     return f"""
     with products as (
         -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
         -- that copied the whole order once per product (10,000 products ran out of memory)
-        select row_id, unnest(products) as doc, generate_subscripts(products, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '$.products') as json[]) as products
+        select row_id, unnest(products) as product, generate_subscripts(products, 1) as item_no
+        from (select row_id, products
               from optimizely_order_candidates
               where is_order)
     ),
-    product_attributes as ({_attributes_sql("products", "$.attributes", ("row_id", "item_no"))})
+    product_attributes as (
+        {_attributes_sql("products", "product.attributes", ("row_id", "item_no"))}
+    )
     select
         p.row_id, p.item_no,
-        trim(p.doc ->> '$.product.refCode') as product_id,
-        {_attribute_sql("product", ("price",), "price")},
-        {_attribute_sql("product", QUANTITY_ATTRIBUTES, "quantity")},
-        a.attributes,
-        a.attribute_count,
-        a.keyless_attributes
+        trim(p.product.product['refCode']) as product_id,
+        {_attribute_sql("p.product.product", ("price",), "price")},
+        {_attribute_sql("p.product.product", QUANTITY_ATTRIBUTES, "quantity")},
+        coalesce(a.attributes, '{{}}'::json) as attributes,
+        {_attribute_counts("p.product.attributes")}
     from products as p
-    join product_attributes as a using (row_id, item_no)
+    left join product_attributes as a using (row_id, item_no)
     """
 
 
@@ -458,7 +466,7 @@ def accepted_items_sql() -> str:
 
 VALIDATION = JsonSourceValidation(
     source=SOURCE,
-    raw_table="raw.optimizely_xml",
+    raw_table=RAW_TABLE,
     candidates_table="optimizely_order_candidates",
     candidates_sql=candidates_sql(),
     item_candidates_table="optimizely_order_item_candidates",
@@ -470,6 +478,7 @@ VALIDATION = JsonSourceValidation(
     accepted_sql=accepted_records_sql,
     accepted_items_sql=accepted_items_sql,
     raw_document_sql="r.doc",
+    unvalidated_columns=("doc", "custom", "products"),
     dedupe_key_sql="""md5(concat_ws(chr(31), c.element, c.order_id, c.ts_text, c.currency_sent,
         c.total_text, c.subtotal_text, c.shipping_text, c.item_count, c.user_count, c.email,
         c.attribute_count))""",
