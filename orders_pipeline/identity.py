@@ -233,11 +233,14 @@ def resolve_all(con: duckdb.DuckDBPyConnection) -> int:
     return resolved
 
 
-def resolve_touched(con: duckdb.DuckDBPyConnection, after: int) -> tuple[int, list[str]]:
+def resolve_touched(
+    con: duckdb.DuckDBPyConnection, after: int, log_at: int | None = None
+) -> tuple[int, int]:
     """Re-resolve the components that the identifiers landed past position ``after`` touch
     (module docstring) and replace their rows in the identity tables; the caller holds the
-    transaction. Returns the identifiers re-resolved and the customers whose identifiers
-    changed (old and new ids)."""
+    transaction. The customers whose identifiers changed (old and new ids) go to
+    ``state.identity_changes`` at position ``log_at`` (None: not logged). Returns the
+    identifiers re-resolved and the customers regrouped."""
     try:
         con.execute(_TOUCHED, [after])
         con.execute(_OLD_CUSTOMERS)
@@ -246,12 +249,12 @@ def resolve_touched(con: duckdb.DuckDBPyConnection, after: int) -> tuple[int, li
         con.execute(_REGROUPED)
         for statement in _REPLACE_TOUCHED:
             con.execute(statement)
-        regrouped = [
-            row[0]
-            for row in con.execute(
-                "select customer_id from identity_regrouped order by 1"
-            ).fetchall()
-        ]
+        if log_at is not None:
+            con.execute(
+                "insert into state.identity_changes select ?, customer_id from identity_regrouped",
+                [log_at],
+            )
+        regrouped = int(con.execute("select count(*) from identity_regrouped").fetchall()[0][0])  # type: ignore[index]
     finally:
         _drop_temp_tables(con)
     return resolved, regrouped

@@ -173,13 +173,10 @@ def _resolve(
         )
         if incremental:
             assert built is not None
-            resolved, regrouped = identity.resolve_touched(con, built[1])
-            if regrouped and through > built[1]:
-                con.executemany(
-                    f"insert into {CHANGE_LOG} values (?, ?)",
-                    [[through, customer_id] for customer_id in regrouped],
-                )
-            elif regrouped:
+            # logged at this resolution's position, which the readers' next build reaches
+            log_at = through if through > built[1] else None
+            resolved, regrouped = identity.resolve_touched(con, built[1], log_at)
+            if regrouped and log_at is None:
                 # no position to log them at (a readers' build at this position would not
                 # see them): the readers rebuild from every record
                 _forget_builds(con, readers)
@@ -210,8 +207,8 @@ def _resolve(
     if regrouped is None:
         done = "every identifier resolved"
     else:
-        identifiers["customers_regrouped"] = dg.MetadataValue.int(len(regrouped))
-        done = f"{resolved:,} identifiers re-resolved, {len(regrouped):,} customers regrouped"
+        identifiers["customers_regrouped"] = dg.MetadataValue.int(regrouped)
+        done = f"{resolved:,} identifiers re-resolved, {regrouped:,} customers regrouped"
     identifiers["build"] = dg.MetadataValue.text(done)
     detail = (
         f"{done}; {report.customers:,} customers, largest has {report.largest_customer} identifiers"
