@@ -7,10 +7,22 @@ with scipy's union-find-like search over integer node ids: a long chain of ident
 B–C, … over 10,000 links) costs no more passes than a star, unlike label propagation or a
 recursive CTE (docs/pitfalls.md). The ``customer_id`` of a component is derived from its smallest
 member, so the same data gives the same key on every run, whatever the input order.
+
+Incremental (issue 15): after the first resolution, a run re-resolves only the components the
+identifiers that arrived since touch (``resolve_touched``): the identifiers on orders that
+received identifiers, every identifier on the orders of those that link, and every member of
+the customers all of these belonged to. That set is closed under the links (an edge leaving
+it would come from an order no new identifier reached, between identifiers whose links did
+not change: an old edge, inside an old customer that is in the set), so its components are
+the graph's, and the stable key gives each the ``customer_id`` a fresh run gives. A component
+may merge several old customers or lose an identifier that crossed the fan-out limit. The
+customers whose identifiers changed (old and new ids) are logged in ``state.identity_changes``
+for the incremental customer models.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import duckdb
@@ -30,20 +42,86 @@ from core.identifier_fanout
 where links
 """
 
-# Each order joins its linking identifiers in a star around the smallest one: k − 1 edges for
-# k identifiers instead of k².
-_EDGES = """
-with order_nodes as (
-    select distinct i.order_id, n.node_id
-    from intermediate.int_order_identifiers as i
-    join identity_nodes as n using (identifier_type, identifier_value)
+# Incremental: the identifiers to re-resolve (module docstring), in two steps: those on the
+# orders the arrivals touch, then the customers these belonged to, whose rows are replaced.
+# ``?``: the position of the last resolution; rows past it are what arrived since.
+_TOUCHED = """
+create or replace temp table identity_touched as
+with new_orders as (
+    select distinct order_id from intermediate.int_order_identifiers
+    where arrival_seq > ?
+),
+
+touched as (
+    -- links, fan-out and order count can only have changed for these
+    select distinct identifier_type, identifier_value
+    from intermediate.int_order_identifiers
+    where order_id in (select order_id from new_orders)
+),
+
+touched_orders as (
+    -- the new orders, and every order of a touched identifier that links
+    select order_id from new_orders
+    union
+    select identifiers.order_id
+    from intermediate.int_order_identifiers as identifiers
+    inner join touched using (identifier_type, identifier_value)
+    inner join core.identifier_fanout as fanout using (identifier_type, identifier_value)
+    where fanout.links
 )
-select node_id as source, min(node_id) over (partition by order_id) as target
-from order_nodes
+
+select distinct identifier_type, identifier_value
+from intermediate.int_order_identifiers
+where order_id in (select order_id from touched_orders)
 """
 
-_CUSTOMER_IDENTIFIERS = """
-create or replace table core.customer_identifiers as
+_OLD_CUSTOMERS = """
+create or replace temp table identity_old_customers as
+select distinct customer_id
+from core.customer_identifiers
+inner join identity_touched using (identifier_type, identifier_value)
+"""
+
+_TOUCHED_NODES = """
+create or replace temp table identity_nodes as
+with candidates as (
+    select identifier_type, identifier_value from identity_touched
+    union
+    select identifier_type, identifier_value from core.customer_identifiers
+    where customer_id in (select customer_id from identity_old_customers)
+),
+
+linking as (
+    select candidates.identifier_type, candidates.identifier_value
+    from candidates
+    inner join core.identifier_fanout as fanout using (identifier_type, identifier_value)
+    where fanout.links
+)
+
+select
+    cast(row_number() over (order by identifier_type, identifier_value) - 1 as bigint)
+        as node_id,
+    identifier_type,
+    identifier_value
+from linking
+"""
+
+# Each order joins its linking identifiers in a star around the smallest one: k − 1 edges for
+# k identifiers instead of k².
+_ORDER_NODES = """
+create or replace temp table identity_order_nodes as
+select distinct i.order_id, n.node_id
+from intermediate.int_order_identifiers as i
+join identity_nodes as n using (identifier_type, identifier_value)
+"""
+
+_EDGES = """
+select node_id as source, min(node_id) over (partition by order_id) as target
+from identity_order_nodes
+"""
+
+_RESOLVED = """
+create or replace temp table identity_resolved as
 with labelled as (
     select n.identifier_type, n.identifier_value, c.component
     from identity_nodes as n
@@ -62,12 +140,63 @@ from keyed as k
 join core.identifier_fanout as f using (identifier_type, identifier_value)
 """
 
+_CUSTOMER_IDENTIFIERS = """
+create or replace table core.customer_identifiers as
+select * from identity_resolved
+"""
+
 _ORDER_CUSTOMERS = """
 create or replace table core.order_customers as
-select distinct i.order_id, c.customer_id
-from intermediate.int_order_identifiers as i
-join core.customer_identifiers as c using (identifier_type, identifier_value)
+select distinct o.order_id, r.customer_id
+from identity_order_nodes as o
+join identity_nodes as n using (node_id)
+join identity_resolved as r using (identifier_type, identifier_value)
 """
+
+# Incremental: the customers whose identifiers changed (merged, split, new or gone), by
+# comparing the old customers' rows with the re-resolved ones; a customer resolved again to
+# the same identifiers is not one of them.
+_REGROUPED = """
+create or replace temp table identity_regrouped as
+with old as (
+    select identifier_type, identifier_value, customer_id from core.customer_identifiers
+    where customer_id in (select customer_id from identity_old_customers)
+),
+new as (
+    select identifier_type, identifier_value, customer_id from identity_resolved
+),
+differing as (
+    (select * from old except select * from new)
+    union all
+    (select * from new except select * from old)
+)
+select distinct customer_id from differing
+"""
+
+_REPLACE_TOUCHED = (
+    """delete from core.customer_identifiers
+       where customer_id in (select customer_id from identity_old_customers)""",
+    "insert into core.customer_identifiers select * from identity_resolved",
+    # the orders of the old customers, and every order of a re-resolved identifier (the
+    # new ones among them)
+    """delete from core.order_customers
+       where customer_id in (select customer_id from identity_old_customers)
+          or order_id in (select order_id from identity_order_nodes)""",
+    """insert into core.order_customers
+       select distinct o.order_id, r.customer_id
+       from identity_order_nodes as o
+       join identity_nodes as n using (node_id)
+       join identity_resolved as r using (identifier_type, identifier_value)""",
+)
+
+_TEMP_TABLES = (
+    "identity_touched",
+    "identity_nodes",
+    "identity_order_nodes",
+    "identity_resolved",
+    "identity_old_customers",
+    "identity_regrouped",
+)
 
 
 @dataclass(frozen=True)
@@ -78,17 +207,70 @@ class IdentityReport:
     customers: int
     largest_customer: int
     linked_orders: int
+    # what this resolution re-resolved: every linking identifier in a full one
+    resolved_identifiers: int = 0
+    # the customers whose identifiers changed (old and new ids); None: a full resolution
+    regrouped_customers: int | None = None
 
 
 def resolve_customers(con: duckdb.DuckDBPyConnection) -> IdentityReport:
     """Rebuild ``core.customer_identifiers`` and ``core.order_customers`` in one transaction."""
+    with transaction(con):
+        resolved = resolve_all(con)
+    return identity_report(con, resolved)
+
+
+def resolve_all(con: duckdb.DuckDBPyConnection) -> int:
+    """Resolve every linking identifier into the two identity tables (replaced); the caller
+    holds the transaction. Returns the identifiers resolved."""
+    con.execute(_NODES)
+    try:
+        resolved = _components(con)
+        con.execute(_CUSTOMER_IDENTIFIERS)
+        con.execute(_ORDER_CUSTOMERS)
+    finally:
+        _drop_temp_tables(con)
+    return resolved
+
+
+def resolve_touched(
+    con: duckdb.DuckDBPyConnection, after: int, log_at: int | None = None
+) -> tuple[int, int]:
+    """Re-resolve the components that the identifiers landed past position ``after`` touch
+    (module docstring) and replace their rows in the identity tables; the caller holds the
+    transaction. The customers whose identifiers changed (old and new ids) go to
+    ``state.identity_changes`` at position ``log_at`` (None: not logged). Returns the
+    identifiers re-resolved and the customers regrouped."""
+    try:
+        con.execute(_TOUCHED, [after])
+        con.execute(_OLD_CUSTOMERS)
+        con.execute(_TOUCHED_NODES)
+        resolved = _components(con)
+        con.execute(_REGROUPED)
+        for statement in _REPLACE_TOUCHED:
+            con.execute(statement)
+        if log_at is not None:
+            con.execute(
+                "insert into state.identity_changes select ?, customer_id from identity_regrouped",
+                [log_at],
+            )
+        regrouped = int(con.execute("select count(*) from identity_regrouped").fetchall()[0][0])  # type: ignore[index]
+    finally:
+        _drop_temp_tables(con)
+    return resolved, regrouped
+
+
+def _components(con: duckdb.DuckDBPyConnection) -> int:
+    """Label ``identity_nodes`` with their components (``identity_resolved``: each with its
+    customer, fan-out and order count), from the edges of every order that carries one
+    (``identity_order_nodes``). Returns the nodes."""
     # imported here: scipy costs every process that loads the definitions ~0.4 s, and most
     # (a run with nothing to do, the UI's code server) never resolve customers
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    con.execute(_NODES)
     node_count = int(con.execute("select count(*) from identity_nodes").fetchall()[0][0])  # type: ignore[index]
+    con.execute(_ORDER_NODES)
     edges = con.execute(_EDGES).fetchnumpy()
     source = np.asarray(edges["source"], dtype=np.int64)
     target = np.asarray(edges["target"], dtype=np.int64)
@@ -105,18 +287,26 @@ def resolve_customers(con: duckdb.DuckDBPyConnection) -> IdentityReport:
     )
     con.register("identity_components", components)
     try:
-        with transaction(con):
-            con.execute(_CUSTOMER_IDENTIFIERS)
-            con.execute(_ORDER_CUSTOMERS)
+        con.execute(_RESOLVED)
     finally:
         con.unregister("identity_components")
-        con.execute("drop table if exists identity_nodes")
+    return node_count
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    # a failed statement aborts the transaction, whose rollback drops them: the error that
+    # matters is the statement's
+    with contextlib.suppress(duckdb.Error):
+        for table in _TEMP_TABLES:
+            con.execute(f"drop table if exists {table}")
+
+
+def identity_report(con: duckdb.DuckDBPyConnection, resolved: int = 0) -> IdentityReport:
+    """The sizes of the identity tables now (``resolved``: what the build re-resolved)."""
     row = con.execute(
-        """select count(*), count(distinct customer_id),
-                  coalesce(max(n), 0), (select count(*) from core.order_customers)
-           from core.customer_identifiers
-           join (select customer_id, count(*) as n from core.customer_identifiers group by 1)
-               using (customer_id)"""
+        """select coalesce(sum(n), 0), count(*), coalesce(max(n), 0),
+                  (select count(*) from core.order_customers)
+           from (select customer_id, count(*) as n from core.customer_identifiers group by 1)"""
     ).fetchall()[0]
     assert row is not None
     return IdentityReport(
@@ -124,4 +314,5 @@ def resolve_customers(con: duckdb.DuckDBPyConnection) -> IdentityReport:
         customers=int(row[1]),
         largest_customer=int(row[2]),
         linked_orders=int(row[3]),
+        resolved_identifiers=resolved,
     )

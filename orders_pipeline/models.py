@@ -155,7 +155,11 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
         own = (path.parent.name, path.stem)
         for companion_sql in (changed_sql, pending_sql):
             if companion_sql is not None:
-                references = references | (table_references(companion_sql) - {own})
+                # a companion may read the pipeline's own bookkeeping (``state``: the
+                # customers identity resolution regrouped), written with the tables the
+                # model reads anyway: not an input of its own
+                read = table_references(companion_sql) - {own}
+                references = references | {r for r in read if r[0] != "state"}
         models.append(
             SqlModel(
                 path=path,
@@ -284,6 +288,23 @@ def _catalog() -> dict[str, SqlModel]:
     return _catalog_of(SQL_DIR)
 
 
+def readers_of(table: str) -> list[str]:
+    """The models whose companion query (``<name>.changed.sql``) reads ``table``, sorted."""
+    schema, name = table.split(".")
+    return sorted(
+        model.qualified_name
+        for model in _catalog().values()
+        if model.changed_sql is not None and (schema, name) in table_references(model.changed_sql)
+    )
+
+
+def catalog_fingerprint(table: str) -> str:
+    """The fingerprint of the model that builds ``table`` (its SQL and its upstream models'),
+    empty when no model does."""
+    model = _catalog().get(table)
+    return model.fingerprint if model is not None else ""
+
+
 @functools.lru_cache(maxsize=4)
 def _catalog_of(sql_dir: Path) -> dict[str, SqlModel]:
     return {m.qualified_name: m for m in discover_models(sql_dir)}
@@ -294,8 +315,16 @@ def input_position(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
     the tables it reads. A table's position is the arrival sequence up to which it holds
     every record it will ever hold: recorded in ``state.model_builds`` by the transaction
     that built it (SQL models), derived from ``audit.loads`` (validated tables), the least
-    of its own inputs' (views). Tables of Python assets that do not follow arrivals (the
-    identity tables) do not bound it."""
+    of its own inputs' (views). The identity tables record theirs as models do
+    (``identity.py``)."""
+    return references_position(con, model.references, model.qualified_name)
+
+
+def references_position(
+    con: duckdb.DuckDBPyConnection, references: Iterable[tuple[str, str]], own: str
+) -> int:
+    """:func:`input_position` of a step named ``own`` that reads ``references`` (a model,
+    or identity resolution)."""
     sources = _source_positions(con)
     recorded = dict(con.execute("select model, built_through from state.model_builds").fetchall())
     catalog = _catalog()
@@ -314,7 +343,7 @@ def input_position(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
         )
 
     return min(
-        (position(f"{s}.{t}", frozenset({model.qualified_name})) for s, t in model.references),
+        (position(f"{s}.{t}", frozenset({own})) for s, t in references),
         default=MAX_POSITION,
     )
 

@@ -91,6 +91,11 @@ create table if not exists state.partition_builds (
     first_day  date,              -- the days re-derived; NULL: open on that side, so
     last_day   date               -- both NULL is a full rebuild
 );
+create table if not exists state.identity_changes (
+    built_through  bigint  not null,  -- the position of the identity build (identity.py)
+    customer_id    varchar not null   -- a customer whose identifiers it changed: merged,
+                                      -- split, new or gone (old and new ids both)
+);
 create table if not exists state.table_versions (
     table_name  varchar not null,  -- schema.table of a model (or identity table), or
                                    -- publish.analytics_database

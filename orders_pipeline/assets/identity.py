@@ -20,7 +20,14 @@ from orders_pipeline.assets.steps import (
 )
 from orders_pipeline.automation import skips_up_to_date
 from orders_pipeline.checks import SqlCheck
-from orders_pipeline.models import record_version, table_versions, version_of
+from orders_pipeline.models import (
+    catalog_fingerprint,
+    readers_of,
+    record_version,
+    references_position,
+    table_versions,
+    version_of,
+)
 from orders_pipeline.partitions import FULL_REFRESH_TAG
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.warehouse import SETTING_VARIABLES, table_exists, transaction
@@ -30,6 +37,9 @@ ORDER_CUSTOMERS = dg.AssetKey(["core", "order_customers"])
 IDENTITY_TABLES = ("core.customer_identifiers", "core.order_customers")
 # what the identity tables are built from (identity.py reads them)
 IDENTITY_INPUTS = ("core.identifier_fanout", "intermediate.int_order_identifiers")
+# the customers each incremental resolution regrouped, for the models that read it
+# (customer_contacts.changed.sql and the like: ``models.readers_of``)
+CHANGE_LOG = "state.identity_changes"
 
 
 def identity_version(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> str | None:
@@ -43,6 +53,23 @@ def identity_version(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -
     code = Path(identity.__file__).read_bytes()
     fingerprint = hashlib.sha256(code + "\0".join(settings or []).encode()).hexdigest()
     return version_of(fingerprint, IDENTITY_INPUTS, versions)
+
+
+def identity_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """What an incremental resolution must share with the last one (else it resolves
+    everything, ``models.run_incremental_model``'s rule): identity.py's code, the session's
+    settings and the definitions of the models it reads."""
+    settings = con.execute(
+        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
+        "where list_contains(?, name)",
+        [list(SETTING_VARIABLES)],
+    ).fetchall()[0][0]
+    parts = [
+        Path(identity.__file__).read_text(encoding="utf-8"),
+        *(settings or []),
+        *(catalog_fingerprint(table) for table in IDENTITY_INPUTS),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def identity_up_to_date(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> bool:
@@ -86,12 +113,11 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
     )
     def resolved_customers(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         started = time.perf_counter()
-        skip = (
-            skips_up_to_date(context.run.tags) and context.run.tags.get(FULL_REFRESH_TAG) != "true"
-        )
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        skip = skips_up_to_date(context.run.tags) and not full_refresh
         with warehouse.connect() as con:
             try:
-                identifiers_meta, orders_meta, detail, rows = _resolve(con, skip)
+                identifiers_meta, orders_meta, detail, rows = _resolve(con, skip, full_refresh)
             except Exception as error:
                 raise BuildFailed("core/customer_identifiers") from error
             seconds = time.perf_counter() - started
@@ -104,12 +130,24 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
     return resolved_customers
 
 
-def _resolve(con: duckdb.DuckDBPyConnection, skip_up_to_date: bool) -> tuple[dict, dict, str, int]:
-    """Resolve customers (unless they are up to date and ``skip_up_to_date``); the tables'
-    metadata, what was done and the identifier count."""
+def _resolve(
+    con: duckdb.DuckDBPyConnection, skip_up_to_date: bool, full_refresh: bool = False
+) -> tuple[dict, dict, str, int]:
+    """Resolve customers (unless they are up to date and ``skip_up_to_date``): only the
+    components that new identifiers touch, or all of them (the first time, after a change of
+    definition or setting, with ``full_refresh``); the tables' metadata, what was done and
+    the identifier count."""
     started = time.perf_counter()
     versions = table_versions(con)
     if skip_up_to_date and identity_up_to_date(con, versions):
+        # as models.build_model: only the position moves on (nothing it reads changed)
+        with transaction(con):
+            built, through = _last_build(con), _input_position(con)
+            if built is not None and built[1] != through:
+                con.execute(
+                    "update state.model_builds set built_through = ? where list_contains(?, model)",
+                    [through, list(IDENTITY_TABLES)],
+                )
         seconds = time.perf_counter() - started
         identifiers = table_metadata(con, "core.customer_identifiers", seconds)
         identifiers["build"] = dg.MetadataValue.text("up to date: not rebuilt")
@@ -121,21 +159,60 @@ def _resolve(con: duckdb.DuckDBPyConnection, skip_up_to_date: bool) -> tuple[dic
             int(rows),  # type: ignore[arg-type]
         )
     version = identity_version(con, versions)
-    # identity.py writes both tables in a transaction of its own: the old versions go first
-    # and the new ones after it, so a crash in between leaves none and the next run
-    # resolves again (never a version without its tables)
-    _record(con, None)
-    report = identity.resolve_customers(con)
-    _record(con, version)
+    readers = readers_of(CHANGE_LOG)
+    # one transaction: the tables, the change log, the position and the version together
+    with transaction(con):
+        through = _input_position(con)
+        fingerprint = identity_fingerprint(con)
+        built = _last_build(con)
+        incremental = (
+            not full_refresh
+            and built is not None
+            and built[0] == fingerprint
+            and all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
+        )
+        if incremental:
+            assert built is not None
+            # logged at this resolution's position, which the readers' next build reaches
+            log_at = through if through > built[1] else None
+            resolved, regrouped = identity.resolve_touched(con, built[1], log_at)
+            if regrouped and log_at is None:
+                # no position to log them at (a readers' build at this position would not
+                # see them): the readers rebuild from every record
+                _forget_builds(con, readers)
+        else:
+            resolved, regrouped = identity.resolve_all(con), None
+            con.execute(f"delete from {CHANGE_LOG}")
+            _forget_builds(con, readers)
+        # what every reader has consumed is no longer needed
+        con.execute(
+            f"""delete from {CHANGE_LOG} where built_through <= (
+                    select min(built_through) from state.model_builds
+                    where list_contains(?, model))""",
+            [readers],
+        )
+        _record_build(con, fingerprint, through)
+        for table in IDENTITY_TABLES:
+            record_version(con, table, version)
+    report = identity.identity_report(con, resolved)
     seconds = time.perf_counter() - started
     identifiers = table_metadata(con, "core.customer_identifiers", seconds)
     identifiers.update(
         {
             "customers": dg.MetadataValue.int(report.customers),
             "largest_customer_identifiers": dg.MetadataValue.int(report.largest_customer),
+            "identifiers_resolved": dg.MetadataValue.int(resolved),
         }
     )
-    detail = f"{report.customers:,} customers, largest has {report.largest_customer} identifiers"
+    if regrouped is None:
+        done = "every identifier resolved"
+    else:
+        identifiers["customers_regrouped"] = dg.MetadataValue.int(regrouped)
+        done = f"{resolved:,} identifiers re-resolved, {regrouped:,} customers regrouped"
+    identifiers["build"] = dg.MetadataValue.text(done)
+    detail = (
+        f"{done}; {report.customers:,} customers, largest has {report.largest_customer} identifiers"
+    )
     return (
         identifiers,
         table_metadata(con, "core.order_customers", seconds),
@@ -144,7 +221,34 @@ def _resolve(con: duckdb.DuckDBPyConnection, skip_up_to_date: bool) -> tuple[dic
     )
 
 
-def _record(con: duckdb.DuckDBPyConnection, version: str | None) -> None:
-    with transaction(con):
-        for table in IDENTITY_TABLES:
-            record_version(con, table, version)
+def _input_position(con: duckdb.DuckDBPyConnection) -> int:
+    """How far through the arrivals the identity tables' inputs are complete."""
+    refs = [tuple(table.split(".")) for table in IDENTITY_INPUTS]
+    return references_position(con, refs, IDENTITY_TABLES[0])  # type: ignore[arg-type]
+
+
+def _last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, int] | None:
+    """The fingerprint and position the last resolution recorded."""
+    rows = con.execute(
+        "select fingerprint, built_through from state.model_builds where model = ?",
+        [IDENTITY_TABLES[0]],
+    ).fetchall()
+    return (rows[0][0], int(rows[0][1])) if rows else None
+
+
+def _record_build(con: duckdb.DuckDBPyConnection, fingerprint: str, through: int) -> None:
+    """Record both identity tables' position as a model build does (``models.input_position``
+    of the models reading them: they are complete up to it)."""
+    con.execute("delete from state.model_builds where list_contains(?, model)", [IDENTITY_TABLES])
+    for table in IDENTITY_TABLES:
+        con.execute(
+            """insert into state.model_builds
+               select ?, ?, ?, coalesce(max(build_no), 0) from state.partition_builds""",
+            [table, fingerprint, through],
+        )
+
+
+def _forget_builds(con: duckdb.DuckDBPyConnection, models: list[str]) -> None:
+    """Make ``models``' next build a full one (they read the change log, which cannot say
+    what a full resolution changed)."""
+    con.execute("delete from state.model_builds where list_contains(?, model)", [models])

@@ -24,12 +24,12 @@ from orders_pipeline.warehouse import transaction
 
 ANALYTICS_DATABASE = dg.AssetKey(["publish", "analytics_database"])
 PUBLICATION = "publish.analytics_database"  # its row in state.table_versions
-# Keys of tables rebuilt whole on every run: the identity tables (identity.py;
-# core.order_customers has one customer per order: its check order_customer_unique)
+# Keys of the identity tables, which identity.py (not a SQL model) writes: published by key
+# like the entity models (core.order_customers has one customer per order: its check
+# order_customer_unique)
 IDENTITY_KEYS = {
     "core.customer_identifiers": ("identifier_type", "identifier_value"),
     "core.order_customers": ("order_id",),
-    "core.customer_contacts": ("customer_id",),  # rebuilt whole, one row per customer
 }
 
 

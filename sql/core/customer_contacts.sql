@@ -1,9 +1,12 @@
 -- Each resolved customer's identifiers as lists (docs/semantics.md §5): emails and phones sorted,
--- every other identifier type as a JSON object of sorted lists. core.customers shows them,
--- and customers.changed.sql compares them with its last build's to find the customers whose
--- identifiers changed (merged, split, new or gone).
+-- every other identifier type as a JSON object of sorted lists, shown by core.customers.
+-- An incremental build recomputes only the customers customer_contacts.changed.sql lists.
+-- materialized: incremental
+-- unique_key: customer_id
 with identifiers as (
     select * from core.customer_identifiers
+    where getvariable('incremental_after') < 0
+        or customer_id in (select customer_id from changed_keys)
 ),
 
 contact_lists as (

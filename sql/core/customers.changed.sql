@@ -25,15 +25,12 @@ customers_of_changed_orders as (
 ),
 
 regrouped as (
-    -- §5: customers whose identifiers changed: merged, split, new or gone. Orders change
-    -- customer only this way, so the customers an order left or joined are all here.
-    select coalesce(contacts.customer_id, customers.customer_id) as customer_id
-    from core.customer_contacts as contacts
-    full outer join core.customers on customers.customer_id = contacts.customer_id
-    where contacts.emails is distinct from customers.emails
-       or contacts.phones is distinct from customers.phones
-       or contacts.other_identifiers::varchar
-           is distinct from customers.other_identifiers::varchar
+    -- §5: customers whose identifiers changed: merged, split, new or gone (identity.py logs
+    -- them). Orders change customer only this way, so the customers an order left or
+    -- joined are all here.
+    select customer_id from state.identity_changes
+    where built_through > getvariable('incremental_after')
+      and built_through <= getvariable('incremental_through')
 ),
 
 final as (

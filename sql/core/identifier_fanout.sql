@@ -6,30 +6,37 @@
 -- materialized: incremental
 -- unique_key: identifier_type, identifier_value
 with all_identifiers as (
+    -- a full build: every identifier on every order
     select distinct order_id, identifier_type, identifier_value
     from intermediate.int_order_identifiers
+    where getvariable('incremental_after') < 0
+),
+
+changed_identifiers as (
+    -- an incremental build: those identifier_fanout.changed.sql lists, on all their orders
+    -- (filtered before the distinct: the whole table is never made distinct)
+    select distinct identifiers.order_id, identifiers.identifier_type, identifiers.identifier_value
+    from intermediate.int_order_identifiers as identifiers
+    inner join changed_keys
+        on changed_keys.identifier_type = identifiers.identifier_type
+        and changed_keys.identifier_value = identifiers.identifier_value
+    where getvariable('incremental_after') >= 0
 ),
 
 chosen_identifiers as (
-    -- every identifier, or in an incremental build those identifier_fanout.changed.sql lists
-    select all_identifiers.*
-    from all_identifiers
-    where getvariable('incremental_after') < 0
+    select * from all_identifiers
     union all
-    select all_identifiers.*
-    from all_identifiers
-    inner join changed_keys
-        on changed_keys.identifier_type = all_identifiers.identifier_type
-        and changed_keys.identifier_value = all_identifiers.identifier_value
-    where getvariable('incremental_after') >= 0
+    select * from changed_identifiers
 ),
 
 identifiers_on_their_orders as (
     -- what the chosen identifiers' orders carry
-    select all_identifiers.*
-    from all_identifiers
-    where getvariable('incremental_after') < 0
-        or order_id in (select order_id from chosen_identifiers)
+    select * from all_identifiers
+    union all
+    select distinct order_id, identifier_type, identifier_value
+    from intermediate.int_order_identifiers
+    where getvariable('incremental_after') >= 0
+        and order_id in (select order_id from changed_identifiers)
 ),
 
 co_occurrences as (

@@ -18,12 +18,21 @@ new_updates as (
       and arrival_seq <= getvariable('incremental_through')
 ),
 
+regrouped_customers as (
+    -- §5: the customers whose identifiers changed since the last build (identity.py logs
+    -- their old and new ids): an order changes customer only when one of these does
+    select customer_id from state.identity_changes
+    where built_through > getvariable('incremental_after')
+      and built_through <= getvariable('incremental_through')
+),
+
 recustomered as (
-    -- §5: identity resolution may move an order to another customer
-    select order_id
-    from core.order_customers
-    full outer join core.orders using (order_id)
-    where order_customers.customer_id is distinct from orders.customer_id
+    -- identity resolution may move an order to another customer, or leave it anonymous
+    select order_id from core.order_customers
+    where customer_id in (select customer_id from regrouped_customers)
+    union
+    select order_id from core.orders
+    where customer_id in (select customer_id from regrouped_customers)
 ),
 
 object_only as (

@@ -128,3 +128,73 @@ def test_a_changed_setting_rebuilds_every_customer(tmp_path: Path):
     wh = _run(landing, warehouse, loyal_min_orders=4)
     stages = {tuple(c["emails"]): c["lifecycle_stage"] for c in _customers(wh)}
     assert stages == {("ann@example.com",): "repeat", ("bob@example.com",): "one_purchase"}
+
+
+def test_only_the_customers_new_identifiers_touch_are_resolved_again(tmp_path: Path):
+    """§5 incrementally (issue 15): a run re-resolves only the components its identifiers
+    touch, and the customers whose identifiers changed are exactly those logged for the
+    customer models. Run 2: a new phone on two orders links two old customers (Ann and Cat:
+    one customer, keyed by ann@, its smallest member), and Dan gains an email (same key);
+    Bob and Eve are not touched. Run 3: one order merges three old customers (Bob, Eve, Dan).
+    Every table equals one run over the same files."""
+    names = ["ann", "bob", "cat", "dan", "eve"]
+    first = [
+        odp_event("purchase", f"{name.upper()}1", day(n + 1),
+                  identifiers={"email": f"{name}@example.com"}, subtotal=10 * (n + 1))
+        for n, name in enumerate(names)
+    ]  # fmt: skip
+    first[1]["identifiers"]["phone"] = "+15550001"  # Bob's phone
+    second = [
+        odp_event("purchase", "ANN2", day(10),
+                  identifiers={"email": "ann@example.com", "phone": "+15550002"}, subtotal=5),
+        odp_event("purchase", "CAT2", day(11),
+                  identifiers={"email": "cat@example.com", "phone": "+15550002"}, subtotal=6),
+        odp_event("purchase", "DAN2", day(12), identifiers={"email": "dan@example.com"},
+                  email="dan_work@example.com", subtotal=7),
+    ]  # fmt: skip
+    third = [
+        odp_event("purchase", "MIX1", day(13),
+                  identifiers={"email": "eve@example.com", "phone": "+15550001"},
+                  email="dan_work@example.com", subtotal=8),
+    ]  # fmt: skip
+    landing = tmp_path / "landing"
+    warehouse = tmp_path / "incremental.duckdb"
+    logged = []
+    ids: dict[str, str] = {}
+    for n, records in enumerate([first, second, third], start=1):
+        write_ndjson(landing / "odp_events" / f"{n}.ndjson", records)
+        wh = _run(landing, warehouse)
+        if n == 1:
+            ids = dict(
+                wh.query(
+                    "select split_part(identifier_value, '@', 1), customer_id "
+                    "from core.customer_identifiers where identifier_type = 'email'"
+                )
+            )
+        logged.append(
+            {row[0] for row in wh.query("select customer_id from state.identity_changes")}
+        )
+    assert logged[1] == {ids["ann"], ids["cat"], ids["dan"]}  # Bob and Eve untouched
+    assert logged[2] == {ids["bob"], ids["eve"], ids["dan"]}
+    by_emails = {tuple(c["emails"]): c for c in _customers(wh)}
+    assert set(by_emails) == {
+        ("ann@example.com", "cat@example.com"),
+        ("bob@example.com", "dan@example.com", "dan_work@example.com", "eve@example.com"),
+    }
+    merged = by_emails[("ann@example.com", "cat@example.com")]
+    assert (merged["customer_id"], merged["phones"], merged["ltv"]) == (
+        ids["ann"],
+        ["+15550002"],
+        51,
+    )
+    three = by_emails[
+        ("bob@example.com", "dan@example.com", "dan_work@example.com", "eve@example.com")
+    ]
+    assert (three["customer_id"], three["lifecycle_order_count"]) == (ids["bob"], 5)
+    assert {o["order_id"]: o["customer_id"] for o in wh.dicts("select * from core.orders")} == {
+        "ANN1": ids["ann"], "ANN2": ids["ann"], "CAT1": ids["ann"], "CAT2": ids["ann"],
+        "BOB1": ids["bob"], "DAN1": ids["bob"], "DAN2": ids["bob"], "EVE1": ids["bob"],
+        "MIX1": ids["bob"],
+    }  # fmt: skip
+    once = _run(landing, tmp_path / "once.duckdb")
+    assert table_contents(warehouse, SCHEMAS) == table_contents(once.path, SCHEMAS)

@@ -52,7 +52,15 @@ events = st.lists(
     min_size=1,
     max_size=4,
 )
-LANDINGS = ("new events", "a copy", "a correction", "a late event", "a rate", "an order update")
+LANDINGS = (
+    "new events",
+    "a copy",
+    "a correction",
+    "a late event",
+    "a rate",
+    "an order update",
+    "a linking order",
+)
 # the settings that change derived numbers, and their values
 SETTINGS = {
     "base_currency": ("USD", "EUR"),
@@ -145,9 +153,15 @@ class ExactlyOnce(RuleBasedStateMachine):
             self.land_a_rate(
                 data.draw(st.sampled_from(["1.2", "0.8"])), data.draw(st.integers(1, 12))
             )
-        else:
+        elif kind == "an order update":
             self.land_an_order_update(
                 data.draw(st.sampled_from(ORDERS)), data.draw(st.integers(1, 300))
+            )
+        else:
+            self.land_a_linking_order(
+                data.draw(st.sampled_from(ORDERS)),
+                data.draw(st.sampled_from(ORDERS)),
+                data.draw(st.integers(0, 2)),
             )
 
     def land_new_events(self, batch: list[dict[str, Any]]) -> None:
@@ -173,6 +187,25 @@ class ExactlyOnce(RuleBasedStateMachine):
         path = self.landing / "exchange_rates" / self._name(".csv")
         # a rate to USD, in the layout that names no base (docs/semantics.md §6)
         path.write_text(f"date,currency,rate_to_base\n2026-06-{n:02d},EUR,{rate}\n")
+
+    def land_a_linking_order(self, first: str, second: str, phone: int) -> None:
+        """docs/semantics.md §5: a new order carrying the email of two earlier orders'
+        customers (each order's default email) and a phone: it merges those customers, or
+        (with ORDERS_IDENTITY_MAX_FANOUT=1) makes identifiers stop linking and splits them."""
+        self.files += 1
+        self._land_events(
+            [
+                odp_event(
+                    "purchase",
+                    f"L{self.files}",
+                    day(self.files % 12 + 1),
+                    identifiers={"email": f"{first.lower()}@example.com",
+                                 "phone": f"+1555000{phone}"},
+                    email=f"{second.lower()}@example.com",
+                    subtotal=10,
+                )
+            ]
+        )  # fmt: skip
 
     def land_an_order_update(self, order: str, total: int) -> None:
         path = self.landing / "odp_orders" / self._name(".ndjson")
@@ -253,7 +286,8 @@ test_any_sequence_of_runs_ends_with_the_tables_of_one_fresh_run = ExactlyOnce.Te
 
 def test_a_run_interrupted_and_a_run_killed_end_with_the_tables_of_one_fresh_run():
     """A fixed sequence besides the drawn ones, so that every CI run sends both signals at
-    least once (a few short drawn sequences need not draw an interrupted run at all)."""
+    least once (a few short drawn sequences need not draw an interrupted run at all), and
+    kills a run between identity resolution and the customer models."""
     machine = ExactlyOnce()
     try:
         machine.first_run([odp_event("purchase", "O1", day(1), subtotal=100, currency="EUR")])
@@ -269,5 +303,9 @@ def test_a_run_interrupted_and_a_run_killed_end_with_the_tables_of_one_fresh_run
         machine.land_a_late_event("O2", 1)
         # killed outright once the ledger is rebuilt, before the models after it
         assert machine.interrupted_run("core/order_ledger", "KILL") == -signal.SIGKILL
+        # customers merged by a new order, the run killed once identity resolution has
+        # committed, before the customer models read what it regrouped (issue 15)
+        machine.land_a_linking_order("O1", "O2", 1)
+        assert machine.interrupted_run("core/customer_identifiers", "KILL") == -signal.SIGKILL
     finally:
         machine.teardown()
