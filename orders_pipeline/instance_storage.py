@@ -50,10 +50,9 @@ EVENT_BATCH_SIZE = 1_000
 # runs; a long-lived UI or daemon process must not keep a file open per run it ever wrote).
 ENGINES_KEPT = 8
 
-# The write-ahead log of a shard is checkpointed into the shard once it holds this many pages
-# (4 KiB each), and cut back to this size afterwards.
-WAL_CHECKPOINT_PAGES = 32
-WAL_SIZE_LIMIT_BYTES = 128 * 1024
+# The write-ahead log of a shard is checkpointed into the shard once it holds 32 pages (4 KiB
+# each), and cut back to 128 KiB afterwards.
+SMALL_LOG_PRAGMAS = ("PRAGMA wal_autocheckpoint=32", "PRAGMA journal_size_limit=131072")
 
 # Dagster's own busy timeout for its SQLite shards (dagster._core.storage.sqlite).
 BUSY_TIMEOUT_SECONDS = 30
@@ -165,8 +164,8 @@ def _keep_the_log_small(dbapi_connection: Any, _record: Any) -> None:
     threshold (4 MB) per shard, where Dagster's own connections, closed after each
     statement, leave none."""
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
+    for pragma in SMALL_LOG_PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
 
 

@@ -276,6 +276,7 @@ TRUSTED = {
     "alias": "the literal attach alias of the analyst database",
     "schema": CATALOG,
     "ARRIVAL_STRIDE": "a numeric constant",
+    "CHANGE_LOG": "assets/identity.py: the literal name of the identity change log table",
     "PREVIEW_ROWS": "a numeric constant",
     "spec.sql": "a SqlCheck's query: a check file of sql/ (checks.load_check), templates "
     "filled in from registry names",
