@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -187,7 +188,8 @@ def order(order_id: str, day: int, subtotal: float, **fields: Any) -> dict[str, 
 
 # Examples whose order ids and file names are their own: one run over all of them serves
 # every test that reads only its own orders, files and products (``wh``), instead of a run
-# per test. The tests with settings of their own or a sequence of runs keep their own runs.
+# per test. The tests with settings of their own keep their own runs; those that need runs
+# one after another share one sequence of runs (``runs``, below).
 FILES: dict[str, list[Any]] = {}  # name under ometria_orders/ -> its NDJSON records
 RAW_FILES: dict[str, bytes] = {}  # name under ometria_orders/ -> its bytes as sent
 
@@ -454,8 +456,50 @@ def refund_series() -> list[dict[str, Any]]:
     return [bought, one_pa_back, pb_back, invalid, revalidated]
 
 
-def test_a_refund_series_yields_the_documented_events_step_by_step(ometria):
-    series = refund_series()
+# An order whose refunded snapshot is sent again in a later file (the re-sent snapshot test).
+RESENT_FIRST = order("D1", 1, 100, lineitems=[line("PA", 2, 50)])
+RESENT_REFUNDED = order(
+    "D1", 2, 50, lineitems=[line("PA", 1, 50, quantity_refunded=1, refunded=50)]
+)
+# the same snapshot, keys in another order and other whitespace
+RESENT_AGAIN = json.dumps(
+    dict(reversed(list(RESENT_REFUNDED.items()))), indent=None, separators=(", ", ": ")
+)
+
+# The refund series and the re-sent snapshot each need runs one after another on one
+# warehouse: they share one such sequence (``runs``), the files landed before each run.
+SEQUENCE: list[dict[str, list[Any]]] = [
+    {f"step{n + 1}.ndjson": [snapshot]} for n, snapshot in enumerate(refund_series())
+]
+SEQUENCE[0]["resend_a.ndjson"] = [RESENT_FIRST, RESENT_REFUNDED]
+SEQUENCE[1]["resend_b.ndjson"] = [RESENT_AGAIN]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Warehouse]:
+    """One warehouse run once per SEQUENCE entry, after that entry's files land: a copy of
+    the warehouse after each run."""
+    folder = tmp_path_factory.mktemp("ometria_runs")
+    settings = Settings(
+        landing_dir=folder / "landing",
+        warehouse=folder / "warehouse.duckdb",
+        partition_start=RECENT_PARTITION_START,
+    )
+    after: list[Warehouse] = []
+    for n, files in enumerate(SEQUENCE, start=1):
+        for name, records in files.items():
+            write_ndjson(settings.landing_dir / "ometria_orders" / name, records)
+        summary = run_pipeline(settings)
+        assert summary.success, f"run {n} failed: {summary.failed_steps} {summary.errors}"
+        copy_path = folder / f"after_run_{n}.duckdb"
+        shutil.copy(settings.warehouse, copy_path)
+        # the copy is the whole warehouse: no write-ahead log is left beside it
+        assert not settings.warehouse.with_name("warehouse.duckdb.wal").exists()
+        after.append(Warehouse(path=copy_path, summary=summary))
+    return after
+
+
+def test_a_refund_series_yields_the_documented_events_step_by_step(runs):
     expected_steps = [
         ("purchase", 130, 130, 140),
         ("refund", -50, 80, 90),
@@ -464,8 +508,7 @@ def test_a_refund_series_yields_the_documented_events_step_by_step(ometria):
         ("purchase", 50, 50, 60),
     ]
     refund_states = ["none", "partial", "partial", "full", "partial"]
-    for n, snapshot in enumerate(series):
-        wh = ometria([snapshot], name=f"step{n + 1}.ndjson")
+    for n, wh in enumerate(runs):  # after snapshot n + 1 (step{n + 1}.ndjson)
         assert steps(wh, "R1") == expected_steps[: n + 1], f"after snapshot {n + 1}"
         assert wh.order("R1")["refund_state"] == refund_states[n], f"after snapshot {n + 1}"
     ledger = wh.ledger("R1")
@@ -699,17 +742,13 @@ def test_malformed_records_are_quarantined_with_their_reason_while_good_ones_loa
     assert [o for o, _ in orders_of_files(wh, "malformed.ndjson")] == ["OK1", "OK2"]
 
 
-def test_an_identical_snapshot_sent_again_is_a_duplicate_and_changes_nothing(ometria):
-    first = order("D1", 1, 100, lineitems=[line("PA", 2, 50)])
-    refunded = order("D1", 2, 50, lineitems=[line("PA", 1, 50, quantity_refunded=1, refunded=50)])
-    wh = ometria([first, refunded], name="a.ndjson")
-    before = steps(wh, "D1")
-    # the same snapshot, keys in another order and other whitespace
-    resent = json.dumps(
-        dict(reversed(list(refunded.items()))), indent=None, separators=(", ", ": ")
+def test_an_identical_snapshot_sent_again_is_a_duplicate_and_changes_nothing(runs):
+    # RESENT_FIRST and RESENT_REFUNDED in the first run, RESENT_AGAIN in the second
+    before = steps(runs[0], "D1")
+    wh = runs[1]
+    [load] = wh.dicts(
+        "select accepted, duplicates from audit.loads where file = 'ometria_orders/resend_b.ndjson'"
     )
-    wh = ometria([resent], name="b.ndjson")
-    [load] = wh.dicts("select accepted, duplicates from audit.loads where file like '%b.ndjson'")
     assert load == {"accepted": 0, "duplicates": 1}
     assert steps(wh, "D1") == before == [("purchase", 100, 100, 110), ("refund", -50, 50, 60)]
 
