@@ -19,7 +19,7 @@ import pytest
 
 from orders_pipeline.config import PROJECT_ROOT, Settings
 from orders_pipeline.runner import run_pipeline
-from tests.conftest import Warehouse, day
+from tests.conftest import Warehouse, day, write_ndjson
 from tests.hostile.support import existing_tables, pipeline_tables
 
 PAYLOADS = [
@@ -68,11 +68,16 @@ def rejected_events() -> list[dict[str, Any]]:
     return [wrong_type, wrong_currency]
 
 
-@pytest.fixture
-def injected(run_events, sentinel):
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory, sentinel) -> Warehouse:
+    """One run over the injected events, which the tests below only read."""
+    root = tmp_path_factory.mktemp("injected")
     copy_out = f"'; COPY (SELECT 42) TO '{sentinel}'; --"
     events: list[Any] = [injected_event(n, p) for n, p in enumerate([*PAYLOADS, copy_out])]
-    return run_events([*events, *rejected_events()], name=FILE_NAME.removeprefix("odp_events/"))
+    write_ndjson(root / "landing" / FILE_NAME, [*events, *rejected_events()])
+    summary = run_pipeline(Settings(landing_dir=root / "landing", warehouse=root / "w.duckdb"))
+    assert summary.success, summary.errors
+    return Warehouse(path=root / "w.duckdb", summary=summary)
 
 
 def test_sql_in_every_field_and_in_the_file_name_leaves_every_table(injected, sentinel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
@@ -28,13 +30,26 @@ READER = textwrap.dedent(
 )
 
 
-def test_reader_holding_the_analyst_database_open_does_not_block_a_run(tmp_path: Path):
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder after one run over one order (``landing/``, ``wh.duckdb`` and its analyst
+    database): the first test reads it, the second starts from a copy of it."""
+    folder = tmp_path_factory.mktemp("first_run")
     write_ndjson(
-        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
+        folder / "landing" / "odp_events" / "a.ndjson",
+        [odp_event("purchase", "A1", day(1), subtotal=10)],
     )
-    settings = Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb")
+    settings = Settings(landing_dir=folder / "landing", warehouse=folder / "wh.duckdb")
     assert run_pipeline(settings).success
+    return folder
+
+
+def test_reader_holding_the_analyst_database_open_does_not_block_a_run(
+    tmp_path: Path, first_run: Path
+):
+    shutil.copytree(first_run, tmp_path, dirs_exist_ok=True)
+    landing = tmp_path / "landing"
+    settings = Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb")
     analytics = settings.analytics_path
     assert analytics.exists()
 
@@ -54,13 +69,8 @@ def test_reader_holding_the_analyst_database_open_does_not_block_a_run(tmp_path:
     assert out.split() == ["1", "2"]
 
 
-def test_analyst_database_holds_core_reporting_and_audit_but_not_raw(tmp_path: Path):
-    landing = tmp_path / "landing"
-    write_ndjson(
-        landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1), subtotal=10)]
-    )
-    settings = Settings(landing_dir=landing, warehouse=tmp_path / "wh.duckdb")
-    assert run_pipeline(settings).success
+def test_analyst_database_holds_core_reporting_and_audit_but_not_raw(first_run: Path):
+    settings = Settings(landing_dir=first_run / "landing", warehouse=first_run / "wh.duckdb")
     con = duckdb.connect(str(settings.analytics_path), read_only=True)
     try:
         schemas = {
@@ -75,7 +85,7 @@ def test_analyst_database_holds_core_reporting_and_audit_but_not_raw(tmp_path: P
     # and the publication's own bookkeeping (publish.py), nothing from raw or staging
     assert schemas == {"core", "reporting", "audit", "state"}
     assert net == 10
-    assert not list(tmp_path.glob(".analytics.duckdb.*.tmp"))
+    assert not list(first_run.glob(".analytics.duckdb.*.tmp"))
 
 
 def test_two_runs_at_once_on_one_warehouse_both_succeed(tmp_path: Path):

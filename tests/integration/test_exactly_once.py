@@ -5,6 +5,7 @@ files and settings."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,10 +67,35 @@ def _fresh_tables(tmp_path: Path, landing: Path, **settings: Any) -> dict[str, A
     return table_contents(fresh, DERIVED)
 
 
-def test_an_ingestion_on_its_own_then_a_run_gives_the_tables_of_one_fresh_run(tmp_path: Path):
-    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
-    _first_batch(landing)
-    _run(landing, warehouse)
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunSummary]:
+    """A folder after one run over the first batch (``landing/``, ``wh.duckdb``) and that
+    run's summary: the start the tests share, copied, instead of a run each."""
+    folder = tmp_path_factory.mktemp("first_run")
+    _first_batch(folder / "landing")
+    return folder, _run(folder / "landing", folder / "wh.duckdb")
+
+
+@pytest.fixture
+def after_first_run(tmp_path: Path, first_run: tuple[Path, RunSummary]) -> tuple[Path, Path]:
+    """This test's copy of ``first_run``'s folder: its landing folder and warehouse."""
+    shutil.copytree(first_run[0], tmp_path, dirs_exist_ok=True)
+    return tmp_path / "landing", tmp_path / "wh.duckdb"
+
+
+@pytest.fixture(scope="module")
+def fresh_after_both_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tables of one fresh run over both batches."""
+    folder = tmp_path_factory.mktemp("fresh_after_both_batches")
+    _first_batch(folder / "landing")
+    _second_batch(folder / "landing")
+    return _fresh_tables(folder, folder / "landing")
+
+
+def test_an_ingestion_on_its_own_then_a_run_gives_the_tables_of_one_fresh_run(
+    after_first_run: tuple[Path, Path], fresh_after_both_batches: dict[str, Any]
+):
+    landing, warehouse = after_first_run
     _second_batch(landing)
     settings = Settings(landing_dir=landing, warehouse=warehouse)
     # what the daily schedule starts: the ingestion job alone
@@ -81,15 +107,13 @@ def test_an_ingestion_on_its_own_then_a_run_gives_the_tables_of_one_fresh_run(tm
         )
     assert ingest.success
     _run(landing, warehouse)
-    assert table_contents(warehouse, DERIVED) == _fresh_tables(tmp_path, landing)
+    assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
 
 
 def test_a_run_interrupted_after_staging_then_a_run_gives_the_tables_of_one_fresh_run(
-    tmp_path: Path,
+    after_first_run: tuple[Path, Path], fresh_after_both_batches: dict[str, Any]
 ):
-    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
-    _first_batch(landing)
-    _run(landing, warehouse)
+    landing, warehouse = after_first_run
     _second_batch(landing)
     # Ctrl-C right after the intermediate/int_order_events line (a hook, not a timer)
     interrupted = subprocess.run(
@@ -108,13 +132,14 @@ def test_a_run_interrupted_after_staging_then_a_run_gives_the_tables_of_one_fres
     assert "intermediate/int_order_events" in interrupted.stdout
     assert "run succeeded" not in interrupted.stdout
     _run(landing, warehouse)
-    assert table_contents(warehouse, DERIVED) == _fresh_tables(tmp_path, landing)
+    assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
 
 
-def test_a_changed_base_currency_rebuilds_every_derived_number(tmp_path: Path):
-    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
-    _first_batch(landing)
-    usd = _run(landing, warehouse)
+def test_a_changed_base_currency_rebuilds_every_derived_number(
+    tmp_path: Path, first_run: tuple[Path, RunSummary], after_first_run: tuple[Path, Path]
+):
+    landing, warehouse = after_first_run
+    usd = first_run[1]
     # 100 - 30 USD and 50 EUR at 1.10
     assert usd.net_revenue == 125
     eur = _run(landing, warehouse, base_currency="EUR")

@@ -3,12 +3,14 @@ rebuild, and a late event lands in its own day and moves the tallies after it.""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from orders_pipeline.config import Settings
@@ -56,12 +58,27 @@ def _run(landing: Path, warehouse: Path) -> Any:
     return summary
 
 
-def test_incremental_run_equals_a_full_rebuild_and_touches_only_changed_days(tmp_path: Path):
-    landing = tmp_path / "landing"
-    write_ndjson(landing / "odp_events" / "1_history.ndjson", _history())
-    incremental = tmp_path / "incremental" / "wh.duckdb"
-    first = _run(landing, incremental)
-    assert first.plan.reason.startswith("first model run")
+@pytest.fixture(scope="module")
+def history_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A folder after one run over the history (``landing/``, ``wh.duckdb``) and that run's
+    summary: the start the tests share, copied, instead of a run each."""
+    folder = tmp_path_factory.mktemp("history_run")
+    write_ndjson(folder / "landing" / "odp_events" / "1_history.ndjson", _history())
+    return folder, _run(folder / "landing", folder / "wh.duckdb")
+
+
+@pytest.fixture
+def after_history_run(tmp_path: Path, history_run: tuple[Path, Any]) -> tuple[Path, Path]:
+    """This test's copy of ``history_run``'s folder: its landing folder and warehouse."""
+    shutil.copytree(history_run[0], tmp_path, dirs_exist_ok=True)
+    return tmp_path / "landing", tmp_path / "wh.duckdb"
+
+
+def test_incremental_run_equals_a_full_rebuild_and_touches_only_changed_days(
+    tmp_path: Path, history_run: tuple[Path, Any], after_history_run: tuple[Path, Path]
+):
+    landing, incremental = after_history_run
+    assert history_run[1].plan.reason.startswith("first model run")
 
     write_ndjson(landing / "odp_events" / "2_late.ndjson", _late_file())
     second = _run(landing, incremental)
@@ -109,11 +126,8 @@ def _backfill(job: dg.JobDefinition, first: int, last: int) -> None:
     assert result.success
 
 
-def test_backfill_of_a_range_rederives_only_those_days(tmp_path: Path):
-    landing = tmp_path / "landing"
-    write_ndjson(landing / "odp_events" / "1_history.ndjson", _history())
-    warehouse = tmp_path / "wh.duckdb"
-    _run(landing, warehouse)
+def test_backfill_of_a_range_rederives_only_those_days(after_history_run: tuple[Path, Path]):
+    landing, warehouse = after_history_run
     good = _tables(warehouse)
 
     # days 5 and 7 of every partitioned table are spoiled in a column that no summary or
@@ -159,15 +173,12 @@ def test_backfill_of_a_range_rederives_only_those_days(tmp_path: Path):
 
 
 def test_older_events_move_the_partition_start_and_give_the_tables_of_a_fresh_run(
-    tmp_path: Path,
+    tmp_path: Path, after_history_run: tuple[Path, Path]
 ):
     """The partitions start with the data (June); May's history landing later moves them to
     May, and the partitioned tables, rebuilt once, equal those of one run over every file."""
-    landing = tmp_path / "landing"
-    write_ndjson(landing / "odp_events" / "1_june.ndjson", _history())
-    warehouse = tmp_path / "wh.duckdb"
+    landing, warehouse = after_history_run
     settings = Settings(landing_dir=landing, warehouse=warehouse)
-    _run(landing, warehouse)
     assert partition_start(settings) == date(2026, 6, 1)
     may = [
         odp_event("purchase", "M1", day(-4), subtotal=7),

@@ -51,11 +51,31 @@ def _dump(path: Path) -> str:
         con.close()
 
 
-def test_hash_mode_hides_contact_details_but_keeps_customers_countable(tmp_path: Path):
-    landing = _landing(tmp_path)
-    settings = Settings(landing_dir=landing, warehouse=tmp_path / "a" / "wh.duckdb",
-                        pii_mode="hash", pii_key=KEY)  # fmt: skip
+def _hashed(folder: Path, key: str) -> Settings:
+    """A hash-mode run with ``key`` over ``_landing`` under ``folder``: its settings."""
+    settings = Settings(landing_dir=_landing(folder), warehouse=folder / "wh.duckdb",
+                        pii_mode="hash", pii_key=key)  # fmt: skip
     assert run_pipeline(settings).success
+    return settings
+
+
+@pytest.fixture(scope="module")
+def hashed_with_key(tmp_path_factory) -> Settings:
+    """The settings of one hash-mode run with KEY over ``_landing``: the two tests below read
+    it, instead of a run each."""
+    return _hashed(tmp_path_factory.mktemp("hashed_with_key"), KEY)
+
+
+def _email_hash(settings: Settings) -> str:
+    con = duckdb.connect(str(settings.analytics_path), read_only=True)
+    try:
+        return con.execute("select email from core.orders where order_id = 'A2'").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_hash_mode_hides_contact_details_but_keeps_customers_countable(hashed_with_key):
+    settings = hashed_with_key
     published = _dump(settings.analytics_path)
     for secret in ("ann@example.com", "Ann@Example.com", "447946", "Lee", "Main St"):
         assert secret not in published
@@ -75,22 +95,10 @@ def test_hash_mode_hides_contact_details_but_keeps_customers_countable(tmp_path:
     assert "ann@example.com" in _dump(settings.warehouse)
 
 
-def test_hashes_are_stable_for_a_key_and_differ_between_keys(tmp_path: Path):
-    def email_hash(folder: str, key: str) -> str:
-        settings = Settings(landing_dir=_landing(tmp_path / folder),
-                            warehouse=tmp_path / folder / "wh.duckdb", pii_mode="hash",
-                            pii_key=key)  # fmt: skip
-        assert run_pipeline(settings).success
-        con = duckdb.connect(str(settings.analytics_path), read_only=True)
-        try:
-            return con.execute("select email from core.orders where order_id = 'A2'").fetchall()[0][
-                0
-            ]
-        finally:
-            con.close()
-
-    assert email_hash("one", KEY) == email_hash("two", KEY)
-    assert email_hash("three", KEY + "x") != email_hash("one", KEY)
+def test_hashes_are_stable_for_a_key_and_differ_between_keys(tmp_path: Path, hashed_with_key):
+    one = _email_hash(hashed_with_key)
+    assert _email_hash(_hashed(tmp_path / "two", KEY)) == one
+    assert _email_hash(_hashed(tmp_path / "three", KEY + "x")) != one
 
 
 def test_hash_mode_without_a_key_is_a_configuration_error():

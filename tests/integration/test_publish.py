@@ -87,11 +87,31 @@ def instance():
         yield instance
 
 
-def test_a_late_event_on_an_old_day_is_published_by_day_range(tmp_path, instance):
-    settings = _settings(tmp_path)
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A folder after one run over the first batch (landing folder, warehouse, analyst
+    database), and that run's publication metadata: the start every test but the last shares,
+    copied, instead of a run of its own. (A run reads nothing of an earlier run from the
+    Dagster instance: its state is in the warehouse.)"""
+    folder = tmp_path_factory.mktemp("publish_first_run")
+    settings = _settings(folder)
     _first_batch(settings.landing_dir)
-    first = _run(settings, instance)
-    assert first["full_publication_reason"] == "no previous publication"
+    with dg.DagsterInstance.ephemeral() as instance:
+        return folder, _run(settings, instance)
+
+
+@pytest.fixture
+def after_first_run(tmp_path: Path, first_run: tuple[Path, dict[str, Any]]) -> Settings:
+    """This test's copy of ``first_run``'s folder: the settings of its warehouse."""
+    shutil.copytree(first_run[0], tmp_path, dirs_exist_ok=True)
+    return _settings(tmp_path)
+
+
+def test_a_late_event_on_an_old_day_is_published_by_day_range(
+    tmp_path, instance, first_run, after_first_run
+):
+    settings = after_first_run
+    assert first_run[1]["full_publication_reason"] == "no previous publication"
 
     _late_batch(settings.landing_dir)
     second = _run(settings, instance)
@@ -119,10 +139,8 @@ def test_a_late_event_on_an_old_day_is_published_by_day_range(tmp_path, instance
     assert "ann@example.com" in preview.asset_materialization.metadata["preview"].value
 
 
-def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(tmp_path, instance):
-    settings = _settings(tmp_path)
-    _first_batch(settings.landing_dir)
-    _run(settings, instance)
+def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(after_first_run):
+    settings = after_first_run
     before = _published(settings.analytics_path)
 
     with connect(settings) as con:
@@ -147,10 +165,8 @@ def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(tmp_
     assert _published(settings.analytics_path) == before
 
 
-def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance):
-    settings = _settings(tmp_path)
-    _first_batch(settings.landing_dir)
-    _run(settings, instance)
+def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance, after_first_run):
+    settings = after_first_run
     assert "ann@example.com" in _dump(settings.analytics_path)
 
     hashed = _settings(tmp_path, pii_mode="hash", pii_key=KEY)
@@ -187,11 +203,9 @@ def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance)
 
 @pytest.mark.parametrize("damage", ["garbage", "empty", "no publication state"])
 def test_an_unusable_previous_analyst_database_falls_back_to_a_full_publication(
-    tmp_path, instance, damage
+    tmp_path, instance, after_first_run, damage
 ):
-    settings = _settings(tmp_path)
-    _first_batch(settings.landing_dir)
-    _run(settings, instance)
+    settings = after_first_run
     analytics = settings.analytics_path
     if damage == "garbage":
         analytics.write_bytes(b"\x00not a database\xff" * 4096)
@@ -211,10 +225,8 @@ def test_an_unusable_previous_analyst_database_falls_back_to_a_full_publication(
     assert not list(tmp_path.glob(".analytics.duckdb.*.tmp*"))
 
 
-def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance):
-    settings = _settings(tmp_path)
-    _first_batch(settings.landing_dir)
-    _run(settings, instance)
+def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance, after_first_run):
+    settings = after_first_run
     _late_batch(settings.landing_dir)
     _run(settings, instance)
     with connect(settings, read_only=True) as con:
@@ -241,12 +253,12 @@ def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance):
     assert rows == expected and len(rows) == 5
 
 
-def test_a_stale_analyst_database_beside_a_new_warehouse_is_never_a_base(tmp_path, instance):
+def test_a_stale_analyst_database_beside_a_new_warehouse_is_never_a_base(
+    tmp_path, instance, after_first_run
+):
     """Issue 11: `make clean` used to keep data/analytics.duckdb; the next warehouse then
     published its new orders into the old file, beside the old ledger and revenue."""
-    settings = _settings(tmp_path)
-    _first_batch(settings.landing_dir)
-    _run(settings, instance)
+    settings = after_first_run
     settings.warehouse.unlink()  # a new warehouse, over other files, beside the old copy
     shutil.rmtree(settings.landing_dir)
     _late_batch(settings.landing_dir)

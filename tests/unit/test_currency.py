@@ -31,19 +31,46 @@ def purchase(order_id: str, ts: str, currency: str, subtotal: float, **fields) -
     return odp_event("purchase", order_id, ts, subtotal=subtotal, currency=currency, **fields)
 
 
-def test_an_order_converts_at_the_rate_of_its_placed_at_date(landing, run_landing):
+# Examples under RATES whose order ids are their own: one run over all of them serves the
+# tests that read only their own orders (``with_rates``), instead of a run each.
+WITH_RATES: dict[str, list[dict]] = {}
+OMETRIA_SNAPSHOT = {
+    "@type": "order", "id": "OM-1", "timestamp": "2026-06-03T09:00:00+00:00",
+    "currency": "GBP", "customer": {"email": "om@example.com"},
+    "totals": {"local": {"currency": "GBP", "grand_total": 90, "subtotal": 80},
+               "base": {"currency": "USD", "grand_total": 117, "subtotal": 104}},
+    "lineitems": [{"product_id": "P1", "quantity": 1, "unit_price": 80, "subtotal": 80}],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def with_rates(tmp_path_factory) -> Warehouse:
+    folder = tmp_path_factory.mktemp("with_rates")
+    landing = folder / "landing"
     write_rates(landing)
-    write_ndjson(
-        landing / "odp_events" / "e.ndjson",
-        [
-            purchase("E1", "2026-06-02T10:00:00Z", "EUR", 100, total=110),
-            # a refund after the next rate date still converts at the order's rate (placed 06-02)
-            odp_event("refund", "E1", "2026-06-06T10:00:00Z", subtotal=30, currency="EUR"),
-            purchase("E2", "2026-06-05T00:00:00Z", "EUR", 100),  # on the day of the new rate
-            purchase("E3", "2026-06-07T23:00:00Z", "EUR", 100),  # rates hold until the next one
-        ],
+    for name, events in WITH_RATES.items():
+        write_ndjson(landing / "odp_events" / f"{name}.ndjson", events)
+    (landing / "ometria_orders").mkdir()
+    (landing / "ometria_orders" / "orders.json").write_text(
+        json.dumps([OMETRIA_SNAPSHOT]), encoding="utf-8"
     )
-    wh = run_landing(landing)
+    settings = Settings(landing_dir=landing, warehouse=folder / "warehouse.duckdb")
+    summary = run_pipeline(settings)
+    assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
+    return Warehouse(path=settings.warehouse, summary=summary)
+
+
+WITH_RATES["placed_at"] = [
+    purchase("E1", "2026-06-02T10:00:00Z", "EUR", 100, total=110),
+    # a refund after the next rate date still converts at the order's rate (placed 06-02)
+    odp_event("refund", "E1", "2026-06-06T10:00:00Z", subtotal=30, currency="EUR"),
+    purchase("E2", "2026-06-05T00:00:00Z", "EUR", 100),  # on the day of the new rate
+    purchase("E3", "2026-06-07T23:00:00Z", "EUR", 100),  # rates hold until the next one
+]
+
+
+def test_an_order_converts_at_the_rate_of_its_placed_at_date(with_rates):
+    wh = with_rates
     assert wh.order("E1")["subtotal_base"] == Decimal("77.0000")  # 70 × 1.10
     assert wh.order("E1")["total_base"] == Decimal("88.0000")  # (110 − 30) × 1.10
     assert wh.order("E2")["subtotal_base"] == Decimal("120.0000")
@@ -73,36 +100,24 @@ def test_the_same_total_in_two_currencies_gives_the_expected_base_amounts(landin
     assert wh.value("select sum(gross) from reporting.daily_revenue") == Decimal("268.00")
 
 
-def test_an_order_without_a_usable_rate_is_kept_with_null_base_amounts(landing, run_landing):
-    write_rates(landing)
-    write_ndjson(
-        landing / "odp_events" / "e.ndjson",
-        [
-            purchase("J1", "2026-06-03T10:00:00Z", "JPY", 1000),  # no JPY rates at all
-            purchase("E0", "2026-05-31T10:00:00Z", "EUR", 10),  # before the first EUR rate
-        ],
-    )
-    wh = run_landing(landing)
+WITH_RATES["no_usable_rate"] = [
+    purchase("J1", "2026-06-03T10:00:00Z", "JPY", 1000),  # no JPY rates at all
+    purchase("E0", "2026-05-31T10:00:00Z", "EUR", 10),  # before the first EUR rate
+]
+
+
+def test_an_order_without_a_usable_rate_is_kept_with_null_base_amounts(with_rates):
+    # (the other examples of ``with_rates`` all convert: only J1 and E0 can warn)
+    wh = with_rates
     for order_id in ("J1", "E0"):
         order = wh.order(order_id)
         assert order["subtotal_base"] is None and order["subtotal"] is not None
     assert "core/orders:convertible_to_base_currency" in wh.summary.warned_checks
 
 
-def test_ometria_base_totals_are_used_as_sent(landing, run_landing):
-    write_rates(landing)  # a GBP rate exists, but the merchant's own base total wins
-    snapshot = {
-        "@type": "order", "id": "OM-1", "timestamp": "2026-06-03T09:00:00+00:00",
-        "currency": "GBP", "customer": {"email": "om@example.com"},
-        "totals": {"local": {"currency": "GBP", "grand_total": 90, "subtotal": 80},
-                   "base": {"currency": "USD", "grand_total": 117, "subtotal": 104}},
-        "lineitems": [{"product_id": "P1", "quantity": 1, "unit_price": 80, "subtotal": 80}],
-    }  # fmt: skip
-    folder = landing / "ometria_orders"
-    folder.mkdir(parents=True)
-    (folder / "orders.json").write_text(json.dumps([snapshot]), encoding="utf-8")
-    wh = run_landing(landing)
-    order = wh.order("OM-1")
+def test_ometria_base_totals_are_used_as_sent(with_rates):
+    # (OMETRIA_SNAPSHOT) a GBP rate exists, but the merchant's own base total wins
+    order = with_rates.order("OM-1")
     assert (order["subtotal"], order["subtotal_base"]) == (Decimal("80"), Decimal("104"))
 
 

@@ -249,29 +249,27 @@ def test_running_tallies_may_go_negative(wh):
     assert wh.order("N2")["subtotal"] == -30
 
 
-def test_events_with_the_same_ts_keep_their_arrival_order(landing, run_landing):
+# two files of the same run, written b first: same_ts_a.ndjson still arrives first
+example("same_ts_b", [odp_event("purchase", "Q2", day(5), subtotal=100)])
+example(
+    "same_ts_a",
+    [
+        odp_event("purchase", "Q1", day(5), subtotal=100),
+        odp_event("refund", "Q1", day(5), subtotal=10),
+        odp_event("cancel", "Q1", day(5)),
+        odp_event("refund", "Q2", day(5), subtotal=30),
+    ],
+)
+
+
+def test_events_with_the_same_ts_keep_their_arrival_order(wh):
     """§3: events are ordered by (`ts`, arrival sequence): files first seen in the same run in
     lexicographic order of their path, then the record's position in its file."""
-    same = day(5)
-    write_ndjson(
-        landing / "odp_events" / "b.ndjson",
-        [odp_event("purchase", "Q2", same, subtotal=100)],
-    )
-    write_ndjson(
-        landing / "odp_events" / "a.ndjson",
-        [
-            odp_event("purchase", "Q1", same, subtotal=100),
-            odp_event("refund", "Q1", same, subtotal=10),
-            odp_event("cancel", "Q1", same),
-            odp_event("refund", "Q2", same, subtotal=30),
-        ],
-    )
-    wh = run_landing(landing)
     assert subtotals(wh, "Q1") == [("purchase", 100, 100), ("refund", -10, 90), ("cancel", -90, 0)]
     assert subtotals(wh, "Q2") == [("refund", -30, -30), ("purchase", 100, 70)]
     assert [(e["file"], e["record_no"]) for e in wh.ledger("Q2")] == [
-        ("odp_events/a.ndjson", 4),
-        ("odp_events/b.ndjson", 1),
+        ("odp_events/same_ts_a.ndjson", 4),
+        ("odp_events/same_ts_b.ndjson", 1),
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from orders_pipeline.config import Settings
+from orders_pipeline.runner import run_pipeline
 from tests.conftest import RECENT_PARTITION_START, Warehouse, write_ndjson
 
 # The Order example of Ometria's Order API document (seeds/ometria_order_api.txt), verbatim.
@@ -183,6 +186,42 @@ def order(order_id: str, day: int, subtotal: float, **fields: Any) -> dict[str, 
     return record
 
 
+# Examples whose order ids and file names are their own: one run over all of them serves
+# every test that reads only its own orders, files and products (``wh``), instead of a run
+# per test. The tests with settings of their own keep their own runs; those that need runs
+# one after another share one sequence of runs (``runs``, below).
+FILES: dict[str, list[Any]] = {}  # name under ometria_orders/ -> its NDJSON records
+RAW_FILES: dict[str, bytes] = {}  # name under ometria_orders/ -> its bytes as sent
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    folder = tmp_path_factory.mktemp("ometria")
+    landing = folder / "landing"
+    for name, records in FILES.items():
+        write_ndjson(landing / "ometria_orders" / name, records)
+    for name, data in RAW_FILES.items():
+        (landing / "ometria_orders" / name).write_bytes(data)
+    settings = Settings(
+        landing_dir=landing,
+        warehouse=folder / "warehouse.duckdb",
+        partition_start=RECENT_PARTITION_START,
+    )
+    summary = run_pipeline(settings)
+    assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
+    return Warehouse(path=settings.warehouse, summary=summary)
+
+
+def orders_of_files(wh: Warehouse, *names: str) -> list[tuple[str, Decimal]]:
+    """(order_id, subtotal) of the orders with an event from one of the files ``names``."""
+    return wh.query(
+        """select order_id, subtotal from core.orders where order_id in (
+               select order_id from core.order_events where list_contains(?, file))
+           order by order_id""",
+        [[f"ometria_orders/{name}" for name in names]],
+    )
+
+
 @pytest.fixture
 def ometria(landing: Path, run_landing: Callable[..., Warehouse]) -> Callable[..., Warehouse]:
     """Write Ometria records as one NDJSON file under ometria_orders/ and run the pipeline
@@ -217,9 +256,11 @@ def items(wh: Warehouse, order_id: str, action: str | None = None) -> list[tuple
 # -- the seed's own examples --------------------------------------------------------------------
 
 
-def test_the_seed_order_loads_value_by_value(ometria):
-    wh = ometria([SEED_ORDER])
-    [snapshot] = wh.dicts("select * from staging.ometria_order_snapshots")
+FILES["seed.ndjson"] = [SEED_ORDER]
+
+
+def test_the_seed_order_loads_value_by_value(wh):
+    [snapshot] = wh.dicts("select * from staging.ometria_order_snapshots where order_id = '123553'")
     assert snapshot["order_id"] == "123553"
     assert (snapshot["subtotal"], snapshot["grand_total"]) == (Decimal("83.33"), Decimal("96.4"))
     assert (snapshot["discount"], snapshot["shipping"], snapshot["tax"]) == (
@@ -266,9 +307,13 @@ def test_the_seed_order_loads_value_by_value(ometria):
     }
 
 
-def test_the_seed_order_extended_takes_totals_local_and_base(ometria):
-    wh = ometria([SEED_ORDER_EXTENDED])
-    [snapshot] = wh.dicts("select * from staging.ometria_order_snapshots")
+FILES["seed_extended.ndjson"] = [SEED_ORDER_EXTENDED]
+
+
+def test_the_seed_order_extended_takes_totals_local_and_base(wh):
+    [snapshot] = wh.dicts(
+        "select * from staging.ometria_order_snapshots where order_id = '123553-X'"
+    )
     assert snapshot["is_extended"] and snapshot["currency"] is None
     assert (snapshot["local_currency"], snapshot["local_grand_total"]) == ("USD", 149)
     assert (snapshot["base_currency"], snapshot["base_grand_total"]) == ("USD", 149)
@@ -277,7 +322,10 @@ def test_the_seed_order_extended_takes_totals_local_and_base(ometria):
         10,
         20,
     )
-    [line_row] = wh.dicts("select * from staging.ometria_order_snapshot_items")
+    [line_row] = wh.dicts(
+        "select * from staging.ometria_order_snapshot_items where event_id in "
+        "(select event_id from staging.ometria_order_snapshots where order_id = '123553-X')"
+    )
     assert (line_row["local_currency"], line_row["local_subtotal"], line_row["local_total"]) == (
         "USD",
         129,
@@ -306,16 +354,24 @@ def test_base_totals_in_another_currency_are_not_used(ometria):
     assert (event["subtotal_base_sent"], event["total_base_sent"]) == (None, None)
 
 
-def test_every_documented_field_is_parsed(ometria):
+def _every_field() -> dict[str, Any]:
+    """The Order example with every documented field (its id other than the seed's)."""
     record = copy.deepcopy(SEED_ORDER)
+    record["id"] = "123553-F"
     record["customer"] = SEED_CUSTOMER
     record["lineitems"] = [
         {**SEED_LINE_ITEM, "variant_id": "V-1", "quantity_refunded": 1, "refunded": 50}
     ]
     record["billing_address"] = {**record["billing_address"], "street": ["1 Oxford St", "Flat 2"]}
     record["loyalty_tier"] = "gold"  # undocumented: kept in custom
-    wh = ometria([record])
-    [s] = wh.dicts("select * from staging.ometria_order_snapshots")
+    return record
+
+
+FILES["every_field.ndjson"] = [_every_field()]
+
+
+def test_every_documented_field_is_parsed(wh):
+    [s] = wh.dicts("select * from staging.ometria_order_snapshots where order_id = '123553-F'")
     assert {k: s[k] for k in ("web_id", "status", "ip_address", "channel", "store")} == {
         "web_id": "891743",
         "status": "complete",
@@ -339,7 +395,10 @@ def test_every_documented_field_is_parsed(ometria):
         "properties": {"custom_key": "custom value"},
         "loyalty_tier": "gold",
     }
-    [i] = wh.dicts("select * from staging.ometria_order_snapshot_items")
+    [i] = wh.dicts(
+        "select * from staging.ometria_order_snapshot_items where event_id in "
+        "(select event_id from staging.ometria_order_snapshots where order_id = '123553-F')"
+    )
     assert {k: i[k] for k in ("product_id", "sku", "variant_id", "is_on_sale")} == {
         "product_id": "SS14-059493",
         "sku": "SS14-059493-S5",
@@ -356,11 +415,11 @@ def test_every_documented_field_is_parsed(ometria):
     assert json.loads(i["variant_options"]) == SEED_LINE_ITEM["variant_options"]
     assert json.loads(i["properties"]) == {"custom_key": "custom value"}
 
-    o = wh.order("123553")
+    o = wh.order("123553-F")
     assert o["bill_address"] == "1 Oxford St, Flat 2, London, Greater London, W1K 4TG, GB"
     identifiers = wh.query(
         "select identifier_type, identifier_value from intermediate.int_order_identifiers "
-        "where order_id = '123553' order by 1"
+        "where order_id = '123553-F' order by 1"
     )
     assert identifiers == [("email", "john.smith@example.com"), ("ometria_customer_id", "546548")]
 
@@ -397,8 +456,50 @@ def refund_series() -> list[dict[str, Any]]:
     return [bought, one_pa_back, pb_back, invalid, revalidated]
 
 
-def test_a_refund_series_yields_the_documented_events_step_by_step(ometria):
-    series = refund_series()
+# An order whose refunded snapshot is sent again in a later file (the re-sent snapshot test).
+RESENT_FIRST = order("D1", 1, 100, lineitems=[line("PA", 2, 50)])
+RESENT_REFUNDED = order(
+    "D1", 2, 50, lineitems=[line("PA", 1, 50, quantity_refunded=1, refunded=50)]
+)
+# the same snapshot, keys in another order and other whitespace
+RESENT_AGAIN = json.dumps(
+    dict(reversed(list(RESENT_REFUNDED.items()))), indent=None, separators=(", ", ": ")
+)
+
+# The refund series and the re-sent snapshot each need runs one after another on one
+# warehouse: they share one such sequence (``runs``), the files landed before each run.
+SEQUENCE: list[dict[str, list[Any]]] = [
+    {f"step{n + 1}.ndjson": [snapshot]} for n, snapshot in enumerate(refund_series())
+]
+SEQUENCE[0]["resend_a.ndjson"] = [RESENT_FIRST, RESENT_REFUNDED]
+SEQUENCE[1]["resend_b.ndjson"] = [RESENT_AGAIN]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Warehouse]:
+    """One warehouse run once per SEQUENCE entry, after that entry's files land: a copy of
+    the warehouse after each run."""
+    folder = tmp_path_factory.mktemp("ometria_runs")
+    settings = Settings(
+        landing_dir=folder / "landing",
+        warehouse=folder / "warehouse.duckdb",
+        partition_start=RECENT_PARTITION_START,
+    )
+    after: list[Warehouse] = []
+    for n, files in enumerate(SEQUENCE, start=1):
+        for name, records in files.items():
+            write_ndjson(settings.landing_dir / "ometria_orders" / name, records)
+        summary = run_pipeline(settings)
+        assert summary.success, f"run {n} failed: {summary.failed_steps} {summary.errors}"
+        copy_path = folder / f"after_run_{n}.duckdb"
+        shutil.copy(settings.warehouse, copy_path)
+        # the copy is the whole warehouse: no write-ahead log is left beside it
+        assert not settings.warehouse.with_name("warehouse.duckdb.wal").exists()
+        after.append(Warehouse(path=copy_path, summary=summary))
+    return after
+
+
+def test_a_refund_series_yields_the_documented_events_step_by_step(runs):
     expected_steps = [
         ("purchase", 130, 130, 140),
         ("refund", -50, 80, 90),
@@ -407,8 +508,7 @@ def test_a_refund_series_yields_the_documented_events_step_by_step(ometria):
         ("purchase", 50, 50, 60),
     ]
     refund_states = ["none", "partial", "partial", "full", "partial"]
-    for n, snapshot in enumerate(series):
-        wh = ometria([snapshot], name=f"step{n + 1}.ndjson")
+    for n, wh in enumerate(runs):  # after snapshot n + 1 (step{n + 1}.ndjson)
         assert steps(wh, "R1") == expected_steps[: n + 1], f"after snapshot {n + 1}"
         assert wh.order("R1")["refund_state"] == refund_states[n], f"after snapshot {n + 1}"
     ledger = wh.ledger("R1")
@@ -430,8 +530,8 @@ def test_a_refund_series_yields_the_documented_events_step_by_step(ometria):
     ]
 
 
-def test_a_first_snapshot_with_refunds_is_a_gross_purchase_then_a_refund(ometria):
-    first = order(
+FILES["first_with_refunds.ndjson"] = [
+    order(
         "G1",
         2,
         70,
@@ -440,7 +540,10 @@ def test_a_first_snapshot_with_refunds_is_a_gross_purchase_then_a_refund(ometria
             line(None, 1, 20, sku="S-2"),
         ],
     )
-    wh = ometria([first])
+]
+
+
+def test_a_first_snapshot_with_refunds_is_a_gross_purchase_then_a_refund(wh):
     assert steps(wh, "G1") == [("purchase", 120, 120, 130), ("refund", -50, 70, 80)]
     events = wh.dicts(
         "select record_part, ts from intermediate.int_order_events where order_id = 'G1' "
@@ -456,23 +559,23 @@ def test_a_first_snapshot_with_refunds_is_a_gross_purchase_then_a_refund(ometria
     ]
 
 
-def test_cancel_and_return_by_status(ometria):
-    wh = ometria(
-        [
-            order("C1", 1, 100, lineitems=[line("PA", 2, 50)]),
-            order("C1", 2, 100, lineitems=[line("PA", 2, 50)], status="cancelled", is_valid=False),
-            order("C2", 1, 100, lineitems=[line("PA", 2, 50)]),
-            order("C2", 3, 100, lineitems=[line("PA", 2, 50)], status="Canceled", is_valid=False),
-            order("T1", 1, 100, lineitems=[line("PA", 2, 50)]),
-            order(
-                "T1",
-                4,
-                50,
-                status="returned",
-                lineitems=[line("PA", 1, 50, quantity_refunded=1, refunded=50)],
-            ),
-        ]
-    )
+FILES["cancel_and_return.ndjson"] = [
+    order("C1", 1, 100, lineitems=[line("PA", 2, 50)]),
+    order("C1", 2, 100, lineitems=[line("PA", 2, 50)], status="cancelled", is_valid=False),
+    order("C2", 1, 100, lineitems=[line("PA", 2, 50)]),
+    order("C2", 3, 100, lineitems=[line("PA", 2, 50)], status="Canceled", is_valid=False),
+    order("T1", 1, 100, lineitems=[line("PA", 2, 50)]),
+    order(
+        "T1",
+        4,
+        50,
+        status="returned",
+        lineitems=[line("PA", 1, 50, quantity_refunded=1, refunded=50)],
+    ),
+]
+
+
+def test_cancel_and_return_by_status(wh):
     assert steps(wh, "C1") == [("purchase", 100, 100, 110), ("cancel", -100, 0, 0)]
     assert steps(wh, "C2") == [("purchase", 100, 100, 110), ("cancel", -100, 0, 0)]
     assert steps(wh, "T1") == [("purchase", 100, 100, 110), ("return", -50, 50, 60)]
@@ -482,44 +585,46 @@ def test_cancel_and_return_by_status(ometria):
     assert items(wh, "T1", "return") == [("return", "PA", None, 1, 50)]
 
 
-def test_an_increase_is_a_purchase_of_the_difference(ometria):
-    wh = ometria(
-        [
-            order("I1", 1, 100, lineitems=[line("PA", 2, 50)]),
-            order("I1", 2, 180, lineitems=[line("PA", 3, 50), line("PC", 1, 30)]),
-            # same net, other fields changed: no event
-            order("I1", 3, 180, lineitems=[line("PA", 3, 50), line("PC", 1, 30)], store="x"),
-        ]
-    )
+FILES["increase.ndjson"] = [
+    order("I1", 1, 100, lineitems=[line("PA", 2, 50)]),
+    order("I1", 2, 180, lineitems=[line("PA", 3, 50), line("PC", 1, 30)]),
+    # same net, other fields changed: no event
+    order("I1", 3, 180, lineitems=[line("PA", 3, 50), line("PC", 1, 30)], store="x"),
+]
+
+
+def test_an_increase_is_a_purchase_of_the_difference(wh):
     assert steps(wh, "I1") == [("purchase", 100, 100, 110), ("purchase", 80, 180, 190)]
     assert items(wh, "I1")[1:] == [("purchase", "PA", None, 1, 50), ("purchase", "PC", None, 1, 30)]
 
 
-def test_base_amounts_are_differenced_like_local_ones(ometria):
-    def extended(day: int, local: float, base: float, **line_totals: Any) -> dict[str, Any]:
-        return {
-            "id": "B1",
-            "timestamp": ts(day),
-            "totals": {
-                "local": {"currency": "EUR", "subtotal": local, "grand_total": local + 5},
-                "base": {"currency": "USD", "subtotal": base, "grand_total": base + 6},
-            },
-            "customer": {"email": "b1@example.com"},
-            "lineitems": [{"product_id": "PA", "quantity": 1, **line_totals}],
-        }
+def _extended(day: int, local: float, base: float, **line_totals: Any) -> dict[str, Any]:
+    """An OrderExtended snapshot of B1: local EUR and base USD totals."""
+    return {
+        "id": "B1",
+        "timestamp": ts(day),
+        "totals": {
+            "local": {"currency": "EUR", "subtotal": local, "grand_total": local + 5},
+            "base": {"currency": "USD", "subtotal": base, "grand_total": base + 6},
+        },
+        "customer": {"email": "b1@example.com"},
+        "lineitems": [{"product_id": "PA", "quantity": 1, **line_totals}],
+    }
 
-    wh = ometria(
-        [
-            extended(1, 100, 110),
-            extended(
-                2,
-                60,
-                66,
-                quantity_refunded=1,
-                totals={"local": {"refunded": 40}, "base": {"refunded": 44}},
-            ),
-        ]
-    )
+
+FILES["base_amounts.ndjson"] = [
+    _extended(1, 100, 110),
+    _extended(
+        2,
+        60,
+        66,
+        quantity_refunded=1,
+        totals={"local": {"refunded": 40}, "base": {"refunded": 44}},
+    ),
+]
+
+
+def test_base_amounts_are_differenced_like_local_ones(wh):
     events = wh.query(
         "select action, currency, subtotal, total, subtotal_base_sent, total_base_sent "
         "from intermediate.int_order_events where order_id = 'B1' order by arrival_seq, record_part"
@@ -533,15 +638,15 @@ def test_base_amounts_are_differenced_like_local_ones(ometria):
 # -- customers (§1.4, §5) -----------------------------------------------------------------------
 
 
-def test_customers_by_id_and_by_email_and_anonymous_by_name(ometria):
-    wh = ometria(
-        [
-            order("K1", 1, 10, customer={"id": "C-9"}),
-            order("K2", 2, 10, customer={"id": "C-9", "email": "Kim@Example.com"}),
-            order("K3", 3, 10, customer={"email": " kim@example.com "}),
-            order("N1", 4, 10, customer={"firstname": "Ann", "lastname": "Onymous"}),
-        ]
-    )
+FILES["customers.ndjson"] = [
+    order("K1", 1, 10, customer={"id": "C-9"}),
+    order("K2", 2, 10, customer={"id": "C-9", "email": "Kim@Example.com"}),
+    order("K3", 3, 10, customer={"email": " kim@example.com "}),
+    order("N1", 4, 10, customer={"firstname": "Ann", "lastname": "Onymous"}),
+]
+
+
+def test_customers_by_id_and_by_email_and_anonymous_by_name(wh):
     customers = {o: wh.order(o)["customer_id"] for o in ("K1", "K2", "K3", "N1")}
     assert customers["K1"] is not None
     assert customers["K1"] == customers["K2"] == customers["K3"]
@@ -552,7 +657,7 @@ def test_customers_by_id_and_by_email_and_anonymous_by_name(ometria):
         "Onymous",
         "Ann Onymous",
     )
-    [customer] = wh.dicts("select * from core.customers")
+    [customer] = wh.dicts("select * from core.customers where customer_id = ?", [customers["K1"]])
     assert customer["emails"] == ["kim@example.com"]
     assert json.loads(customer["other_identifiers"]) == {"ometria_customer_id": ["C-9"]}
 
@@ -605,15 +710,17 @@ BAD_RECORDS: list[tuple[Any, list[str]]] = [
 ]
 
 
-def test_malformed_records_are_quarantined_with_their_reason_while_good_ones_load(ometria):
-    records: list[Any] = [order("OK1", 1, 10)]
-    for record, _ in BAD_RECORDS:
-        records.append(record if isinstance(record, str) else json.dumps(record))
-    records.append(order("OK2", 1, 20))
-    wh = ometria(records)
+FILES["malformed.ndjson"] = [
+    order("OK1", 1, 10),
+    *(record if isinstance(record, str) else json.dumps(record) for record, _ in BAD_RECORDS),
+    order("OK2", 1, 20),
+]
+
+
+def test_malformed_records_are_quarantined_with_their_reason_while_good_ones_load(wh):
     [load] = wh.dicts(
         "select records, accepted, quarantined, duplicates from audit.loads "
-        "where source = 'ometria_orders'"
+        "where file = 'ometria_orders/malformed.ndjson'"
     )
     assert load == {
         "records": len(BAD_RECORDS) + 2,
@@ -621,7 +728,10 @@ def test_malformed_records_are_quarantined_with_their_reason_while_good_ones_loa
         "quarantined": len(BAD_RECORDS),
         "duplicates": 0,
     }
-    rows = wh.dicts("select record_no, reasons, raw from audit.quarantine order by record_no")
+    rows = wh.dicts(
+        "select record_no, reasons, raw from audit.quarantine "
+        "where file = 'ometria_orders/malformed.ndjson' order by record_no"
+    )
     found = {
         r["record_no"]: sorted({reason.split(":")[0] for reason in r["reasons"]}) for r in rows
     }
@@ -629,43 +739,40 @@ def test_malformed_records_are_quarantined_with_their_reason_while_good_ones_loa
     for row in rows:
         assert all(": " in reason and " " in reason.split(": ", 1)[1] for reason in row["reasons"])
     assert rows[0]["raw"] == "{not json"
-    assert sorted(r[0] for r in wh.query("select order_id from core.orders")) == ["OK1", "OK2"]
+    assert [o for o, _ in orders_of_files(wh, "malformed.ndjson")] == ["OK1", "OK2"]
 
 
-def test_an_identical_snapshot_sent_again_is_a_duplicate_and_changes_nothing(ometria):
-    first = order("D1", 1, 100, lineitems=[line("PA", 2, 50)])
-    refunded = order("D1", 2, 50, lineitems=[line("PA", 1, 50, quantity_refunded=1, refunded=50)])
-    wh = ometria([first, refunded], name="a.ndjson")
-    before = steps(wh, "D1")
-    # the same snapshot, keys in another order and other whitespace
-    resent = json.dumps(
-        dict(reversed(list(refunded.items()))), indent=None, separators=(", ", ": ")
+def test_an_identical_snapshot_sent_again_is_a_duplicate_and_changes_nothing(runs):
+    # RESENT_FIRST and RESENT_REFUNDED in the first run, RESENT_AGAIN in the second
+    before = steps(runs[0], "D1")
+    wh = runs[1]
+    [load] = wh.dicts(
+        "select accepted, duplicates from audit.loads where file = 'ometria_orders/resend_b.ndjson'"
     )
-    wh = ometria([resent], name="b.ndjson")
-    [load] = wh.dicts("select accepted, duplicates from audit.loads where file like '%b.ndjson'")
     assert load == {"accepted": 0, "duplicates": 1}
     assert steps(wh, "D1") == before == [("purchase", 100, 100, 110), ("refund", -50, 50, 60)]
 
 
-def test_a_json_array_file_and_a_bom_crlf_ndjson_file_land(ometria, landing):
-    folder = landing / "ometria_orders"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "array.json").write_text(json.dumps([order("J1", 1, 10), order("J2", 1, 20)]))
-    (folder / "one.json").write_text(json.dumps(order("J3", 1, 30)))
-    (folder / "crlf.jsonl").write_bytes(
-        b"\xef\xbb\xbf" + json.dumps(order("J4", 1, 40)).encode() + b"\r\n\r\n"
-    )
-    wh = ometria([order("J5", 1, 50)])
-    assert wh.query("select order_id, subtotal from core.orders order by 1") == [
+RAW_FILES["array.json"] = json.dumps([order("J1", 1, 10), order("J2", 1, 20)]).encode()
+RAW_FILES["one.json"] = json.dumps(order("J3", 1, 30)).encode()
+RAW_FILES["crlf.jsonl"] = b"\xef\xbb\xbf" + json.dumps(order("J4", 1, 40)).encode() + b"\r\n\r\n"
+FILES["j5.ndjson"] = [order("J5", 1, 50)]
+
+
+def test_a_json_array_file_and_a_bom_crlf_ndjson_file_land(wh):
+    assert orders_of_files(wh, "array.json", "one.json", "crlf.jsonl", "j5.ndjson") == [
         (f"J{n}", n * 10) for n in range(1, 6)
     ]
 
 
-def test_sql_looking_values_are_stored_verbatim(ometria):
-    payload = "'); DROP TABLE core.orders; --"
-    wh = ometria(
-        [order("X1" + payload, 1, 10, coupon_code=payload, lineitems=[line(payload, 1, 10)])]
-    )
+PAYLOAD = "'); DROP TABLE core.orders; --"
+FILES["sql_looking.ndjson"] = [
+    order("X1" + PAYLOAD, 1, 10, coupon_code=PAYLOAD, lineitems=[line(PAYLOAD, 1, 10)])
+]
+
+
+def test_sql_looking_values_are_stored_verbatim(wh):
+    payload = PAYLOAD
     o = wh.order("X1" + payload)
     assert o["coupon_code"] == payload
     assert items(wh, "X1" + payload) == [("purchase", payload, None, 1, 10)]
@@ -674,27 +781,32 @@ def test_sql_looking_values_are_stored_verbatim(ometria):
 # -- products Ometria creates -------------------------------------------------------------------
 
 
-def test_an_unknown_product_id_creates_a_product_an_unknown_sku_does_not(ometria):
-    wh = ometria(
-        [
-            order(
-                "P1",
-                1,
-                30,
-                lineitems=[
-                    line("NEW-1", 1, 10, sku="NEW-1-S", name="Blue mug", properties={"k": "v"}),
-                    line(None, 1, 20, sku="ONLY-SKU"),
-                ],
-            ),
-            order("P2", 2, 10, lineitems=[line("NEW-1", 1, 10, sku="OTHER", name="Renamed")]),
-        ]
+FILES["new_products.ndjson"] = [
+    order(
+        "P1",
+        1,
+        30,
+        lineitems=[
+            line("NEW-1", 1, 10, sku="NEW-1-S", name="Blue mug", properties={"k": "v"}),
+            line(None, 1, 20, sku="ONLY-SKU"),
+        ],
+    ),
+    order("P2", 2, 10, lineitems=[line("NEW-1", 1, 10, sku="OTHER", name="Renamed")]),
+]
+
+
+def test_an_unknown_product_id_creates_a_product_an_unknown_sku_does_not(wh):
+    products = wh.dicts(
+        "select * from intermediate.int_ometria_products "
+        "where product_id = 'NEW-1' or sku in ('NEW-1-S', 'ONLY-SKU', 'OTHER')"
     )
-    products = wh.dicts("select * from intermediate.int_ometria_products")
     assert len(products) == 1
     [p] = products
     assert (p["product_id"], p["sku"], p["name"]) == ("NEW-1", "NEW-1-S", "Blue mug")
     assert json.loads(p["attributes"]) == {"variant_options": None, "properties": {"k": "v"}}
-    first = wh.value("select min(arrival_seq) from staging.ometria_order_snapshots")
+    first = wh.value(
+        "select min(arrival_seq) from staging.ometria_order_snapshots where order_id = 'P1'"
+    )
     assert p["first_arrival_seq"] == first
 
 
@@ -745,12 +857,9 @@ def test_the_sample_is_deterministic_and_loads_as_documented(tmp_path, run_landi
     )
 
 
-def test_hostile_records_are_quarantined_and_the_rest_of_the_file_loads(landing, run_landing):
-    """What the hostile corpus checks for ODP events, for Ometria (test_corpus.py reads only
-    the ODP folder): bytes that are not UTF-8, repeated keys, numbers that cannot be stored
-    exactly, nesting too deep to canonicalise."""
+def _hostile_lines() -> list[bytes]:
     good = json.dumps(order("H0", 1, 10)).encode()
-    lines = [
+    return [
         good,
         json.dumps(order("H1", 1, 10)).encode().replace(b"H1", b"H\xff1"),
         json.dumps(order("H2", 1, 10)).replace('"id": "H2"', '"id": "H2", "id": "H2b"').encode(),
@@ -761,11 +870,19 @@ def test_hostile_records_are_quarantined_and_the_rest_of_the_file_loads(landing,
         json.dumps(order("H5", 1, 10, properties=json.loads("[" * 80 + "]" * 80))).encode(),
         json.dumps(order("H6", 1, 20)).encode(),
     ]
-    folder = landing / "ometria_orders"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "hostile.ndjson").write_bytes(b"\n".join(lines) + b"\n")
-    wh = run_landing(landing)
-    rows = wh.query("select record_no, reasons from audit.quarantine order by record_no")
+
+
+RAW_FILES["hostile.ndjson"] = b"\n".join(_hostile_lines()) + b"\n"
+
+
+def test_hostile_records_are_quarantined_and_the_rest_of_the_file_loads(wh):
+    """What the hostile corpus checks for ODP events, for Ometria (test_corpus.py reads only
+    the ODP folder): bytes that are not UTF-8, repeated keys, numbers that cannot be stored
+    exactly, nesting too deep to canonicalise."""
+    rows = wh.query(
+        "select record_no, reasons from audit.quarantine "
+        "where file = 'ometria_orders/hostile.ndjson' order by record_no"
+    )
     codes = {n: sorted({r.split(":")[0] for r in reasons}) for n, reasons in rows}
     assert codes == {
         2: ["invalid_utf8"],
@@ -774,15 +891,16 @@ def test_hostile_records_are_quarantined_and_the_rest_of_the_file_loads(landing,
         5: ["invalid_amount"],
         6: ["too_deep"],
     }
-    assert wh.query("select order_id from core.orders order by 1") == [("H0",), ("H6",)]
+    assert [o for o, _ in orders_of_files(wh, "hostile.ndjson")] == ["H0", "H6"]
 
 
-def test_amount_falls_back_to_grand_total_and_a_first_snapshot_may_already_be_void(ometria):
-    no_subtotal = {k: v for k, v in order("F1", 1, 40).items() if k != "subtotal"}
-    void_from_start = order(
-        "F2", 2, 60, lineitems=[line("PA", 2, 30)], status="canceled", is_valid=False
-    )
-    wh = ometria([no_subtotal, void_from_start])
+FILES["fallback_and_void.ndjson"] = [
+    {k: v for k, v in order("F1", 1, 40).items() if k != "subtotal"},
+    order("F2", 2, 60, lineitems=[line("PA", 2, 30)], status="canceled", is_valid=False),
+]
+
+
+def test_amount_falls_back_to_grand_total_and_a_first_snapshot_may_already_be_void(wh):
     # §1.4: amount = subtotal, else grand_total (40 + 10 shipping)
     assert steps(wh, "F1") == [("purchase", 50, 50, 50)]
     # net 0 from the start: the gross purchase, then its cancellation in the same instant
