@@ -510,29 +510,39 @@ def column(schema: str, table: str, name: str) -> Column | None:
 
 def apply_comments(con: duckdb.DuckDBPyConnection, database: str | None = None) -> int:
     """``COMMENT ON`` every declared table (or view) and column that exists in ``database``
-    (None: the open warehouse); the statements written."""
-    rows = con.execute(
-        """select t.table_schema, t.table_name, t.table_type, list(c.column_name)
-           from information_schema.tables as t
-           join information_schema.columns as c using (table_catalog, table_schema, table_name)
-           where t.table_catalog = coalesce(?, current_database())
-           group by all""",
-        [database],
+    (None: the open warehouse) and does not already carry its description; the statements
+    written. A table rebuilt since the last run has lost its comments and gets them again;
+    the others keep theirs (a statement per column of every table cost a third of a second
+    in every run)."""
+    tables = con.execute(
+        """select schema_name, table_name, 'table', comment from duckdb_tables()
+           where database_name = coalesce(?, current_database())
+           union all
+           select schema_name, view_name, 'view', comment from duckdb_views()
+           where database_name = coalesce(?, current_database()) and not internal""",
+        [database, database],
     ).fetchall()
+    columns: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    for schema, name, column_name, comment in con.execute(
+        """select schema_name, table_name, column_name, comment from duckdb_columns()
+           where database_name = coalesce(?, current_database())""",
+        [database],
+    ).fetchall():
+        columns.setdefault((schema, name), []).append((column_name, comment))
     prefix = f"{database}." if database else ""
     written = 0
-    for schema, name, kind, present in rows:
+    for schema, name, noun, comment in tables:
         declared = TABLES.get(f"{schema}.{name}")
         if declared is None:
             continue
-        noun = "view" if kind == "VIEW" else "table"
         target = f"{prefix}{schema}.{name}"
         # descriptions are constants of this module, never input data
-        con.execute(f"comment on {noun} {target} is {_literal(declared.description)}")
-        written += 1
-        for column_name in present:
+        if comment != declared.description:
+            con.execute(f"comment on {noun} {target} is {_literal(declared.description)}")
+            written += 1
+        for column_name, column_comment in columns.get((schema, name), []):
             entry = declared.columns.get(column_name)
-            if entry is not None:
+            if entry is not None and column_comment != entry.description:
                 con.execute(
                     f'comment on column {target}."{column_name}" is {_literal(entry.description)}'
                 )
