@@ -145,10 +145,26 @@ def has_lone_surrogate(value: Any) -> bool:
     return isinstance(value, list) and any(has_lone_surrogate(v) for v in value)
 
 
+def _in_utf16_or_utf32(data: bytes) -> bool:
+    """A UTF-16/UTF-32 byte order mark, or the zero bytes ASCII has in those encodings in
+    the first four bytes (RFC 4627 §3): how landing tells a file is not UTF-8."""
+    head = data[:4]
+    marks = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xfe\xff", b"\xff\xfe")
+    if head.startswith(marks):
+        return True
+    if len(head) == 4 and (
+        (head[:3] == b"\x00\x00\x00" and head[3]) or (head[0] and head[1:] == b"\x00\x00\x00")
+    ):
+        return True
+    return len(head) >= 2 and ((head[0] == 0 and head[1] != 0) or (head[0] != 0 and head[1] == 0))
+
+
 def expected_records(name: str, data: bytes) -> int:
     """Records of a file as docs/semantics.md §2 counts them: non-blank lines of NDJSON; elements
     of a JSON array (every element is JSON here; but an escaped lone surrogate is not JSON to
     DuckDB, and a .json file that is not JSON is one record)."""
+    if _in_utf16_or_utf32(data):
+        return 1  # a file in another encoding is one record that says so, never read as UTF-8
     if name.endswith(".json"):
         elements = json.loads(data)
         return 1 if has_lone_surrogate(elements) else len(elements)
