@@ -145,13 +145,15 @@ create or replace table core.customer_identifiers as
 select * from identity_resolved
 """
 
-_ORDER_CUSTOMERS = """
-create or replace table core.order_customers as
+# The customer of each order of a resolved identifier (a full build's every order).
+_RESOLVED_ORDER_CUSTOMERS = """
 select distinct o.order_id, r.customer_id
 from identity_order_nodes as o
 join identity_nodes as n using (node_id)
 join identity_resolved as r using (identifier_type, identifier_value)
 """
+
+_ORDER_CUSTOMERS = "create or replace table core.order_customers as" + _RESOLVED_ORDER_CUSTOMERS
 
 # Incremental: the customers whose identifiers changed (merged, split, new or gone), by
 # comparing the old customers' rows with the re-resolved ones; a customer resolved again to
@@ -182,11 +184,7 @@ _REPLACE_TOUCHED = (
     """delete from core.order_customers
        where customer_id in (select customer_id from identity_old_customers)
           or order_id in (select order_id from identity_order_nodes)""",
-    """insert into core.order_customers
-       select distinct o.order_id, r.customer_id
-       from identity_order_nodes as o
-       join identity_nodes as n using (node_id)
-       join identity_resolved as r using (identifier_type, identifier_value)""",
+    "insert into core.order_customers" + _RESOLVED_ORDER_CUSTOMERS,
 )
 
 _TEMP_TABLES = (
