@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from orders_pipeline.validation.csv_rows import decimal_text_fits, decimal_text_message
+from orders_pipeline.validation.parsed import sql_literal
 
 # What a CSV cell may be declared as: text (trimmed), text lower-cased, a number or an amount
 # kept as text (``<name>_text``) until accepted; an amount brings its ``invalid_amount`` rule.
@@ -35,10 +36,6 @@ CSV_KINDS = ("text", "lower", "number", "money")
 # A rule of a source: (reason code, sentence, expression true for good rows); ``row_check``
 # (validation/rules.py) makes it a pandera check.
 Rule = tuple[str, str, Callable[[], pl.Expr]]
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +53,7 @@ class LandedRecordFields:
 
     def extraction(self) -> str:
         """The select-list item that parses ``doc`` once into the declared shape."""
-        return f"json_transform(doc, {_literal(self.structure)}) as {self.name}"
+        return f"json_transform(doc, {sql_literal(self.structure)}) as {self.name}"
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ class CsvRecordFields(LandedRecordFields):
 
     def cell(self, header: str) -> str:
         """The cell of a column (declared or not): NULL when absent or empty, spaces trimmed."""
-        return f"nullif(trim({self.name}[{_literal(header)}]), '')"
+        return f"nullif(trim({self.name}[{sql_literal(header)}]), '')"
 
     def cells(self) -> str:
         """The select-list items of the declared columns, in declaration order."""

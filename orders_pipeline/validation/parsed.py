@@ -46,7 +46,8 @@ def _path_list(paths: tuple[str, ...]) -> str:
     return "[" + ", ".join(f"'{path}'" for path in paths) + "]"
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (for names and paths declared in code)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -98,7 +99,7 @@ class JsonRecordFields:
     def extraction(self) -> str:
         """The select-list items that parse ``doc`` once: the struct, the kinds of the
         objects on the way to the leaves and the keys of the keyed objects."""
-        items = [f"json_transform({self.doc}, {_literal(self.structure())}) as {self.name}"]
+        items = [f"json_transform({self.doc}, {sql_literal(self.structure())}) as {self.name}"]
         if self._containers:
             items.append(
                 f"json_type({self.doc}, {_path_list(self._containers)}) as {self.name}_objects"
@@ -115,7 +116,7 @@ class JsonRecordFields:
             return f"json_extract({self.doc}, '{path}')"
         if path not in self.leaves:
             raise KeyError(f"{path!r} is not a declared field")
-        return self.name + "".join(f"[{_literal(key)}]" for key in path_segments(path))
+        return self.name + "".join(f"[{sql_literal(key)}]" for key in path_segments(path))
 
     def json_type(self, path: str) -> str:
         """``json_type(doc, path)``: SQL NULL when the path is absent (or a null leaf)."""
