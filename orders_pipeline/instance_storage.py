@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 from typing import Any
 
 import dagster as dg
@@ -99,18 +100,12 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         """Store a batch in order: each stretch of asset events (planned, made, observed)
         in one transaction on the run's shard and one on the index, anything else one by
         one as :meth:`store_event` does."""
-        stretch: list[EventLogEntry] = []
-        for event in events:
-            if _is_asset_event(event) and (not stretch or stretch[0].run_id == event.run_id):
-                stretch.append(event)
-                continue
-            self._store_asset_events(stretch)
-            stretch = []
-            if _is_asset_event(event):
-                stretch.append(event)
+        for asset_run, stretch in groupby(events, key=_asset_run):
+            if asset_run is None:
+                for event in stretch:
+                    self.store_event(event)
             else:
-                self.store_event(event)
-        self._store_asset_events(stretch)
+                self._store_asset_events(list(stretch))
 
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         """What :meth:`SqliteEventLogStorage.store_event` does for an asset event, for a run
@@ -121,8 +116,6 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         hold what the last event that sets them wrote; writing only the last event of each
         asset and kind, in order, leaves the row as writing every event would (Dagster's
         PostgreSQL storage writes only a batch's last event)."""
-        if not events:
-            return
         rows = [self._event_to_row(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
@@ -169,8 +162,11 @@ def _keep_the_log_small(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _is_asset_event(event: EventLogEntry) -> bool:
-    return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
+def _asset_run(event: EventLogEntry) -> str | None:
+    """The run of an asset event (planned, made, observed, failed); None for any other."""
+    if event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS:
+        return event.run_id
+    return None
 
 
 def _last_of_each_asset_and_kind(
