@@ -348,43 +348,45 @@ def references_position(
     )
 
 
-def _latest_partition_build(con: duckdb.DuckDBPyConnection) -> int:
+def latest_partition_build(con: duckdb.DuckDBPyConnection) -> int:
+    """The last partition build committed (what a build records it has seen)."""
     return con.execute("select coalesce(max(build_no), 0) from state.partition_builds").fetchall()[
         0
     ][0]
 
 
 @dataclass(frozen=True)
-class _Build:
-    """A model's last committed build, as ``state.model_builds`` records it."""
+class Build:
+    """A table's last committed build, as ``state.model_builds`` records it."""
 
     fingerprint: str
     built_through: int
     partition_build_no: int
 
 
-def _last_build(con: duckdb.DuckDBPyConnection, model: SqlModel) -> _Build | None:
+def last_build(con: duckdb.DuckDBPyConnection, table: str) -> Build | None:
+    """The last committed build of ``table`` (schema.name), None when it has none."""
     rows = con.execute(
         "select fingerprint, built_through, partition_build_no from state.model_builds "
         "where model = ?",
-        [model.qualified_name],
+        [table],
     ).fetchall()
-    return _Build(*rows[0]) if rows else None
+    return Build(*rows[0]) if rows else None
 
 
-def _record_build(
+def record_build(
     con: duckdb.DuckDBPyConnection,
-    model: SqlModel,
+    table: str,
     fingerprint: str,
     through: int,
     partition_build_no: int,
 ) -> None:
-    """What the build consumed, written by the transaction that wrote its rows: a build that
-    does not commit consumed nothing."""
-    con.execute("delete from state.model_builds where model = ?", [model.qualified_name])
+    """What the build of ``table`` consumed, written by the transaction that wrote its rows:
+    a build that does not commit consumed nothing."""
+    con.execute("delete from state.model_builds where model = ?", [table])
     con.execute(
         "insert into state.model_builds values (?, ?, ?, ?)",
-        [model.qualified_name, fingerprint, through, partition_build_no],
+        [table, fingerprint, through, partition_build_no],
     )
 
 
@@ -403,8 +405,12 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
         inserted = None if model.is_view else _affected(created)
         record_version(con, model.qualified_name, version)
         if not model.is_view:
-            _record_build(
-                con, model, _build_fingerprint(con, model), through, _latest_partition_build(con)
+            record_build(
+                con,
+                model.qualified_name,
+                _build_fingerprint(con, model),
+                through,
+                latest_partition_build(con),
             )
     # counting a view's rows would run its query (a join over the whole ledger)
     rows = None if model.is_view else count_rows(con, model.qualified_name)
@@ -495,8 +501,8 @@ def run_model_partitions(
             fingerprint = _build_fingerprint(con, model, salt)
             through = input_position(con, model)
             version = model_version(con, model, salt)
-            partition_build_no = _latest_partition_build(con)
-            built = _last_build(con, model)
+            partition_build_no = latest_partition_build(con)
+            built = last_build(con, model.qualified_name)
             if (
                 full_refresh
                 or built is None
@@ -537,7 +543,7 @@ def run_model_partitions(
                     )
                 )
             _record_partition_build(con, model, first, last)
-            _record_build(con, model, fingerprint, through, partition_build_no)
+            record_build(con, model.qualified_name, fingerprint, through, partition_build_no)
             record_version(con, model.qualified_name, version)
     finally:
         _reset_build_variables(con)
@@ -605,8 +611,8 @@ def run_incremental_model(
             con.execute(f"create schema if not exists {model.schema}")
             through = input_position(con, model)
             version = model_version(con, model)
-            partition_build_no = _latest_partition_build(con)
-            built = _last_build(con, model)
+            partition_build_no = latest_partition_build(con)
+            built = last_build(con, model.qualified_name)
             exists = table_exists(con, model.schema, model.name)
             fingerprint = _build_fingerprint(con, model)
             incremental = (
@@ -641,7 +647,7 @@ def run_incremental_model(
                 inserted = _affected(
                     con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
                 )
-            _record_build(con, model, fingerprint, through, partition_build_no)
+            record_build(con, model.qualified_name, fingerprint, through, partition_build_no)
             record_version(con, model.qualified_name, version)
     finally:
         _reset_build_variables(con)
@@ -800,13 +806,17 @@ def build_model(
     if skip_up_to_date and not full_refresh:
         with transaction(con):
             if is_up_to_date(con, model, salt):
-                built = _last_build(con, model)
+                built = last_build(con, model.qualified_name)
                 if built is not None:
                     # its partition builds seen stay: none since of what it reads changed it
                     through = input_position(con, model)
                     if through != built.built_through:
-                        _record_build(
-                            con, model, built.fingerprint, through, built.partition_build_no
+                        record_build(
+                            con,
+                            model.qualified_name,
+                            built.fingerprint,
+                            through,
+                            built.partition_build_no,
                         )
                 rows = None if model.is_view else count_rows(con, model.qualified_name)
                 return ModelRun(

@@ -22,7 +22,10 @@ from orders_pipeline.automation import skips_up_to_date
 from orders_pipeline.checks import SqlCheck
 from orders_pipeline.models import (
     catalog_fingerprint,
+    last_build,
+    latest_partition_build,
     readers_of,
+    record_build,
     record_version,
     references_position,
     table_versions,
@@ -142,12 +145,10 @@ def _resolve(
     if skip_up_to_date and identity_up_to_date(con, versions):
         # as models.build_model: only the position moves on (nothing it reads changed)
         with transaction(con):
-            built, through = _last_build(con), _input_position(con)
-            if built is not None and built[1] != through:
-                con.execute(
-                    "update state.model_builds set built_through = ? where list_contains(?, model)",
-                    [through, list(IDENTITY_TABLES)],
-                )
+            built, through = last_build(con, IDENTITY_TABLES[0]), _input_position(con)
+            if built is not None and built.built_through != through:
+                for table in IDENTITY_TABLES:
+                    record_build(con, table, built.fingerprint, through, built.partition_build_no)
         seconds = time.perf_counter() - started
         identifiers = table_metadata(con, "core.customer_identifiers", seconds)
         identifiers["build"] = dg.MetadataValue.text("up to date: not rebuilt")
@@ -164,18 +165,18 @@ def _resolve(
     with transaction(con):
         through = _input_position(con)
         fingerprint = identity_fingerprint(con)
-        built = _last_build(con)
+        built = last_build(con, IDENTITY_TABLES[0])
         incremental = (
             not full_refresh
             and built is not None
-            and built[0] == fingerprint
+            and built.fingerprint == fingerprint
             and all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
         )
         if incremental:
             assert built is not None
             # logged at this resolution's position, which the readers' next build reaches
-            log_at = through if through > built[1] else None
-            resolved, regrouped = identity.resolve_touched(con, built[1], log_at)
+            log_at = through if through > built.built_through else None
+            resolved, regrouped = identity.resolve_touched(con, built.built_through, log_at)
             if regrouped and log_at is None:
                 # no position to log them at (a readers' build at this position would not
                 # see them): the readers rebuild from every record
@@ -191,7 +192,9 @@ def _resolve(
                     where list_contains(?, model))""",
             [readers],
         )
-        _record_build(con, fingerprint, through)
+        seen = latest_partition_build(con)
+        for table in IDENTITY_TABLES:
+            record_build(con, table, fingerprint, through, seen)
         for table in IDENTITY_TABLES:
             record_version(con, table, version)
     report = identity.identity_report(con, resolved)
@@ -225,27 +228,6 @@ def _input_position(con: duckdb.DuckDBPyConnection) -> int:
     """How far through the arrivals the identity tables' inputs are complete."""
     refs = [tuple(table.split(".")) for table in IDENTITY_INPUTS]
     return references_position(con, refs, IDENTITY_TABLES[0])  # type: ignore[arg-type]
-
-
-def _last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, int] | None:
-    """The fingerprint and position the last resolution recorded."""
-    rows = con.execute(
-        "select fingerprint, built_through from state.model_builds where model = ?",
-        [IDENTITY_TABLES[0]],
-    ).fetchall()
-    return (rows[0][0], int(rows[0][1])) if rows else None
-
-
-def _record_build(con: duckdb.DuckDBPyConnection, fingerprint: str, through: int) -> None:
-    """Record both identity tables' position as a model build does (``models.input_position``
-    of the models reading them: they are complete up to it)."""
-    con.execute("delete from state.model_builds where list_contains(?, model)", [IDENTITY_TABLES])
-    for table in IDENTITY_TABLES:
-        con.execute(
-            """insert into state.model_builds
-               select ?, ?, ?, coalesce(max(build_no), 0) from state.partition_builds""",
-            [table, fingerprint, through],
-        )
 
 
 def _forget_builds(con: duckdb.DuckDBPyConnection, models: list[str]) -> None:
