@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from orders_pipeline.key_changes import log_keys, log_whole
 from orders_pipeline.warehouse import transaction
 
 _NODES = """
@@ -187,6 +188,21 @@ _REPLACE_TOUCHED = (
     "insert into core.order_customers" + _RESOLVED_ORDER_CUSTOMERS,
 )
 
+# The keys whose rows ``_REPLACE_TOUCHED`` deletes or inserts, for publishing
+# (key_changes.py): read before the delete.
+_REPLACED_IDENTIFIERS = """
+select identifier_type, identifier_value from core.customer_identifiers
+where customer_id in (select customer_id from identity_old_customers)
+union
+select identifier_type, identifier_value from identity_resolved
+"""
+_REPLACED_ORDERS = """
+select order_id from core.order_customers
+where customer_id in (select customer_id from identity_old_customers)
+union
+select order_id from identity_order_nodes
+"""
+
 _TEMP_TABLES = (
     "identity_touched",
     "identity_nodes",
@@ -226,6 +242,8 @@ def resolve_all(con: duckdb.DuckDBPyConnection) -> int:
         resolved = _components(con)
         con.execute(_CUSTOMER_IDENTIFIERS)
         con.execute(_ORDER_CUSTOMERS)
+        log_whole(con, "core.customer_identifiers")
+        log_whole(con, "core.order_customers")
     finally:
         _drop_temp_tables(con)
     return resolved
@@ -245,6 +263,13 @@ def resolve_touched(
         con.execute(_TOUCHED_NODES)
         resolved = _components(con)
         con.execute(_REGROUPED)
+        log_keys(
+            con,
+            "core.customer_identifiers",
+            ("identifier_type", "identifier_value"),
+            _REPLACED_IDENTIFIERS,
+        )
+        log_keys(con, "core.order_customers", ("order_id",), _REPLACED_ORDERS)
         for statement in _REPLACE_TOUCHED:
             con.execute(statement)
         if log_at is not None:

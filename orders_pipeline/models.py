@@ -36,6 +36,7 @@ import sqlglot
 from sqlglot import expressions as exp
 
 from orders_pipeline.dictionary import TABLES
+from orders_pipeline.key_changes import log_keys, log_whole
 from orders_pipeline.warehouse import (
     ARRIVAL_STRIDE,
     SETTING_VARIABLES,
@@ -628,6 +629,15 @@ def run_incremental_model(
                 _set_rederived_days(con, built.partition_build_no if incremental else None)
                 _collect_changed_keys(con, model, incremental)
             deleted = 0
+            if model.unique_key is not None:
+                # what publishing replaces in the analyst copy (key_changes.py); the SQL
+                # inserts only the changed keys' rows
+                if incremental:
+                    log_keys(
+                        con, model.qualified_name, model.unique_key, "select * from changed_keys"
+                    )
+                else:
+                    log_whole(con, model.qualified_name)
             if incremental:
                 if model.unique_key is not None:
                     matches = " and ".join(

@@ -61,10 +61,11 @@ from typing import Literal
 
 import duckdb
 
+from orders_pipeline import key_changes
 from orders_pipeline.dictionary import apply_comments
 from orders_pipeline.models import SqlModel, table_references
 from orders_pipeline.privacy import hashed_expression, install_pii_hash, key_fingerprint
-from orders_pipeline.warehouse import table_exists
+from orders_pipeline.warehouse import table_exists, transaction
 
 LOGGER = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class PublishReport:
     unchanged: int = 0  # partitioned tables left as they were
     views: int = 0  # views published as views
     full_reason: str | None = None  # why this was a fresh, full publication (None: it was not)
+    # of ``by_key``: the tables whose changed keys were found by comparing every row (the
+    # key change log could not say which: key_changes.py), not read from the log
+    compared: int = 0
 
     @property
     def summary(self) -> str:
@@ -98,7 +102,8 @@ class PublishReport:
         kind = f"full ({self.full_reason})" if self.full_reason else "incremental"
         return (
             f"{self.tables} tables: {self.whole} whole, {self.by_range} by day range, "
-            f"{self.by_key} by key, {self.unchanged} unchanged, {self.views} views; {kind} "
+            f"{self.by_key} by key ({self.compared} compared), {self.unchanged} unchanged, "
+            f"{self.views} views; {kind} "
             f"-> {self.path}"
         )
 
@@ -180,6 +185,7 @@ class _Tally:
     unchanged: int = 0
     views: int = 0
     rows: int = 0
+    compared: int = 0
     published: list[tuple[str, int | None]] = field(default_factory=list)
 
 
@@ -194,9 +200,12 @@ class _Range:
 
 @dataclass(frozen=True)
 class _Keys:
-    """The key columns by which a table of the copy is brought up to date."""
+    """The key columns by which a table of the copy is brought up to date, and where the
+    keys to replace come from: every row compared, the key change log (key_changes.py), or
+    none (the log lists no change)."""
 
     columns: tuple[str, ...]
+    found_by: Literal["compared", "logged", "none"] = "compared"
 
 
 class _NotReusable(Exception):
@@ -247,7 +256,15 @@ def publish_analytics(
         if not all(_IDENTIFIER.match(column) for column in columns):
             raise ValueError(f"{name}: {columns!r} are not column names")
     publication = _Publication(
-        con, hash_pii, key_fingerprint(pii_key), partitioned, warehouse_id, last_build, keyed
+        con,
+        hash_pii,
+        key_fingerprint(pii_key),
+        partitioned,
+        warehouse_id,
+        last_build,
+        keyed,
+        # a reused copy is of the last build (_previous_state): what changed since it
+        key_changes.changes_since_publication(con, last_build),
     )
 
     reason: str | None = None
@@ -274,10 +291,13 @@ def publish_analytics(
     # before the rename: a failure here leaves the previous analyst database untouched, and a
     # crash between the two leaves the warehouse a build ahead of it: published afresh next
     try:
-        con.execute(
-            "insert into state.publication_builds values (?, now(), ?)",
-            [last_build + 1, str(target)],
-        )
+        with transaction(con):
+            con.execute(
+                "insert into state.publication_builds values (?, now(), ?)",
+                [last_build + 1, str(target)],
+            )
+            # the copy holds every key change logged so far
+            key_changes.clear(con)
     except BaseException:
         _remove(staging_file)
         raise
@@ -295,6 +315,7 @@ def publish_analytics(
         unchanged=tally.unchanged,
         views=tally.views,
         full_reason=reason,
+        compared=tally.compared,
     )
 
 
@@ -309,6 +330,8 @@ class _Publication:
     warehouse_id: str
     last_build: int  # the warehouse's last publication build; this one is the next
     keyed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # what the key change log says changed since the last build (None: it cannot say)
+    changes: dict[str, key_changes.Changes] | None = None
 
     def write(self, staging_file: Path, previous: bool) -> _Tally:
         """Bring ``staging_file`` (a copy of the previous publication when ``previous``, else
@@ -417,8 +440,13 @@ class _Publication:
             elif plan == "unchanged":
                 tally.unchanged += 1
             elif isinstance(plan, _Keys):
-                tally.rows += self._apply_keys(schema, table, plan)
-                tally.by_key += 1
+                written, compared = self._update_by_key(schema, table, plan)
+                tally.rows += written or 0
+                tally.compared += compared
+                if written is None:
+                    tally.unchanged += 1
+                else:
+                    tally.by_key += 1
             else:
                 tally.rows += self._apply_range(schema, table, plan)
                 tally.by_range += 1
@@ -512,11 +540,90 @@ class _Publication:
         key: tuple[str, ...],
         existing: dict[tuple[str, str], str],
     ) -> _Keys | None:
-        """Update by key, or None when the table must be copied whole (the copy has no such
-        table, or other columns)."""
+        """Update by key (by the logged keys when the key change log can say which), or
+        None when the table must be copied whole (the copy has no such table, or other
+        columns)."""
         if existing.get((schema, table)) != "BASE TABLE" or not self._same_columns(schema, table):
             return None
-        return _Keys(key)
+        if self.changes is None or not self._keys_published(schema, table, key):
+            return _Keys(key)
+        changed = self.changes.get(f"{schema}.{table}")
+        if changed is None:
+            return _Keys(key, "none")
+        return _Keys(key, "compared" if changed.whole else "logged")
+
+    def _update_by_key(self, schema: str, table: str, plan: _Keys) -> tuple[int | None, bool]:
+        """Bring a keyed table of the copy up to date: the rows written (None: none, the
+        log listing no change) and whether every row was compared. The log's answer is
+        checked against the row counts, and rows are compared when they disagree."""
+        written = None
+        if plan.found_by != "compared":
+            if plan.found_by == "logged":
+                written = self._apply_logged_keys(schema, table, plan.columns)
+            if self._same_count(schema, table):
+                return written, False
+            LOGGER.warning(
+                "publishing %s.%s: the key change log does not match its rows; comparing them",
+                schema,
+                table,
+            )
+        return (written or 0) + self._apply_keys(schema, table, plan), True
+
+    def _keys_published(self, schema: str, table: str, key: tuple[str, ...]) -> bool:
+        """Whether every key column is in the copy (as is, or hashed): withheld, the
+        copy's rows of a logged key cannot be found."""
+        if not self.hash_pii:
+            return True
+        types = dict(_columns(self.con, schema, table))
+        return all(
+            not (hashed_expression(schema, table, c, types[c]) or "").startswith("null::")
+            for c in key
+        )
+
+    def _same_count(self, schema: str, table: str) -> bool:
+        """Whether the copy's table has as many rows as the warehouse's (the check on what
+        the key change log said)."""
+        con, alias = self.con, _ALIAS
+        rows = con.execute(
+            f"select (select count(*) from {schema}.{table}), "
+            f"(select count(*) from {alias}.{schema}.{table})"
+        ).fetchall()[0]
+        return rows[0] == rows[1]
+
+    def _apply_logged_keys(self, schema: str, table: str, key: tuple[str, ...]) -> int:
+        """Replace the copy's rows of the keys the key change log lists for the table (key
+        values logged as text, cast back to the key columns' types): the rows written."""
+        con, alias = self.con, _ALIAS
+        types = dict(_columns(con, schema, table))
+        typed = ", ".join(
+            f'cast(key[{i}] as {types[c]}) as "{c}"' for i, c in enumerate(key, start=1)
+        )
+        # the keys as the copy holds them (hash mode: hashed as the column dictionary says)
+        hashed = {
+            c: hashed_expression(schema, table, c, types[c]) if self.hash_pii else None for c in key
+        }
+        published = ", ".join((hashed[c] or f'"{c}"') + f' as "{c}"' for c in key)
+        con.execute(
+            f"""create or replace temp table publish_logged_keys as
+                select distinct {typed} from {key_changes.LOG}
+                where table_name = ? and key is not null""",
+            [f"{schema}.{table}"],
+        )
+        try:
+            match = _tuple(key)
+            con.execute(
+                f"delete from {alias}.{schema}.{table} where {match} in "
+                f"(select {_tuple(key)} from (select {published} from publish_logged_keys))"
+            )
+            inserted = con.execute(
+                f"insert into {alias}.{schema}.{table} "
+                f"select {_select_list(con, schema, table, self.hash_pii)} "
+                f"from {schema}.{table} where {match} in "
+                f"(select {match} from publish_logged_keys)"
+            ).fetchall()
+        finally:
+            con.execute("drop table if exists publish_logged_keys")
+        return int(inserted[0][0])
 
     def _apply_keys(self, schema: str, table: str, plan: _Keys) -> int:
         """Replace the copy's rows of the keys whose rows differ from the warehouse's (module
@@ -624,6 +731,12 @@ class _Publication:
             cursor.execute(sql)
         finally:
             cursor.close()
+
+
+def _tuple(columns: tuple[str, ...]) -> str:
+    """The key columns as one value to compare with ``in``."""
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    return f"row({quoted})" if len(columns) > 1 else quoted
 
 
 def _view_sql(con: duckdb.DuckDBPyConnection, schema: str, view: str) -> str:

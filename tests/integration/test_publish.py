@@ -11,13 +11,16 @@ import dagster as dg
 import duckdb
 import pytest
 
+from orders_pipeline.assets.publish import IDENTITY_KEYS
 from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.key_changes import log_keys
 from orders_pipeline.models import discover_models
 from orders_pipeline.publish import (
     PUBLISHED_SCHEMAS,
     PublishReport,
     partition_columns,
     publish_analytics,
+    unique_keys,
 )
 from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import connect, ensure_landing_tables
@@ -25,6 +28,7 @@ from tests.conftest import day, odp_event, table_contents, write_ndjson
 
 KEY = "a-test-key-of-some-length"
 PARTITIONED = partition_columns(discover_models(SQL_DIR))
+KEYED = {**unique_keys(discover_models(SQL_DIR)), **IDENTITY_KEYS}
 ITEMS = [{"product_id": "P1", "sku": "S1", "price": 5, "quantity": 2}]
 
 
@@ -119,8 +123,10 @@ def test_a_late_event_on_an_old_day_is_published_by_day_range(
     assert second["full_publication_reason"] == ""
     assert second["updated_by_day_range"] == len(PARTITIONED)
     assert second["views"] == 1  # core.order_events
-    # the entity and identity tables by the keys whose rows changed (issue 15)
+    # the entity and identity tables by the keys whose rows changed (issue 15), which
+    # their builds logged (key_changes.py): no table's rows compared
     assert second["updated_by_key"] == 6
+    assert second["keys_compared"] == 0
     assert second["tables"] == (
         second["copied_whole"] + second["updated_by_day_range"] + second["updated_by_key"]
         + second["unchanged"] + second["views"]
@@ -163,6 +169,38 @@ def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(afte
         publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
 
     assert _published(settings.analytics_path) == before
+
+
+def test_keyed_tables_are_published_by_their_logged_keys_checked_by_row_count(
+    tmp_path, after_first_run
+):
+    settings = after_first_run
+
+    def publish() -> PublishReport:
+        return publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED, keyed=KEYED)
+
+    with connect(settings) as con:
+        # nothing logged since the first run's publication: no keyed table is touched
+        report = publish()
+        assert (report.unchanged, report.by_key, report.compared) == (
+            len(PARTITIONED) + 6,  # the entity and identity tables
+            0,
+            0,
+        )
+        # a logged key: its rows are replaced from the log, no row compared
+        con.execute("update core.orders set currency = 'EUR' where order_id = 'B1'")
+        log_keys(con, "core.orders", ("order_id",), "select 'B1' as order_id")
+        report = publish()
+        assert (report.by_key, report.compared) == (1, 0)
+        # a change no build logged (a writer that forgot to): the row counts disagree with
+        # the log, so the rows are compared
+        con.execute("delete from core.customers where customer_id in ("
+                    "select min(customer_id) from core.customers)")  # fmt: skip
+        report = publish()
+        assert (report.by_key, report.compared) == (1, 1)
+
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
 
 
 def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance, after_first_run):
