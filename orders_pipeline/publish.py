@@ -19,10 +19,13 @@ publication, and only what changed since is rewritten in it.
   materialised as tables.
 - A table with a unique key (``keyed``: the entity models' ``-- unique_key``, the identity
   tables) is brought up to date by key (issue 15: copying core.orders whole was most of an
-  incremental run's publication): the keys whose rows differ between the warehouse and the
-  copy, found by comparing each row's hash with its key's hash (a changed row goes unseen
-  only if its key and 64-bit row hash both equal an old row's), have their rows deleted from
-  the copy and inserted again from the warehouse.
+  incremental run's publication): the keys whose rows changed have their rows deleted from
+  the copy and inserted again from the warehouse. Which keys those are, the builds logged
+  (``key_changes.py``: the keys each build replaced since the last publication; a table with
+  none is left as it is), checked afterwards by the row counts. Where the log cannot say (a
+  whole-table build, a log begun after the copy was made, counts that disagree), they are
+  found by comparing each row's hash with its key's hash in the warehouse and the copy (a
+  changed row goes unseen only if its key and 64-bit row hash both equal an old row's).
 - Every other table is copied whole; tables gone from the warehouse are dropped.
 
 The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
