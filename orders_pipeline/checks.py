@@ -6,9 +6,11 @@ leading comment (``load_check``). The check passes when the query returns no row
 a sample of them when it fails. The checks of the validated tables (one per source) are
 templates in ``sql/staging/every_source.checks/``, filled in from the source registry."""
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +20,7 @@ from orders_pipeline.assets.metadata import PREVIEW_ROWS, PREVIEW_WITHHELD, valu
 from orders_pipeline.config import SQL_DIR
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.sources import SOURCES, Source
-from orders_pipeline.warehouse import ARRIVAL_STRIDE
+from orders_pipeline.warehouse import ARRIVAL_STRIDE, table_exists, transaction
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class SqlCheck:
     blocking: bool = False
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
     additional_deps: tuple[tuple[str, ...], ...] = ()
+    # ``-- incremental_on: <partition column>`` (issue 15): once the check passed, the rows
+    # it can find lie on the days of its (partitioned) table re-derived since, or share a
+    # key with one of them; it then reads only those (``days_to_check``)
+    incremental_on: str | None = None
 
 
 # ``sql/<schema>/<table>.checks/<name>.sql``: a check on the asset ``<schema>/<table>``
@@ -62,6 +68,8 @@ def load_check(
         match = _DIRECTIVE.match(line)
         if match and match["key"] == "also_after":
             also_after.append(tuple(match["value"].split(".")))
+        elif match and match["key"] == "incremental_on":
+            directives["incremental_on"] = match["value"]
         elif match and match["key"] in ("severity", "blocking"):
             directives[match["key"]] = match["value"]
         else:
@@ -79,6 +87,7 @@ def load_check(
         blocking=_BOOLEANS[directives["blocking"]],
         severity=_SEVERITIES[directives["severity"]],
         additional_deps=tuple(also_after),
+        incremental_on=directives.get("incremental_on"),
     )
 
 
@@ -133,6 +142,22 @@ def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheck
     """``evaluate`` on an open connection: what the asset that builds ``spec.asset`` calls
     right after building it (assets/steps.py)."""
     key = dg.AssetKey(list(spec.asset))
+    days = days_to_check(con, spec)
+    con.execute("set variable check_days_only = ?::boolean", [days is not None])
+    con.execute("set variable check_first_day = ?::date", [days[0] if days else None])
+    con.execute("set variable check_last_day = ?::date", [days[1] if days else None])
+    try:
+        result = _evaluate(con, spec, key)
+    finally:
+        con.execute("set variable check_days_only = false")
+    if spec.incremental_on is not None and "not_checked" not in result.metadata:
+        _record_pass(con, spec, result.passed)
+    return result
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection, spec: SqlCheck, key: dg.AssetKey
+) -> dg.AssetCheckResult:
     # counted in DuckDB and sampled: a check may find millions of rows (every line item of a
     # merchant without a catalog), which must not become Python objects
     try:
@@ -165,6 +190,63 @@ def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheck
             else dg.MetadataValue.text(PREVIEW_WITHHELD),
         },
     )
+
+
+# The partition build up to which an ``incremental_on`` check last passed (issue 15).
+_PASSES = "state.check_passes"
+
+
+def _check_id(spec: SqlCheck) -> str:
+    """The check and its SQL: a pass of another version of the query says nothing."""
+    digest = hashlib.sha256(spec.sql.encode()).hexdigest()[:16]
+    return f"{'.'.join(spec.asset)}:{spec.name}:{digest}"
+
+
+def days_to_check(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> tuple[date, date] | None:
+    """The days an ``incremental_on`` check reads (None: every row): those of its table
+    re-derived since it last passed, from ``state.partition_builds`` (an empty range when
+    none was; open sides as the earliest or latest date). Every row when it has not passed
+    yet, failed last time, its SQL changed, or the table was rebuilt whole since."""
+    if spec.incremental_on is None or not table_exists(con, "state", "check_passes"):
+        return None
+    passed = con.execute(
+        f"select max(partition_build_no) from {_PASSES} where check_id = ?", [_check_id(spec)]
+    ).fetchall()[0][0]
+    if passed is None:
+        return None
+    builds, whole, first, last, open_first, open_last = con.execute(
+        """select count(*),
+                  bool_or(first_day is null and last_day is null),
+                  min(first_day), max(last_day),
+                  bool_or(first_day is null), bool_or(last_day is null)
+           from state.partition_builds where model = ? and build_no > ?""",
+        [".".join(spec.asset), passed],
+    ).fetchall()[0]
+    if not builds:
+        return date.max, date.min  # nothing re-derived: no row to read
+    if whole:
+        return None
+    return (date.min if open_first else first), (date.max if open_last else last)
+
+
+def _record_pass(con: duckdb.DuckDBPyConnection, spec: SqlCheck, passed: bool) -> None:
+    """Remember that the check passed as of the last partition build (or forget that it
+    did): the next evaluation reads only what was re-derived since."""
+    con.execute(
+        f"""create table if not exists {_PASSES} (
+                check_id            varchar not null,  -- asset:check:digest of its SQL
+                partition_build_no  bigint  not null   -- it passed with every build up to here
+            )"""
+    )
+    check_id = _check_id(spec)
+    with transaction(con):
+        con.execute(f"delete from {_PASSES} where check_id = ?", [check_id])
+        if passed:
+            con.execute(
+                f"""insert into {_PASSES}
+                    select ?, coalesce(max(build_no), 0) from state.partition_builds""",
+                [check_id],
+            )
 
 
 def _plain(value: object) -> object:

@@ -124,10 +124,49 @@ def test_check_passes_on_good_and_fails_on_broken_warehouse(check, good_warehous
     shutil.copy(good_warehouse, broken)
     con = duckdb.connect(str(broken))
     con.execute(BREAKAGES[check.name])
+    # broken outside the pipeline: a check that passed reads every row again only when it
+    # is told nothing (an incremental_on check reads the days re-derived since it passed:
+    # test_an_incremental_check_reads_what_was_rederived_since_it_passed)
+    con.execute("drop table if exists state.check_passes")
     con.close()
     result = evaluate(_resource(broken, tmp_path), check)
     assert not result.passed
     assert result.metadata["offending_rows"].value > 0
+
+
+def test_an_incremental_check_reads_what_was_rederived_since_it_passed(good_warehouse, tmp_path):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(good_warehouse, copy)
+    check = next(c for c in CHECKS if c.name == "item_key_unique")
+    assert check.incremental_on == "event_date"
+    resource = _resource(copy, tmp_path)
+    assert evaluate(resource, check).passed
+
+    def execute(sql: str, parameters: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(copy)) as con:
+            return con.execute(sql, parameters or []).fetchall()
+
+    first = execute("select min(event_date)::varchar from core.order_items")[0][0]
+    # a second row of an item, filed 30 days later
+    execute(
+        """insert into core.order_items
+           select * replace (event_date + 30 as event_date) from core.order_items
+           where event_date = ? limit 1""",
+        [first],
+    )
+    # no build re-derived a day since the pass: nothing is read
+    assert evaluate(resource, check).passed
+    # a build re-derived the later day (models.py logs it): the duplicate is found
+    execute(
+        """insert into state.partition_builds
+           select 'core.order_items', max(build_no) + 1, ?::date + 30, ?::date + 30
+           from state.partition_builds""",
+        [first, first],
+    )
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value == 1
+    # after a failure every row is read: still failing with no build since
+    assert not evaluate(resource, check).passed
 
 
 def test_a_check_whose_table_is_not_built_yet_reports_so_instead_of_failing_the_run(
