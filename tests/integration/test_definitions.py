@@ -14,6 +14,7 @@ import pytest
 from orders_pipeline.checks import CHECKS, SqlCheck
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions, defs
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.partitions import daily_partitions, partition_start, range_tags
 from tests.conftest import day, odp_event, write_ndjson
 
@@ -137,7 +138,7 @@ def materialised(tmp_path_factory: pytest.TempPathFactory) -> Materialised:
     warehouse = folder / "wh.duckdb"
     settings = Settings(landing_dir=landing, warehouse=warehouse, partition_start=DATA_START)
     job = build_definitions(settings).resolve_job_def("orders_job")
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = job.execute_in_process(instance=instance, tags=_all_partitions(settings))
     return Materialised(landing, warehouse, result)
 
@@ -214,7 +215,7 @@ def test_a_failing_blocking_check_stops_the_models_downstream(
     )
     con.close()
     job = build_definitions(settings).resolve_job_def("orders_job")
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, tags=_all_partitions(settings)
         )
@@ -244,7 +245,7 @@ def test_a_failing_blocking_check_stops_the_models_after_it_in_its_own_step(
         blocking=True,
     )
     job = build_definitions(settings, checks=[*CHECKS, always_fails]).resolve_job_def("models_job")
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, tags=_all_partitions(settings)
         )
