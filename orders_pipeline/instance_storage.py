@@ -20,6 +20,9 @@ nothing else:
 Tables, event ids and what the UI shows are Dagster's own: the storage subclasses
 :class:`SqliteEventLogStorage` and overrides only how connections are made and how a batch
 is written. A production instance (``deploy/postgres/dagster.yaml``) does not use it.
+
+:func:`ephemeral_instance` is the same change to Dagster's ephemeral (in-memory) instance,
+which ``run_pipeline`` uses when given none: every in-process run of the tests.
 """
 
 from __future__ import annotations
