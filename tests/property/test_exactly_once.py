@@ -236,6 +236,11 @@ class ExactlyOnce(RuleBasedStateMachine):
         run_pipeline(self.settings())
 
     @rule(step=st.integers(1, 70), kind=st.sampled_from(["INT", "KILL"]))
+    def interrupted_run_rule(self, step: int, kind: str) -> None:
+        """:meth:`interrupted_run` as a drawn step: Hypothesis fails a rule that returns a
+        value (its exit code) without a bundle to put it in."""
+        self.interrupted_run(step, kind)
+
     def interrupted_run(self, step: int | str, kind: str) -> int:
         """A run that gets SIGINT or SIGKILL right after its ``step``-th progress line (or the
         line of the asset ``step`` names); its exit code."""
