@@ -31,6 +31,8 @@ from typing import Literal
 
 import duckdb
 
+from orders_pipeline.warehouse import transaction
+
 Kind = Literal[
     "public", "personal", "withheld", "label", "reason_codes", "identifier_map", "custom_json"
 ]
@@ -513,7 +515,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection, database: str | None = None) 
     (None: the open warehouse) and does not already carry its description; the statements
     written. A table rebuilt since the last run has lost its comments and gets them again;
     the others keep theirs (a statement per column of every table cost a third of a second
-    in every run)."""
+    in every run). The statements run in one transaction: each committed on its own cost
+    three times the CPU and a disk sync (268 of them on a new warehouse)."""
     tables = con.execute(
         """select schema_name, table_name, 'table', comment from duckdb_tables()
            where database_name = coalesce(?, current_database())
@@ -530,7 +533,7 @@ def apply_comments(con: duckdb.DuckDBPyConnection, database: str | None = None) 
     ).fetchall():
         columns.setdefault((schema, name), []).append((column_name, comment))
     prefix = f"{database}." if database else ""
-    written = 0
+    statements: list[str] = []
     for schema, name, noun, comment in tables:
         declared = TABLES.get(f"{schema}.{name}")
         if declared is None:
@@ -538,16 +541,18 @@ def apply_comments(con: duckdb.DuckDBPyConnection, database: str | None = None) 
         target = f"{prefix}{schema}.{name}"
         # descriptions are constants of this module, never input data
         if comment != declared.description:
-            con.execute(f"comment on {noun} {target} is {_literal(declared.description)}")
-            written += 1
+            statements.append(f"comment on {noun} {target} is {_literal(declared.description)}")
         for column_name, column_comment in columns.get((schema, name), []):
             entry = declared.columns.get(column_name)
             if entry is not None and column_comment != entry.description:
-                con.execute(
+                statements.append(
                     f'comment on column {target}."{column_name}" is {_literal(entry.description)}'
                 )
-                written += 1
-    return written
+    if statements:
+        with transaction(con):
+            for statement in statements:
+                con.execute(statement)
+    return len(statements)
 
 
 def _literal(text: str) -> str:

@@ -19,6 +19,7 @@ from orders_pipeline.assets.steps import BuildFailed
 from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
 from orders_pipeline.faults import explain_error
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.interrupts import raise_if_stopped
 from orders_pipeline.landing.land import nothing_to_land
 from orders_pipeline.partitions import (
@@ -92,7 +93,7 @@ def run_pipeline(
     partitions = daily_partitions(partition_start(settings))
     owned = instance is None
     if instance is None:
-        instance = dg.DagsterInstance.ephemeral()
+        instance = ephemeral_instance()
     elif not isinstance(instance, dg.DagsterInstance):
         instance = instance()  # opened only now: a run with nothing to do does not need it
     run_config = QUIET_RUN_CONFIG if quiet else None

@@ -65,12 +65,14 @@ def table_metadata(
     }
     if brief:
         return essentials
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema || '.' || table_name = ? order by ordinal_position",
-        [qualified_name],
-    ).fetchall()
     schema, _, table = qualified_name.partition(".")
+    # duckdb_columns(), not information_schema.columns (a view over it): the same rows at a
+    # quarter of the cost, for every asset of every run
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where schema_name = ? and table_name = ? order by column_index",
+        [schema, table],
+    ).fetchall()
     return {
         **essentials,
         "preview": dg.MetadataValue.md(

@@ -17,7 +17,7 @@ import pytest
 
 from orders_pipeline.generator import GeneratorConfig, generate
 from orders_pipeline.progress import INTERRUPT_AFTER
-from tests.conftest import table_contents
+from tests.conftest import cli_run_in_process, table_contents
 
 pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
 
@@ -47,9 +47,7 @@ def landing(tmp_path_factory) -> Path:
 def expected(landing, tmp_path_factory) -> dict[str, list[tuple[Any, ...]]]:
     """The tables of an uninterrupted run."""
     reference = tmp_path_factory.mktemp("reference") / "wh.duckdb"
-    done = subprocess.run(_command(landing, reference), cwd=PROJECT, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert cli_run_in_process(landing, reference) == 0
     return _tables(reference)
 
 
@@ -110,8 +108,8 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(
             con.close()
         assert broken == 0
 
-    rerun = subprocess.run(_command(landing, warehouse), cwd=PROJECT, capture_output=True,
-                           text=True, timeout=600)  # fmt: skip
-    assert rerun.returncode == 0, rerun.stderr
+    # the next run: the CLI's code on the same Dagster instance, in this process (what is
+    # tested of a process is how it dies, above)
+    assert cli_run_in_process(landing, warehouse) == 0
     assert _tables(warehouse) == expected
     assert not list(warehouse.parent.glob(".analytics.duckdb.*.tmp"))

@@ -16,7 +16,8 @@ How each fault is provoked (nothing of ours is mocked):
 Every scenario starts from a warehouse that has already run on the earlier files, and the
 failing run is given every file, so "last consistent state" is a real earlier state.
 
-The data is small (4,000 line items over 40 days: each scenario is two runs of the CLI) and
+The data is small (4,000 line items over 40 days: each scenario is two runs of the CLI, the
+failing one in a child process, the next one in this process) and
 the limits are set for it, each in the middle of the range of bytes that makes the fault hit
 the named phase and file (measured by running the CLI under a range of limits: the bytes a
 run writes depend on the data and the code, not on timing). When a change to the pipeline
@@ -40,7 +41,7 @@ import duckdb
 import pytest
 
 from orders_pipeline.generator import GeneratorConfig, generate
-from tests.conftest import table_contents
+from tests.conftest import cli_run_in_process, table_contents
 
 pytestmark = pytest.mark.heavy(seconds=120)  # scheduled first (tests/conftest.py)
 
@@ -77,8 +78,7 @@ def landings(tmp_path_factory) -> tuple[Path, Path]:
 def previous(landings, tmp_path_factory) -> Path:
     """A warehouse folder after a successful run on the earlier files (tests copy it)."""
     folder = tmp_path_factory.mktemp("previous")
-    done = _run(landings[0], folder / "wh.duckdb")
-    assert done.returncode == 0, done.stderr
+    assert _run_in_process(landings[0], folder / "wh.duckdb") == 0
     return folder
 
 
@@ -87,8 +87,7 @@ def expected(landings, previous, tmp_path_factory) -> Tables:
     """The tables after the same second run, with nothing running out."""
     folder = tmp_path_factory.mktemp("uninterrupted") / "wh"
     shutil.copytree(previous, folder)
-    done = _run(landings[1], folder / "wh.duckdb")
-    assert done.returncode == 0, done.stderr
+    assert _run_in_process(landings[1], folder / "wh.duckdb") == 0
     return table_contents(folder / "wh.duckdb")
 
 
@@ -120,15 +119,25 @@ def _run(
     preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERS_")}
-    # a Dagster instance of this warehouse's own: the session's shared one holds every earlier
-    # test's runs, and its SQLite files are past the file-size limits these tests set
-    clean["DAGSTER_HOME"] = str(warehouse.parent.with_name(warehouse.parent.name + "_dagster"))
+    clean["DAGSTER_HOME"] = str(_dagster_home(warehouse))
     command = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "orders_pipeline.cli"]
     return subprocess.run(
         [*command, "run", "--landing", str(landing), "--warehouse", str(warehouse)],
         cwd=PROJECT, capture_output=True, text=True, timeout=300,
         env={**clean, **(env or {})}, preexec_fn=preexec_fn,
     )  # fmt: skip
+
+
+def _run_in_process(landing: Path, warehouse: Path) -> int:
+    """What :func:`_run` runs, with no limit, in this process (``cli_run_in_process``): the
+    runs that set up a state or follow a fault, whose process is not what is tested."""
+    return cli_run_in_process(landing, warehouse, _dagster_home(warehouse))
+
+
+def _dagster_home(warehouse: Path) -> Path:
+    # a Dagster instance of this warehouse's own: the session's shared one holds every earlier
+    # test's runs, and its SQLite files are past the file-size limits these tests set
+    return warehouse.parent.with_name(warehouse.parent.name + "_dagster")
 
 
 def _file_size_limit(limit: int) -> Callable[[], None]:
@@ -215,8 +224,7 @@ def _assert_consistent(folder: Path, previous: Path, failed_step: str) -> None:
 
 
 def _assert_rerun_completes(landing: Path, folder: Path, expected: Tables) -> None:
-    done = _run(landing, folder / "wh.duckdb")
-    assert done.returncode == 0, done.stderr
+    assert _run_in_process(landing, folder / "wh.duckdb") == 0
     assert table_contents(folder / "wh.duckdb") == expected
     assert not list(folder.glob(".analytics.duckdb.*.tmp*"))
 

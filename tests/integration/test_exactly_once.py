@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
 
 from orders_pipeline.automation import INGEST_JOB
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.definitions import build_definitions
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
@@ -99,7 +99,7 @@ def test_an_ingestion_on_its_own_then_a_run_gives_the_tables_of_one_fresh_run(
     _second_batch(landing)
     settings = Settings(landing_dir=landing, warehouse=warehouse)
     # what the daily schedule starts: the ingestion job alone
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         ingest = (
             build_definitions(settings)
             .resolve_job_def(INGEST_JOB)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, table_contents, write_ndjson
@@ -21,13 +23,14 @@ def _run(landing: Path, warehouse: Path, **settings: Any) -> Warehouse:
     return Warehouse(path=warehouse, summary=summary)
 
 
-def _in_runs(tmp_path: Path, files: list[tuple[str, list[Any]]], **settings: Any) -> Warehouse:
-    """Land the files one run at a time, then check the result against one run over all of
-    them; returns the incremental warehouse."""
+def _in_runs(tmp_path: Path, runs: list[dict[str, list[Any]]], **settings: Any) -> Warehouse:
+    """Land each run's files (name: records) and run, one run after another, then check the
+    result against one run over all of them; returns the incremental warehouse."""
     landing = tmp_path / "landing"
     incremental = tmp_path / "incremental.duckdb"
-    for name, records in files:
-        write_ndjson(landing / name, records)
+    for files in runs:
+        for name, records in files.items():
+            write_ndjson(landing / name, records)
         wh = _run(landing, incremental, **settings)
     once = _run(landing, tmp_path / "once.duckdb", **settings)
     assert table_contents(incremental, SCHEMAS) == table_contents(once.path, SCHEMAS)
@@ -38,27 +41,55 @@ def _customers(wh: Warehouse) -> list[dict[str, Any]]:
     return wh.dicts("select * from core.customers order by customer_id")
 
 
-def test_two_customers_merged_by_a_later_order_become_one(tmp_path: Path):
+# Two stories with customers of their own, landed in the same two runs (one set of runs for
+# both tests): Ann (ann@) and a second shopper (bob@, +1555…) merged by a later order; Amy's
+# order A1 whose Orders-object update (and an order known only from updates) comes a run later.
+MERGED_FIRST = [
+    odp_event("purchase", "O1", day(1), identifiers={"email": "ann@example.com"},
+              first_name="Ann", subtotal=10),
+    odp_event("purchase", "O2", day(2),
+              identifiers={"email": "bob@example.com", "phone": "+15550001"}, subtotal=20),
+]  # fmt: skip
+MERGED_LATER = [
+    odp_event("purchase", "O3", day(3),
+              identifiers={"email": "ann@example.com", "phone": "+15550001"}, subtotal=30),
+]  # fmt: skip
+UPDATED_FIRST = [
+    odp_event("purchase", "A1", day(1), identifiers={"email": "amy@example.com"}, subtotal=100),
+]
+UPDATES_LATER = [
+    {"order_id": "A1", "subtotal": 80},
+    {"order_id": "OBJ-1", "total": 44, "email": "amy@example.com"},
+]
+
+
+@pytest.fixture(scope="module")
+def two_stories(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """Both stories in two runs, checked against one run over the same files."""
+    return _in_runs(
+        tmp_path_factory.mktemp("two_stories"),
+        [
+            {"odp_events/1.ndjson": MERGED_FIRST + UPDATED_FIRST},
+            {"odp_events/2.ndjson": MERGED_LATER, "odp_orders/2.ndjson": UPDATES_LATER},
+        ],
+    )
+
+
+def test_two_customers_merged_by_a_later_order_become_one(two_stories: Warehouse):
     """§5: Ann (ann@) and a second shopper (bob@, +1555…) are two customers until an order
     carries ann@ and the phone: then one, and the other row is gone."""
-    first = [
-        odp_event("purchase", "O1", day(1), identifiers={"email": "ann@example.com"},
-                  first_name="Ann", subtotal=10),
-        odp_event("purchase", "O2", day(2),
-                  identifiers={"email": "bob@example.com", "phone": "+15550001"}, subtotal=20),
-    ]  # fmt: skip
-    later = [
-        odp_event("purchase", "O3", day(3),
-                  identifiers={"email": "ann@example.com", "phone": "+15550001"}, subtotal=30),
-    ]  # fmt: skip
-    wh = _in_runs(tmp_path, [("odp_events/1.ndjson", first), ("odp_events/2.ndjson", later)])
-    [customer] = _customers(wh)
+    wh = two_stories
+    customers = _customers(wh)
+    [customer] = [c for c in customers if "ann@example.com" in c["emails"]]
+    # the other row is gone: Ann's customer and Amy's are the only ones
+    assert sorted(c["emails"][0] for c in customers) == ["amy@example.com", "ann@example.com"]
     assert customer["emails"] == ["ann@example.com", "bob@example.com"]
     assert (customer["lifecycle_order_count"], customer["ltv"]) == (3, 60)
     assert customer["first_name"] == "Ann"
-    assert {o["customer_id"] for o in wh.dicts("select * from core.orders")} == {
-        customer["customer_id"]
-    }
+    assert {
+        o["customer_id"]
+        for o in wh.dicts("select * from core.orders where order_id in ('O1', 'O2', 'O3')")
+    } == {customer["customer_id"]}
 
 
 def test_a_customer_split_by_the_fanout_guard_is_recomputed(tmp_path: Path):
@@ -74,7 +105,7 @@ def test_a_customer_split_by_the_fanout_guard_is_recomputed(tmp_path: Path):
     ]  # fmt: skip
     wh = _in_runs(
         tmp_path,
-        [("odp_events/1.ndjson", first), ("odp_events/2.ndjson", later)],
+        [{"odp_events/1.ndjson": first}, {"odp_events/2.ndjson": later}],
         identity_max_fanout=1,
     )
     customers = _customers(wh)
@@ -85,23 +116,16 @@ def test_a_customer_split_by_the_fanout_guard_is_recomputed(tmp_path: Path):
 
 
 def test_an_orders_object_update_in_a_later_run_reaches_the_order_and_its_customer(
-    tmp_path: Path,
+    two_stories: Warehouse,
 ):
     """§4.4 and §7: an update of the subtotal arriving a run later overlays the order, and the
     customer's LTV follows; an order known only from updates stays out of the metrics."""
-    events = [
-        odp_event("purchase", "A1", day(1), identifiers={"email": "ann@example.com"},
-                  subtotal=100),
-    ]  # fmt: skip
-    updates = [
-        {"order_id": "A1", "subtotal": 80},
-        {"order_id": "OBJ-1", "total": 44, "email": "ann@example.com"},
-    ]
-    wh = _in_runs(tmp_path, [("odp_events/1.ndjson", events), ("odp_orders/2.ndjson", updates)])
+    wh = two_stories
     orders = {o["order_id"]: o for o in wh.dicts("select * from core.orders")}
     assert (orders["A1"]["subtotal"], orders["A1"]["tally_subtotal"]) == (80, 100)
     assert orders["OBJ-1"]["customer_id"] == orders["A1"]["customer_id"]
-    [customer] = _customers(wh)
+    [customer] = [c for c in _customers(wh) if "amy@example.com" in c["emails"]]
+    assert customer["emails"] == ["amy@example.com"]
     assert (customer["ltv"], customer["order_count_all"]) == (80, 1)
 
 

@@ -3,7 +3,8 @@
 SQLite storage stores: the same events in the same order, the same partitions
 materialised, the same latest materialisation of each asset, planned runs and check
 results. The same runs go into a stock home and into a home with the project's
-``dagster.yaml``, and the two are compared."""
+``dagster.yaml``, and the two are compared; and likewise into Dagster's ephemeral instance
+and the project's (what every in-process run uses)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ from dagster._core.storage.tags import (
 )
 
 from orders_pipeline import instance as local
-from orders_pipeline.instance_storage import LocalEventLogStorage, LocalInstance
+from orders_pipeline.instance_storage import (
+    InMemoryEventLog,
+    LocalEventLogStorage,
+    LocalInstance,
+    ephemeral_instance,
+)
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-09")
 
@@ -158,6 +164,26 @@ def test_the_local_instance_stores_what_dagsters_own_sqlite_storage_stores(
     for snapshot in (after_range, after_day):
         (_, _, storage_id, _) = snapshot["latest"]["daily"]
         assert storage_id == max(storage for _, storage, _ in snapshot["made"])
+
+
+def test_the_ephemeral_instance_stores_what_dagsters_own_stores(monkeypatch: pytest.MonkeyPatch):
+    """The in-process runs' instance (``ephemeral_instance``: the held connection, batched
+    writes) against ``DagsterInstance.ephemeral()``: the same runs, the same stored events,
+    partitions, latest materialisations, planned runs and check results."""
+    batches: list[int] = []
+    store_event_batch = InMemoryEventLog.store_event_batch
+
+    def counted(self, events):
+        batches.append(len(events))
+        return store_event_batch(self, events)
+
+    monkeypatch.setattr(InMemoryEventLog, "store_event_batch", counted)
+    stored = {}
+    for name, make in (("stock", dg.DagsterInstance.ephemeral), ("ours", ephemeral_instance)):
+        with make() as instance:
+            stored[name] = _runs(instance)
+    assert batches.count(8) >= 2, batches  # the range's planned and made materialisations
+    assert stored["ours"] == stored["stock"]
 
 
 def test_a_home_with_the_earlier_shipped_settings_gets_the_current_ones(

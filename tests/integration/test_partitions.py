@@ -15,6 +15,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.partitions import partition_start, range_tags
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
@@ -121,7 +122,7 @@ def _backfill(job: dg.JobDefinition, first: int, last: int) -> None:
     job's page (README "Backfill a range"): the range tags and the backfill's id, beside the
     job's own tags."""
     tags = {**range_tags(_key(first), _key(last)), BACKFILL_ID_TAG: f"days{first}to{last}"}
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         result = job.execute_in_process(instance=instance, tags=tags)
     assert result.success
 

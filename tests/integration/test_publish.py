@@ -13,6 +13,7 @@ import pytest
 
 from orders_pipeline.assets.publish import IDENTITY_KEYS
 from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.key_changes import log_keys
 from orders_pipeline.models import discover_models
 from orders_pipeline.publish import (
@@ -87,7 +88,7 @@ def _dump(path: Path) -> str:
 
 @pytest.fixture
 def instance():
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         yield instance
 
 
@@ -100,7 +101,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     folder = tmp_path_factory.mktemp("publish_first_run")
     settings = _settings(folder)
     _first_batch(settings.landing_dir)
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:
         return folder, _run(settings, instance)
 
 

@@ -20,7 +20,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -29,6 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import PROJECT_ROOT, Settings
 from orders_pipeline.definitions import build_definitions
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.partitions import daily_partitions, plan_model_run
 from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, run_pipeline
@@ -213,7 +213,7 @@ class ExactlyOnce(RuleBasedStateMachine):
         path.write_text(json.dumps({"order_id": order, "status": "shipped", "total": total}))
 
     def _job(self, name: str, tags: dict[str, str] | None = None) -> None:
-        with dg.DagsterInstance.ephemeral() as instance:
+        with ephemeral_instance() as instance:
             build_definitions(self.settings()).resolve_job_def(name).execute_in_process(
                 instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False, tags=tags
             )
@@ -236,6 +236,11 @@ class ExactlyOnce(RuleBasedStateMachine):
         run_pipeline(self.settings())
 
     @rule(step=st.integers(1, 70), kind=st.sampled_from(["INT", "KILL"]))
+    def interrupted_run_rule(self, step: int, kind: str) -> None:
+        """:meth:`interrupted_run` as a drawn step: Hypothesis fails a rule that returns a
+        value (its exit code) without a bundle to put it in."""
+        self.interrupted_run(step, kind)
+
     def interrupted_run(self, step: int | str, kind: str) -> int:
         """A run that gets SIGINT or SIGKILL right after its ``step``-th progress line (or the
         line of the asset ``step`` names); its exit code."""
