@@ -195,16 +195,25 @@ def record_ctes(raw_table: str, fields: JsonRecordFields) -> str:
     )"""
 
 
-def item_ctes(candidates: str, list_path: str, kind_column: str, fields: JsonRecordFields) -> str:
+def item_ctes(
+    candidates: str,
+    list_path: str,
+    kind_column: str,
+    fields: JsonRecordFields,
+    list_column: str | None = None,
+) -> str:
     """The CTEs every JSON source's item candidates start from, ending in ``items_read``: one
     row per element (``doc``, ``item_no`` from 1) of the list at ``list_path`` of each
-    candidate whose ``kind_column`` is ARRAY, with the declared item fields parsed once."""
+    candidate whose ``kind_column`` is ARRAY, with the declared item fields parsed once.
+    ``list_column``: a candidate column that already holds that list as JSON (a fragment of
+    the record's one parse), read instead of extracting it from the whole record again."""
+    items = list_column or f"json_extract(doc, '{list_path}')"
     return f"""
     items as (
         -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
         -- that copied the whole record once per item (10,000 items ran out of memory)
         select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '{list_path}') as json[]) as items
+        from (select row_id, cast({items} as json[]) as items
               from {candidates}
               where {kind_column} = 'ARRAY')
     ),
