@@ -279,6 +279,7 @@ def _key_passing_records(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidat
     for records that may be duplicates: the same idempotence key, else the same extracted
     fields)."""
     candidates = spec.candidates_table
+    idempotence_key = spec.idempotence_key("c.doc")
     con.execute(
         f"""create or replace temp table batch_keys as
         select row_id, event_id,
@@ -288,7 +289,7 @@ def _key_passing_records(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidat
                     else dedupe_key end as dedupe_key
         from (
             select c.row_id, {spec.event_id_sql} as event_id,
-                   {spec.idempotence_key("c.doc")} as idempotence_key,
+                   {idempotence_key} as idempotence_key,
                    {spec.dedupe_key_sql} as dedupe_key
             from {candidates} as c
             where c.row_id not in (select row_id from batch_failures)
