@@ -72,7 +72,8 @@ class JsonSourceValidation:
     # The canonical JSON document of an already staged record, from its raw row ``r``
     # (compared with the candidates' ``doc`` to find duplicates across files).
     raw_document_sql: str = "json(r.raw)"
-    # Candidate columns too big or too free-form to hand to pandera.
+    # Candidate columns too big or too free-form to hand to pandera, for a schema whose
+    # columns read are not known (``rules.columns_read``: otherwise only those are handed).
     unvalidated_columns: tuple[str, ...] = ("doc", "custom")
     validation_chunk_records: int | None = None
     # SQL expression over a record's JSON document ``{doc}`` (a format placeholder): the id
