@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import polars as pl
 
 from orders_pipeline.landing.reading import GZIP_SUFFIX, signature
 from orders_pipeline.warehouse import transaction
@@ -215,17 +216,35 @@ class HashCache:
         gone = [key for key in self._entries if key not in here]
         if not self._fresh and not gone:
             return
-        with transaction(con):
-            con.executemany(
-                "delete from state.file_hashes where source = ? and file = ?",
-                [*gone, *((row[0], row[1]) for row in self._fresh)],
-            )
-            if self._fresh:
-                con.executemany(
-                    "insert into state.file_hashes values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    self._fresh,
+        # one statement each, from frames (issue 15: a statement per file, each delete
+        # scanning the table, was most of a run's bookkeeping over hundreds of files)
+        keys = pl.DataFrame(
+            [*gone, *((row[0], row[1]) for row in self._fresh)],
+            schema={"source": pl.String, "file": pl.String},
+            orient="row",
+        )
+        fresh = pl.DataFrame(self._fresh, schema=_HASH_COLUMNS, orient="row")
+        con.register("hash_cache_keys", keys)
+        con.register("hash_cache_fresh", fresh)
+        try:
+            with transaction(con):
+                con.execute(
+                    "delete from state.file_hashes as h using hash_cache_keys as k "
+                    "where h.source = k.source and h.file = k.file"
                 )
+                con.execute("insert into state.file_hashes select * from hash_cache_fresh")
+        finally:
+            con.unregister("hash_cache_keys")
+            con.unregister("hash_cache_fresh")
         self._fresh = []
+
+
+# The columns of ``state.file_hashes`` (warehouse.py), in order.
+_HASH_COLUMNS = {
+    "source": pl.String, "file": pl.String, "device": pl.UInt64, "inode": pl.UInt64,
+    "size_bytes": pl.Int64, "mtime_ns": pl.Int64, "ctime_ns": pl.Int64, "sha256": pl.String,
+    "recorded_at_ns": pl.Int64,
+}  # fmt: skip
 
 
 def record_skipped(

@@ -59,10 +59,15 @@ with lines as (
     from (select string_split(?4, chr(10)) as parts)
 )
 select ?1, ?2, ?5 + idx, ?1::bigint * {stride} + ?5 + idx,
-       rtrim(case when ?5 + idx = 1 then ltrim(line, chr(65279)) else line end, chr(13)),
+       -- trimmed only where there is something to trim: a trim copies every line
+       case when ?5 + idx = 1 or ends_with(line, chr(13)) then
+           rtrim(case when ?5 + idx = 1 then ltrim(line, chr(65279)) else line end, chr(13))
+           else line end,
        null, ?3
 from lines
-where not regexp_full_match(line, '[\\s\\x{{FEFF}}]*')
+-- not blank: it has a character that is neither whitespace nor a BOM (a search that
+-- stops at a JSON line's first character)
+where regexp_matches(line, '[^\\s\\x{{FEFF}}]')
 """
 
 _ROWS_INSERT = """

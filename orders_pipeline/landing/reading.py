@@ -220,6 +220,11 @@ class _Prefixed(io.RawIOBase):
                 data, self._prefix = self._prefix + self._stream.read(), b""
                 return data
             data, self._prefix = self._prefix[:size], self._prefix[size:]
+            # a read the prefix cannot fill goes on into the stream: a lander reading in
+            # blocks gets a whole block, not the peeked head alone (issue 15: a file of
+            # lines used to take two inserts, the head's and the rest's)
+            if len(data) < size:
+                data += self._stream.read(size - len(data))
             return data
         return self._stream.read(size)
 

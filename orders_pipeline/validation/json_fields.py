@@ -91,8 +91,12 @@ def nesting_sql() -> str:
                               '[^\\[\\]{{}}]', '', 'g') as brackets
         from records
         where decode_error is null
-          and length(raw) - length(replace(replace(raw, '[', ''), '{{', '')) > {MAX_DEPTH}
-          and json_valid(raw)
+          -- the bracket count before json_valid, which parses the whole record: DuckDB may
+          -- reorder the terms of an AND, not the branches of a CASE (issue 15). Bytes, not
+          -- characters: a bracket is one byte in UTF-8, never part of another character.
+          and case when strlen(raw) - strlen(replace(replace(raw, '[', ''), '{{', ''))
+                        > {MAX_DEPTH}
+                   then json_valid(raw) else false end
     ),
     nesting as (
         select arrival_seq, max(level) as depth

@@ -9,6 +9,8 @@ every reason and the raw text) or an exact duplicate of an accepted record (coun
 
 from __future__ import annotations
 
+import json
+
 import pandera.polars as pa
 import polars as pl
 
@@ -20,7 +22,12 @@ from orders_pipeline.validation.json_fields import (
     visible,
 )
 from orders_pipeline.validation.outcomes import JsonSourceValidation
-from orders_pipeline.validation.parsed import JsonRecordFields, item_ctes, record_ctes
+from orders_pipeline.validation.parsed import (
+    JsonRecordFields,
+    item_ctes,
+    record_ctes,
+    sql_literal,
+)
 from orders_pipeline.validation.rules import (
     MAX_SIGNIFICANT_DIGITS,
     NUMBER_KINDS,
@@ -63,6 +70,10 @@ ITEM_READ = JsonRecordFields(
     leaves=("$.product_id", "$.sku", *(f"$.{f}" for f in (*ITEM_MONEY_FIELDS, "quantity"))),
     keyed=("$",),
 )
+
+
+# A JSON merge patch (RFC 7396) removing every key of ORDER_FIELDS: what is left is custom.
+_WITHOUT_KNOWN = json.dumps(dict.fromkeys(ORDER_FIELDS), separators=(",", ":"))
 
 
 def candidates_sql(raw_table: str) -> str:
@@ -119,6 +130,10 @@ def candidates_sql(raw_table: str) -> str:
             {texts},
             case when {f.json_type(f"{_ORDER}.items")} = 'ARRAY'
                 then json_array_length({items}) else 0 end as item_count,
+            -- the fragments the items and the staged identifiers are read from (not the doc)
+            case when {f.json_type(f"{_ORDER}.items")} = 'ARRAY' then {items} end as items,
+            case when {f.json_type("$.identifiers")} = 'OBJECT' then {identifiers} end
+                as identifiers,
             -- items that carry an amount of their own (§3: a price or a subtotal)
             case when {f.json_type(f"{_ORDER}.items")} = 'ARRAY' then
                 len(list_filter(
@@ -143,15 +158,15 @@ def candidates_sql(raw_table: str) -> str:
                                                and {visible("v ->> '$'")})), 0)
               + case when {visible(email)} then 1 else 0 end
               + case when {visible(phone)} then 1 else 0 end as usable_identifiers,
-            -- a repeated key cannot become a map (and the record is quarantined anyway)
-            -- (most orders send no custom key: they skip the costly cast to a map)
+            -- the order without its known keys: a merge patch that sets each to null
+            -- removes it (RFC 7396) and keeps the other keys in their order; a repeated key
+            -- would be ambiguous (and the record is quarantined anyway)
+            -- (most orders send no custom key: they skip the parse of the order)
             case when {f.json_type(_ORDER)} = 'OBJECT' and unique_keys
                       and list_has_all([{known}], {f.keys(_ORDER)})
                     then '{{}}'::json
                 when {f.json_type(_ORDER)} = 'OBJECT' and unique_keys then
-                to_json(map_from_entries(list_filter(
-                    map_entries(cast({f.part(_ORDER)} as map(varchar, json))),
-                    lambda e: e.key not in ({known}))))
+                json_merge_patch({f.part(_ORDER)}, {sql_literal(_WITHOUT_KNOWN)})
                 end as custom
         from identified
     )
@@ -166,7 +181,7 @@ def item_candidates_sql() -> str:
     money = ",".join(f.money("$", name) for name in (*ITEM_MONEY_FIELDS, "quantity"))
     known = ", ".join(f"'{name}'" for name in ITEM_FIELDS)
     return f"""
-    with {item_ctes("odp_event_candidates", f"{_ORDER}.items", "items_kind", f)}
+    with {item_ctes("odp_event_candidates", f"{_ORDER}.items", "items_kind", f, "items")}
     select
         row_id, item_no,
         {f.kind("$")} as item_kind,
@@ -350,8 +365,7 @@ def accepted_records_sql() -> str:
         coalesce(c.ts, c.loaded_at) as ts, c.ts is null as ts_inferred,
         c.order_id, nullif(c.currency, '') as currency,
         {money}, {texts},
-        case when c.identifiers_kind = 'OBJECT' then json_extract(c.doc, '$.identifiers') end
-            as identifiers,
+        c.identifiers,
         c.custom, c.item_count, c.loaded_at
     from odp_event_candidates as c
     join batch_outcomes as o using (row_id)
@@ -389,6 +403,7 @@ VALIDATION = JsonSourceValidation(
     accepted_items_sql=accepted_items_sql,
     # every check looks at one record: pandera sees 100k records at a time (bounded memory)
     validation_chunk_records=100_000,
+    unvalidated_columns=("doc", "custom", "items", "identifiers"),
     dedupe_key_sql="""md5(concat_ws(chr(31), c.event_type, c.action, c.order_id, c.ts_text,
         c.subtotal_text, c.total_text, c.tax_text, c.shipping_text, c.discount_text,
         c.currency, c.item_count, c.identifier_count))""",
@@ -397,4 +412,6 @@ VALIDATION = JsonSourceValidation(
     # optimizely/javascript-sdk odp_event_manager.ts augmentCommonData): a re-sent event with
     # the same id is a duplicate, even if the retry carries a new ts (§2)
     idempotence_key_sql="nullif(trim({doc} ->> '$.data.idempotence_id'), '')",
+    # doc is json()'s text of the record (parsed.record_ctes): its canonical text already
+    event_id_sql="md5(c.doc)",
 )

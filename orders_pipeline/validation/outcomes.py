@@ -16,7 +16,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from orders_pipeline.validation.rules import failures_by_row
+from orders_pipeline.validation.rules import columns_read, failures_by_row
 from orders_pipeline.warehouse import transaction
 
 # docs/semantics.md §2: JSON records are equal when their parsed values with keys sorted are equal.
@@ -72,7 +72,8 @@ class JsonSourceValidation:
     # The canonical JSON document of an already staged record, from its raw row ``r``
     # (compared with the candidates' ``doc`` to find duplicates across files).
     raw_document_sql: str = "json(r.raw)"
-    # Candidate columns too big or too free-form to hand to pandera.
+    # Candidate columns too big or too free-form to hand to pandera, for a schema whose
+    # columns read are not known (``rules.columns_read``: otherwise only those are handed).
     unvalidated_columns: tuple[str, ...] = ("doc", "custom")
     validation_chunk_records: int | None = None
     # SQL expression over a record's JSON document ``{doc}`` (a format placeholder): the id
@@ -84,6 +85,10 @@ class JsonSourceValidation:
     # the batch; it may read ``batch_record_failures`` (row_id, reason: the per-record
     # failures). Its reasons are added to the per-record ones.
     dependent_failures_sql: str | None = None
+    # SQL expression over the candidate row ``c``: the record's event id, the md5 of its
+    # canonical JSON text. A source whose ``doc`` is already ``json()``'s text (minified:
+    # ``parsed.record_ctes``) hashes it as it is: ``json()`` of that text is the same text.
+    event_id_sql: str = "md5(json(c.doc))"
 
     def idempotence_key(self, doc: str) -> str:
         """The idempotence key of the document ``doc`` as SQL (NULL when the source has none)."""
@@ -157,10 +162,22 @@ def _stage_candidates(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation
 
 
 def _validated_columns(
-    con: duckdb.DuckDBPyConnection, table: str, spec: JsonSourceValidation
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    spec: JsonSourceValidation,
+    schema: pa.DataFrameSchema,
+    keys: tuple[str, ...] = ("row_id",),
 ) -> str:
+    """The columns of ``table`` pandera is given: the keys and those the schema's rules read
+    (issue 15: the free text of addresses and names cost more to hand over than to check),
+    or every column but the unvalidated ones when that is not known."""
     columns = con.sql(f"select * from {table} limit 0").columns
-    return ", ".join(f'"{c}"' for c in columns if c not in spec.unvalidated_columns)
+    read = columns_read(schema)
+    if read is None:
+        kept = [c for c in columns if c not in spec.unvalidated_columns]
+    else:
+        kept = [c for c in columns if c in keys or c in read]
+    return ", ".join(f'"{c}"' for c in kept)
 
 
 def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.DataFrame:
@@ -200,23 +217,27 @@ def _chunk_failures(
     bounds: tuple[int, int] | None,
 ) -> pl.DataFrame:
     table = spec.candidates_table
+    columns = _validated_columns(con, table, spec, spec.event_schema)
     if bounds is None:
-        events = con.sql(f"select {_validated_columns(con, table, spec)} from {table}").pl()
+        events = con.sql(f"select {columns} from {table}").pl()
     else:
         events = con.sql(
-            f"select {_validated_columns(con, table, spec)} from {table} "
-            "where row_id between ? and ?",
+            f"select {columns} from {table} where row_id between ? and ?",
             params=list(bounds),
         ).pl()
     event_failures = failures_by_row(spec.event_schema, events)
     del events  # before the items: one frame of the chunk at a time
     if not spec.item_candidates_table or spec.item_schema is None:
         return event_failures
+    item_table = spec.item_candidates_table
+    item_columns = _validated_columns(
+        con, item_table, spec, spec.item_schema, keys=("row_id", "item_no")
+    )
     if bounds is None:
-        items = con.sql(f"select * from {spec.item_candidates_table}").pl()
+        items = con.sql(f"select {item_columns} from {item_table}").pl()
     else:
         items = con.sql(
-            f"select * from {spec.item_candidates_table} where row_id between ? and ?",
+            f"select {item_columns} from {item_table} where row_id between ? and ?",
             params=list(bounds),
         ).pl()
     item_failures = failures_by_row(spec.item_schema, items, keys=("row_id", "item_no"))
@@ -259,16 +280,21 @@ def _key_passing_records(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidat
     for records that may be duplicates: the same idempotence key, else the same extracted
     fields)."""
     candidates = spec.candidates_table
-    # a record with an idempotence key meets its retries by that key alone
     idempotence_key = spec.idempotence_key("c.doc")
     con.execute(
         f"""create or replace temp table batch_keys as
-        select c.row_id, md5(json(c.doc)) as event_id,
-               case when {idempotence_key} is not null
-                    then md5('idempotence_key' || chr(31) || {idempotence_key})
-                    else {spec.dedupe_key_sql} end as dedupe_key
-        from {candidates} as c
-        where c.row_id not in (select row_id from batch_failures)"""  # noqa: S608
+        select row_id, event_id,
+               -- a record with an idempotence key meets its retries by that key alone
+               case when idempotence_key is not null
+                    then md5('idempotence_key' || chr(31) || idempotence_key)
+                    else dedupe_key end as dedupe_key
+        from (
+            select c.row_id, {spec.event_id_sql} as event_id,
+                   {idempotence_key} as idempotence_key,
+                   {spec.dedupe_key_sql} as dedupe_key
+            from {candidates} as c
+            where c.row_id not in (select row_id from batch_failures)
+        )"""  # noqa: S608
     )
 
 

@@ -78,6 +78,12 @@ class JsonRecordFields:
                     containers.append(prefix)
         object.__setattr__(self, "_containers", tuple(containers))
 
+    @property
+    def _typed_containers(self) -> tuple[str, ...]:
+        """The containers whose kind is read by ``json_type``: those that are not keyed
+        (a keyed object's kind follows from its keys, ``json_type``)."""
+        return tuple(c for c in self._containers if c not in self.keyed)
+
     @staticmethod
     def _path(segments: tuple[str, ...]) -> str:
         return "$" + "".join(
@@ -100,9 +106,10 @@ class JsonRecordFields:
         """The select-list items that parse ``doc`` once: the struct, the kinds of the
         objects on the way to the leaves and the keys of the keyed objects."""
         items = [f"json_transform({self.doc}, {sql_literal(self.structure())}) as {self.name}"]
-        if self._containers:
+        if self._typed_containers:
             items.append(
-                f"json_type({self.doc}, {_path_list(self._containers)}) as {self.name}_objects"
+                f"json_type({self.doc}, {_path_list(self._typed_containers)}) "
+                f"as {self.name}_objects"
             )
         if self.keyed:
             items.append(f"json_keys({self.doc}, {_path_list(self.keyed)}) as {self.name}_keys")
@@ -122,8 +129,16 @@ class JsonRecordFields:
         """``json_type(doc, path)``: SQL NULL when the path is absent (or a null leaf)."""
         if path == "$":
             return f"json_type({self.doc})"
+        if path in self._containers and path in self.keyed:
+            # its keys are read anyway: a key makes it an object, no parse of the record is
+            # needed; an empty list is an empty object or another kind (rare: json_type)
+            keys = self.keys(path)
+            return (
+                f"case when {keys} is null then null when len({keys}) > 0 then 'OBJECT' "
+                f"else json_type({self.doc}, '{path}') end"
+            )
         if path in self._containers:
-            return f"{self.name}_objects[{self._containers.index(path) + 1}]"
+            return f"{self.name}_objects[{self._typed_containers.index(path) + 1}]"
         return f"json_type({self.part(path)})"
 
     def kind(self, path: str) -> str:
@@ -195,16 +210,25 @@ def record_ctes(raw_table: str, fields: JsonRecordFields) -> str:
     )"""
 
 
-def item_ctes(candidates: str, list_path: str, kind_column: str, fields: JsonRecordFields) -> str:
+def item_ctes(
+    candidates: str,
+    list_path: str,
+    kind_column: str,
+    fields: JsonRecordFields,
+    list_column: str | None = None,
+) -> str:
     """The CTEs every JSON source's item candidates start from, ending in ``items_read``: one
     row per element (``doc``, ``item_no`` from 1) of the list at ``list_path`` of each
-    candidate whose ``kind_column`` is ARRAY, with the declared item fields parsed once."""
+    candidate whose ``kind_column`` is ARRAY, with the declared item fields parsed once.
+    ``list_column``: a candidate column that already holds that list as JSON (a fragment of
+    the record's one parse), read instead of extracting it from the whole record again."""
+    items = list_column or f"json_extract(doc, '{list_path}')"
     return f"""
     items as (
         -- the list unnested beside its subscripts, not a lateral unnest over the candidates:
         -- that copied the whole record once per item (10,000 items ran out of memory)
         select row_id, unnest(items) as doc, generate_subscripts(items, 1) as item_no
-        from (select row_id, cast(json_extract(doc, '{list_path}') as json[]) as items
+        from (select row_id, cast({items} as json[]) as items
               from {candidates}
               where {kind_column} = 'ARRAY')
     ),

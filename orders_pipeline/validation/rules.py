@@ -26,7 +26,25 @@ def row_check(reason: str, message: str, expression: Callable[[], pl.Expr]) -> p
     def _check(data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(expression().fill_null(False).alias("ok"))
 
-    return pa.Check(_check, name=f"{reason}: {message}")
+    check = pa.Check(_check, name=f"{reason}: {message}")
+    # the columns the rule reads: a frame is handed to pandera with these alone (columns_read)
+    check.columns_read = tuple(expression().meta.root_names())
+    return check
+
+
+def columns_read(schema: pa.DataFrameSchema) -> set[str] | None:
+    """The columns ``schema`` reads: its declared columns and those of its ``row_check``
+    rules; None when a check of another kind, or a schema class of its own (one that adds
+    checks as it validates: ``csv_rows.CsvRowSchema``), may read any column."""
+    if type(schema) is not pa.DataFrameSchema:
+        return None
+    names = set(schema.columns)
+    for check in schema.checks:
+        read = getattr(check, "columns_read", None)
+        if read is None:
+            return None
+        names.update(read)
+    return names
 
 
 def significant_digits(text: pl.Expr) -> pl.Expr:

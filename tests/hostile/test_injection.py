@@ -262,6 +262,10 @@ TRUSTED = {
     "spec.candidates_sql": SPEC,
     "spec.item_candidates_sql": SPEC,
     "spec.dedupe_key_sql": SPEC,
+    "spec.event_id_sql": SPEC,
+    "item_table": "outcomes._chunk_failures: spec.item_candidates_table, " + SPEC,
+    "item_columns": "outcomes._validated_columns: the item candidate temp table's own column "
+    "names (created by the validation's SQL), quoted",
     "spec.accepted_sql()": SPEC,
     "spec.accepted_items_sql()": SPEC,
     "CANONICAL_FINGERPRINT.format(documents='batch_documents')": "a constant and a literal",

@@ -1,0 +1,50 @@
+"""How validation and landing hand data on (issue 15): pandera gets the columns its rules read,
+and a peeked file is read in whole blocks. Behaviour, not timing: the tables these feed are
+checked by the validation and landing tests."""
+
+from __future__ import annotations
+
+import io
+
+import pandera.polars as pa
+import polars as pl
+
+from orders_pipeline.landing.reading import peek
+from orders_pipeline.validation.csv_rows import CsvRowSchema
+from orders_pipeline.validation.odp_events import EVENT_SCHEMA, ITEM_SCHEMA
+from orders_pipeline.validation.rules import columns_read, failures_by_row, row_check
+
+
+def test_pandera_is_handed_the_columns_the_event_rules_read_and_not_the_free_text():
+    read = columns_read(EVENT_SCHEMA)
+    assert read is not None
+    assert {"currency", "currency_kind", "total_text", "total_exact", "ts"} <= read
+    # a text field is checked by its kind: its value (an address, a name) is not read
+    assert {"bill_address", "email", "doc", "custom", "items"}.isdisjoint(read)
+    assert {"price_text", "quantity_exact", "sku_kind"} <= columns_read(ITEM_SCHEMA)
+
+
+def test_a_schema_that_adds_checks_as_it_validates_is_handed_every_column():
+    rule = row_check("missing_order_id", "order_id is required", lambda: pl.col("x") > 0)
+    assert columns_read(pa.DataFrameSchema(checks=[rule])) == {"x"}
+    # CsvRowSchema adds a check per csv_error it finds: it must see that column too
+    assert columns_read(CsvRowSchema(checks=[rule])) is None
+
+
+def test_failures_are_the_same_on_the_columns_read_alone():
+    frame = pl.DataFrame({"row_id": [1, 2], "x": [1, -1], "note": ["a", "b"]})
+    schema = pa.DataFrameSchema(checks=[row_check("bad_x", "x > 0", lambda: pl.col("x") > 0)])
+    kept = ["row_id", *sorted(columns_read(schema))]
+    assert failures_by_row(schema, frame.select(kept)).to_dicts() == [
+        {"row_id": 2, "reason": "bad_x: x > 0"}
+    ]
+
+
+def test_a_peeked_stream_gives_whole_blocks_from_its_start():
+    data = bytes(range(256)) * 40
+    head, stream = peek(io.BytesIO(data), 64)
+    assert head == data[:64]
+    # one read of a block returns the head and what follows it, not the head alone
+    assert stream.read(1000) == data[:1000]
+    assert stream.read(100_000) == data[1000:]
+    assert stream.read(10) == b""
