@@ -304,6 +304,19 @@ TRUSTED = {
     "changed": "publish._apply_keys: a literal subquery over its own temp table",
     "_validated_columns(con, table, spec)": "the candidate temp table's own column names "
     "(created by the validation's SQL), quoted",
+    "_PASSES": "checks.py: the literal name of the check-pass table",
+    "LOG": "key_changes.py: the literal name of the key change log table",
+    "START": "key_changes.py: the literal name of the table saying where the log begins",
+    "key_changes.LOG": "key_changes.py: the literal name of the key change log table",
+    "keys_sql": "key_changes.log_keys: a select of key columns written in code "
+    "(models._collect_changed_keys over model.unique_key, identity.py's constants), " + MODEL,
+    "values": "key_changes.log_keys: casts of key column names from code (the model's "
+    "-- unique_key: directive or the identity tables' keys), quoted",
+    "match": "publish._apply_logged_keys: _tuple over a published table's key columns, named "
+    "in code, quoted",
+    "_tuple(key)": "publish: a row(...) of a published table's key columns, named in code, quoted",
+    "_select_list(con, schema, table, self.hash_pii)": "publish._select_list: column names of "
+    "the pipeline's own tables (the catalog) and PII constants",
 }
 SQL_METHODS = {"execute", "executemany", "sql", "query"}
 
