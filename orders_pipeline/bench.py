@@ -15,7 +15,8 @@ In one invocation:
    quarantine, identity graph, conversion or incremental state);
 4. **full run** — ``orders-pipeline run`` as a subprocess, from an empty warehouse;
 5. **incremental run** — one more day (~0.1 % of the history) landed into a sub-folder, then
-   a second run on top of the full warehouse;
+   a second run on top of the full warehouse, once those files are older than landing's
+   racy window (:func:`wait_until_settled`);
 6. **no-op run** — a third run with no new file;
 7. **ratios** — full ÷ chain, full ÷ floor, incremental ÷ full (wall seconds).
 
@@ -54,6 +55,7 @@ from typing import Any
 import duckdb
 
 from orders_pipeline.generator import GenerationStats, GeneratorConfig, generate
+from orders_pipeline.landing.files import RACY_NS
 
 DEFAULT_LINE_ITEMS = 1_000_000
 DEFAULT_DAYS = 730
@@ -757,6 +759,7 @@ def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
         folder = source / f"increment_{extra.start_date.isoformat()}"
         _say(f"incremental: {extra.line_items:,} line items on {extra.start_date} into {folder}")
         result.increment = generate_increment(folder, work_dir / "increment-scratch", extra)
+        wait_until_settled(folder)
         result.incremental = measure_run(
             "incremental run", landing, warehouse, work_dir / "incremental-run.log", options.echo
         )
@@ -767,6 +770,23 @@ def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
         )
     result.ratios = ratios(result)
     return result
+
+
+def wait_until_settled(folder: Path) -> None:
+    """Wait until the newest file of ``folder`` is older than landing's racy window.
+
+    Landing hashes a file again on the next run when its timestamps fall within
+    ``RACY_NS`` of the moment its hash was recorded (git's "racily clean" rule, landing/files.py).
+    The increment is written a moment before the incremental run; landed at once, the no-op
+    run after it would hash those files again and measure that instead of a run with nothing
+    new. A merchant's files arrive well before the run that lands them, as these now do."""
+    newest = max(
+        (max(path.stat().st_mtime_ns, path.stat().st_ctime_ns) for path in folder.rglob("*")),
+        default=0,
+    )
+    remaining = (newest + RACY_NS - time.time_ns()) / 1e9
+    if remaining > 0:
+        time.sleep(remaining + 0.1)
 
 
 def ratios(result: BenchResult) -> dict[str, float | None]:
