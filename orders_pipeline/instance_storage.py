@@ -47,6 +47,7 @@ from dagster._core.run_coordinator import DefaultRunCoordinator
 from dagster._core.storage.event_log import InMemoryEventLogStorage
 from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.root import TemporaryLocalArtifactStorage
@@ -133,20 +134,7 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:
-            inserted = conn.execute(
-                SqlEventLogStorageTable.insert().returning(
-                    SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-                ),
-                rows,
-            )
-            event_ids = [row[0] for row in inserted]
-            if len(event_ids) != len(events) or any(event_id is None for event_id in event_ids):
-                raise dg.DagsterInvariantViolationError(
-                    "Cannot store asset event tags for null event id."
-                )
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in _last_of_each_asset_and_kind(events, event_ids):
-                self._store_asset_event(conn, event, event_id)
+            _index_asset_events(self, conn, events, rows)
 
     def _dispose_engines(self) -> None:
         with self._db_lock:
@@ -162,6 +150,25 @@ class LocalEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         self._dispose_engines()
         super().dispose()
+
+
+def _index_asset_events(
+    storage: SqlEventLogStorage, conn: Connection, events: Sequence[EventLogEntry], rows: list
+) -> None:
+    """Write a stretch of asset events into the cross-run index in one statement, then their
+    tags, then each asset's latest-event record for the last event of each asset and kind."""
+    inserted = conn.execute(
+        SqlEventLogStorageTable.insert().returning(
+            SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
+        ),
+        rows,
+    )
+    event_ids = [row[0] for row in inserted]
+    if len(event_ids) != len(events) or any(event_id is None for event_id in event_ids):
+        raise dg.DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
+    storage._store_asset_event_tags(conn, events, event_ids)  # noqa: SLF001
+    for event, event_id in _last_of_each_asset_and_kind(events, event_ids):
+        storage._store_asset_event(conn, event, event_id)  # noqa: SLF001
 
 
 def _keep_the_log_small(dbapi_connection: Any, _record: Any) -> None:
@@ -284,20 +291,7 @@ class InMemoryEventLog(InMemoryEventLogStorage):
         rows and the index are one database here), then what it tells its watchers."""
         rows = [self._event_to_row(event) for event in events]
         with self.index_transaction() as conn:
-            inserted = conn.execute(
-                SqlEventLogStorageTable.insert().returning(
-                    SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-                ),
-                rows,
-            )
-            event_ids = [row[0] for row in inserted]
-            if len(event_ids) != len(events) or any(event_id is None for event_id in event_ids):
-                raise dg.DagsterInvariantViolationError(
-                    "Cannot store asset event tags for null event id."
-                )
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in _last_of_each_asset_and_kind(events, event_ids):
-                self._store_asset_event(conn, event, event_id)
+            _index_asset_events(self, conn, events, rows)
         for event in events:
             self._storage_id += 1
             for handler in list(self._handlers[event.run_id]):
