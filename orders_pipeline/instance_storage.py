@@ -73,7 +73,22 @@ SMALL_LOG_PRAGMAS = ("PRAGMA wal_autocheckpoint=32", "PRAGMA journal_size_limit=
 BUSY_TIMEOUT_SECONDS = 30
 
 
-class LocalEventLogStorage(SqliteEventLogStorage):
+class _StoredInStretches:
+    """``store_event_batch`` for an event log that writes a stretch of asset events at once
+    (``_store_asset_events``): each stretch of asset events (planned, made, observed) of a
+    batch in its own transactions, anything else one by one as ``store_event`` does, in
+    order."""
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        for asset_run, stretch in groupby(events, key=_asset_run):
+            if asset_run is None:
+                for event in stretch:
+                    self.store_event(event)  # type: ignore[attr-defined]
+            else:
+                self._store_asset_events(list(stretch))  # type: ignore[attr-defined]
+
+
+class LocalEventLogStorage(_StoredInStretches, SqliteEventLogStorage):
     """Dagster's run-sharded SQLite event log, with pooled engines and batched writes."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
@@ -109,17 +124,6 @@ class LocalEventLogStorage(SqliteEventLogStorage):
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
             yield conn
-
-    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """Store a batch in order: each stretch of asset events (planned, made, observed)
-        in one transaction on the run's shard and one on the index, anything else one by
-        one as :meth:`store_event` does."""
-        for asset_run, stretch in groupby(events, key=_asset_run):
-            if asset_run is None:
-                for event in stretch:
-                    self.store_event(event)
-            else:
-                self._store_asset_events(list(stretch))
 
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         """What :meth:`SqliteEventLogStorage.store_event` does for an asset event, for a run
@@ -220,7 +224,15 @@ class LocalSqliteStorage(DagsterSqliteStorage):
         return _class_data(LocalEventLogStorage, _event_logs_directory(self.base_dir))
 
 
-class LocalInstance(dg.DagsterInstance):
+class _BatchingInstance(dg.DagsterInstance):
+    """An instance that hands its event log the events Dagster marks as one batch, up to
+    :data:`EVENT_BATCH_SIZE` at a time."""
+
+    def _get_event_batch_size(self) -> int:
+        return EVENT_BATCH_SIZE
+
+
+class LocalInstance(_BatchingInstance):
     """The project's local instance: Dagster's defaults for a home, with
     :class:`LocalSqliteStorage` as the storage and batched event writes."""
 
@@ -237,9 +249,6 @@ class LocalInstance(dg.DagsterInstance):
         )
         return defaults
 
-    def _get_event_batch_size(self) -> int:
-        return EVENT_BATCH_SIZE
-
 
 def _class_data(klass: type, base_dir: str) -> ConfigurableClassData:
     return ConfigurableClassData(
@@ -249,7 +258,7 @@ def _class_data(klass: type, base_dir: str) -> ConfigurableClassData:
     )
 
 
-class InMemoryEventLog(InMemoryEventLogStorage):
+class InMemoryEventLog(_StoredInStretches, InMemoryEventLogStorage):
     """Dagster's in-memory event log (the ephemeral instance's, every in-process run of the
     tests) changed as :class:`LocalEventLogStorage` is, for the same reasons (``issue 15``):
 
@@ -276,16 +285,6 @@ class InMemoryEventLog(InMemoryEventLogStorage):
         with self._db_lock, self._held_conn.begin():
             yield self._held_conn
 
-    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """As :meth:`LocalEventLogStorage.store_event_batch`: each stretch of asset events in
-        one transaction, anything else one by one."""
-        for asset_run, stretch in groupby(events, key=_asset_run):
-            if asset_run is None:
-                for event in stretch:
-                    self.store_event(event)
-            else:
-                self._store_asset_events(list(stretch))
-
     def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
         """What :meth:`store_event` does for each asset event of a run of them (the run's
         rows and the index are one database here), then what it tells its watchers."""
@@ -303,18 +302,11 @@ class InMemoryEventLog(InMemoryEventLogStorage):
                     )
 
 
-class _EphemeralInstance(dg.DagsterInstance):
-    """An ephemeral instance that hands its storage the events Dagster marks as one batch."""
-
-    def _get_event_batch_size(self) -> int:
-        return EVENT_BATCH_SIZE
-
-
 def ephemeral_instance() -> dg.DagsterInstance:
     """What ``DagsterInstance.ephemeral()`` makes (in-memory runs and events, a temporary
     artifact folder), with :class:`InMemoryEventLog` as its event log and events written in
     batches."""
-    return _EphemeralInstance(
+    return _BatchingInstance(
         instance_type=InstanceType.EPHEMERAL,
         local_artifact_storage=TemporaryLocalArtifactStorage(),
         run_storage=InMemoryRunStorage(),
