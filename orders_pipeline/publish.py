@@ -616,7 +616,7 @@ class _Publication:
             match = _tuple(key)
             con.execute(
                 f"delete from {alias}.{schema}.{table} where {match} in "
-                f"(select {_tuple(key)} from (select {published} from publish_logged_keys))"
+                f"(select {match} from (select {published} from publish_logged_keys))"
             )
             inserted = con.execute(
                 f"insert into {alias}.{schema}.{table} "
