@@ -4,24 +4,14 @@ status and check results."""
 
 from __future__ import annotations
 
-import signal
 from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from orders_pipeline import cli
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import Settings
 from orders_pipeline.partitions import partition_start
-from tests.conftest import day, odp_event, write_ndjson
-
-
-def _cli_run(landing, warehouse) -> int:
-    saved = signal.getsignal(signal.SIGTERM)
-    try:
-        return cli.main(["run", "--landing", str(landing), "--warehouse", str(warehouse)])
-    finally:
-        signal.signal(signal.SIGTERM, saved)
+from tests.conftest import cli_run_in_process, day, odp_event, write_ndjson
 
 
 def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evaluations(
@@ -40,7 +30,7 @@ def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evalu
     home = tmp_path / "home"
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     warehouse = tmp_path / "wh.duckdb"
-    assert _cli_run(landing, warehouse) == 0, capsys.readouterr().err
+    assert cli_run_in_process(landing, warehouse) == 0, capsys.readouterr().err
     first = capsys.readouterr().out
     assert f"Dagster instance: {home}" in first
     # the partitions start with the data (the month of its first event), for every later
@@ -51,7 +41,7 @@ def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evalu
     write_ndjson(
         landing / "odp_events" / "b.ndjson", [odp_event("purchase", "C1", day(4), subtotal=20)]
     )
-    assert _cli_run(landing, warehouse) == 0
+    assert cli_run_in_process(landing, warehouse) == 0
     second = {
         line.split()[0]: " ".join(line.split()[1:])
         for line in capsys.readouterr().out.splitlines()
