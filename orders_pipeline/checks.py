@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orders_pipeline import key_changes
 from orders_pipeline.assets.metadata import PREVIEW_ROWS, PREVIEW_WITHHELD, values_may_be_shown
 from orders_pipeline.config import SQL_DIR
 from orders_pipeline.resources import OrdersWarehouse
@@ -36,12 +37,16 @@ class SqlCheck:
     additional_deps: tuple[tuple[str, ...], ...] = ()
     # ``-- incremental_on: <partition column>`` (issue 15): once the check passed, the rows
     # it can find lie on the days of its (partitioned) table re-derived since, or share a
-    # key with one of them; it then reads only those (``days_to_check``)
+    # key with one of them; it then reads only those (``days_to_check``).
+    # ``-- incremental_on: key_changes``: once it passed, they share a key with a row of its
+    # (keyed) table that a build replaced since; it then reads only those (``keys_to_check``)
     incremental_on: str | None = None
 
 
 # ``sql/<schema>/<table>.checks/<name>.sql``: a check on the asset ``<schema>/<table>``
 CHECKS_SUFFIX = ".checks"
+# ``-- incremental_on: key_changes``: by the keys the builds logged (key_changes.py), not by day
+BY_KEY_CHANGES = "key_changes"
 # ``sql/staging/every_source.checks/<name>.sql``: a template of a check on every source's
 # validated table (Python-written, one per source), filled in from the source registry
 EVERY_SOURCE = "every_source"
@@ -142,6 +147,8 @@ def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheck
     """``evaluate`` on an open connection: what the asset that builds ``spec.asset`` calls
     right after building it (assets/steps.py)."""
     key = dg.AssetKey(list(spec.asset))
+    if spec.incremental_on == BY_KEY_CHANGES:
+        return _evaluate_by_key(con, spec, key)
     days = days_to_check(con, spec)
     con.execute("set variable check_days_only = ?::boolean", [days is not None])
     con.execute("set variable check_first_day = ?::date", [days[0] if days else None])
@@ -152,6 +159,29 @@ def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheck
         con.execute("set variable check_days_only = false")
     if spec.incremental_on is not None and "not_checked" not in result.metadata:
         _record_pass(con, spec, result.passed)
+    return result
+
+
+def _evaluate_by_key(
+    con: duckdb.DuckDBPyConnection, spec: SqlCheck, key: dg.AssetKey
+) -> dg.AssetCheckResult:
+    """``evaluate_on`` for a ``-- incremental_on: key_changes`` check: its SQL reads only the
+    keys of ``state.key_changes`` numbered past ``getvariable('check_changes_after')`` when
+    ``getvariable('check_keys_only')`` (``keys_to_check``)."""
+    # the log the SQL reads exists even before any build logged (else it would not be checked)
+    key_changes.ensure_log(con)
+    # what this evaluation sees: every logging call up to here (the caller's step is the
+    # only writer)
+    seen = key_changes.last_change_no(con)
+    after = keys_to_check(con, spec)
+    con.execute("set variable check_keys_only = ?::boolean", [after is not None])
+    con.execute("set variable check_changes_after = ?::bigint", [after])
+    try:
+        result = _evaluate(con, spec, key)
+    finally:
+        con.execute("set variable check_keys_only = false")
+    if "not_checked" not in result.metadata:
+        _record_key_pass(con, spec, seen if result.passed else None)
     return result
 
 
@@ -247,6 +277,41 @@ def _record_pass(con: duckdb.DuckDBPyConnection, spec: SqlCheck, passed: bool) -
                     select ?, coalesce(max(build_no), 0) from state.partition_builds""",
                 [check_id],
             )
+
+
+# The last logging call (key_changes.py) a ``-- incremental_on: key_changes`` check passed with.
+_KEY_PASSES = "state.check_key_passes"
+
+
+def keys_to_check(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> int | None:
+    """The logging call after which a ``key_changes`` check reads the keys logged (None:
+    every row): the one it last passed with, while the log still lists every key of its
+    table logged since (no publication cleared one, no build replaced the whole table).
+    Every row the first time, after a failure or a change of its SQL."""
+    if not table_exists(con, "state", "check_key_passes"):
+        return None
+    passed = con.execute(
+        f"select max(change_no) from {_KEY_PASSES} where check_id = ?", [_check_id(spec)]
+    ).fetchall()[0][0]
+    if passed is None or not key_changes.keys_since(con, ".".join(spec.asset), passed):
+        return None
+    return int(passed)
+
+
+def _record_key_pass(con: duckdb.DuckDBPyConnection, spec: SqlCheck, seen: int | None) -> None:
+    """Remember that the check passed with every logging call up to ``seen`` (None: it
+    failed; forget any pass)."""
+    con.execute(
+        f"""create table if not exists {_KEY_PASSES} (
+                check_id  varchar not null,  -- asset:check:digest of its SQL
+                change_no bigint  not null   -- it passed with every logging call up to here
+            )"""
+    )
+    check_id = _check_id(spec)
+    with transaction(con):
+        con.execute(f"delete from {_KEY_PASSES} where check_id = ?", [check_id])
+        if seen is not None:
+            con.execute(f"insert into {_KEY_PASSES} values (?, ?)", [check_id, seen])
 
 
 def _plain(value: object) -> object:
