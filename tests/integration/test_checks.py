@@ -222,6 +222,50 @@ def test_a_check_by_key_reads_every_row_when_a_publication_cleared_keys_it_did_n
     assert not failed.passed and failed.metadata["offending_rows"].value == 1
 
 
+def test_a_check_by_key_and_day_reads_the_orders_replaced_and_the_items_rederived_since(
+    good_warehouse, tmp_path
+):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(good_warehouse, copy)
+    check = next(c for c in CHECKS if c.name == "items_have_an_order")
+    assert check.incremental_days_of == "core.order_items"
+    resource = _resource(copy, tmp_path)
+    assert evaluate(resource, check).passed
+
+    def execute(sql: str, parameters: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(copy)) as con:
+            return con.execute(sql, parameters or []).fetchall()
+
+    # an item of an unknown order, filed 30 days after the first, written by hand
+    first = execute("select min(event_date)::varchar from core.order_items")[0][0]
+    execute(
+        """insert into core.order_items
+           select * replace ('no such order' as order_id, event_date + 30 as event_date)
+           from core.order_items where event_date = ? limit 1""",
+        [first],
+    )
+    assert evaluate(resource, check).passed  # nothing re-derived or logged since
+    # a build re-derived that day (models.py logs it): the item is found
+    execute(
+        """insert into state.partition_builds
+           select 'core.order_items', max(build_no) + 1, ?::date + 30, ?::date + 30
+           from state.partition_builds""",
+        [first, first],
+    )
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value == 1
+    execute("delete from core.order_items where order_id = 'no such order'")
+    assert evaluate(resource, check).passed
+    # an order's row gone, by a build that logged its key: its items are found
+    order_id = execute("select order_id from core.order_items limit 1")[0][0]
+    execute("delete from core.orders where order_id = ?", [order_id])
+    assert evaluate(resource, check).passed  # gone by hand: not read (the trade-off)
+    with duckdb.connect(str(copy)) as con:
+        log_keys(con, "core.orders", ("order_id",), f"select '{order_id}' as order_id")
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value > 0
+
+
 def test_a_check_whose_table_is_not_built_yet_reports_so_instead_of_failing_the_run(
     good_warehouse, tmp_path
 ):
