@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from orders_pipeline.key_changes import log_keys, log_whole
-from orders_pipeline.warehouse import transaction
+from orders_pipeline.warehouse import table_exists, transaction
 
 _NODES = """
 create or replace temp table identity_nodes as
@@ -226,6 +226,44 @@ union
 select order_id from identity_order_nodes
 """
 
+# How many customers have each number of identifiers (``identity_report``'s sizes), kept with
+# the identity tables in their transaction: a full resolution counts them all, an
+# incremental one subtracts the old customers it replaced and adds the new ones, instead of
+# grouping every identifier of core.customer_identifiers by customer again.
+SIZES = "state.identity_customer_sizes"
+
+_COUNT_SIZES = f"""
+create or replace table {SIZES} as
+select identifiers, count(*) as customers
+from (select count(*) as identifiers from core.customer_identifiers group by customer_id)
+group by identifiers
+"""
+
+# (before the old rows are deleted: identity_old_rows holds them)
+_UPDATE_SIZES = f"""
+create or replace table {SIZES} as
+with old_customers as (
+    select count(*) as identifiers from identity_old_rows group by customer_id
+),
+
+new_customers as (
+    select count(*) as identifiers from identity_resolved group by customer_id
+),
+
+changes as (
+    select identifiers, customers from {SIZES}
+    union all
+    select identifiers, -count(*) from old_customers group by identifiers
+    union all
+    select identifiers, count(*) from new_customers group by identifiers
+)
+
+select identifiers, sum(customers)::bigint as customers
+from changes
+group by identifiers
+having sum(customers) <> 0
+"""
+
 _TEMP_TABLES = (
     "identity_touched",
     "identity_nodes",
@@ -267,6 +305,8 @@ def resolve_all(con: duckdb.DuckDBPyConnection) -> int:
         resolved = _components(con)
         con.execute(_CUSTOMER_IDENTIFIERS)
         con.execute(_ORDER_CUSTOMERS)
+        con.execute("create schema if not exists state")
+        con.execute(_COUNT_SIZES)
         log_whole(con, "core.customer_identifiers")
         log_whole(con, "core.order_customers")
     finally:
@@ -297,8 +337,14 @@ def resolve_touched(
             _REPLACED_IDENTIFIERS,
         )
         log_keys(con, "core.order_customers", ("order_id",), _REPLACED_ORDERS)
+        counted = table_exists(con, *SIZES.split("."))
+        if counted:
+            con.execute(_UPDATE_SIZES)
         for statement in _REPLACE_TOUCHED:
             con.execute(statement)
+        if not counted:
+            # identity tables resolved by a version that did not count: counted once here
+            con.execute(_COUNT_SIZES)
         if log_at is not None:
             con.execute(
                 "insert into state.identity_changes select ?, customer_id from identity_regrouped",
@@ -352,11 +398,12 @@ def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def identity_report(con: duckdb.DuckDBPyConnection, resolved: int = 0) -> IdentityReport:
-    """The sizes of the identity tables now (``resolved``: what the build re-resolved)."""
+    """The sizes of the identity tables now (``resolved``: what the build re-resolved), from
+    the customer sizes the resolution kept."""
     row = con.execute(
-        """select coalesce(sum(n), 0), count(*), coalesce(max(n), 0),
-                  (select count(*) from core.order_customers)
-           from (select customer_id, count(*) as n from core.customer_identifiers group by 1)"""
+        f"""select coalesce(sum(identifiers * customers), 0), coalesce(sum(customers), 0),
+                   coalesce(max(identifiers), 0), (select count(*) from core.order_customers)
+            from {SIZES}"""
     ).fetchall()[0]
     assert row is not None
     return IdentityReport(
