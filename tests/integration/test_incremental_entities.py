@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orders_pipeline.config import Settings
+from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, table_contents, write_ndjson
 
@@ -157,6 +157,18 @@ def test_reports_follow_a_merge_a_cancelled_first_order_and_a_return_in_a_later_
         ("P3", 2, 50, 0, 0, 2),  # F1 sold it, then was cancelled without lines
         ("P4", 1, 5, 0, 0, 1),  # sold on an old order
     ]
+
+
+def test_customer_months_recompute_the_customers_core_customers_recomputes():
+    """A customer's months change only with what its metrics are built from, so the two
+    companion queries list the same customers: one query under two headings, changed
+    together."""
+
+    def query(name: str) -> str:
+        lines = (SQL_DIR / "core" / f"{name}.changed.sql").read_text(encoding="utf-8")
+        return "\n".join(line for line in lines.splitlines() if not line.startswith("--"))
+
+    assert query("customer_months") == query("customers")
 
 
 def test_a_customer_split_by_the_fanout_guard_is_recomputed(tmp_path: Path):
