@@ -257,6 +257,24 @@ TABLES: dict[str, Table] = {
             "order_count": public("Orders it appears on."),
         },
     ),
+    "core.customer_months": Table(
+        "One row per customer and UTC month with an event of the customer's orders: its net "
+        "revenue and counted orders that month, and its acquisition cohort (what "
+        "reporting.monthly_cohorts adds up; docs/semantics.md §7, §8).",
+        {
+            "customer_id": personal("The customer."),
+            "activity_month": public("First day of the month (UTC) of the events."),
+            "cohort_month": public(
+                "First day of the month of the customer's first counted order; NULL when it "
+                "has none."
+            ),
+            "net_revenue": public(
+                "Σ subtotal_delta_base of the customer's events that month, unrounded; NULL "
+                "when none converted."
+            ),
+            "counted_orders": public("Orders placed that month that count (not cancelled)."),
+        },
+    ),
     "core.customers": Table(
         "One row per resolved customer, with lifecycle metrics (docs/semantics.md §5, §7).",
         {
@@ -342,6 +360,15 @@ TABLES: dict[str, Table] = {
             "currency": public("The currency the item's event was sent in."),
             "subtotal_base": public("subtotal in the base currency; NULL without a rate."),
             "is_order_creating": public("True when the item's event is its order's first."),
+        },
+    ),
+    "core.order_products_sold": Table(
+        "One row per order and product it sold (a sale line: a purchase, or a custom action "
+        "that creates its order): what reporting.product_sales counts as the product's "
+        "orders (docs/semantics.md §8).",
+        {
+            "order_id": public("The order."),
+            "product_key": public("product_id, else sku, of a sale line of the order."),
         },
     ),
     "core.order_ledger": Table(

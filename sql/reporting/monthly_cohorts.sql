@@ -1,19 +1,14 @@
 -- Monthly acquisition cohorts (docs/semantics.md §8): customers by the month of their first counted
 -- order; for every later month, the cohort's net revenue and how many of its customers
--- placed a counted order.
+-- placed a counted order. core.customer_months holds each customer's months (its net revenue
+-- and counted orders each month, and its cohort): a cohort's month adds up its customers'.
 with customers as (
     select * from core.customers
     where first_order_at is not null
 ),
 
-orders as (
-    select * from core.orders
-    where customer_id is not null
-),
-
-ledger as (
-    select * from core.order_events
-    where customer_id is not null
+customer_months as (
+    select * from core.customer_months
 ),
 
 cohorts as (
@@ -27,53 +22,31 @@ cohort_sizes as (
     group by cohort_month
 ),
 
-monthly_revenue as (
+cohort_activity as (
+    -- one row per customer and month: counting the rows counts the customers
     select
-        cohorts.cohort_month,
-        date_trunc('month', ledger.ts)::date as activity_month,
-        sum(ledger.subtotal_delta_base) as net_revenue
-    from ledger
-    inner join cohorts on cohorts.customer_id = ledger.customer_id
-    group by 1, 2
-),
-
-monthly_active as (
-    select
-        cohorts.cohort_month,
-        date_trunc('month', orders.placed_at)::date as activity_month,
-        count(distinct orders.customer_id) as active_customers
-    from orders
-    inner join cohorts on cohorts.customer_id = orders.customer_id
-    -- an order known only from Orders-object updates has no placed_at and no activity month
-    where orders.counts_for_lifecycle and orders.event_count > 0
-    group by 1, 2
-),
-
-cohort_months as (
-    select cohort_month, activity_month from monthly_revenue
-    union
-    select cohort_month, activity_month from monthly_active
+        cohort_month,
+        activity_month,
+        sum(net_revenue) as net_revenue,
+        count(*) filter (where counted_orders > 0) as active_customers
+    from customer_months
+    where cohort_month is not null
+    group by cohort_month, activity_month
 ),
 
 final as (
     select
-        cohort_months.cohort_month,
-        cohort_months.activity_month,
-        cast(datediff('month', cohort_months.cohort_month, cohort_months.activity_month)
+        cohort_activity.cohort_month,
+        cohort_activity.activity_month,
+        cast(datediff('month', cohort_activity.cohort_month, cohort_activity.activity_month)
              as integer) as months_since_acquisition,
         cast(cohort_sizes.cohort_customers as bigint) as cohort_customers,
-        cast(coalesce(monthly_active.active_customers, 0) as bigint) as active_customers,
-        cast(round(coalesce(monthly_revenue.net_revenue, 0), 2) as decimal(38, 2))
+        cast(cohort_activity.active_customers as bigint) as active_customers,
+        cast(round(coalesce(cohort_activity.net_revenue, 0), 2) as decimal(38, 2))
             as net_revenue
-    from cohort_months
-    inner join cohort_sizes on cohort_sizes.cohort_month = cohort_months.cohort_month
-    left join monthly_revenue
-        on monthly_revenue.cohort_month = cohort_months.cohort_month
-        and monthly_revenue.activity_month = cohort_months.activity_month
-    left join monthly_active
-        on monthly_active.cohort_month = cohort_months.cohort_month
-        and monthly_active.activity_month = cohort_months.activity_month
-    where cohort_months.activity_month >= cohort_months.cohort_month
+    from cohort_activity
+    inner join cohort_sizes on cohort_sizes.cohort_month = cohort_activity.cohort_month
+    where cohort_activity.activity_month >= cohort_activity.cohort_month
 )
 
 select * from final
