@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from orders_pipeline import key_changes
 from orders_pipeline.assets.metadata import PREVIEW_ROWS, PREVIEW_WITHHELD, values_may_be_shown
 from orders_pipeline.config import SQL_DIR
 from orders_pipeline.resources import OrdersWarehouse
@@ -36,17 +37,25 @@ class SqlCheck:
     additional_deps: tuple[tuple[str, ...], ...] = ()
     # ``-- incremental_on: <partition column>`` (issue 15): once the check passed, the rows
     # it can find lie on the days of its (partitioned) table re-derived since, or share a
-    # key with one of them; it then reads only those (``days_to_check``)
+    # key with one of them; it then reads only those (``days_to_check``).
+    # ``-- incremental_on: key_changes``: once it passed, they share a key with a row of its
+    # (keyed) table that a build replaced since; it then reads only those (``keys_to_check``)
     incremental_on: str | None = None
+    # ``-- incremental_days_of: schema.table`` with ``key_changes``: the rows it can find may
+    # also lie on the days of that partitioned table re-derived since the pass
+    incremental_days_of: str | None = None
 
 
 # ``sql/<schema>/<table>.checks/<name>.sql``: a check on the asset ``<schema>/<table>``
 CHECKS_SUFFIX = ".checks"
+# ``-- incremental_on: key_changes``: by the keys the builds logged (key_changes.py), not by day
+BY_KEY_CHANGES = "key_changes"
 # ``sql/staging/every_source.checks/<name>.sql``: a template of a check on every source's
 # validated table (Python-written, one per source), filled in from the source registry
 EVERY_SOURCE = "every_source"
 
 _DIRECTIVE = re.compile(r"^--\s*(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
+_VALUE_DIRECTIVES = ("severity", "blocking", "incremental_on", "incremental_days_of")
 _SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 _BOOLEANS = {"true": True, "false": False}
 
@@ -68,9 +77,7 @@ def load_check(
         match = _DIRECTIVE.match(line)
         if match and match["key"] == "also_after":
             also_after.append(tuple(match["value"].split(".")))
-        elif match and match["key"] == "incremental_on":
-            directives["incremental_on"] = match["value"]
-        elif match and match["key"] in ("severity", "blocking"):
+        elif match and match["key"] in _VALUE_DIRECTIVES:
             directives[match["key"]] = match["value"]
         else:
             description.append(line.removeprefix("--").strip())
@@ -88,6 +95,7 @@ def load_check(
         severity=_SEVERITIES[directives["severity"]],
         additional_deps=tuple(also_after),
         incremental_on=directives.get("incremental_on"),
+        incremental_days_of=directives.get("incremental_days_of"),
     )
 
 
@@ -142,6 +150,8 @@ def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheck
     """``evaluate`` on an open connection: what the asset that builds ``spec.asset`` calls
     right after building it (assets/steps.py)."""
     key = dg.AssetKey(list(spec.asset))
+    if spec.incremental_on == BY_KEY_CHANGES:
+        return _evaluate_by_key(con, spec, key)
     days = days_to_check(con, spec)
     con.execute("set variable check_days_only = ?::boolean", [days is not None])
     con.execute("set variable check_first_day = ?::date", [days[0] if days else None])
@@ -152,6 +162,34 @@ def evaluate_on(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> dg.AssetCheck
         con.execute("set variable check_days_only = false")
     if spec.incremental_on is not None and "not_checked" not in result.metadata:
         _record_pass(con, spec, result.passed)
+    return result
+
+
+def _evaluate_by_key(
+    con: duckdb.DuckDBPyConnection, spec: SqlCheck, key: dg.AssetKey
+) -> dg.AssetCheckResult:
+    """``evaluate_on`` for a ``-- incremental_on: key_changes`` check: when
+    ``getvariable('check_keys_only')``, its SQL reads only the keys of ``state.key_changes``
+    numbered past ``getvariable('check_changes_after')`` (``keys_to_check``) and, with
+    ``-- incremental_days_of``, the rows of that table's days between ``check_first_day``
+    and ``check_last_day``."""
+    # the log the SQL reads exists even before any build logged (else it would not be checked)
+    key_changes.ensure_log(con)
+    # what this evaluation sees: every logging call and partition build up to here (the
+    # caller's step is the only writer)
+    seen = (key_changes.last_change_no(con), _last_partition_build(con))
+    since = keys_to_check(con, spec)
+    after, days = since if since is not None else (None, None)
+    con.execute("set variable check_keys_only = ?::boolean", [since is not None])
+    con.execute("set variable check_changes_after = ?::bigint", [after])
+    con.execute("set variable check_first_day = ?::date", [days[0] if days else None])
+    con.execute("set variable check_last_day = ?::date", [days[1] if days else None])
+    try:
+        result = _evaluate(con, spec, key)
+    finally:
+        con.execute("set variable check_keys_only = false")
+    if "not_checked" not in result.metadata:
+        _record_key_pass(con, spec, seen if result.passed else None)
     return result
 
 
@@ -214,13 +252,22 @@ def days_to_check(con: duckdb.DuckDBPyConnection, spec: SqlCheck) -> tuple[date,
     ).fetchall()[0][0]
     if passed is None:
         return None
+    return _rederived_days(con, ".".join(spec.asset), passed)
+
+
+def _rederived_days(
+    con: duckdb.DuckDBPyConnection, model: str, passed: int
+) -> tuple[date, date] | None:
+    """The days of the partitioned ``model`` re-derived after partition build ``passed``
+    (an empty range when none was; open sides as the earliest or latest date), None when it
+    was rebuilt whole since."""
     builds, whole, first, last, open_first, open_last = con.execute(
         """select count(*),
                   bool_or(first_day is null and last_day is null),
                   min(first_day), max(last_day),
                   bool_or(first_day is null), bool_or(last_day is null)
            from state.partition_builds where model = ? and build_no > ?""",
-        [".".join(spec.asset), passed],
+        [model, passed],
     ).fetchall()[0]
     if not builds:
         return date.max, date.min  # nothing re-derived: no row to read
@@ -247,6 +294,62 @@ def _record_pass(con: duckdb.DuckDBPyConnection, spec: SqlCheck, passed: bool) -
                     select ?, coalesce(max(build_no), 0) from state.partition_builds""",
                 [check_id],
             )
+
+
+# The last logging call (key_changes.py) a ``-- incremental_on: key_changes`` check passed with.
+_KEY_PASSES = "state.check_key_passes"
+
+
+def keys_to_check(
+    con: duckdb.DuckDBPyConnection, spec: SqlCheck
+) -> tuple[int, tuple[date, date] | None] | None:
+    """What a ``key_changes`` check reads (None: every row): the keys of its table logged
+    after the logging call it last passed with, while the log still lists every one of them
+    (no publication cleared one, no build replaced the whole table), and with
+    ``incremental_days_of`` the days of that table re-derived since (as ``days_to_check``).
+    Every row the first time, after a failure or a change of its SQL."""
+    if not table_exists(con, "state", "check_key_passes"):
+        return None
+    passed = con.execute(
+        f"select change_no, partition_build_no from {_KEY_PASSES} where check_id = ?",
+        [_check_id(spec)],
+    ).fetchall()
+    if not passed or not key_changes.keys_since(con, ".".join(spec.asset), passed[0][0]):
+        return None
+    change_no, build_no = passed[0]
+    if spec.incremental_days_of is None:
+        return int(change_no), None
+    if not table_exists(con, "state", "partition_builds"):
+        return None
+    days = _rederived_days(con, spec.incremental_days_of, build_no)
+    return None if days is None else (int(change_no), days)
+
+
+def _last_partition_build(con: duckdb.DuckDBPyConnection) -> int:
+    """The last partition build (0: none yet)."""
+    if not table_exists(con, "state", "partition_builds"):
+        return 0
+    query = "select coalesce(max(build_no), 0) from state.partition_builds"
+    return int(con.execute(query).fetchall()[0][0])
+
+
+def _record_key_pass(
+    con: duckdb.DuckDBPyConnection, spec: SqlCheck, seen: tuple[int, int] | None
+) -> None:
+    """Remember that the check passed with every logging call and partition build up to
+    ``seen`` (None: it failed; forget any pass)."""
+    con.execute(
+        f"""create table if not exists {_KEY_PASSES} (
+                check_id           varchar not null,  -- asset:check:digest of its SQL
+                change_no          bigint  not null,  -- it passed with every logging call
+                partition_build_no bigint  not null   -- and partition build up to here
+            )"""
+    )
+    check_id = _check_id(spec)
+    with transaction(con):
+        con.execute(f"delete from {_KEY_PASSES} where check_id = ?", [check_id])
+        if seen is not None:
+            con.execute(f"insert into {_KEY_PASSES} values (?, ?, ?)", [check_id, *seen])
 
 
 def _plain(value: object) -> object:

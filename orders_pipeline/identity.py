@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from orders_pipeline.key_changes import log_keys, log_whole
-from orders_pipeline.warehouse import transaction
+from orders_pipeline.warehouse import table_exists, transaction
 
 _NODES = """
 create or replace temp table identity_nodes as
@@ -38,7 +38,9 @@ select
     cast(row_number() over (order by identifier_type, identifier_value) - 1 as bigint)
         as node_id,
     identifier_type,
-    identifier_value
+    identifier_value,
+    fanout,
+    order_count
 from core.identifier_fanout
 where links
 """
@@ -76,6 +78,9 @@ from intermediate.int_order_identifiers
 where order_id in (select order_id from touched_orders)
 """
 
+# The rows of the customers the touched identifiers belonged to, read once (with their row
+# ids, by which they are deleted) for every statement that needs them: the table is not
+# scanned again for each.
 _OLD_CUSTOMERS = """
 create or replace temp table identity_old_customers as
 select distinct customer_id
@@ -83,17 +88,27 @@ from core.customer_identifiers
 inner join identity_touched using (identifier_type, identifier_value)
 """
 
+_OLD_ROWS = """
+create or replace temp table identity_old_rows as
+select rowid as row_id, identifier_type, identifier_value, customer_id
+from core.customer_identifiers
+where customer_id in (select customer_id from identity_old_customers)
+"""
+
 _TOUCHED_NODES = """
 create or replace temp table identity_nodes as
 with candidates as (
     select identifier_type, identifier_value from identity_touched
     union
-    select identifier_type, identifier_value from core.customer_identifiers
-    where customer_id in (select customer_id from identity_old_customers)
+    select identifier_type, identifier_value from identity_old_rows
 ),
 
 linking as (
-    select candidates.identifier_type, candidates.identifier_value
+    select
+        candidates.identifier_type,
+        candidates.identifier_value,
+        fanout.fanout,
+        fanout.order_count
     from candidates
     inner join core.identifier_fanout as fanout using (identifier_type, identifier_value)
     where fanout.links
@@ -103,7 +118,9 @@ select
     cast(row_number() over (order by identifier_type, identifier_value) - 1 as bigint)
         as node_id,
     identifier_type,
-    identifier_value
+    identifier_value,
+    fanout,
+    order_count
 from linking
 """
 
@@ -121,10 +138,11 @@ select node_id as source, min(node_id) over (partition by order_id) as target
 from identity_order_nodes
 """
 
+# fan-out and order count as the nodes were read with them from core.identifier_fanout
 _RESOLVED = """
 create or replace temp table identity_resolved as
 with labelled as (
-    select n.identifier_type, n.identifier_value, c.component
+    select n.identifier_type, n.identifier_value, n.fanout, n.order_count, c.component
     from identity_nodes as n
     join identity_components as c using (node_id)
 ),
@@ -133,12 +151,13 @@ keyed as (
         identifier_type,
         identifier_value,
         'cus_' || substr(md5(min(identifier_type || ':' || identifier_value)
-                             over (partition by component)), 1, 16) as customer_id
+                             over (partition by component)), 1, 16) as customer_id,
+        fanout,
+        order_count
     from labelled
 )
-select k.identifier_type, k.identifier_value, k.customer_id, f.fanout, f.order_count
-from keyed as k
-join core.identifier_fanout as f using (identifier_type, identifier_value)
+select identifier_type, identifier_value, customer_id, fanout, order_count
+from keyed
 """
 
 _CUSTOMER_IDENTIFIERS = """
@@ -162,8 +181,7 @@ _ORDER_CUSTOMERS = "create or replace table core.order_customers as" + _RESOLVED
 _REGROUPED = """
 create or replace temp table identity_regrouped as
 with old as (
-    select identifier_type, identifier_value, customer_id from core.customer_identifiers
-    where customer_id in (select customer_id from identity_old_customers)
+    select identifier_type, identifier_value, customer_id from identity_old_rows
 ),
 new as (
     select identifier_type, identifier_value, customer_id from identity_resolved
@@ -176,31 +194,74 @@ differing as (
 select distinct customer_id from differing
 """
 
+# The rows of core.order_customers replaced: the orders of the old customers, and every
+# order of a re-resolved identifier (the new ones among them), read once with their row ids.
+_OLD_ORDER_ROWS = """
+create or replace temp table identity_old_order_rows as
+select rowid as row_id, order_id
+from core.order_customers
+where customer_id in (select customer_id from identity_old_customers)
+   or order_id in (select order_id from identity_order_nodes)
+"""
+
 _REPLACE_TOUCHED = (
     """delete from core.customer_identifiers
-       where customer_id in (select customer_id from identity_old_customers)""",
+       where rowid in (select row_id from identity_old_rows)""",
     "insert into core.customer_identifiers select * from identity_resolved",
-    # the orders of the old customers, and every order of a re-resolved identifier (the
-    # new ones among them)
     """delete from core.order_customers
-       where customer_id in (select customer_id from identity_old_customers)
-          or order_id in (select order_id from identity_order_nodes)""",
+       where rowid in (select row_id from identity_old_order_rows)""",
     "insert into core.order_customers" + _RESOLVED_ORDER_CUSTOMERS,
 )
 
 # The keys whose rows ``_REPLACE_TOUCHED`` deletes or inserts, for publishing
-# (key_changes.py): read before the delete.
+# (key_changes.py).
 _REPLACED_IDENTIFIERS = """
-select identifier_type, identifier_value from core.customer_identifiers
-where customer_id in (select customer_id from identity_old_customers)
+select identifier_type, identifier_value from identity_old_rows
 union
 select identifier_type, identifier_value from identity_resolved
 """
 _REPLACED_ORDERS = """
-select order_id from core.order_customers
-where customer_id in (select customer_id from identity_old_customers)
+select order_id from identity_old_order_rows
 union
 select order_id from identity_order_nodes
+"""
+
+# How many customers have each number of identifiers (``identity_report``'s sizes), kept with
+# the identity tables in their transaction: a full resolution counts them all, an
+# incremental one subtracts the old customers it replaced and adds the new ones, instead of
+# grouping every identifier of core.customer_identifiers by customer again.
+SIZES = "state.identity_customer_sizes"
+
+_COUNT_SIZES = f"""
+create or replace table {SIZES} as
+select identifiers, count(*) as customers
+from (select count(*) as identifiers from core.customer_identifiers group by customer_id)
+group by identifiers
+"""
+
+# (before the old rows are deleted: identity_old_rows holds them)
+_UPDATE_SIZES = f"""
+create or replace table {SIZES} as
+with old_customers as (
+    select count(*) as identifiers from identity_old_rows group by customer_id
+),
+
+new_customers as (
+    select count(*) as identifiers from identity_resolved group by customer_id
+),
+
+changes as (
+    select identifiers, customers from {SIZES}
+    union all
+    select identifiers, -count(*) from old_customers group by identifiers
+    union all
+    select identifiers, count(*) from new_customers group by identifiers
+)
+
+select identifiers, sum(customers)::bigint as customers
+from changes
+group by identifiers
+having sum(customers) <> 0
 """
 
 _TEMP_TABLES = (
@@ -209,6 +270,8 @@ _TEMP_TABLES = (
     "identity_order_nodes",
     "identity_resolved",
     "identity_old_customers",
+    "identity_old_rows",
+    "identity_old_order_rows",
     "identity_regrouped",
 )
 
@@ -242,6 +305,8 @@ def resolve_all(con: duckdb.DuckDBPyConnection) -> int:
         resolved = _components(con)
         con.execute(_CUSTOMER_IDENTIFIERS)
         con.execute(_ORDER_CUSTOMERS)
+        con.execute("create schema if not exists state")
+        con.execute(_COUNT_SIZES)
         log_whole(con, "core.customer_identifiers")
         log_whole(con, "core.order_customers")
     finally:
@@ -260,8 +325,10 @@ def resolve_touched(
     try:
         con.execute(_TOUCHED, [after])
         con.execute(_OLD_CUSTOMERS)
+        con.execute(_OLD_ROWS)
         con.execute(_TOUCHED_NODES)
         resolved = _components(con)
+        con.execute(_OLD_ORDER_ROWS)
         con.execute(_REGROUPED)
         log_keys(
             con,
@@ -270,8 +337,14 @@ def resolve_touched(
             _REPLACED_IDENTIFIERS,
         )
         log_keys(con, "core.order_customers", ("order_id",), _REPLACED_ORDERS)
+        counted = table_exists(con, *SIZES.split("."))
+        if counted:
+            con.execute(_UPDATE_SIZES)
         for statement in _REPLACE_TOUCHED:
             con.execute(statement)
+        if not counted:
+            # identity tables resolved by a version that did not count: counted once here
+            con.execute(_COUNT_SIZES)
         if log_at is not None:
             con.execute(
                 "insert into state.identity_changes select ?, customer_id from identity_regrouped",
@@ -325,11 +398,12 @@ def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def identity_report(con: duckdb.DuckDBPyConnection, resolved: int = 0) -> IdentityReport:
-    """The sizes of the identity tables now (``resolved``: what the build re-resolved)."""
+    """The sizes of the identity tables now (``resolved``: what the build re-resolved), from
+    the customer sizes the resolution kept."""
     row = con.execute(
-        """select coalesce(sum(n), 0), count(*), coalesce(max(n), 0),
-                  (select count(*) from core.order_customers)
-           from (select customer_id, count(*) as n from core.customer_identifiers group by 1)"""
+        f"""select coalesce(sum(identifiers * customers), 0), coalesce(sum(customers), 0),
+                   coalesce(max(identifiers), 0), (select count(*) from core.order_customers)
+            from {SIZES}"""
     ).fetchall()[0]
     assert row is not None
     return IdentityReport(

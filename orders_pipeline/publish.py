@@ -618,11 +618,15 @@ class _Publication:
                 f"delete from {alias}.{schema}.{table} where {match} in "
                 f"(select {match} from (select {published} from publish_logged_keys))"
             )
+            # the rows found by their key columns alone, then read whole by row id: a filter on
+            # the key would read every column of every row (core.orders at 10M line items:
+            # 1.1 CPU s), the row ids only the few row groups that hold them
             inserted = con.execute(
                 f"insert into {alias}.{schema}.{table} "
                 f"select {_select_list(con, schema, table, self.hash_pii)} "
-                f"from {schema}.{table} where {match} in "
-                f"(select {match} from publish_logged_keys)"
+                f"from {schema}.{table} where rowid in ("
+                f"select rowid from {schema}.{table} where {match} in "
+                f"(select {match} from publish_logged_keys))"
             ).fetchall()
         finally:
             con.execute("drop table if exists publish_logged_keys")

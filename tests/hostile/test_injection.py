@@ -307,6 +307,9 @@ TRUSTED = {
     "_PASSES": "checks.py: the literal name of the check-pass table",
     "LOG": "key_changes.py: the literal name of the key change log table",
     "START": "key_changes.py: the literal name of the table saying where the log begins",
+    "CLEARED": "key_changes.py: the literal name of the table of the numbers cleared",
+    "_KEY_PASSES": "checks.py: the literal name of the by-key check-pass table",
+    "SIZES": "identity.py: the literal name of the customer-size table",
     "key_changes.LOG": "key_changes.py: the literal name of the key change log table",
     "keys_sql": "key_changes.log_keys: a select of key columns written in code "
     "(models._collect_changed_keys over model.unique_key, identity.py's constants), " + MODEL,

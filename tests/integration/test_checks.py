@@ -11,6 +11,7 @@ import pytest
 
 from orders_pipeline.checks import CHECKS, evaluate
 from orders_pipeline.config import Settings
+from orders_pipeline.key_changes import clear, log_keys
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.runner import run_pipeline
 from orders_pipeline.sources import SOURCES
@@ -126,8 +127,10 @@ def test_check_passes_on_good_and_fails_on_broken_warehouse(check, good_warehous
     con.execute(BREAKAGES[check.name])
     # broken outside the pipeline: a check that passed reads every row again only when it
     # is told nothing (an incremental_on check reads the days re-derived since it passed:
-    # test_an_incremental_check_reads_what_was_rederived_since_it_passed)
+    # test_an_incremental_check_reads_what_was_rederived_since_it_passed, or the keys
+    # logged since: test_a_check_by_key_reads_the_keys_the_builds_logged_since_it_passed)
     con.execute("drop table if exists state.check_passes")
+    con.execute("drop table if exists state.check_key_passes")
     con.close()
     result = evaluate(_resource(broken, tmp_path), check)
     assert not result.passed
@@ -167,6 +170,100 @@ def test_an_incremental_check_reads_what_was_rederived_since_it_passed(good_ware
     assert not failed.passed and failed.metadata["offending_rows"].value == 1
     # after a failure every row is read: still failing with no build since
     assert not evaluate(resource, check).passed
+
+
+def test_a_check_by_key_reads_the_keys_the_builds_logged_since_it_passed(good_warehouse, tmp_path):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(good_warehouse, copy)
+    check = next(c for c in CHECKS if c.name == "identifier_unique")
+    assert check.incremental_on == "key_changes"
+    resource = _resource(copy, tmp_path)
+    assert evaluate(resource, check).passed
+
+    def duplicate_an_identifier(con: duckdb.DuckDBPyConnection) -> str:
+        row = con.execute("select * from core.customer_identifiers limit 1").fetchall()[0]
+        con.execute("insert into core.customer_identifiers values (?, ?, ?, ?, ?)", list(row))
+        return row[1]
+
+    with duckdb.connect(str(copy)) as con:
+        # a second row of an identifier, written by hand (no build logged its key)
+        value = duplicate_an_identifier(con)
+    # nothing logged since the pass: nothing is read (the documented trade-off)
+    assert evaluate(resource, check).passed
+    with duckdb.connect(str(copy)) as con:
+        # a build replaced that identifier's rows since (identity.py logs its keys)
+        log_keys(
+            con,
+            "core.customer_identifiers",
+            ("identifier_type", "identifier_value"),
+            f"select * from core.customer_identifiers where identifier_value = '{value}'",
+        )
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value == 1
+    # after a failure every row is read: still failing with nothing logged since
+    assert not evaluate(resource, check).passed
+
+
+def test_a_check_by_key_reads_every_row_when_a_publication_cleared_keys_it_did_not_read(
+    good_warehouse, tmp_path
+):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(good_warehouse, copy)
+    check = next(c for c in CHECKS if c.name == "order_id_unique")
+    resource = _resource(copy, tmp_path)
+    assert evaluate(resource, check).passed
+    with duckdb.connect(str(copy)) as con:
+        con.execute("insert into core.orders select * from core.orders limit 1")
+        # a build logged another order, then a publication cleared the log before this
+        # check read it: it cannot tell what changed, so it reads every row
+        log_keys(con, "core.orders", ("order_id",), "select 'some other order' as order_id")
+        clear(con)
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value == 1
+
+
+def test_a_check_by_key_and_day_reads_the_orders_replaced_and_the_items_rederived_since(
+    good_warehouse, tmp_path
+):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(good_warehouse, copy)
+    check = next(c for c in CHECKS if c.name == "items_have_an_order")
+    assert check.incremental_days_of == "core.order_items"
+    resource = _resource(copy, tmp_path)
+    assert evaluate(resource, check).passed
+
+    def execute(sql: str, parameters: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(copy)) as con:
+            return con.execute(sql, parameters or []).fetchall()
+
+    # an item of an unknown order, filed 30 days after the first, written by hand
+    first = execute("select min(event_date)::varchar from core.order_items")[0][0]
+    execute(
+        """insert into core.order_items
+           select * replace ('no such order' as order_id, event_date + 30 as event_date)
+           from core.order_items where event_date = ? limit 1""",
+        [first],
+    )
+    assert evaluate(resource, check).passed  # nothing re-derived or logged since
+    # a build re-derived that day (models.py logs it): the item is found
+    execute(
+        """insert into state.partition_builds
+           select 'core.order_items', max(build_no) + 1, ?::date + 30, ?::date + 30
+           from state.partition_builds""",
+        [first, first],
+    )
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value == 1
+    execute("delete from core.order_items where order_id = 'no such order'")
+    assert evaluate(resource, check).passed
+    # an order's row gone, by a build that logged its key: its items are found
+    order_id = execute("select order_id from core.order_items limit 1")[0][0]
+    execute("delete from core.orders where order_id = ?", [order_id])
+    assert evaluate(resource, check).passed  # gone by hand: not read (the trade-off)
+    with duckdb.connect(str(copy)) as con:
+        log_keys(con, "core.orders", ("order_id",), f"select '{order_id}' as order_id")
+    failed = evaluate(resource, check)
+    assert not failed.passed and failed.metadata["offending_rows"].value > 0
 
 
 def test_a_check_whose_table_is_not_built_yet_reports_so_instead_of_failing_the_run(

@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.identity import identity_report
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, table_contents, write_ndjson
 
@@ -277,6 +279,14 @@ def test_only_the_customers_new_identifiers_touch_are_resolved_again(tmp_path: P
         logged.append(
             {row[0] for row in wh.query("select customer_id from state.identity_changes")}
         )
+        # the sizes the resolutions kept up to date are the tables' (identity.SIZES)
+        with duckdb.connect(str(warehouse)) as con:
+            kept = identity_report(con)
+            [counted] = con.execute(
+                """select sum(n), count(*), max(n) from (select count(*) as n
+                   from core.customer_identifiers group by customer_id)"""
+            ).fetchall()
+        assert (kept.identifiers, kept.customers, kept.largest_customer) == counted
     assert logged[1] == {ids["ann"], ids["cat"], ids["dan"]}  # Bob and Eve untouched
     assert logged[2] == {ids["bob"], ids["eve"], ids["dan"]}
     by_emails = {tuple(c["emails"]): c for c in _customers(wh)}

@@ -3,7 +3,23 @@
 -- severity: error
 -- blocking: true
 -- also_after: core.order_items
+-- incremental_on: key_changes
+-- incremental_days_of: core.order_items
+with checked_items as (
+    -- once the check passed, an item without its order lies on a day of the items
+    -- re-derived since, or its order's row was replaced since (orders_pipeline/checks.py,
+    -- incremental_on: key_changes): those items only
+    select event_id, order_id from core.order_items
+    where not coalesce(getvariable('check_keys_only'), false)
+        or event_date between getvariable('check_first_day') and getvariable('check_last_day')
+        or order_id in (
+            select key[1] from state.key_changes
+            where table_name = 'core.orders'
+                and coalesce(change_no, 0) > getvariable('check_changes_after')
+        )
+)
+
 select items.event_id, items.order_id
-from core.order_items as items
+from checked_items as items
 left join core.orders as orders using (order_id)
 where orders.order_id is null
