@@ -596,8 +596,10 @@ def run_incremental_model(
     ``state.model_builds``, so a record is consumed exactly once, whatever fails or is
     interrupted between builds.
 
-    A model with a ``unique_key`` is an entity (one row per order, per customer) whose rows
-    may change when new records arrive: its companion query lists the keys to recompute
+    A model with a ``unique_key`` is an entity (one row per order, per customer; or, as in
+    ``core.order_products_sold`` and ``core.customer_months``, the rows of one order or one
+    customer: the key is what its rows are replaced by) whose rows may change when new
+    records arrive: its companion query lists the keys to recompute
     (into the temp table ``changed_keys``), their rows are deleted, and the model's SQL, which
     then reads only those keys, inserts them again.
 
