@@ -14,6 +14,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=75)  # scheduled first (tests/conftest.py)
+
 RATES = """date,currency,rate_to_base
 2026-06-01,EUR,1.10
 2026-06-05,EUR,1.20

@@ -22,6 +22,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
+
 RECORDS_FILE = "odp_events/records.ndjson"
 _RECORD_LINES: list[str] = []
 _FILES: dict[str, str] = {}
