@@ -41,21 +41,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     A heavy file that mostly waits (``heavy(seconds=…, waits=True)``: on Dagster's daemons,
     whose backfill loop runs every 30 s whatever the load) holds a worker but no core. Two of
     them at once would leave four workers with two busy ones on two cores, so only the
-    longest comes first; the others follow the first wave of files (one per worker), where
-    the worker that holds the first one takes them: xdist hands a worker its next file while
+    longest comes first; the next follows the first wave of files (one per worker), where
+    the worker that holds the first one takes it: xdist hands a worker its next file while
     it has two tests or fewer left, and a waiting file has one."""
-    heavy = [item for item in items if item.get_closest_marker("heavy")]
-    rest = [item for item in items if not item.get_closest_marker("heavy")]
-
-    def seconds(item: pytest.Item) -> float:
-        return -float(item.get_closest_marker("heavy").kwargs["seconds"])  # type: ignore[union-attr]
-
-    def waits(item: pytest.Item) -> bool:
-        return bool(item.get_closest_marker("heavy").kwargs.get("waits"))  # type: ignore[union-attr]
-
-    heavy.sort(key=seconds)  # stable: a file's tests stay together and in order
-    waiting = [item for item in heavy if waits(item)]
-    working = [item for item in heavy if not waits(item)]
+    marked = [(item, item.get_closest_marker("heavy")) for item in items]
+    heavy = sorted(  # stable: a file's tests stay together and in order
+        ((item, mark) for item, mark in marked if mark),
+        key=lambda pair: -float(pair[1].kwargs["seconds"]),  # type: ignore[union-attr]
+    )
+    rest = [item for item, mark in marked if not mark]
+    waiting = [item for item, mark in heavy if mark.kwargs.get("waits")]  # type: ignore[union-attr]
+    working = [item for item, mark in heavy if not mark.kwargs.get("waits")]  # type: ignore[union-attr]
     first = [item for item in waiting if item.fspath == waiting[0].fspath] if waiting else []
     later = waiting[len(first) :]
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "4"))
