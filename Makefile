@@ -25,10 +25,15 @@ ui: setup
 # Four workers on CI's two cores: the end-to-end tests spend much of their time waiting on
 # subprocesses, a webserver and Dagster's daemon, and two workers left the cores idle then
 # (1,209 s for 24 min of CPU). No test depends on timing, only on generous timeouts.
+# The tests' scratch files (warehouses, Dagster homes: tmp_path, tempfile) go to /dev/shm
+# when the machine has one, or where TMPDIR says: every run syncs its warehouse and each CLI
+# run Dagster's SQLite files to disk, and on a disk the tests then wait (one process:
+# test_currency 52.0 s -> 41.1 s, test_analytics 30.7 s -> 17.8 s).
+TEST_TMPDIR ?= $(or $(TMPDIR),$(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm))
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder --durations=25
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder --durations=25
 
 # Issue 11's state machine, long: many random sequences of landings, partial, interrupted
 # and killed runs and setting changes, each ending with the tables of one fresh run; and

@@ -36,13 +36,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files marked ``heavy(seconds=…)`` come first, the longest first; the rest keep their
     order. ``make test`` runs ``--dist loadfile --no-loadscope-reorder``: each worker takes
     the next file in this order, so the long files start at once and the short ones fill in
-    around them (a long file taken last would run alone while the other worker idles)."""
+    around them (a long file taken last would run alone while the other workers idle).
 
-    def cost(item: pytest.Item) -> float:
-        marker = item.get_closest_marker("heavy")
-        return -float(marker.kwargs["seconds"]) if marker else 0.0
+    A heavy file that mostly waits (``heavy(seconds=…, waits=True)``: on Dagster's daemons,
+    whose backfill loop runs every 30 s whatever the load) holds a worker but no core. Two of
+    them at once would leave four workers with two busy ones on two cores, so only the
+    longest comes first; the next follows the first wave of files (one per worker), where
+    the worker that holds the first one takes it: xdist hands a worker its next file while
+    it has two tests or fewer left, and a waiting file has one."""
+    marked = [(item, item.get_closest_marker("heavy")) for item in items]
+    heavy = sorted(  # stable: a file's tests stay together and in order
+        ((item, mark) for item, mark in marked if mark),
+        key=lambda pair: -float(pair[1].kwargs["seconds"]),  # type: ignore[union-attr]
+    )
+    rest = [item for item, mark in marked if not mark]
+    waiting = [item for item, mark in heavy if mark.kwargs.get("waits")]  # type: ignore[union-attr]
+    working = [item for item, mark in heavy if not mark.kwargs.get("waits")]  # type: ignore[union-attr]
+    first = [item for item in waiting if item.fspath == waiting[0].fspath] if waiting else []
+    later = waiting[len(first) :]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "4"))
+    first_wave = _first_files(working, workers - 1)
+    items[:] = first + working[:first_wave] + later + working[first_wave:] + rest
 
-    items.sort(key=cost)
+
+def _first_files(items: list[pytest.Item], files: int) -> int:
+    """How many of ``items`` (grouped by file) the first ``files`` files make up."""
+    seen: list[Any] = []
+    for index, item in enumerate(items):
+        if item.fspath not in seen:
+            if len(seen) == files:
+                return index
+            seen.append(item.fspath)
+    return len(items)
 
 
 def soak_examples(ci: int) -> int:

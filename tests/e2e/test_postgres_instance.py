@@ -27,7 +27,7 @@ import pytest
 
 from tests.conftest import day, odp_event, write_ndjson
 
-pytestmark = [pytest.mark.slow, pytest.mark.heavy(seconds=110)]
+pytestmark = [pytest.mark.slow, pytest.mark.heavy(seconds=110, waits=True)]
 
 PROJECT = Path(__file__).resolve().parents[2]
 DAEMON = Path(sys.executable).with_name("dagster-daemon")

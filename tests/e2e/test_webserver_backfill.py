@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import day, odp_event, write_ndjson
 
-pytestmark = pytest.mark.heavy(seconds=250)  # scheduled first (tests/conftest.py)
+pytestmark = pytest.mark.heavy(seconds=250, waits=True)  # scheduled first (tests/conftest.py)
 
 PROJECT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")

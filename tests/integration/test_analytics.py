@@ -15,6 +15,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
+
 READER = textwrap.dedent(
     """
     import sys, duckdb

@@ -17,6 +17,8 @@ from orders_pipeline.runner import run_pipeline
 from orders_pipeline.sources import SOURCES
 from tests.conftest import day, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=35)  # scheduled first (tests/conftest.py)
+
 # One way to break each check's rule, applied to a copy of a good warehouse.
 BREAKAGES = {
     "every_record_accounted_for": "update audit.loads set accepted = accepted + 1",

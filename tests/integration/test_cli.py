@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.conftest import day, odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -14,6 +14,8 @@ from orders_pipeline.runner import run_pipeline
 from orders_pipeline.sources import SOURCES
 from tests.conftest import Warehouse, table_contents
 
+pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
+
 SHARED_EMAIL = "shared.customer@example.com"
 
 

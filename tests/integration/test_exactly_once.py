@@ -21,6 +21,8 @@ from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
+
 DERIVED = ("staging", "intermediate", "core", "reporting")
 
 

@@ -16,6 +16,8 @@ from orders_pipeline.identity import identity_report
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=80)  # scheduled first (tests/conftest.py)
+
 SCHEMAS = ("staging", "intermediate", "core", "reporting", "audit")
 
 

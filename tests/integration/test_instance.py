@@ -7,11 +7,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import dagster as dg
+import pytest
 
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import Settings
 from orders_pipeline.partitions import partition_start
 from tests.conftest import cli_run_in_process, day, odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
 
 
 def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evaluations(

@@ -20,6 +20,8 @@ from orders_pipeline.partitions import partition_start, range_tags
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
+
 
 def _key(n: int) -> str:
     return datetime.fromtimestamp(day(n), UTC).date().isoformat()

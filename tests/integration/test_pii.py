@@ -19,6 +19,8 @@ from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.runner import RunSummary, run_pipeline
 from tests.conftest import bytes_under, day, odp_event, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=25)  # scheduled first (tests/conftest.py)
+
 KEY = "a-test-key-of-some-length"
 
 

@@ -27,6 +27,8 @@ from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import connect, ensure_landing_tables
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=65)  # scheduled first (tests/conftest.py)
+
 KEY = "a-test-key-of-some-length"
 PARTITIONED = partition_columns(discover_models(SQL_DIR))
 KEYED = {**unique_keys(discover_models(SQL_DIR)), **IDENTITY_KEYS}

@@ -12,6 +12,8 @@ from orders_pipeline.config import ConfigError, Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
+
 GATE = "staging/odp_event_records:quarantine_rate_within_limit"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
@@ -34,6 +35,8 @@ from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, run_pipeline
 from orders_pipeline.warehouse import connect
 from tests.conftest import day, odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=110)  # scheduled first (tests/conftest.py)
 
 DERIVED = ("staging", "intermediate", "core", "reporting")
 ORDERS = [f"O{n}" for n in range(1, 7)]

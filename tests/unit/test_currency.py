@@ -14,6 +14,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=75)  # scheduled first (tests/conftest.py)
+
 RATES = """date,currency,rate_to_base
 2026-06-01,EUR,1.10
 2026-06-05,EUR,1.20
@@ -82,22 +84,21 @@ def test_an_order_converts_at_the_rate_of_its_placed_at_date(with_rates):
     assert wh.order("E1")["currency"] == "EUR"
 
 
-def test_the_same_total_in_two_currencies_gives_the_expected_base_amounts(landing, run_landing):
-    write_rates(landing)
-    write_ndjson(
-        landing / "odp_events" / "e.ndjson",
-        [
-            purchase("EUR-1", "2026-06-03T10:00:00Z", "EUR", 80),
-            purchase("GBP-1", "2026-06-03T10:00:00Z", "GBP", 80),
-            purchase("USD-1", "2026-06-03T10:00:00Z", "USD", 80),
-        ],
-    )
-    wh = run_landing(landing)
+WITH_RATES["two_currencies"] = [  # the only events of 2026-06-04
+    purchase("EUR-1", "2026-06-04T10:00:00Z", "EUR", 80),
+    purchase("GBP-1", "2026-06-04T10:00:00Z", "GBP", 80),
+    purchase("USD-1", "2026-06-04T10:00:00Z", "USD", 80),
+]
+
+
+def test_the_same_total_in_two_currencies_gives_the_expected_base_amounts(with_rates):
+    wh = with_rates
     assert wh.order("EUR-1")["subtotal_base"] == Decimal("88.0000")
     assert wh.order("GBP-1")["subtotal_base"] == Decimal("100.0000")
     assert wh.order("USD-1")["subtotal_base"] == Decimal("80.0000")
     # reporting is in the base currency, rounded to cents only there
-    assert wh.value("select sum(gross) from reporting.daily_revenue") == Decimal("268.00")
+    gross = "select gross from reporting.daily_revenue where date = '2026-06-04'"
+    assert wh.value(gross) == Decimal("268.00")
 
 
 WITH_RATES["no_usable_rate"] = [
@@ -164,18 +165,27 @@ BAD_RATES = [
     ("2026-02-30,EUR,1.1", "invalid_date"),
     ("2026-06-01,EUR", "ragged_row"),
 ]
+# Rates that name their base (issue 11), on days of their own: two good, two bad.
+BAD_BASES = (
+    "date,base_currency,currency,rate_to_base\n"
+    "2026-06-22,,EUR,1.1\n"  # an empty base is the undeclared one, USD
+    "2026-06-22,USD,USD,1\n"  # harmless: a currency's rate to itself is 1
+    "2026-06-21,EURO,GBP,1.1\n"
+    "2026-06-21,USD,USD,1.1\n"
+)
 
 
 @pytest.fixture(scope="module")
 def bad_rates(tmp_path_factory) -> Warehouse:
     """One run over a rates file per bad row (a good row of a day of its own, then the bad
-    one): the cases share it instead of a run each."""
+    one) and over BAD_BASES: the cases share it instead of a run each."""
     folder = tmp_path_factory.mktemp("bad_rates")
     (folder / "landing" / "odp_events").mkdir(parents=True)
     for n, (row, _) in enumerate(BAD_RATES):
         good = f"2026-06-{n + 2:02d},EUR,1.1"
         write_rates(folder / "landing", f"date,currency,rate_to_base\n{good}\n{row}\n",
                     f"bad_{n}.csv")  # fmt: skip
+    write_rates(folder / "landing", BAD_BASES, "bad_bases.csv")
     settings = Settings(landing_dir=folder / "landing", warehouse=folder / "warehouse.duckdb")
     summary = run_pipeline(settings)
     assert summary.success, f"run failed: {summary.failed_steps} {summary.errors}"
@@ -322,22 +332,23 @@ def test_rates_to_another_base_currency_are_never_relabelled(landing, run_landin
     assert "core/order_ledger:base_currency_is_usable" not in converted.summary.warned_checks
 
 
-def test_bad_rate_bases_are_quarantined_with_their_reason(landing, run_landing):
-    write_rates(
-        landing,
-        "date,base_currency,currency,rate_to_base\n"
-        "2026-06-02,,EUR,1.1\n"  # an empty base is the undeclared one, USD
-        "2026-06-02,USD,USD,1\n"  # harmless: a currency's rate to itself is 1
-        "2026-06-01,EURO,GBP,1.1\n"
-        "2026-06-01,USD,USD,1.1\n",
+def test_bad_rate_bases_are_quarantined_with_their_reason(bad_rates):
+    # (BAD_BASES, in the run of ``bad_rates``)
+    file = "exchange_rates/bad_bases.csv"
+    [load] = bad_rates.dicts(
+        "select records, accepted, quarantined from audit.loads where file = ?", [file]
     )
-    wh = run_landing(landing)
-    [load] = wh.dicts("select records, accepted, quarantined from audit.loads")
     assert load == {"records": 4, "accepted": 2, "quarantined": 2}
-    reasons = wh.query("select record_no, reasons from audit.quarantine order by record_no")
+    reasons = bad_rates.query(
+        "select record_no, reasons from audit.quarantine where file = ? order by record_no",
+        [file],
+    )
     assert [[r.split(":")[0] for r in row_reasons] for _, row_reasons in reasons] == [
         ["invalid_base_currency"],
         ["invalid_rate"],
     ]
-    staged = wh.query("select base_currency, currency from staging.exchange_rate_records")
+    staged = bad_rates.query(
+        "select base_currency, currency from staging.exchange_rate_records where file = ?",
+        [file],
+    )
     assert sorted(staged) == [("USD", "EUR"), ("USD", "USD")]

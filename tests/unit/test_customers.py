@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import Warehouse, day, odp_event, run_examples, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
+
 
 def order(
     order_id: str,

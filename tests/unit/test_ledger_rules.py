@@ -6,6 +6,8 @@ import pytest
 
 from tests.conftest import Warehouse, day, odp_event, run_examples, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=15)  # scheduled first (tests/conftest.py)
+
 # The examples registered below use order ids of their own, so all of them land in one run
 # (one file each) that their tests query; the tests of arrival order land their own files.
 EXAMPLES: dict[str, list] = {}

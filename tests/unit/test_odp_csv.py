@@ -18,6 +18,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import RECENT_PARTITION_START, Warehouse
 
+pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
+
 COLUMNS = [
     "action", "ts", "order_id", "item_product_id", "item_sku", "item_price", "item_quantity",
     "item_discount", "item_subtotal", "email", "phone", "customer_id", "vuid",

@@ -15,6 +15,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=20)  # scheduled first (tests/conftest.py)
+
 
 def run(landing: Path, warehouse: Path) -> Warehouse:
     summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))

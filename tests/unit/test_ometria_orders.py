@@ -18,6 +18,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import RECENT_PARTITION_START, Warehouse, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=50)  # scheduled first (tests/conftest.py)
+
 # The Order example of Ometria's Order API document (seeds/ometria_order_api.txt), verbatim.
 SEED_ORDER: dict[str, Any] = {
     "@type": "order",

@@ -21,6 +21,8 @@ from orders_pipeline.samples import optimizely_xml as sample
 from orders_pipeline.samples.optimizely_xml import feed_xml, order_xml
 from tests.conftest import Warehouse, odp_event, table_contents, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=20)  # scheduled first (tests/conftest.py)
+
 FULL_ORDER = order_xml(
     "ORD-1", "2026-06-01T10:30:00+02:00", "EUR", "61.50",
     [("P1001", "2", "12.25", [("pricerange", "cheap"), ("size", " XL ")]),

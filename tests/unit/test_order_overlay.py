@@ -8,7 +8,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import day, odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=15)  # scheduled first (tests/conftest.py)
 
 
 def write_updates(landing: Path, name: str, updates: list[dict]) -> None:

@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import odp_event, write_ndjson
+
+pytestmark = pytest.mark.heavy(seconds=25)  # scheduled first (tests/conftest.py)
 
 CATALOG_CSV = """product_id,sku,name,pricerange,colour
 P1,S1,Mug,cheap,blue

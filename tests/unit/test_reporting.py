@@ -7,7 +7,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from tests.conftest import day, odp_event
+
+pytestmark = pytest.mark.heavy(seconds=30)  # scheduled first (tests/conftest.py)
 
 
 def by_email(email: str) -> dict[str, Any]:

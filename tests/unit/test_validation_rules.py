@@ -22,6 +22,8 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import Warehouse, day, odp_event, write_ndjson
 
+pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)
+
 RECORDS_FILE = "odp_events/records.ndjson"
 _RECORD_LINES: list[str] = []
 _FILES: dict[str, str] = {}
@@ -400,19 +402,54 @@ def test_records_reconcile_for_every_file(landed):
     assert landed.summary.records == sum(r["records"] for r in every_file)
 
 
-def test_a_record_repeated_in_a_later_run_is_a_duplicate(landing: Path, run_landing):
+# Rules about a later run share one sequence of two runs (``two_runs``): each lands its files
+# (path under the landing folder: records) before the run it names, with order ids and file
+# names of its own.
+REPEATED = purchase("LR1", subtotal=100)
+CORRECTED = "odp_events/corrected.ndjson"
+BEFORE_RUN: list[dict[str, list[dict[str, Any]]]] = [
+    {
+        "odp_events/repeat_a.ndjson": [REPEATED],
+        CORRECTED: [purchase("K1"), purchase("K2", subtotal=50, currency="dollars")],
+    },
+    {
+        "odp_events/repeat_b.ndjson": [purchase("LR2"), REPEATED],
+        CORRECTED: [purchase("K1"), purchase("K2", subtotal=50, currency="USD")],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Warehouse]:
+    """One warehouse run twice, BEFORE_RUN's files landed before each run: a copy of the
+    warehouse after each run."""
+    root = tmp_path_factory.mktemp("two_runs")
+    settings = Settings(landing_dir=root / "landing", warehouse=root / "warehouse.duckdb")
+    after: list[Warehouse] = []
+    for n, files in enumerate(BEFORE_RUN, start=1):
+        for name, records in files.items():
+            write_ndjson(settings.landing_dir / name, records)
+        summary = run_pipeline(settings)
+        assert summary.success, f"run {n} failed: {summary.failed_steps} {summary.errors}"
+        copy = root / f"after_run_{n}.duckdb"
+        shutil.copy(settings.warehouse, copy)
+        after.append(Warehouse(path=copy, summary=summary))
+    return after
+
+
+def test_a_record_repeated_in_a_later_run_is_a_duplicate(two_runs):
     """§2: a duplicate of a record accepted "in the same file or any earlier one" is dropped
     and counted, also when the earlier file was loaded by an earlier run."""
-    event = purchase("LR1", subtotal=100)
-    write_ndjson(landing / "odp_events" / "a.ndjson", [event])
-    run_landing(landing)
-    write_ndjson(landing / "odp_events" / "b.ndjson", [purchase("LR2"), event])
-    wh = run_landing(landing)
-    assert [(r["file"], r["accepted"], r["duplicates"]) for r in loads(wh)] == [
-        ("odp_events/a.ndjson", 1, 0),
-        ("odp_events/b.ndjson", 1, 1),
+    wh = two_runs[1]
+    assert [
+        (r["file"], r["accepted"], r["duplicates"])
+        for r in loads(wh)
+        if r["file"].startswith("odp_events/repeat_")
+    ] == [
+        ("odp_events/repeat_a.ndjson", 1, 0),
+        ("odp_events/repeat_b.ndjson", 1, 1),
     ]
-    assert [e["file"] for e in wh.ledger("LR1")] == ["odp_events/a.ndjson"]
+    assert [e["file"] for e in wh.ledger("LR1")] == ["odp_events/repeat_a.ndjson"]
     assert wh.order("LR1")["subtotal"] == 100
 
 
@@ -454,17 +491,14 @@ def test_landing_the_same_bytes_again_changes_nothing(landing: Path, run_landing
     assert second.summary.records == first.summary.records == 3
 
 
-def test_a_corrected_file_landed_again_loads_its_fixed_records(landing: Path, run_landing):
+def test_a_corrected_file_landed_again_loads_its_fixed_records(two_runs):
     """§2: "A corrected file landed again loads its fixed records; its unchanged good records
     count as duplicates"."""
-    path = landing / "odp_events" / "orders.ndjson"
-    write_ndjson(path, [purchase("K1"), purchase("K2", subtotal=50, currency="dollars")])
-    first = run_landing(landing)
-    assert [codes(r) for r in quarantine(first)] == [["invalid_currency"]]
-    write_ndjson(path, [purchase("K1"), purchase("K2", subtotal=50, currency="USD")])
-    wh = run_landing(landing)
+    first, wh = two_runs  # CORRECTED with K2 in "dollars", then in USD
+    assert [codes(r) for r in quarantine(first, CORRECTED)] == [["invalid_currency"]]
     assert [
-        (r["records"], r["accepted"], r["quarantined"], r["duplicates"]) for r in loads(wh)
+        (r["records"], r["accepted"], r["quarantined"], r["duplicates"])
+        for r in loads(wh, CORRECTED)
     ] == [(2, 1, 1, 0), (2, 1, 0, 1)]
     assert wh.order("K2")["subtotal"] == 50
     assert len(wh.ledger("K1")) == 1
