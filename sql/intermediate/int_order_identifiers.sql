@@ -36,6 +36,18 @@ unioned as (
     select * from odp_csv_identifiers
 ),
 
+cleaned as (
+    -- each value cleaned once (sql/macros.sql: normalise_cleaned_identifier)
+    select
+        event_id,
+        source,
+        order_id,
+        arrival_seq,
+        normalise_identifier_type(identifier_type) as identifier_type,
+        clean_identifier(identifier_value) as cleaned_value
+    from unioned
+),
+
 final as (
     -- sql/macros.sql: the one normalisation of every source's identifiers
     select distinct
@@ -43,9 +55,9 @@ final as (
         source,
         order_id,
         arrival_seq,
-        normalise_identifier_type(identifier_type) as identifier_type,
-        normalise_identifier(identifier_type, identifier_value) as identifier_value
-    from unioned
+        identifier_type,
+        normalise_cleaned_identifier(identifier_type, cleaned_value) as identifier_value
+    from cleaned
 )
 
 select * from final

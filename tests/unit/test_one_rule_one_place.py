@@ -103,3 +103,49 @@ def test_visible_characters_follow_the_normalisation(con):
             "select has_visible_character(?), clean_identifier(?) is not null", [text, text]
         ).fetchall()[0]
         assert row == (visible, visible), repr(text)
+
+
+@pytest.mark.parametrize(
+    ("sent", "phone"),
+    [
+        ("+44 (20) 7946 0000", "+442079460000"),
+        ("\ufeff +1-555-0100\u00a0", "+15550100"),  # invisible characters first
+        ("0044 20 7946", "0044207946"),  # no `+`: the digits as sent
+        ("1+2", "12"),  # a `+` counts only in front
+        ("++1", "+1"),
+        ("+", None),  # no digit: no phone
+        ("ext.", None),
+        (" \u200b ", None),
+        (None, None),
+    ],
+)
+def test_a_phone_is_its_leading_plus_and_its_digits(con, sent, phone):
+    """docs/semantics.md §5: a phone alone and as an identifier of type phone (or an alias),
+    cleaned by the macro itself or by the model first (int_order_identifiers cleans each value
+    once): one rule, one result."""
+    row = con.execute(
+        """select normalise_phone($1),
+                  normalise_identifier('Mobile', $1),
+                  normalise_cleaned_identifier(normalise_identifier_type('phone'),
+                                               clean_identifier($1))""",
+        [sent],
+    ).fetchall()[0]
+    assert row == (phone, phone, phone)
+
+
+@pytest.mark.parametrize(
+    ("identifier_type", "sent", "normalised"),
+    [
+        ("Email_Address", " \u200bMixed.Case@Example.COM\u00a0", "mixed.case@example.com"),
+        ("customer_id", "\u00a0CUST-01\u200b ", "CUST-01"),  # other ids: cleaned only
+        ("email", "\u200b", None),
+    ],
+)
+def test_cleaning_first_gives_the_same_identifier(con, identifier_type, sent, normalised):
+    row = con.execute(
+        """select normalise_identifier($1, $2),
+                  normalise_cleaned_identifier(normalise_identifier_type($1),
+                                               clean_identifier($2))""",
+        [identifier_type, sent],
+    ).fetchall()[0]
+    assert row == (normalised, normalised)
