@@ -44,12 +44,15 @@ timeline as (
         -- amounts as sent: an event left unconverted below is not a cancel-the-rest)
         action = 'cancel' and subtotal is null and total is null and items_subtotal is null
             as is_cancel_rest,
-        -- A cancel-the-rest sets the tally to zero, so the tally after any event is the sum
-        -- of the plain deltas since the last cancel-the-rest: its segment of the timeline
+        -- A cancel-the-rest sets the tally to zero, so the tally after any other event is
+        -- the sum of the plain deltas since the last cancel-the-rest: the events after one
+        -- cancel-the-rest up to and including the next form a segment of the timeline, and
+        -- the segment's sum up to a cancel-the-rest is the tally it cancels
         count(*) filter (
             where action = 'cancel' and subtotal is null and total is null
               and items_subtotal is null
-        ) over (order_timeline rows unbounded preceding) as tally_segment
+        ) over (order_timeline rows between unbounded preceding and 1 preceding)
+            as tally_segment
     from events
     window order_timeline as (partition by order_id order by ts, arrival_seq, record_part)
 ),
@@ -146,6 +149,8 @@ plain_deltas as (
 running_tallies as (
     select
         plain_deltas.*,
+        -- a cancel-the-rest's plain delta is 0: its segment's sum through it is the tally
+        -- before it
         sum(plain_subtotal_delta) over (
             partition by order_id, tally_segment order by event_seq rows unbounded preceding
         ) as segment_subtotal,
@@ -158,18 +163,12 @@ running_tallies as (
 ledger as (
     select
         running_tallies.*,
-        case when is_cancel_rest
-            then -coalesce(lag(segment_subtotal) over order_timeline, 0)
-            else plain_subtotal_delta
-        end as subtotal_delta,
-        case when is_cancel_rest
-            then -coalesce(lag(segment_total) over order_timeline, 0)
-            else plain_total_delta
-        end as total_delta,
-        segment_subtotal as running_subtotal,
-        segment_total as running_total
+        case when is_cancel_rest then -segment_subtotal else plain_subtotal_delta end
+            as subtotal_delta,
+        case when is_cancel_rest then -segment_total else plain_total_delta end as total_delta,
+        case when is_cancel_rest then 0 else segment_subtotal end as running_subtotal,
+        case when is_cancel_rest then 0 else segment_total end as running_total
     from running_tallies
-    window order_timeline as (partition by order_id order by event_seq)
 ),
 
 in_base_currency as (

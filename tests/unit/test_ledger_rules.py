@@ -129,6 +129,34 @@ def test_a_cancel_without_any_amount_cancels_the_rest_of_the_order(wh):
 
 
 example(
+    "every_cancel_without_any_amount_cancels_what_is_left_before_it",
+    [
+        odp_event("cancel", "C2", day(1)),
+        odp_event("purchase", "C2", day(2), subtotal=50),
+        odp_event("cancel", "C2", day(3)),
+        odp_event("cancel", "C2", day(4)),
+        odp_event("purchase", "C2", day(5), subtotal=20),
+        odp_event("refund", "C2", day(6), subtotal=5),
+        odp_event("cancel", "C2", day(7)),
+    ],
+)
+
+
+def test_every_cancel_without_any_amount_cancels_what_is_left_before_it(wh):
+    """§3: each cancel-the-rest takes − the running subtotal before it, whatever came before:
+    nothing (first), another cancel-the-rest, or events after an earlier one."""
+    assert subtotals(wh, "C2") == [
+        ("cancel", 0, 0),
+        ("purchase", 50, 50),
+        ("cancel", -50, 0),
+        ("cancel", 0, 0),
+        ("purchase", 20, 20),
+        ("refund", -5, 15),
+        ("cancel", -15, 0),
+    ]
+
+
+example(
     "a_custom_action_on_an_existing_order_is_a_pass_through",
     [
         odp_event(
