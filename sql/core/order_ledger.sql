@@ -17,6 +17,16 @@ with events as (
         )
 ),
 
+amounts as (
+    -- what the timeline, the rates and the tallies read: the windows below sort these
+    -- columns only; the event's other fields join on again at the end (event_id is unique:
+    -- core/order_ledger:event_id_unique)
+    select
+        event_id, order_id, action, ts, arrival_seq, record_part, currency, subtotal, total,
+        items_subtotal, tax, shipping, discount, subtotal_base_sent, total_base_sent
+    from events
+),
+
 exchange_rates as (
     -- rates to the configured base only: a rate to another base is never read as one to it
     -- (issue 11: that relabelled GBP→USD rates as GBP→EUR after --base-currency EUR)
@@ -26,7 +36,7 @@ exchange_rates as (
 
 timeline as (
     select
-        events.*,
+        amounts.*,
         row_number() over order_timeline as event_seq,
         action_class(action) as action_class,
         -- one order, one currency: the currency of its first event that names one (the
@@ -53,7 +63,7 @@ timeline as (
               and items_subtotal is null
         ) over (order_timeline rows between unbounded preceding and 1 preceding)
             as tally_segment
-    from events
+    from amounts
     window order_timeline as (partition by order_id order by ts, arrival_seq, record_part)
 ),
 
@@ -199,12 +209,12 @@ final as (
     select
         ledger.event_id,
         ledger.order_id,
-        ledger.source,
+        sent.source,
         ledger.action,
         ledger.action_class,
         ledger.ts,
         cast(ledger.ts as date) as event_date,  -- UTC: every session runs with TimeZone UTC
-        ledger.ts_inferred,
+        sent.ts_inferred,
         ledger.arrival_seq,
         cast(ledger.event_seq as integer) as event_seq,
         -- the currency of the row's amounts: the order's
@@ -234,19 +244,20 @@ final as (
         ledger.tax,
         ledger.shipping,
         ledger.discount,
-        ledger.coupon_code,
-        ledger.bill_address,
-        ledger.ship_address,
-        ledger.first_name,
-        ledger.last_name,
-        ledger.name,
-        ledger.email,
-        ledger.phone,
-        ledger.custom,
-        ledger.items_quantity,
-        ledger.file,
-        ledger.record_no
+        sent.coupon_code,
+        sent.bill_address,
+        sent.ship_address,
+        sent.first_name,
+        sent.last_name,
+        sent.name,
+        sent.email,
+        sent.phone,
+        sent.custom,
+        sent.items_quantity,
+        sent.file,
+        sent.record_no
     from in_base_currency as ledger
+    inner join events as sent on sent.event_id = ledger.event_id
 )
 
 select * from final
