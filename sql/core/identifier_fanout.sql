@@ -63,11 +63,14 @@ blocklisted as (
     -- '+1 555 0100' blocks +15550100; case aside, as before
     select
         order_counts.*,
-        list_contains(
-            list_transform(getvariable('identity_blocklist'),
-                           lambda entry: lower(normalise_identifier(identifier_type, entry))),
-            lower(identifier_value)
-        ) as is_blocklisted
+        -- an empty blocklist (the default) blocks nothing: no list built per identifier
+        case when len(getvariable('identity_blocklist')) = 0 then false
+             else list_contains(
+                 list_transform(getvariable('identity_blocklist'),
+                                lambda entry: lower(normalise_identifier(identifier_type, entry))),
+                 lower(identifier_value)
+             )
+        end as is_blocklisted
     from order_counts
 ),
 
