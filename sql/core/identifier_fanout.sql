@@ -64,7 +64,7 @@ blocklisted as (
     select
         order_counts.*,
         -- an empty blocklist (the default) blocks nothing: no list built per identifier
-        case when len(getvariable('identity_blocklist')) = 0 then false
+        case when array_length(getvariable('identity_blocklist')) = 0 then false
              else list_contains(
                  list_transform(getvariable('identity_blocklist'),
                                 lambda entry: lower(normalise_identifier(identifier_type, entry))),
