@@ -52,7 +52,8 @@ class JsonSourceValidation:
     ``validation_chunk_records`` (optional) hands the candidates to pandera that many records
     at a time (in ``row_id`` order, with the items of those records), so that memory stays
     bounded on big batches; only for schemas whose checks look at one record at a time (no
-    ``.over()`` or other rule across records).
+    ``.over()`` or other rule across records). Setting it says so, and pandera is then also
+    handed only the records (and items) that fail a rule (``rules.failures_by_row``).
     """
 
     source: str
@@ -225,7 +226,8 @@ def _chunk_failures(
             f"select {columns} from {table} where row_id between ? and ?",
             params=list(bounds),
         ).pl()
-    event_failures = failures_by_row(spec.event_schema, events)
+    per_row = spec.validation_chunk_records is not None
+    event_failures = failures_by_row(spec.event_schema, events, rules_are_per_row=per_row)
     del events  # before the items: one frame of the chunk at a time
     if not spec.item_candidates_table or spec.item_schema is None:
         return event_failures
@@ -240,7 +242,9 @@ def _chunk_failures(
             f"select {item_columns} from {item_table} where row_id between ? and ?",
             params=list(bounds),
         ).pl()
-    item_failures = failures_by_row(spec.item_schema, items, keys=("row_id", "item_no"))
+    item_failures = failures_by_row(
+        spec.item_schema, items, keys=("row_id", "item_no"), rules_are_per_row=per_row
+    )
     parts = pl.col("reason").str.splitn(": ", 2)
     item_failures = item_failures.select(
         "row_id",

@@ -12,7 +12,12 @@ import polars as pl
 from orders_pipeline.landing.reading import peek
 from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.odp_events import EVENT_SCHEMA, ITEM_SCHEMA
-from orders_pipeline.validation.rules import columns_read, failures_by_row, row_check
+from orders_pipeline.validation.rules import (
+    columns_read,
+    failures_by_row,
+    row_check,
+    rows_failing_a_rule,
+)
 
 
 def test_pandera_is_handed_the_columns_the_event_rules_read_and_not_the_free_text():
@@ -38,6 +43,35 @@ def test_failures_are_the_same_on_the_columns_read_alone():
     assert failures_by_row(schema, frame.select(kept)).to_dicts() == [
         {"row_id": 2, "reason": "bad_x: x > 0"}
     ]
+
+
+def test_pandera_names_the_same_reasons_when_handed_only_the_rows_that_fail_a_rule():
+    # per-record rules: one polars pass finds the rows failing any rule, pandera names them
+    frame = pl.DataFrame(
+        {"row_id": [1, 2, 3, 4], "x": [1, -1, None, -2], "code": ["EUR", "EUR", "eur", None]}
+    )
+    schema = pa.DataFrameSchema(
+        checks=[
+            row_check("bad_x", "x > 0", lambda: pl.col("x") > 0),
+            row_check("bad_code", "upper case", lambda: pl.col("code") == "EUR"),
+        ]
+    )
+    everything = failures_by_row(schema, frame).sort("row_id", "reason")
+    screened = failures_by_row(schema, frame, rules_are_per_row=True).sort("row_id", "reason")
+    assert screened.to_dicts() == everything.to_dicts()
+    assert everything.to_dicts() == [
+        {"row_id": 2, "reason": "bad_x: x > 0"},
+        {"row_id": 3, "reason": "bad_code: upper case"},
+        {"row_id": 3, "reason": "bad_x: x > 0"},  # a null fails its rule (row_check)
+        {"row_id": 4, "reason": "bad_code: upper case"},
+        {"row_id": 4, "reason": "bad_x: x > 0"},
+    ]
+    assert rows_failing_a_rule(schema, frame)["row_id"].to_list() == [2, 3, 4]
+    # a schema with declared columns is judged by pandera on every row
+    typed = pa.DataFrameSchema(columns={"x": pa.Column(pl.Int64)}, checks=schema.checks)
+    assert rows_failing_a_rule(typed, frame).height == 4
+    passing = frame.filter(pl.col("row_id") == 1)
+    assert failures_by_row(schema, passing, rules_are_per_row=True).height == 0
 
 
 def test_a_peeked_stream_gives_whole_blocks_from_its_start():
