@@ -14,9 +14,12 @@ from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.odp_events import EVENT_SCHEMA, ITEM_SCHEMA
 from orders_pipeline.validation.rules import (
     columns_read,
+    decimal_places,
     failures_by_row,
+    fits_decimal,
     row_check,
     rows_failing_a_rule,
+    significant_digits,
 )
 
 
@@ -72,6 +75,22 @@ def test_pandera_names_the_same_reasons_when_handed_only_the_rows_that_fail_a_ru
     assert rows_failing_a_rule(typed, frame).height == 4
     passing = frame.filter(pl.col("row_id") == 1)
     assert failures_by_row(schema, passing, rules_are_per_row=True).height == 0
+
+
+def test_an_amount_fits_by_its_pattern_exactly_when_it_fits_by_counting_its_digits():
+    texts = [
+        "12.5", "100", "-3.25", "0", "0.1000", "12345678901", "12345678901.1234",
+        "123456789012", "1234567890.12345", "123456789012.1234", "12.00000000001", "1e400",
+        "-1e-11", "1.50e1", "100.0", "99999999999999.9", "123456789012345", "1234567890123456",
+        "0.00001", "12345678901234567890123", "١٢", None,
+    ]  # fmt: skip
+    frame = pl.DataFrame({"text": texts}).join(
+        pl.DataFrame({"exact": [True, False, None]}), how="cross"
+    )
+    text, exact = pl.col("text"), pl.col("exact")
+    counted = exact & (decimal_places(text) <= 4) & (significant_digits(text) <= 15)
+    verdicts = frame.select(fits=fits_decimal(exact, text), counted=counted)
+    assert verdicts["fits"].to_list() == verdicts["counted"].to_list()
 
 
 def test_a_peeked_stream_gives_whole_blocks_from_its_start():
