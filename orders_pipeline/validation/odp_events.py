@@ -59,7 +59,8 @@ NOT_AN_IDENTIFIER = ("OBJECT", "ARRAY", "BOOLEAN")
 _ORDER = "$.data.order"
 EVENT_FIELDS = JsonRecordFields(
     leaves=(
-        "$.type", "$.action", "$.ts", "$.identifiers", "$.data.ts", f"{_ORDER}.order_id",
+        "$.type", "$.action", "$.ts", "$.identifiers", "$.data.ts", "$.data.idempotence_id",
+        f"{_ORDER}.order_id",
         f"{_ORDER}.currency", f"{_ORDER}.items",
         *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
     ),
@@ -123,6 +124,9 @@ def candidates_sql(raw_table: str) -> str:
                 as nested_identifiers,
             {ts_kind} as ts_kind,
             {ts_text} as ts_text,
+            -- the id the sender keeps on every retry (VALIDATION.idempotence_key_sql, read here
+            -- with the record's other fields)
+            nullif(trim({f.string("$.data.idempotence_id")}), '') as idempotence_key,
             {f.kind(f"{_ORDER}.currency")} as currency_kind,
             upper(trim({f.string(f"{_ORDER}.currency")})) as currency,
             {f.kind(f"{_ORDER}.items")} as items_kind,
@@ -412,6 +416,7 @@ VALIDATION = JsonSourceValidation(
     # optimizely/javascript-sdk odp_event_manager.ts augmentCommonData): a re-sent event with
     # the same id is a duplicate, even if the retry carries a new ts (§2)
     idempotence_key_sql="nullif(trim({doc} ->> '$.data.idempotence_id'), '')",
+    candidate_idempotence_key_sql="c.idempotence_key",
     # doc is json()'s text of the record (parsed.record_ctes): its canonical text already
     event_id_sql="md5(c.doc)",
 )

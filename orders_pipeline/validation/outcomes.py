@@ -82,6 +82,10 @@ class JsonSourceValidation:
     # NULL when it sends none. Records sharing one are the same event: the first accepted is
     # kept, the others are counted duplicates whatever else changed (a retry's new ``ts``).
     idempotence_key_sql: str | None = None
+    # The same key as a SQL expression over the candidate row ``c``, when the candidates SQL
+    # reads it with the record's other fields (issue 15: one parse per record); by default
+    # ``idempotence_key_sql`` over the candidate's ``doc``.
+    candidate_idempotence_key_sql: str | None = None
     # SQL returning (row_id, reason) for candidates that fail because of other records of
     # the batch; it may read ``batch_record_failures`` (row_id, reason: the per-record
     # failures). Its reasons are added to the per-record ones.
@@ -284,7 +288,7 @@ def _key_passing_records(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidat
     for records that may be duplicates: the same idempotence key, else the same extracted
     fields)."""
     candidates = spec.candidates_table
-    idempotence_key = spec.idempotence_key("c.doc")
+    idempotence_key = spec.candidate_idempotence_key_sql or spec.idempotence_key("c.doc")
     con.execute(
         f"""create or replace temp table batch_keys as
         select row_id, event_id,
