@@ -42,7 +42,8 @@ class JsonSourceValidation:
     - ``candidates_sql`` reads ``raw_table`` joined to the registered ``batch_files``
       (``file_seq``) and returns one row per raw record with at least ``row_id`` (the
       record's ``arrival_seq``), ``file``, ``record_no``, ``loaded_at`` and ``doc`` (the
-      record as a JSON value, NULL when it is not one: its canonical content, §2);
+      record as a JSON value, NULL when it is not one: its canonical content, §2) unless
+      ``candidate_document_sql`` rebuilds that from the raw row;
     - ``item_candidates_sql`` (optional) returns one row per item with ``row_id`` and
       ``item_no``; an item's failures quarantine its record;
     - ``accepted_sql`` / ``accepted_items_sql`` select the staging rows of the candidates
@@ -73,6 +74,11 @@ class JsonSourceValidation:
     # The canonical JSON document of an already staged record, from its raw row ``r``
     # (compared with the candidates' ``doc`` to find duplicates across files).
     raw_document_sql: str = "json(r.raw)"
+    # The canonical JSON document of a candidate ``c`` (its raw row is ``r``), read only for
+    # the records whose dedupe key another record shares. A source whose candidates carry no
+    # ``doc`` (ODP events: the candidates table then holds no copy of every document, issue
+    # 15) rebuilds it from the raw text, as ``raw_document_sql`` does for staged records.
+    candidate_document_sql: str = "c.doc"
     # Candidate columns too big or too free-form to hand to pandera, for a schema whose
     # columns read are not known (``rules.columns_read``: otherwise only those are handed).
     unvalidated_columns: tuple[str, ...] = ("doc", "custom")
@@ -323,9 +329,10 @@ def _documents_sharing_a_key(con: duckdb.DuckDBPyConnection, spec: JsonSourceVal
         )
         select row_id, doc, {spec.idempotence_key("doc")} as idempotence_key
         from (
-            select k.row_id, c.doc
+            select k.row_id, {spec.candidate_document_sql} as doc
             from batch_keys as k
             join {candidates} as c using (row_id)
+            join {spec.raw_table} as r on r.arrival_seq = k.row_id
             where k.dedupe_key in (select dedupe_key from shared_keys)
             union all
             select s.arrival_seq as row_id, {spec.raw_document_sql} as doc
