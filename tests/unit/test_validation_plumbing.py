@@ -60,7 +60,7 @@ def test_pandera_names_the_same_reasons_when_handed_only_the_rows_that_fail_a_ru
         ]
     )
     everything = failures_by_row(schema, frame).sort("row_id", "reason")
-    screened = failures_by_row(schema, frame, rules_are_per_row=True).sort("row_id", "reason")
+    screened = failures_by_row(schema, rows_failing_a_rule(schema, frame)).sort("row_id", "reason")
     assert screened.to_dicts() == everything.to_dicts()
     assert everything.to_dicts() == [
         {"row_id": 2, "reason": "bad_x: x > 0"},
@@ -74,7 +74,7 @@ def test_pandera_names_the_same_reasons_when_handed_only_the_rows_that_fail_a_ru
     typed = pa.DataFrameSchema(columns={"x": pa.Column(pl.Int64)}, checks=schema.checks)
     assert rows_failing_a_rule(typed, frame).height == 4
     passing = frame.filter(pl.col("row_id") == 1)
-    assert failures_by_row(schema, passing, rules_are_per_row=True).height == 0
+    assert failures_by_row(schema, rows_failing_a_rule(schema, passing)).height == 0
 
 
 def test_an_amount_fits_by_its_pattern_exactly_when_it_fits_by_counting_its_digits():
