@@ -295,6 +295,7 @@ TRUSTED = {
     "**self.fill": "json_records._Records: {'table': the raw table name from the source "
     "registry, 'stride': ARRIVAL_STRIDE, 'columns': RAW_INSERT_COLUMNS}",
     "spec.raw_document_sql": SPEC,
+    "spec.candidate_document_sql": SPEC,
     "source.raw_table": "landing.land: the raw table name of a source of the registry "
     "(sources.SOURCES)",
     "key": "publish._apply_keys: hash(row(...)) over a published table's key columns, named in "
