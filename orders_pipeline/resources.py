@@ -176,8 +176,8 @@ class RunConnection:
                 "union all "
                 "select 'view', view_name from duckdb_views() where temporary and not internal"
             ).fetchall()
-            for kind, name in temporary:
-                self.con.execute(f'drop {kind} if exists temp.main."{name}"')
+            for kind, temporary_name in temporary:
+                self.con.execute(f'drop {kind} if exists temp.main."{temporary_name}"')
             self.con.execute("checkpoint")
         except duckdb.Error:
             return False

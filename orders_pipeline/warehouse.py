@@ -307,8 +307,8 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     # DuckDB draws a progress bar on stdout even when it is a pipe (issue 16): it would land
     # in the middle of a caller's output, such as JSON read by a parent process
     con.execute("set enable_progress_bar = false")
-    for name, (value, params) in session_variables(settings).items():
-        con.execute(f"set variable {name} = {value}", params)
+    for variable, (value_sql, params) in session_variables(settings).items():
+        con.execute(f"set variable {variable} = {value_sql}", params)
 
 
 def session_variables(settings: Settings) -> dict[str, tuple[str, list[object]]]:
@@ -360,12 +360,12 @@ def restore_session(
     variables that differ are touched (each statement costs a quarter of a millisecond)."""
     changed = session_state(con) ^ prepared
     wanted = session_variables(settings)
-    for name in sorted({name for name, _, _ in changed}):
-        if name in wanted:
-            value, params = wanted[name]
-            con.execute(f"set variable {name} = {value}", params)
+    for variable in sorted({name for name, _, _ in changed}):
+        if variable in wanted:
+            value_sql, params = wanted[variable]
+            con.execute(f"set variable {variable} = {value_sql}", params)
         else:
-            con.execute(f'reset variable "{name}"')
+            con.execute(f'reset variable "{variable}"')
 
 
 @contextmanager
@@ -395,9 +395,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     attached to it), as ``information_schema.tables`` lists them. Asked of DuckDB's own
     catalog functions, a table first: half the cost of the view, which every model build
     and check asks several times."""
-    for catalog, column in (("duckdb_tables()", "table_name"), ("duckdb_views()", "view_name")):
+    for catalog_function, name_column in (
+        ("duckdb_tables()", "table_name"),
+        ("duckdb_views()", "view_name"),
+    ):
         found = con.execute(
-            f"select count(*) from {catalog} where schema_name = ? and {column} = ?",  # noqa: S608
+            f"select count(*) from {catalog_function} where schema_name = ? "  # noqa: S608
+            f"and {name_column} = ?",
             [schema, table],
         ).fetchall()[0][0]
         if found:
