@@ -391,38 +391,43 @@ def record_build(
     )
 
 
-def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
+def run_model(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    versions: Mapping[str, str] | None = None,
+) -> ModelRun:
     """(Re)build the model's table (or view) from its SQL in one transaction. A table records
     the position of its inputs (``input_position``), so an incremental model reading it knows
-    how far its rows reach."""
+    how far its rows reach. ``versions``: ``table_versions`` as read since the last write
+    (``build_model``), else read here."""
     started = time.perf_counter()
     with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
         through = input_position(con, model)
         replaced = None if model.is_view else _rows_before(con, model)
-        version = model_version(con, model)
+        fingerprint = _build_fingerprint(con, model)
+        version = _version(con, model, fingerprint, versions)
         created = con.execute(f"create or replace {kind} {model.qualified_name} as\n{model.sql}")
         inserted = None if model.is_view else _affected(created)
         record_version(con, model.qualified_name, version)
         if not model.is_view:
             record_build(
-                con,
-                model.qualified_name,
-                _build_fingerprint(con, model),
-                through,
-                latest_partition_build(con),
+                con, model.qualified_name, fingerprint, through, latest_partition_build(con)
             )
-    # counting a view's rows would run its query (a join over the whole ledger)
-    rows = None if model.is_view else count_rows(con, model.qualified_name)
+    # a view has no count (it would run its query: a join over the whole ledger); a table
+    # rebuilt whole holds the rows its create statement inserted
     return ModelRun(
-        rows=rows, seconds=time.perf_counter() - started, deleted=replaced, inserted=inserted
+        rows=inserted, seconds=time.perf_counter() - started, deleted=replaced, inserted=inserted
     )
 
 
-def _rows_before(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
-    """The rows a full rebuild replaces (0 when the table does not exist yet)."""
-    if not table_exists(con, model.schema, model.name):
+def _rows_before(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, exists: bool | None = None
+) -> int:
+    """The rows a full rebuild replaces (0 when the table does not exist yet; ``exists``:
+    whether it does, when the caller knows)."""
+    if not (table_exists(con, model.schema, model.name) if exists is None else exists):
         return 0
     return count_rows(con, model.qualified_name)
 
@@ -479,6 +484,7 @@ def run_model_partitions(
     *,
     full_refresh: bool = False,
     salt: str = "",
+    versions: Mapping[str, str] | None = None,
 ) -> ModelRun:
     """Re-derive the model's rows whose partition column lies in [first, last] (``None``: open
     on that side, so the first and last partitions also hold anything earlier or later),
@@ -491,7 +497,8 @@ def run_model_partitions(
     Re-running a partition never duplicates rows, and rows outside the range are not
     touched. The whole table is rebuilt when it does not exist, when the model's SQL, an
     upstream model's SQL, a setting it reads or ``salt`` (the partition start) changed since
-    its last build, or with ``full_refresh``; also when both ends are open."""
+    its last build, or with ``full_refresh``; also when both ends are open. ``versions``: as
+    for ``run_model``."""
     started = time.perf_counter()
     column = model.partition_column
     assert column is not None, f"{model.qualified_name} is not partitioned"
@@ -501,7 +508,7 @@ def run_model_partitions(
             con.execute(f"create schema if not exists {model.schema}")
             fingerprint = _build_fingerprint(con, model, salt)
             through = input_position(con, model)
-            version = model_version(con, model, salt)
+            version = _version(con, model, fingerprint, versions)
             partition_build_no = latest_partition_build(con)
             built = last_build(con, model.qualified_name)
             if (
@@ -583,7 +590,10 @@ def _record_partition_build(
 
 
 def run_incremental_model(
-    con: duckdb.DuckDBPyConnection, model: SqlModel, full_refresh: bool = False
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    full_refresh: bool = False,
+    versions: Mapping[str, str] | None = None,
 ) -> ModelRun:
     """Add to the model's table the rows of the records that arrived since its last build.
 
@@ -606,18 +616,19 @@ def run_incremental_model(
     A full build (every record up to the position) happens when the table does not exist
     yet, when the model's SQL or any model upstream of it changed since the last build (its
     fingerprint), when a setting the SQL may read changed (``SETTING_VARIABLES``), or with
-    ``full_refresh``. Both kinds of build give the same table.
+    ``full_refresh``. Both kinds of build give the same table. ``versions``: as for
+    ``run_model``.
     """
     started = time.perf_counter()
     try:
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
             through = input_position(con, model)
-            version = model_version(con, model)
+            fingerprint = _build_fingerprint(con, model)
+            version = _version(con, model, fingerprint, versions)
             partition_build_no = latest_partition_build(con)
             built = last_build(con, model.qualified_name)
             exists = table_exists(con, model.schema, model.name)
-            fingerprint = _build_fingerprint(con, model)
             incremental = (
                 not full_refresh
                 and exists
@@ -655,7 +666,7 @@ def run_incremental_model(
                     con.execute(f"insert into {model.qualified_name}\n{model.sql}")
                 )
             else:
-                deleted = _rows_before(con, model)
+                deleted = _rows_before(con, model, exists)
                 inserted = _affected(
                     con.execute(f"create or replace table {model.qualified_name} as\n{model.sql}")
                 )
@@ -664,7 +675,8 @@ def run_incremental_model(
     finally:
         _reset_build_variables(con)
     return ModelRun(
-        rows=count_rows(con, model.qualified_name),
+        # a full build holds the rows it inserted
+        rows=count_rows(con, model.qualified_name) if incremental else inserted,
         seconds=time.perf_counter() - started,
         incremental=bool(incremental),
         deleted=deleted,
@@ -709,12 +721,11 @@ def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel, salt: st
     """The model's fingerprint with the settings of this session: a build under other
     settings (base currency, lifecycle thresholds, identity limits; ``salt``: the partition
     start of a partitioned model) is not comparable."""
-    settings = con.execute(
-        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
-        "where list_contains(?, name)",
-        [list(SETTING_VARIABLES)],
-    ).fetchall()[0][0]
-    parts = [model.fingerprint, *(settings or []), salt]
+    # every variable, picked here: a third of the cost of filtering and joining them in SQL,
+    # for the same text (name=value in name order); a build asks two or three times
+    variables = sorted(con.execute("select name, value from duckdb_variables()").fetchall())
+    settings = [f"{name}={value}" for name, value in variables if name in SETTING_VARIABLES]
+    parts = [model.fingerprint, *settings, salt]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -766,8 +777,19 @@ def model_version(
     versions: Mapping[str, str] | None = None,
 ) -> str | None:
     """The version ``model`` built now would have (``version_of``)."""
+    return _version(con, model, _build_fingerprint(con, model, salt), versions)
+
+
+def _version(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    fingerprint: str,
+    versions: Mapping[str, str] | None,
+) -> str | None:
+    """:func:`model_version` for the build fingerprint the caller has (``_build_fingerprint``
+    with its salt), and ``versions`` when it has read them."""
     return version_of(
-        _build_fingerprint(con, model, salt),
+        fingerprint,
         (f"{schema}.{name}" for schema, name in model.references),
         table_versions(con) if versions is None else versions,
     )
@@ -815,9 +837,11 @@ def build_model(
     now and it holds all they hold."""
     started = time.perf_counter()
     salt = salt if model.partition_column is not None else ""  # the partition start
+    versions = None
     if skip_up_to_date and not full_refresh:
         with transaction(con):
-            if is_up_to_date(con, model, salt):
+            versions = table_versions(con)
+            if is_up_to_date(con, model, salt, versions):
                 built = last_build(con, model.qualified_name)
                 if built is not None:
                     # its partition builds seen stay: none since of what it reads changed it
@@ -838,8 +862,12 @@ def build_model(
                     deleted=None if model.is_view else 0,
                     inserted=None if model.is_view else 0,
                 )
+    # not up to date: nothing was written since ``versions`` were read (this connection is
+    # the warehouse's one writer), so the build does not read them again
     if model.partition_column is not None:
-        return run_model_partitions(con, model, first, last, full_refresh=full_refresh, salt=salt)
+        return run_model_partitions(
+            con, model, first, last, full_refresh=full_refresh, salt=salt, versions=versions
+        )
     if model.is_incremental:
-        return run_incremental_model(con, model, full_refresh=full_refresh)
-    return run_model(con, model)
+        return run_incremental_model(con, model, full_refresh=full_refresh, versions=versions)
+    return run_model(con, model, versions)

@@ -1,14 +1,26 @@
 """The warehouse resource every asset and check uses: settings plus a DuckDB connection
-opened with the house session settings (``warehouse.open_duckdb``)."""
+opened with the house session settings (``warehouse.open_duckdb``).
+
+Within a Dagster run, the steps share one connection (:class:`RunConnection`): opening the
+warehouse, preparing its session and closing it (a checkpoint) cost 40-50 ms of CPU, paid by
+every step of every run, most of a tiny run's cost (issue 15). What separate connections
+gave each step is kept: a step starts with a session as a new connection has it (its
+variables reset, no temporary table of an earlier step), ends with the warehouse
+checkpointed (the write-ahead log never carries one step's rows into the next), and a step
+that fails closes the connection, so the next step or run opens a fresh one. The writer lock
+is held from the run's first step to its end (``teardown_after_execution``), so no other
+run or session gets the warehouse between two steps of a run.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from orders_pipeline.config import Settings
 from orders_pipeline.privacy import key_fingerprint
@@ -18,6 +30,8 @@ from orders_pipeline.warehouse import (
     ensure_landing_tables,
     open_duckdb,
     prepare_session,
+    restore_session,
+    session_state,
     writer_lock,
 )
 
@@ -54,26 +68,122 @@ class OrdersWarehouse(dg.ConfigurableResource):
         """The validated :class:`Settings` this resource stands for."""
         return Settings.from_env({**self.variables, "ORDERS_PII_KEY": self.pii_key})
 
+    # inside a run: the connection its steps share (``connect``), opened by the first
+    _run_connection: RunConnection | None = PrivateAttr(default=None)
+    _in_run: bool = PrivateAttr(default=False)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run begins: Dagster gives each run its own copy of the resource, set up once
+        and torn down once (the in-process executor), so its steps may share a connection."""
+        self._in_run = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """The run ended, however: its connection is closed and the writer lock released."""
+        self._close_run_connection()
+
+    def _close_run_connection(self) -> None:
+        held, self._run_connection = self._run_connection, None
+        if held is not None:
+            held.close()
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection with the session settings and the landing tables ready."""
-        settings = self.settings()
+        """A read-write connection with the session settings and the landing tables ready:
+        within a run, the run's one connection (:class:`RunConnection`), else a connection
+        of its own, closed on exit."""
+        if not self._in_run:
+            with open_connection(self.settings()) as con:
+                yield con
+            return
+        held = self._run_connection
+        if held is None:
+            held = self._run_connection = RunConnection(self.settings())
+        else:
+            held.begin_step()
+        try:
+            yield held.con
+        except BaseException:
+            # a failed or interrupted step's session is not trusted with the next step:
+            # closing it is what ending that step's own connection did
+            self._close_run_connection()
+            raise
+        if not held.end_step():
+            # its checkpoint failed (a full disk, a file size limit), which closing the
+            # connection would have let pass: so does this, and the next step opens the
+            # warehouse again, its write-ahead log kept
+            self._close_run_connection()
+
+
+@contextmanager
+def open_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection of its own, with the session settings and the landing tables
+    ready, holding the writer lock until it is closed on exit."""
+    held = RunConnection(settings)
+    try:
+        yield held.con
+    finally:
+        held.close()
+
+
+class RunConnection:
+    """An open read-write connection holding the writer lock, shared by the steps of one run
+    (``OrdersWarehouse.connect``): each step begins with :meth:`begin_step` (but the first)
+    and ends with :meth:`end_step`; :meth:`close` ends it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.in_step = True
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-        with writer_lock(settings.warehouse, settings.lock_timeout):
+        self._held = ExitStack()
+        try:
+            self._held.enter_context(writer_lock(settings.warehouse, settings.lock_timeout))
             # not DuckDBResource.get_connection: it retries a locked file silently for about
             # 105 s and then fails with DuckDB's raw text; open_duckdb waits up to
             # ORDERS_LOCK_TIMEOUT saying who holds the file, and the connection is closed
             # whatever happens (a connection left open by a failed step would keep the file
             # locked for the rest of the process)
-            con = open_duckdb(
+            self.con = open_duckdb(
                 settings.warehouse,
                 connection_config(settings),
                 timeout_seconds=settings.lock_timeout,
             )
-            try:
-                prepare_session(con, settings)
-                ensure_landing_tables(con)
-                ensure_source_tables(con)
-                yield con
-            finally:
-                con.close()
+            self._held.callback(self.con.close)
+            prepare_session(self.con, settings)
+            self._prepared = session_state(self.con)
+            ensure_landing_tables(self.con)
+            ensure_source_tables(self.con)
+        except BaseException:
+            self._held.close()
+            raise
+
+    def begin_step(self) -> None:
+        """The session as a new connection has it: its variables as ``prepare_session`` sets
+        them (the macros and settings stay as they were made)."""
+        if self.in_step:
+            # a step inside a step would share the first one's session, and end it
+            raise RuntimeError("the warehouse is already open in this step: use its connection")
+        self.in_step = True
+        restore_session(self.con, self.settings, self._prepared)
+
+    def end_step(self) -> bool:
+        """What closing the step's own connection did: its temporary tables and views are
+        dropped (their memory given back) and the write-ahead log is checkpointed into the
+        file. False when that failed: DuckDB then holds the database invalid, and the
+        connection must be closed (closing it fails on nothing)."""
+        try:
+            temporary = self.con.execute(
+                "select 'table', table_name from duckdb_tables() where temporary "
+                "union all "
+                "select 'view', view_name from duckdb_views() where temporary and not internal"
+            ).fetchall()
+            for kind, temporary_name in temporary:
+                self.con.execute(f'drop {kind} if exists temp.main."{temporary_name}"')
+            self.con.execute("checkpoint")
+        except duckdb.Error:
+            return False
+        self.in_step = False
+        return True
+
+    def close(self) -> None:
+        """Close the connection (DuckDB checkpoints it) and release the writer lock."""
+        self._held.close()

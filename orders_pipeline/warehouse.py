@@ -307,28 +307,65 @@ def prepare_session(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     # DuckDB draws a progress bar on stdout even when it is a pipe (issue 16): it would land
     # in the middle of a caller's output, such as JSON read by a parent process
     con.execute("set enable_progress_bar = false")
-    con.execute("set variable base_currency = ?", [settings.base_currency])
-    con.execute("set variable repeat_min_orders = ?", [settings.repeat_min_orders])
-    con.execute("set variable loyal_min_orders = ?", [settings.loyal_min_orders])
-    con.execute("set variable max_quarantine_rate = ?", [settings.max_quarantine_rate])
-    con.execute("set variable quarantine_min_records = ?", [settings.quarantine_min_records])
-    con.execute("set variable identity_max_fanout = ?", [settings.identity_max_fanout])
-    # hash mode: no data values in Dagster's metadata either (assets/metadata.py, checks.py)
-    con.execute("set variable pii_mode = ?", [settings.pii_mode])
-    # normalised in SQL as the identifiers are (core/identifier_fanout.sql, sql/macros.sql)
-    blocklist = list(settings.identity_blocklist)
-    con.execute("set variable identity_blocklist = ?::varchar[]", [blocklist])
-    # incremental models read the records that arrived after this and up to
-    # incremental_through (models.py); -1 and the largest bigint: every one
-    con.execute("set variable incremental_after = -1::bigint")
-    con.execute("set variable incremental_through = 9223372036854775807::bigint")
-    # the days partitioned models re-derived since an entity model's last build (models.py)
-    con.execute("set variable rederived = false")
-    con.execute("set variable rederived_first_day = null::date")
-    con.execute("set variable rederived_last_day = null::date")
-    # the days a partitioned model re-derives (models.py); NULL: open on that side
-    con.execute("set variable partition_first = null::date")
-    con.execute("set variable partition_last = null::date")
+    for variable, (value_sql, params) in session_variables(settings).items():
+        con.execute(f"set variable {variable} = {value_sql}", params)
+
+
+def session_variables(settings: Settings) -> dict[str, tuple[str, list[object]]]:
+    """The variables of a prepared session: name -> (the value's SQL, its parameters)."""
+    return {
+        "base_currency": ("?", [settings.base_currency]),
+        "repeat_min_orders": ("?", [settings.repeat_min_orders]),
+        "loyal_min_orders": ("?", [settings.loyal_min_orders]),
+        "max_quarantine_rate": ("?", [settings.max_quarantine_rate]),
+        "quarantine_min_records": ("?", [settings.quarantine_min_records]),
+        "identity_max_fanout": ("?", [settings.identity_max_fanout]),
+        # hash mode: no data values in Dagster's metadata either (assets/metadata.py, checks.py)
+        "pii_mode": ("?", [settings.pii_mode]),
+        # normalised in SQL as the identifiers are (core/identifier_fanout.sql, sql/macros.sql)
+        "identity_blocklist": ("?::varchar[]", [list(settings.identity_blocklist)]),
+        # incremental models read the records that arrived after this and up to
+        # incremental_through (models.py); -1 and the largest bigint: every one
+        "incremental_after": ("-1::bigint", []),
+        "incremental_through": ("9223372036854775807::bigint", []),
+        # the days partitioned models re-derived since an entity model's last build (models.py)
+        "rederived": ("false", []),
+        "rederived_first_day": ("null::date", []),
+        "rederived_last_day": ("null::date", []),
+        # the days a partitioned model re-derives (models.py); NULL: open on that side
+        "partition_first": ("null::date", []),
+        "partition_last": ("null::date", []),
+    }
+
+
+# Every variable of a session, with its type: equal between two sessions when their
+# ``getvariable`` reads give the same values.
+_VARIABLES_NOW = "select name, value, type from duckdb_variables()"
+
+
+def session_state(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str | None, str]]:
+    """The session's variables as (name, value as text, type): what :func:`restore_session`
+    brings a session back to."""
+    return set(con.execute(_VARIABLES_NOW).fetchall())
+
+
+def restore_session(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    prepared: set[tuple[str, str | None, str]],
+) -> None:
+    """Give a prepared session (``prepared``: its :func:`session_state` then) its variables
+    back: one a caller set since is removed, one it changed is set again. A connection that
+    the next step of a run reuses starts as a new one would (resources.py); only the
+    variables that differ are touched (each statement costs a quarter of a millisecond)."""
+    changed = session_state(con) ^ prepared
+    wanted = session_variables(settings)
+    for variable in sorted({name for name, _, _ in changed}):
+        if variable in wanted:
+            value_sql, params = wanted[variable]
+            con.execute(f"set variable {variable} = {value_sql}", params)
+        else:
+            con.execute(f'reset variable "{variable}"')
 
 
 @contextmanager
@@ -354,12 +391,22 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether ``schema.table`` exists in the open database."""
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0]
-    return bool(row and row[0])
+    """Whether the table or view ``schema.table`` exists in the open database (or one
+    attached to it), as ``information_schema.tables`` lists them. Asked of DuckDB's own
+    catalog functions, a table first: half the cost of the view, which every model build
+    and check asks several times."""
+    for catalog_function, name_column in (
+        ("duckdb_tables()", "table_name"),
+        ("duckdb_views()", "view_name"),
+    ):
+        found = con.execute(
+            f"select count(*) from {catalog_function} where schema_name = ? "  # noqa: S608
+            f"and {name_column} = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+        if found:
+            return True
+    return False
 
 
 def count_rows(con: duckdb.DuckDBPyConnection, qualified_name: str) -> int:

@@ -61,9 +61,12 @@ create or replace temp macro normalise_identifier(identifier_name, identifier) a
 
 -- Whether a text has a character a person can see: what clean_identifier leaves is not
 -- empty. Validation refuses identifiers and names made only of spaces, zero-width or control
--- characters with it, so the rule is the same one that normalises them.
+-- characters with it, so the rule is the same one that normalises them. clean_identifier
+-- leaves something exactly when a character is neither a format character nor a space or
+-- control character, so one search for such a character says it without rewriting the text
+-- (issue 15: validation asks it of every identifier; tests/unit/test_one_rule_one_place.py).
 create or replace temp macro has_visible_character(text) as
-    coalesce(clean_identifier(text) is not null, false);
+    coalesce(regexp_matches(text, '[^\s\p{Z}\p{Cc}\p{Cf}]'), false);
 
 -- The ledger's classes of actions (docs/semantics.md §3): purchase, return, refund and
 -- cancel are themselves; every other action is a custom one.

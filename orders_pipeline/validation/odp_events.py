@@ -59,7 +59,8 @@ NOT_AN_IDENTIFIER = ("OBJECT", "ARRAY", "BOOLEAN")
 _ORDER = "$.data.order"
 EVENT_FIELDS = JsonRecordFields(
     leaves=(
-        "$.type", "$.action", "$.ts", "$.identifiers", "$.data.ts", f"{_ORDER}.order_id",
+        "$.type", "$.action", "$.ts", "$.identifiers", "$.data.ts", "$.data.idempotence_id",
+        f"{_ORDER}.order_id",
         f"{_ORDER}.currency", f"{_ORDER}.items",
         *(f"{_ORDER}.{f}" for f in (*MONEY_FIELDS, *TEXT_FIELDS)),
     ),
@@ -108,7 +109,10 @@ def candidates_sql(raw_table: str) -> str:
     fields as (
         select
             arrival_seq as row_id, file, record_no, loaded_at, is_json, root_kind,
-            decode_error, doc, depth, unique_keys,
+            decode_error, depth, unique_keys,
+            -- the md5 of the record's canonical text (doc is json()'s text of the record:
+            -- parsed.record_ctes); the document itself is not kept (candidate_document_sql)
+            md5(doc) as event_id,
             {f.kind("$.type")} as type_kind,
             {f.string("$.type")} as event_type,
             {f.kind("$.action")} as action_kind,
@@ -123,6 +127,9 @@ def candidates_sql(raw_table: str) -> str:
                 as nested_identifiers,
             {ts_kind} as ts_kind,
             {ts_text} as ts_text,
+            -- the id the sender keeps on every retry (VALIDATION.idempotence_key_sql, read here
+            -- with the record's other fields)
+            nullif(trim({f.string("$.data.idempotence_id")}), '') as idempotence_key,
             {f.kind(f"{_ORDER}.currency")} as currency_kind,
             upper(trim({f.string(f"{_ORDER}.currency")})) as currency,
             {f.kind(f"{_ORDER}.items")} as items_kind,
@@ -403,7 +410,7 @@ VALIDATION = JsonSourceValidation(
     accepted_items_sql=accepted_items_sql,
     # every check looks at one record: pandera sees 100k records at a time (bounded memory)
     validation_chunk_records=100_000,
-    unvalidated_columns=("doc", "custom", "items", "identifiers"),
+    unvalidated_columns=("custom", "items", "identifiers"),
     dedupe_key_sql="""md5(concat_ws(chr(31), c.event_type, c.action, c.order_id, c.ts_text,
         c.subtotal_text, c.total_text, c.tax_text, c.shipping_text, c.discount_text,
         c.currency, c.item_count, c.identifier_count))""",
@@ -412,6 +419,10 @@ VALIDATION = JsonSourceValidation(
     # optimizely/javascript-sdk odp_event_manager.ts augmentCommonData): a re-sent event with
     # the same id is a duplicate, even if the retry carries a new ts (§2)
     idempotence_key_sql="nullif(trim({doc} ->> '$.data.idempotence_id'), '')",
-    # doc is json()'s text of the record (parsed.record_ctes): its canonical text already
-    event_id_sql="md5(c.doc)",
+    candidate_idempotence_key_sql="c.idempotence_key",
+    # read in the record's one parse (candidates_sql)
+    event_id_sql="c.event_id",
+    # the candidates keep no copy of each document: a passing record is a JSON object, whose
+    # canonical document is json() of its raw text (as for a staged record)
+    candidate_document_sql="json(r.raw)",
 )

@@ -16,7 +16,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from orders_pipeline.validation.rules import columns_read, failures_by_row
+from orders_pipeline.validation.rules import columns_read, failures_by_row, rows_failing_a_rule
 from orders_pipeline.warehouse import transaction
 
 # docs/semantics.md §2: JSON records are equal when their parsed values with keys sorted are equal.
@@ -42,7 +42,8 @@ class JsonSourceValidation:
     - ``candidates_sql`` reads ``raw_table`` joined to the registered ``batch_files``
       (``file_seq``) and returns one row per raw record with at least ``row_id`` (the
       record's ``arrival_seq``), ``file``, ``record_no``, ``loaded_at`` and ``doc`` (the
-      record as a JSON value, NULL when it is not one: its canonical content, §2);
+      record as a JSON value, NULL when it is not one: its canonical content, §2) unless
+      ``candidate_document_sql`` rebuilds that from the raw row;
     - ``item_candidates_sql`` (optional) returns one row per item with ``row_id`` and
       ``item_no``; an item's failures quarantine its record;
     - ``accepted_sql`` / ``accepted_items_sql`` select the staging rows of the candidates
@@ -52,7 +53,8 @@ class JsonSourceValidation:
     ``validation_chunk_records`` (optional) hands the candidates to pandera that many records
     at a time (in ``row_id`` order, with the items of those records), so that memory stays
     bounded on big batches; only for schemas whose checks look at one record at a time (no
-    ``.over()`` or other rule across records).
+    ``.over()`` or other rule across records). Setting it says so, and pandera is then also
+    handed only the records (and items) that fail a rule (``rules.failures_by_row``).
     """
 
     source: str
@@ -72,6 +74,11 @@ class JsonSourceValidation:
     # The canonical JSON document of an already staged record, from its raw row ``r``
     # (compared with the candidates' ``doc`` to find duplicates across files).
     raw_document_sql: str = "json(r.raw)"
+    # The canonical JSON document of a candidate ``c`` (its raw row is ``r``), read only for
+    # the records whose dedupe key another record shares. A source whose candidates carry no
+    # ``doc`` (ODP events: the candidates table then holds no copy of every document, issue
+    # 15) rebuilds it from the raw text, as ``raw_document_sql`` does for staged records.
+    candidate_document_sql: str = "c.doc"
     # Candidate columns too big or too free-form to hand to pandera, for a schema whose
     # columns read are not known (``rules.columns_read``: otherwise only those are handed).
     unvalidated_columns: tuple[str, ...] = ("doc", "custom")
@@ -81,6 +88,10 @@ class JsonSourceValidation:
     # NULL when it sends none. Records sharing one are the same event: the first accepted is
     # kept, the others are counted duplicates whatever else changed (a retry's new ``ts``).
     idempotence_key_sql: str | None = None
+    # The same key as a SQL expression over the candidate row ``c``, when the candidates SQL
+    # reads it with the record's other fields (issue 15: one parse per record); by default
+    # ``idempotence_key_sql`` over the candidate's ``doc``.
+    candidate_idempotence_key_sql: str | None = None
     # SQL returning (row_id, reason) for candidates that fail because of other records of
     # the batch; it may read ``batch_record_failures`` (row_id, reason: the per-record
     # failures). Its reasons are added to the per-record ones.
@@ -181,8 +192,35 @@ def _validated_columns(
 
 
 def _failures(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> pl.DataFrame:
-    parts = [_chunk_failures(con, spec, bounds) for bounds in _chunks(con, spec)]
-    failures = pl.concat(parts)
+    """Every (row_id, reason) of the batch's failing records. A source whose rules look at
+    one record at a time (``validation_chunk_records``) is read chunk by chunk, and only the
+    records and items that fail a rule are kept (``rules.rows_failing_a_rule``: one polars
+    pass over every rule); pandera then names their reasons in one validation of each schema
+    (issue 15: nearly every record passes, and each pandera call costs ~45 passes)."""
+    per_row = spec.validation_chunk_records is not None
+    event_parts, item_parts = [], []
+    for bounds in _chunks(con, spec):
+        events, items = _chunk_frames(con, spec, bounds)
+        if per_row:
+            events = rows_failing_a_rule(spec.event_schema, events)
+        event_parts.append(events)
+        if items is not None and spec.item_schema is not None:
+            item_parts.append(rows_failing_a_rule(spec.item_schema, items) if per_row else items)
+        del events, items  # one chunk's frames at a time
+    failures = failures_by_row(spec.event_schema, pl.concat(event_parts))
+    if item_parts and spec.item_schema is not None:
+        item_failures = failures_by_row(
+            spec.item_schema, pl.concat(item_parts), keys=("row_id", "item_no")
+        )
+        parts = pl.col("reason").str.splitn(": ", 2)
+        item_failures = item_failures.select(
+            "row_id",
+            pl.concat_str(
+                parts.struct.field("field_0"), pl.lit(": item "),
+                pl.col("item_no").cast(pl.String), pl.lit(": "), parts.struct.field("field_1"),
+            ).alias("reason"),
+        )  # fmt: skip
+        failures = pl.concat([failures, item_failures])
     if spec.dependent_failures_sql:
         con.register("batch_record_failures", failures)
         try:
@@ -211,11 +249,12 @@ def _chunks(
     return [(first, last) for first, last in bounds] or [None]
 
 
-def _chunk_failures(
+def _chunk_frames(
     con: duckdb.DuckDBPyConnection,
     spec: JsonSourceValidation,
     bounds: tuple[int, int] | None,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The candidates (and their items) of one chunk, with the columns pandera reads."""
     table = spec.candidates_table
     columns = _validated_columns(con, table, spec, spec.event_schema)
     if bounds is None:
@@ -225,10 +264,8 @@ def _chunk_failures(
             f"select {columns} from {table} where row_id between ? and ?",
             params=list(bounds),
         ).pl()
-    event_failures = failures_by_row(spec.event_schema, events)
-    del events  # before the items: one frame of the chunk at a time
     if not spec.item_candidates_table or spec.item_schema is None:
-        return event_failures
+        return events, None
     item_table = spec.item_candidates_table
     item_columns = _validated_columns(
         con, item_table, spec, spec.item_schema, keys=("row_id", "item_no")
@@ -240,16 +277,7 @@ def _chunk_failures(
             f"select {item_columns} from {item_table} where row_id between ? and ?",
             params=list(bounds),
         ).pl()
-    item_failures = failures_by_row(spec.item_schema, items, keys=("row_id", "item_no"))
-    parts = pl.col("reason").str.splitn(": ", 2)
-    item_failures = item_failures.select(
-        "row_id",
-        pl.concat_str(
-            parts.struct.field("field_0"), pl.lit(": item "), pl.col("item_no").cast(pl.String),
-            pl.lit(": "), parts.struct.field("field_1"),
-        ).alias("reason"),
-    )  # fmt: skip
-    return pl.concat([event_failures, item_failures])
+    return events, items
 
 
 def _write_outcomes(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidation) -> None:
@@ -280,7 +308,7 @@ def _key_passing_records(con: duckdb.DuckDBPyConnection, spec: JsonSourceValidat
     for records that may be duplicates: the same idempotence key, else the same extracted
     fields)."""
     candidates = spec.candidates_table
-    idempotence_key = spec.idempotence_key("c.doc")
+    idempotence_key = spec.candidate_idempotence_key_sql or spec.idempotence_key("c.doc")
     con.execute(
         f"""create or replace temp table batch_keys as
         select row_id, event_id,
@@ -315,9 +343,10 @@ def _documents_sharing_a_key(con: duckdb.DuckDBPyConnection, spec: JsonSourceVal
         )
         select row_id, doc, {spec.idempotence_key("doc")} as idempotence_key
         from (
-            select k.row_id, c.doc
+            select k.row_id, {spec.candidate_document_sql} as doc
             from batch_keys as k
             join {candidates} as c using (row_id)
+            join {spec.raw_table} as r on r.arrival_seq = k.row_id
             where k.dedupe_key in (select dedupe_key from shared_keys)
             union all
             select s.arrival_seq as row_id, {spec.raw_document_sql} as doc

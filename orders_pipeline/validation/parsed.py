@@ -139,15 +139,27 @@ class JsonRecordFields:
             )
         if path in self._containers:
             return f"{self.name}_objects[{self._typed_containers.index(path) + 1}]"
-        return f"json_type({self.part(path)})"
+        # a leaf's fragment is minified JSON text, whose first character names every kind
+        # but a number's (issue 15: json_type parses the fragment again; numbers still do,
+        # for UBIGINT, BIGINT or DOUBLE)
+        fragment = self.part(path)
+        return (
+            f"case left({fragment}, 1) when '\"' then 'VARCHAR' when '{{' then 'OBJECT' "
+            f"when '[' then 'ARRAY' else json_type({fragment}) end"
+        )
 
     def kind(self, path: str) -> str:
         """The JSON kind of the value at ``path`` (``ABSENT`` when not sent)."""
         return f"coalesce({self.json_type(path)}, 'ABSENT')"
 
     def string(self, path: str) -> str:
-        """``json_extract_string(doc, path)``: a string unquoted, any other value's JSON text."""
-        return f"json_extract_string({self.part(path)}, '$')"
+        """``json_extract_string(doc, path)``: a string unquoted, any other value's JSON text
+        (the fragment itself: only a string is parsed again, to unescape it)."""
+        fragment = self.part(path)
+        return (
+            f"case when starts_with({fragment}, '\"') then json_extract_string({fragment}, '$') "
+            f"else {fragment}::varchar end"
+        )
 
     def text(self, path: str, name: str) -> str:
         """``<name>`` (trimmed text) and ``<name>_kind`` of the value at ``path``."""

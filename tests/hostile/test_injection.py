@@ -295,6 +295,15 @@ TRUSTED = {
     "**self.fill": "json_records._Records: {'table': the raw table name from the source "
     "registry, 'stride': ARRIVAL_STRIDE, 'columns': RAW_INSERT_COLUMNS}",
     "spec.raw_document_sql": SPEC,
+    "spec.candidate_document_sql": SPEC,
+    "temporary_name": "resources.RunConnection.end_step: a temporary table's name from DuckDB's catalogue; "
+    "temporary tables are made by the pipeline's own SQL only",
+    "variable": "warehouse.prepare_session/restore_session: a session variable's name, a key "
+    "of warehouse.session_variables or one the pipeline's code set (duckdb_variables())",
+    "value_sql": "warehouse.session_variables: a placeholder or literal from code; the "
+    "settings' values are bound as parameters",
+    "catalog_function": "warehouse.table_exists: the literal duckdb_tables() or duckdb_views()",
+    "name_column": "warehouse.table_exists: the literal table_name or view_name",
     "source.raw_table": "landing.land: the raw table name of a source of the registry "
     "(sources.SOURCES)",
     "key": "publish._apply_keys: hash(row(...)) over a published table's key columns, named in "

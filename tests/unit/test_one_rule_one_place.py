@@ -103,6 +103,18 @@ def test_visible_characters_follow_the_normalisation(con):
             "select has_visible_character(?), clean_identifier(?) is not null", [text, text]
         ).fetchall()[0]
         assert row == (visible, visible), repr(text)
+    # every character of the basic plane and beyond, alone, between spaces and after a
+    # zero-width one: the search for a visible character agrees with the normalisation
+    characters = [chr(c) for c in range(1, 0x10000) if not 0xD800 <= c <= 0xDFFF]
+    characters += ["\U0001f600", "\U000e0001", "\U000f0000"]
+    disagreements = con.execute(
+        """select text from (
+               select unnest(?::varchar[]) as c
+           ), lateral (select unnest([c, ' ' || c || chr(160), chr(8203) || c]) as text)
+           where has_visible_character(text) <> (clean_identifier(text) is not null)""",
+        [characters],
+    ).fetchall()
+    assert disagreements == []
 
 
 @pytest.mark.parametrize(

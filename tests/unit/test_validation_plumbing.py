@@ -12,7 +12,15 @@ import polars as pl
 from orders_pipeline.landing.reading import peek
 from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.odp_events import EVENT_SCHEMA, ITEM_SCHEMA
-from orders_pipeline.validation.rules import columns_read, failures_by_row, row_check
+from orders_pipeline.validation.rules import (
+    columns_read,
+    decimal_places,
+    failures_by_row,
+    fits_decimal,
+    row_check,
+    rows_failing_a_rule,
+    significant_digits,
+)
 
 
 def test_pandera_is_handed_the_columns_the_event_rules_read_and_not_the_free_text():
@@ -38,6 +46,51 @@ def test_failures_are_the_same_on_the_columns_read_alone():
     assert failures_by_row(schema, frame.select(kept)).to_dicts() == [
         {"row_id": 2, "reason": "bad_x: x > 0"}
     ]
+
+
+def test_pandera_names_the_same_reasons_when_handed_only_the_rows_that_fail_a_rule():
+    # per-record rules: one polars pass finds the rows failing any rule, pandera names them
+    frame = pl.DataFrame(
+        {"row_id": [1, 2, 3, 4], "x": [1, -1, None, -2], "code": ["EUR", "EUR", "eur", None]}
+    )
+    schema = pa.DataFrameSchema(
+        checks=[
+            row_check("bad_x", "x > 0", lambda: pl.col("x") > 0),
+            row_check("bad_code", "upper case", lambda: pl.col("code") == "EUR"),
+        ]
+    )
+    everything = failures_by_row(schema, frame).sort("row_id", "reason")
+    screened = failures_by_row(schema, rows_failing_a_rule(schema, frame)).sort("row_id", "reason")
+    assert screened.to_dicts() == everything.to_dicts()
+    assert everything.to_dicts() == [
+        {"row_id": 2, "reason": "bad_x: x > 0"},
+        {"row_id": 3, "reason": "bad_code: upper case"},
+        {"row_id": 3, "reason": "bad_x: x > 0"},  # a null fails its rule (row_check)
+        {"row_id": 4, "reason": "bad_code: upper case"},
+        {"row_id": 4, "reason": "bad_x: x > 0"},
+    ]
+    assert rows_failing_a_rule(schema, frame)["row_id"].to_list() == [2, 3, 4]
+    # a schema with declared columns is judged by pandera on every row
+    typed = pa.DataFrameSchema(columns={"x": pa.Column(pl.Int64)}, checks=schema.checks)
+    assert rows_failing_a_rule(typed, frame).height == 4
+    passing = frame.filter(pl.col("row_id") == 1)
+    assert failures_by_row(schema, rows_failing_a_rule(schema, passing)).height == 0
+
+
+def test_an_amount_fits_by_its_pattern_exactly_when_it_fits_by_counting_its_digits():
+    texts = [
+        "12.5", "100", "-3.25", "0", "0.1000", "12345678901", "12345678901.1234",
+        "123456789012", "1234567890.12345", "123456789012.1234", "12.00000000001", "1e400",
+        "-1e-11", "1.50e1", "100.0", "99999999999999.9", "123456789012345", "1234567890123456",
+        "0.00001", "12345678901234567890123", "١٢", None,
+    ]  # fmt: skip
+    frame = pl.DataFrame({"text": texts}).join(
+        pl.DataFrame({"exact": [True, False, None]}), how="cross"
+    )
+    text, exact = pl.col("text"), pl.col("exact")
+    counted = exact & (decimal_places(text) <= 4) & (significant_digits(text) <= 15)
+    verdicts = frame.select(fits=fits_decimal(exact, text), counted=counted)
+    assert verdicts["fits"].to_list() == verdicts["counted"].to_list()
 
 
 def test_a_peeked_stream_gives_whole_blocks_from_its_start():

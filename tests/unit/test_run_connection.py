@@ -1,0 +1,129 @@
+"""The steps of a run share one warehouse connection (issue 15: opening, preparing and closing
+the warehouse per step was most of a tiny run's cost), and each step still starts as it did
+on a connection of its own: the prepared session's variables, no temporary table of an
+earlier step; a step that fails closes the connection, and the run's end releases the
+warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orders_pipeline import resources
+from orders_pipeline.config import Settings
+from orders_pipeline.resources import OrdersWarehouse
+from orders_pipeline.warehouse import connect, writer_lock
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every connection the resource opens, in order."""
+    connections: list[object] = []
+    open_duckdb = resources.open_duckdb
+
+    def counting(*args, **kwargs):
+        con = open_duckdb(*args, **kwargs)
+        connections.append(con)
+        return con
+
+    monkeypatch.setattr(resources, "open_duckdb", counting)
+    return connections
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(landing_dir=tmp_path / "landing", warehouse=tmp_path / "w.duckdb")
+
+
+def _run(tmp_path: Path, *assets: dg.AssetsDefinition) -> dg.ExecuteInProcessResult:
+    warehouse = OrdersWarehouse.from_settings(_settings(tmp_path))
+    return dg.materialize(list(assets), resources={"warehouse": warehouse}, raise_on_error=False)
+
+
+def _session(con) -> tuple[object, ...]:
+    """What a step may find of an earlier step's session."""
+    return con.execute(
+        """select getvariable('left_behind'), getvariable('incremental_after'),
+                  getvariable('base_currency'),
+                  (select count(*) from duckdb_tables() where temporary)"""
+    ).fetchall()[0]
+
+
+def _dirty(con) -> None:
+    con.execute("set variable left_behind = 1")
+    con.execute("set variable incremental_after = 42::bigint")
+    con.execute("create temp table scratch as select 1 as x")
+
+
+NEW_SESSION = (None, -1, "USD", 0)
+
+
+def test_a_runs_steps_share_one_connection_each_starting_as_a_new_one(tmp_path, opened):
+    seen = []
+
+    @dg.asset
+    def first(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            seen.append(_session(con))
+            _dirty(con)
+            con.execute("create table audit.kept as select 7 as x")
+
+    @dg.asset(deps=[first])
+    def second(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            seen.append(_session(con))
+            _dirty(con)
+
+    @dg.asset(deps=[second])
+    def third(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            seen.append(_session(con))
+            seen.append(con.execute("select x from audit.kept").fetchall())
+
+    assert _run(tmp_path, first, second, third).success
+    assert len(opened) == 1
+    assert seen == [NEW_SESSION, NEW_SESSION, NEW_SESSION, [(7,)]]
+    # the run's end closed it and released the warehouse: nobody waits for it
+    with writer_lock(_settings(tmp_path).warehouse, timeout_seconds=0):
+        pass
+    with connect(_settings(tmp_path), read_only=True) as con:
+        assert con.execute("select x from audit.kept").fetchall() == [(7,)]
+
+
+def test_a_failed_step_closes_the_connection_and_the_next_step_opens_another(tmp_path, opened):
+    seen = []
+
+    # independent assets, run in the order of their names: the second runs after the failure
+    @dg.asset
+    def step_1_fails(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            seen.append("failing")
+            _dirty(con)
+            con.execute("begin transaction")
+            con.execute("create table audit.half as select 1 as x")
+            raise RuntimeError("a step that fails half way")
+
+    @dg.asset
+    def step_2_after(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            seen.append(_session(con))
+            seen.append(
+                con.execute(
+                    "select count(*) from duckdb_tables() where table_name = 'half'"
+                ).fetchall()
+            )
+
+    result = _run(tmp_path, step_1_fails, step_2_after)
+    assert not result.success
+    assert len(opened) == 2
+    assert seen == ["failing", NEW_SESSION, [(0,)]]  # its open transaction died with its connection
+
+
+def test_outside_a_run_each_connect_has_a_connection_of_its_own(tmp_path, opened):
+    warehouse = OrdersWarehouse.from_settings(_settings(tmp_path))
+    for _ in range(2):
+        with warehouse.connect() as con:
+            assert _session(con) == NEW_SESSION
+            _dirty(con)
+    assert len(opened) == 2
