@@ -296,8 +296,8 @@ TRUSTED = {
     "registry, 'stride': ARRIVAL_STRIDE, 'columns': RAW_INSERT_COLUMNS}",
     "spec.raw_document_sql": SPEC,
     "spec.candidate_document_sql": SPEC,
-    "temporary_name": "resources.RunConnection.end_step: a temporary table's name from DuckDB's catalogue; "
-    "temporary tables are made by the pipeline's own SQL only",
+    "temporary_name": "resources.RunConnection.end_step: a temporary table's name from "
+    "DuckDB's catalogue; temporary tables are made by the pipeline's own SQL only",
     "variable": "warehouse.prepare_session/restore_session: a session variable's name, a key "
     "of warehouse.session_variables or one the pipeline's code set (duckdb_variables())",
     "value_sql": "warehouse.session_variables: a placeholder or literal from code; the "
