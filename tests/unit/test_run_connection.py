@@ -127,3 +127,30 @@ def test_outside_a_run_each_connect_has_a_connection_of_its_own(tmp_path, opened
             assert _session(con) == NEW_SESSION
             _dirty(con)
     assert len(opened) == 2
+
+
+def test_a_step_that_leaves_duckdb_holding_memory_closes_the_connection(
+    tmp_path, opened, monkeypatch
+):
+    """A big step's cached blocks are not carried into the next step (the peak memory of a
+    big run stays that of a connection per step): the next step opens the warehouse again,
+    and finds what the first wrote."""
+    seen = []
+
+    @dg.asset
+    def reads_a_lot(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            con.execute("create table audit.big as select range as x from range(300000)")
+            seen.append(con.execute("select sum(x) from audit.big").fetchall()[0][0])
+
+    @dg.asset(deps=[reads_a_lot])
+    def next_step(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect() as con:
+            seen.append(_session(con))
+            seen.append(con.execute("select count(*) from audit.big").fetchall()[0][0])
+
+    # any cached block is more than this step may carry over
+    monkeypatch.setattr(resources, "SHARED_MEMORY_BYTES", 0)
+    assert _run(tmp_path, reads_a_lot, next_step).success
+    assert len(opened) == 2
+    assert seen == [sum(range(300000)), NEW_SESSION, 300000]
