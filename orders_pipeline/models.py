@@ -64,7 +64,9 @@ class SqlModel:
     is_incremental: bool = False
     # ``-- unique_key: col[, col]`` on an incremental model: a build recomputes only the keys
     # the companion query ``<name>.changed.sql`` lists (``changed_sql``) and replaces their
-    # rows. The companion may read the model's own table (its previous build).
+    # rows. The companion may read the model's own table (its previous build). A model whose
+    # keys change exactly when another model's do says ``-- changed_keys_of: schema.name``
+    # instead, and takes that model's companion query as its own.
     unique_key: tuple[str, ...] | None = None
     changed_sql: str | None = None
     # ``<name>.pending.sql`` beside a partitioned model: the days the records that arrived in
@@ -113,11 +115,15 @@ _INCREMENTAL_DIRECTIVE = re.compile(r"^--\s*materialized:\s*incremental\s*$", re
 _UNIQUE_KEY_DIRECTIVE = re.compile(
     r"^--\s*unique_key:\s*([a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\s*$", re.M
 )
+_CHANGED_KEYS_OF_DIRECTIVE = re.compile(
+    r"^--\s*changed_keys_of:\s*([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*$", re.M
+)
 _DIRECTIVES = (
     _PARTITION_DIRECTIVE,
     _VIEW_DIRECTIVE,
     _INCREMENTAL_DIRECTIVE,
     _UNIQUE_KEY_DIRECTIVE,
+    _CHANGED_KEYS_OF_DIRECTIVE,
 )
 # ``sql/<schema>/<name>.changed.sql``: the keys an incremental build of <name> recomputes
 CHANGED_SUFFIX = ".changed.sql"
@@ -137,18 +143,22 @@ def partition_column(sql: str) -> str | None:
 def discover_models(sql_dir: Path) -> list[SqlModel]:
     """All models under ``sql_dir``, sorted by schema and name."""
     models = []
-    for path in sorted(sql_dir.glob("*/*.sql")):
-        if path.name.endswith((CHANGED_SUFFIX, PENDING_SUFFIX, SPARK_SUFFIX)):
-            continue
+    paths = [
+        path
+        for path in sorted(sql_dir.glob("*/*.sql"))
+        if not path.name.endswith((CHANGED_SUFFIX, PENDING_SUFFIX, SPARK_SUFFIX))
+    ]
+    companions = _changed_queries(paths)
+    for path in paths:
         sql = path.read_text(encoding="utf-8")
         key = _UNIQUE_KEY_DIRECTIVE.search(sql)
-        companion = path.with_name(path.stem + CHANGED_SUFFIX)
-        changed_sql = companion.read_text(encoding="utf-8") if companion.exists() else None
+        changed_sql = companions.get(path)
         is_incremental = bool(_INCREMENTAL_DIRECTIVE.search(sql))
         if bool(key) != (changed_sql is not None) or (key and not is_incremental):
             raise ValueError(
                 f"{path}: an incremental model with '-- unique_key: <column>' needs "
-                f"{companion.name} (the keys to recompute), and the other way round"
+                f"{path.stem}{CHANGED_SUFFIX} (the keys to recompute) or "
+                "'-- changed_keys_of: <schema>.<model>', and the other way round"
             )
         pending = path.with_name(path.stem + PENDING_SUFFIX)
         pending_sql = pending.read_text(encoding="utf-8") if pending.exists() else None
@@ -180,6 +190,32 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     # must rebuild the incremental models like a change to the models' own SQL
     macros = sql_dir / "macros.sql"
     return _with_fingerprints(models, macros.read_text(encoding="utf-8") if macros.exists() else "")
+
+
+def _changed_queries(paths: list[Path]) -> dict[Path, str]:
+    """The companion query (the keys an incremental build recomputes) of each model that has
+    one: its own ``<name>.changed.sql``, or the one of the model its ``-- changed_keys_of:``
+    line names (one query for keys that change together, never a copy of it)."""
+    own = {}
+    for path in paths:
+        companion = path.with_name(path.stem + CHANGED_SUFFIX)
+        if companion.exists():
+            own[path] = companion.read_text(encoding="utf-8")
+    by_name = {(path.parent.name, path.stem): path for path in paths}
+    queries = dict(own)
+    for path in paths:
+        borrowed = _CHANGED_KEYS_OF_DIRECTIVE.search(path.read_text(encoding="utf-8"))
+        if borrowed is None:
+            continue
+        source = by_name.get((borrowed.group(1), borrowed.group(2)))
+        if path in own or source is None or source not in own:
+            raise ValueError(
+                f"{path}: '-- changed_keys_of: {borrowed.group(1)}.{borrowed.group(2)}' must "
+                f"name a model with its own {CHANGED_SUFFIX}, and replaces "
+                f"{path.stem}{CHANGED_SUFFIX}"
+            )
+        queries[path] = own[source]
+    return queries
 
 
 def _with_fingerprints(models: list[SqlModel], macros: str) -> list[SqlModel]:

@@ -4,9 +4,12 @@
 -- order). reporting.monthly_cohorts adds these rows up per cohort: with one row per customer
 -- and month, its active customers are a plain count of rows, never a distinct count over
 -- every order.
--- An incremental build recomputes only the customers customer_months.changed.sql lists.
+-- An incremental build recomputes only the customers core.customers recomputes
+-- (customers.changed.sql): a customer's months change only with what its metrics are built
+-- from, its orders, their events and its identifiers.
 -- materialized: incremental
 -- unique_key: customer_id
+-- changed_keys_of: core.customers
 with customers as (
     select * from core.customers
     where getvariable('incremental_after') < 0
