@@ -54,6 +54,17 @@ BY_KEY_CHANGES = "key_changes"
 # validated table (Python-written, one per source), filled in from the source registry
 EVERY_SOURCE = "every_source"
 
+# What a ``key_changes`` check reads once it passed (docs/operating.md): the keys of its
+# table that builds logged since the pass, one ``key`` (the key's values as text) per row.
+# Defined on the connection before such a check runs, so the rule of "logged since" (the
+# log's numbering, key_changes.py) is written once, not in every check's SQL.
+KEYS_REPLACED_SINCE_CHECK = """
+create or replace temp macro keys_replaced_since_check(checked_table) as table
+    select key from state.key_changes
+    where table_name = checked_table
+        and coalesce(change_no, 0) > getvariable('check_changes_after')
+"""
+
 _DIRECTIVE = re.compile(r"^--\s*(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
 _VALUE_DIRECTIVES = ("severity", "blocking", "incremental_on", "incremental_days_of")
 _SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
@@ -170,7 +181,8 @@ def _evaluate_by_key(
 ) -> dg.AssetCheckResult:
     """``evaluate_on`` for a ``-- incremental_on: key_changes`` check: when
     ``getvariable('check_keys_only')``, its SQL reads only the keys of ``state.key_changes``
-    numbered past ``getvariable('check_changes_after')`` (``keys_to_check``) and, with
+    numbered past ``getvariable('check_changes_after')`` (``keys_to_check``), which the table
+    macro ``keys_replaced_since_check('<schema>.<table>')`` lists, and, with
     ``-- incremental_days_of``, the rows of that table's days between ``check_first_day``
     and ``check_last_day``."""
     # the log the SQL reads exists even before any build logged (else it would not be checked)
@@ -180,6 +192,7 @@ def _evaluate_by_key(
     seen = (key_changes.last_change_no(con), _last_partition_build(con))
     since = keys_to_check(con, spec)
     after, days = since if since is not None else (None, None)
+    con.execute(KEYS_REPLACED_SINCE_CHECK)
     con.execute("set variable check_keys_only = ?::boolean", [since is not None])
     con.execute("set variable check_changes_after = ?::bigint", [after])
     con.execute("set variable check_first_day = ?::date", [days[0] if days else None])

@@ -9,9 +9,7 @@ with checked_identifiers as (
     select identifier_type, identifier_value from core.customer_identifiers
     where not coalesce(getvariable('check_keys_only'), false)
         or (identifier_type, identifier_value) in (
-            select key[1], key[2] from state.key_changes
-            where table_name = 'core.customer_identifiers'
-                and coalesce(change_no, 0) > getvariable('check_changes_after')
+            select key[1], key[2] from keys_replaced_since_check('core.customer_identifiers')
         )
 )
 

@@ -8,9 +8,7 @@ with checked_customers as (
     select customer_id from core.customers
     where not coalesce(getvariable('check_keys_only'), false)
         or customer_id in (
-            select key[1] from state.key_changes
-            where table_name = 'core.customers'
-                and coalesce(change_no, 0) > getvariable('check_changes_after')
+            select key[1] from keys_replaced_since_check('core.customers')
         )
 )
 

@@ -13,9 +13,7 @@ with checked_items as (
     where not coalesce(getvariable('check_keys_only'), false)
         or event_date between getvariable('check_first_day') and getvariable('check_last_day')
         or order_id in (
-            select key[1] from state.key_changes
-            where table_name = 'core.orders'
-                and coalesce(change_no, 0) > getvariable('check_changes_after')
+            select key[1] from keys_replaced_since_check('core.orders')
         )
 )
 

@@ -8,9 +8,7 @@ with checked_orders as (
     select order_id from core.orders
     where not coalesce(getvariable('check_keys_only'), false)
         or order_id in (
-            select key[1] from state.key_changes
-            where table_name = 'core.orders'
-                and coalesce(change_no, 0) > getvariable('check_changes_after')
+            select key[1] from keys_replaced_since_check('core.orders')
         )
 )
 
