@@ -50,6 +50,10 @@ BREAKAGES = {
         select * from core.customer_identifiers limit 1""",
     "order_customer_unique": """insert into core.order_customers
         select * from core.order_customers limit 1""",
+    "order_product_unique": """insert into core.order_products_sold
+        select * from core.order_products_sold limit 1""",
+    "customer_month_unique": """insert into core.customer_months
+        select * from core.customer_months limit 1""",
 }
 
 # One small good file per source, so that every per-source check has something to judge.
