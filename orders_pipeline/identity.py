@@ -32,11 +32,13 @@ import polars as pl
 from orders_pipeline.key_changes import log_keys, log_whole
 from orders_pipeline.warehouse import table_exists, transaction
 
+# A node id is only a dense number for the graph (the customer key comes from the members'
+# values, not from their ids): numbered in scan order, without sorting 2.87M identifiers
+# (issue 15: the sort was a sixth of a full resolution at 10M line items).
 _NODES = """
 create or replace temp table identity_nodes as
 select
-    cast(row_number() over (order by identifier_type, identifier_value) - 1 as bigint)
-        as node_id,
+    cast(row_number() over () - 1 as bigint) as node_id,
     identifier_type,
     identifier_value,
     fanout,
@@ -115,8 +117,7 @@ linking as (
 )
 
 select
-    cast(row_number() over (order by identifier_type, identifier_value) - 1 as bigint)
-        as node_id,
+    cast(row_number() over () - 1 as bigint) as node_id,
     identifier_type,
     identifier_value,
     fanout,
@@ -138,39 +139,45 @@ select node_id as source, min(node_id) over (partition by order_id) as target
 from identity_order_nodes
 """
 
-# fan-out and order count as the nodes were read with them from core.identifier_fanout
+# fan-out and order count as the nodes were read with them from core.identifier_fanout; the
+# node id kept, by which the orders find their customer. The key of a component is computed
+# once per component (grouped), not once per member over a window (issue 15).
 _RESOLVED = """
 create or replace temp table identity_resolved as
 with labelled as (
-    select n.identifier_type, n.identifier_value, n.fanout, n.order_count, c.component
+    select n.node_id, n.identifier_type, n.identifier_value, n.fanout, n.order_count,
+           c.component
     from identity_nodes as n
     join identity_components as c using (node_id)
 ),
-keyed as (
+component_keys as (
     select
-        identifier_type,
-        identifier_value,
-        'cus_' || substr(md5(min(identifier_type || ':' || identifier_value)
-                             over (partition by component)), 1, 16) as customer_id,
-        fanout,
-        order_count
+        component,
+        'cus_' || substr(md5(min(identifier_type || ':' || identifier_value)), 1, 16)
+            as customer_id
     from labelled
+    group by component
 )
-select identifier_type, identifier_value, customer_id, fanout, order_count
-from keyed
+select labelled.node_id, identifier_type, identifier_value, component_keys.customer_id,
+       fanout, order_count
+from labelled
+join component_keys using (component)
 """
 
-_CUSTOMER_IDENTIFIERS = """
+# The columns of core.customer_identifiers, as identity_resolved holds them.
+_IDENTIFIER_COLUMNS = "identifier_type, identifier_value, customer_id, fanout, order_count"
+
+_CUSTOMER_IDENTIFIERS = f"""
 create or replace table core.customer_identifiers as
-select * from identity_resolved
+select {_IDENTIFIER_COLUMNS} from identity_resolved
 """
 
-# The customer of each order of a resolved identifier (a full build's every order).
+# The customer of each order of a resolved identifier (a full build's every order), joined
+# by node id rather than by the identifiers' text (issue 15).
 _RESOLVED_ORDER_CUSTOMERS = """
 select distinct o.order_id, r.customer_id
 from identity_order_nodes as o
-join identity_nodes as n using (node_id)
-join identity_resolved as r using (identifier_type, identifier_value)
+join identity_resolved as r using (node_id)
 """
 
 _ORDER_CUSTOMERS = "create or replace table core.order_customers as" + _RESOLVED_ORDER_CUSTOMERS
@@ -207,7 +214,7 @@ where customer_id in (select customer_id from identity_old_customers)
 _REPLACE_TOUCHED = (
     """delete from core.customer_identifiers
        where rowid in (select row_id from identity_old_rows)""",
-    "insert into core.customer_identifiers select * from identity_resolved",
+    f"insert into core.customer_identifiers select {_IDENTIFIER_COLUMNS} from identity_resolved",
     """delete from core.order_customers
        where rowid in (select row_id from identity_old_order_rows)""",
     "insert into core.order_customers" + _RESOLVED_ORDER_CUSTOMERS,

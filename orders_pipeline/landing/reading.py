@@ -128,10 +128,8 @@ class OpenedFile:
     def sha256(self) -> str:
         """The sha256 of the file's bytes, read from the start through this handle."""
         self.handle.seek(0)
-        digest = hashlib.sha256()
-        for block in iter(lambda: self.handle.read(BLOCK_BYTES), b""):
-            digest.update(block)
-        return digest.hexdigest()
+        # read into one reused buffer (no new bytes object per block)
+        return hashlib.file_digest(self.handle, "sha256").hexdigest()
 
     def stream(self) -> BinaryIO:
         """The file's content from the start (decompressed when gzipped), hashed as read."""

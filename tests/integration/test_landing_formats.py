@@ -197,3 +197,28 @@ def test_an_ometria_order_with_10000_lines_validates_in_a_low_memory_limit(tmp_p
         tmp_path / "w.duckdb", "select count(*) from staging.ometria_order_snapshot_items"
     )
     assert items == [(10_000,)]
+
+
+def test_an_ndjson_file_read_in_many_blocks_keeps_each_line_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """docs/semantics.md §2: ``record_no`` is the line number, whichever block of the file a
+    line was read in (issue 15: a block's lines are counted only when another follows);
+    blank lines are not records, CRs and the BOM are not part of a record."""
+    from orders_pipeline.landing import json_records
+
+    monkeypatch.setattr(json_records, "BLOCK_BYTES", 200)
+    events = [json.dumps(odp_event("purchase", f"A{n}", day(1))) for n in range(12)]
+    lines = ["\ufeff" + events[0], "", *events[1:5], "  \t ", "   " + events[5], *events[6:]]
+    path = tmp_path / "landing" / "odp_events" / "blocks.ndjson"
+    path.parent.mkdir(parents=True)
+    path.write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    ingest(tmp_path / "landing", tmp_path / "w.duckdb")
+    landed = query(tmp_path / "w.duckdb", "select record_no, raw from raw.odp_events order by 1")
+    expected = [
+        (number, line.removeprefix("\ufeff"))
+        for number, line in enumerate(lines, start=1)
+        if line.strip()
+    ]
+    assert landed == expected
+    assert len(landed) == 12

@@ -147,3 +147,19 @@ def test_blocklisted_middle_identifier_splits_a_chain_in_two(run_events):
         )
         == 0
     )
+
+
+def test_a_customer_key_is_its_smallest_member_whatever_the_node_numbering(run_events):
+    """§5 "stable keys": the key is the md5 of the component's smallest ``type:value``, not of
+    anything the resolution numbers internally (issue 15: nodes are numbered in scan order,
+    unsorted). Members arrive largest first; both orders land in one customer."""
+    wh = run_events(
+        [
+            linking_order("Z1", day(1), email="zed@example.com", phone="+15550009999"),
+            linking_order("Z2", day(2), phone="+15550009999", email="amy@example.com"),
+        ]
+    )
+    smallest = "email:amy@example.com"
+    expected = wh.value(f"select 'cus_' || substr(md5('{smallest}'), 1, 16)")
+    assert wh.value("select distinct customer_id from core.customer_identifiers") == expected
+    assert wh.value("select list(distinct customer_id) from core.order_customers") == [expected]
