@@ -10,6 +10,15 @@ with ledger as (
         or order_id in (select order_id from changed_keys)
 ),
 
+orders_with_later_events as (
+    -- an order's fields are chosen among its events only when it has a second one
+    -- (event_seq counts an order's events from 1, core/order_ledger)
+    select order_id from core.order_ledger
+    where event_seq = 2
+      and (getvariable('incremental_after') < 0
+           or order_id in (select order_id from changed_keys))
+),
+
 order_updates as (
     select * from intermediate.int_odp_order_updates
     where getvariable('incremental_after') < 0
@@ -24,7 +33,7 @@ exchange_rates as (
     select * from intermediate.int_exchange_rates
 ),
 
-event_summaries as (
+multi_event_summaries as (
     -- one pass over the ledger (one hash table of orders, not two joined after): the tally
     -- ends from every event, the summary fields from the events that are not pass-through
     select
@@ -82,7 +91,56 @@ event_summaries as (
         arg_min(ship_address, event_seq)
             filter (where ship_address is not null and not is_pass_through) as ship_address
     from ledger
+    where order_id in (select order_id from orders_with_later_events)
     group by order_id
+),
+
+single_event_summaries as (
+    -- An order of one event is that event: multi_event_summaries over its one row, without
+    -- the aggregation (most orders, and the most costly step of a full build). Its event is
+    -- the first, so never a pass-through (§4.1).
+    select
+        order_id,
+        customer_id,
+        source,
+        action as created_by,
+        action as status,
+        ts as placed_at,
+        currency,
+        rate_to_base,
+        running_subtotal as subtotal,
+        running_total as total,
+        cast(tax as decimal(38, 4)) as tax,
+        cast(shipping as decimal(38, 4)) as shipping,
+        cast(discount as decimal(38, 4)) as discount,
+        coupon_code,
+        -- the base amount when its one event converted (§6)
+        cast(case when (subtotal_delta_base is not null) = coalesce(not is_unconverted, false)
+                  then subtotal_delta_base end as decimal(38, 4)) as subtotal_base,
+        cast(case when (total_delta_base is not null) = coalesce(not is_unconverted, false)
+                  then total_delta_base end as decimal(38, 4)) as total_base,
+        case
+            when not is_reduction(action_class) then 'none'
+            when running_subtotal > 0 then 'partial'
+            else 'full'
+        end as refund_state,
+        action_class = 'cancel' and running_subtotal <= 0 as is_cancelled,
+        cast(1 as bigint) as event_count,
+        first_name,
+        last_name,
+        name,
+        email,
+        phone,
+        bill_address,
+        ship_address
+    from ledger
+    where order_id not in (select order_id from orders_with_later_events)
+),
+
+event_summaries as (
+    select * from multi_event_summaries
+    union all
+    select * from single_event_summaries
 ),
 
 object_only_customers as (
