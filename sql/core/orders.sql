@@ -4,7 +4,9 @@
 -- every other order's row is as the last build left it.
 -- materialized: incremental
 -- unique_key: order_id
-with ledger as (
+with ledger as not materialized (
+    -- read by each of the two summaries below, not kept for both: keeping every event's
+    -- wide row cost more than reading the ledger twice
     select * from core.order_events
     where getvariable('incremental_after') < 0
         or order_id in (select order_id from changed_keys)
