@@ -145,9 +145,11 @@ event_summaries as (
     select * from single_event_summaries
 ),
 
-object_only_customers as (
+update_customers as (
     -- an order known only from Orders-object updates joins the customer its email (else
-    -- its phone) already belongs to; it links no identifiers itself (it has no event)
+    -- its phone) already belongs to; it links no identifiers itself (it has no event).
+    -- Looked up for every update and used only where the order has no event (overlaid):
+    -- the orders with events are not listed a second time to leave them out here
     select
         order_updates.order_id,
         coalesce(
@@ -159,7 +161,6 @@ object_only_customers as (
                and customer_identifiers.identifier_value = order_updates.phone)
         ) as customer_id
     from order_updates
-    where order_updates.order_id not in (select order_id from event_summaries)
 ),
 
 overlaid as (
@@ -167,7 +168,8 @@ overlaid as (
     -- event-derived one, subtotal and total included; the tally stays in tally_subtotal
     select
         coalesce(events.order_id, order_updates.order_id) as order_id,
-        coalesce(events.customer_id, object_only_customers.customer_id) as customer_id,
+        case when events.order_id is not null then events.customer_id
+             else update_customers.customer_id end as customer_id,
         coalesce(events.source, 'odp_orders') as source,
         coalesce(events.created_by, 'object') as created_by,
         events.placed_at,
@@ -213,8 +215,8 @@ overlaid as (
              else events.ship_address end as ship_address
     from event_summaries as events
     full outer join order_updates on order_updates.order_id = events.order_id
-    left join object_only_customers
-        on object_only_customers.order_id = order_updates.order_id
+    left join update_customers
+        on update_customers.order_id = order_updates.order_id
 ),
 
 converted as (
