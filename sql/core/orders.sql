@@ -70,14 +70,8 @@ multi_event_summaries as (
                   then sum(subtotal_delta_base) end as decimal(38, 4)) as subtotal_base,
         cast(case when count(total_delta_base) = count(*) filter (where not is_unconverted)
                   then sum(total_delta_base) end as decimal(38, 4)) as total_base,
-        -- §4.3
-        case
-            when not bool_or(is_reduction(action_class)) then 'none'
-            when arg_max(running_subtotal, event_seq) > 0 then 'partial'
-            else 'full'
-        end as refund_state,
-        bool_or(action_class = 'cancel') and arg_max(running_subtotal, event_seq) <= 0
-            as is_cancelled,
+        bool_or(is_reduction(action_class)) as has_reduction,
+        bool_or(action_class = 'cancel') as has_cancel,
         count(*) as event_count,
         arg_min(first_name, event_seq)
             filter (where first_name is not null and not is_pass_through) as first_name,
@@ -121,12 +115,8 @@ single_event_summaries as (
                   then subtotal_delta_base end as decimal(38, 4)) as subtotal_base,
         cast(case when (total_delta_base is not null) = coalesce(not is_unconverted, false)
                   then total_delta_base end as decimal(38, 4)) as total_base,
-        case
-            when not is_reduction(action_class) then 'none'
-            when running_subtotal > 0 then 'partial'
-            else 'full'
-        end as refund_state,
-        action_class = 'cancel' and running_subtotal <= 0 as is_cancelled,
+        is_reduction(action_class) as has_reduction,
+        action_class = 'cancel' as has_cancel,
         cast(1 as bigint) as event_count,
         first_name,
         last_name,
@@ -140,9 +130,20 @@ single_event_summaries as (
 ),
 
 event_summaries as (
-    select * from multi_event_summaries
-    union all
-    select * from single_event_summaries
+    select
+        summaries.*,
+        -- §4.3
+        case
+            when not summaries.has_reduction then 'none'
+            when summaries.subtotal > 0 then 'partial'
+            else 'full'
+        end as refund_state,
+        summaries.has_cancel and summaries.subtotal <= 0 as is_cancelled
+    from (
+        select * from multi_event_summaries
+        union all
+        select * from single_event_summaries
+    ) as summaries
 ),
 
 update_customers as (
