@@ -5,16 +5,32 @@
 -- partition_by: event_date
 with events as (
     -- re-deriving some days (models.run_model_partitions sets the bounds) needs every event of
-    -- the orders with an event on those days, and no other order's
+    -- the orders with an event on those days, and no other order's. A full build reads every
+    -- event without that semi-join: both branches' filters are constants of the build, so
+    -- one of them reads nothing.
     select * from intermediate.int_order_events
-    where (getvariable('partition_first') is null and getvariable('partition_last') is null)
-        or order_id in (
+    where getvariable('partition_first') is null and getvariable('partition_last') is null
+    union all
+    select * from intermediate.int_order_events
+    where not (getvariable('partition_first') is null and getvariable('partition_last') is null)
+      and order_id in (
             select order_id from intermediate.int_order_events
-            where (getvariable('partition_first') is null
+            where not (getvariable('partition_first') is null
+                       and getvariable('partition_last') is null)
+              and (getvariable('partition_first') is null
                    or cast(ts as date) >= getvariable('partition_first'))
               and (getvariable('partition_last') is null
                    or cast(ts as date) <= getvariable('partition_last'))
         )
+),
+
+sent_events as (
+    -- the fields the ledger passes through as sent, joined on by event_id at the end (read
+    -- again rather than kept from `events`: the windows below never carry them)
+    select
+        event_id, source, ts_inferred, coupon_code, bill_address, ship_address, first_name,
+        last_name, name, email, phone, custom, items_quantity, file, record_no
+    from intermediate.int_order_events
 ),
 
 amounts as (
@@ -257,7 +273,7 @@ final as (
         sent.file,
         sent.record_no
     from in_base_currency as ledger
-    inner join events as sent on sent.event_id = ledger.event_id
+    inner join sent_events as sent on sent.event_id = ledger.event_id
 )
 
 select * from final

@@ -4,10 +4,21 @@
 -- every other order's row is as the last build left it.
 -- materialized: incremental
 -- unique_key: order_id
-with ledger as (
+with ledger as not materialized (
+    -- read by each of the two summaries below, not kept for both: keeping every event's
+    -- wide row cost more than reading the ledger twice
     select * from core.order_events
     where getvariable('incremental_after') < 0
         or order_id in (select order_id from changed_keys)
+),
+
+orders_with_later_events as (
+    -- an order's fields are chosen among its events only when it has a second one
+    -- (event_seq counts an order's events from 1, core/order_ledger)
+    select order_id from core.order_ledger
+    where event_seq = 2
+      and (getvariable('incremental_after') < 0
+           or order_id in (select order_id from changed_keys))
 ),
 
 order_updates as (
@@ -24,96 +35,122 @@ exchange_rates as (
     select * from intermediate.int_exchange_rates
 ),
 
-timeline_ends as (
+multi_event_summaries as (
+    -- one pass over the ledger (one hash table of orders, not two joined after): the tally
+    -- ends from every event, the summary fields from the events that are not pass-through
     select
         order_id,
-        count(*) as event_count,
-        min(ts) as placed_at,
-        arg_min(action, event_seq) as created_by,
-        arg_min(source, event_seq) as source,
-        arg_min(currency, event_seq) as currency,
         arg_min(customer_id, event_seq) as customer_id,
+        arg_min(source, event_seq) as source,
+        arg_min(action, event_seq) as created_by,
+        -- §4.1/§4.2: pass-through custom events change no summary field
+        arg_max(action, event_seq) filter (where not is_pass_through) as status,
+        min(ts) as placed_at,
+        arg_min(currency, event_seq) as currency,
         -- the order's conversion rate (§6: the rate of its placed_at date)
         arg_min(rate_to_base, event_seq) as rate_to_base,
         -- §4.2: subtotal and total are the final running tally
         arg_max(running_subtotal, event_seq) as subtotal,
         arg_max(running_total, event_seq) as total,
+        -- tax and shipping: the last value sent (refunds send the positive remainder)
+        cast(arg_max(tax, event_seq) filter (where tax is not null and not is_pass_through)
+             as decimal(38, 4)) as tax,
+        cast(arg_max(shipping, event_seq)
+                 filter (where shipping is not null and not is_pass_through)
+             as decimal(38, 4)) as shipping,
+        -- the rest: from the first event that carries them
+        cast(arg_min(discount, event_seq)
+                 filter (where discount is not null and not is_pass_through)
+             as decimal(38, 4)) as discount,
+        arg_min(coupon_code, event_seq)
+            filter (where coupon_code is not null and not is_pass_through) as coupon_code,
         -- base amounts exist only when every event of the tally converted (§6); an event
         -- left unconverted to the order's currency is in no tally (core/order_ledger check)
-        case when count(subtotal_delta_base) = count(*) filter (where not is_unconverted)
-             then sum(subtotal_delta_base) end as subtotal_base,
-        case when count(total_delta_base) = count(*) filter (where not is_unconverted)
-             then sum(total_delta_base) end as total_base,
-        bool_or(is_reduction_event) as has_reduction,
-        bool_or(action_class = 'cancel') as has_cancel
-    from (select *, is_reduction(action_class) as is_reduction_event
-          from ledger)
+        cast(case when count(subtotal_delta_base) = count(*) filter (where not is_unconverted)
+                  then sum(subtotal_delta_base) end as decimal(38, 4)) as subtotal_base,
+        cast(case when count(total_delta_base) = count(*) filter (where not is_unconverted)
+                  then sum(total_delta_base) end as decimal(38, 4)) as total_base,
+        bool_or(is_reduction(action_class)) as has_reduction,
+        bool_or(action_class = 'cancel') as has_cancel,
+        count(*) as event_count,
+        arg_min(first_name, event_seq)
+            filter (where first_name is not null and not is_pass_through) as first_name,
+        arg_min(last_name, event_seq)
+            filter (where last_name is not null and not is_pass_through) as last_name,
+        arg_min(name, event_seq) filter (where name is not null and not is_pass_through) as name,
+        arg_min(email, event_seq)
+            filter (where email is not null and not is_pass_through) as email,
+        arg_min(phone, event_seq)
+            filter (where phone is not null and not is_pass_through) as phone,
+        arg_min(bill_address, event_seq)
+            filter (where bill_address is not null and not is_pass_through) as bill_address,
+        arg_min(ship_address, event_seq)
+            filter (where ship_address is not null and not is_pass_through) as ship_address
+    from ledger
+    where order_id in (select order_id from orders_with_later_events)
     group by order_id
 ),
 
-summary_fields as (
-    -- §4.1/§4.2: pass-through custom events change no summary field
+single_event_summaries as (
+    -- An order of one event is that event: multi_event_summaries over its one row, without
+    -- the aggregation (most orders, and the most costly step of a full build). Its event is
+    -- the first, so never a pass-through (§4.1).
     select
         order_id,
-        arg_max(action, event_seq) as status,
-        -- tax and shipping: the last value sent (refunds send the positive remainder)
-        arg_max(tax, event_seq) filter (where tax is not null) as tax,
-        arg_max(shipping, event_seq) filter (where shipping is not null) as shipping,
-        -- the rest: from the first event that carries them
-        arg_min(discount, event_seq) filter (where discount is not null) as discount,
-        arg_min(coupon_code, event_seq) filter (where coupon_code is not null) as coupon_code,
-        arg_min(bill_address, event_seq) filter (where bill_address is not null) as bill_address,
-        arg_min(ship_address, event_seq) filter (where ship_address is not null) as ship_address,
-        arg_min(first_name, event_seq) filter (where first_name is not null) as first_name,
-        arg_min(last_name, event_seq) filter (where last_name is not null) as last_name,
-        arg_min(name, event_seq) filter (where name is not null) as name,
-        arg_min(email, event_seq) filter (where email is not null) as email,
-        arg_min(phone, event_seq) filter (where phone is not null) as phone
+        customer_id,
+        source,
+        action as created_by,
+        action as status,
+        ts as placed_at,
+        currency,
+        rate_to_base,
+        running_subtotal as subtotal,
+        running_total as total,
+        cast(tax as decimal(38, 4)) as tax,
+        cast(shipping as decimal(38, 4)) as shipping,
+        cast(discount as decimal(38, 4)) as discount,
+        coupon_code,
+        -- the base amount when its one event converted (§6)
+        cast(case when (subtotal_delta_base is not null) = coalesce(not is_unconverted, false)
+                  then subtotal_delta_base end as decimal(38, 4)) as subtotal_base,
+        cast(case when (total_delta_base is not null) = coalesce(not is_unconverted, false)
+                  then total_delta_base end as decimal(38, 4)) as total_base,
+        is_reduction(action_class) as has_reduction,
+        action_class = 'cancel' as has_cancel,
+        cast(1 as bigint) as event_count,
+        first_name,
+        last_name,
+        name,
+        email,
+        phone,
+        bill_address,
+        ship_address
     from ledger
-    where not is_pass_through
-    group by order_id
+    where order_id not in (select order_id from orders_with_later_events)
 ),
 
 event_summaries as (
     select
-        timeline_ends.order_id,
-        timeline_ends.customer_id,
-        timeline_ends.source,
-        timeline_ends.created_by,
-        summary_fields.status,
-        timeline_ends.placed_at,
-        timeline_ends.currency,
-        timeline_ends.rate_to_base,
-        timeline_ends.subtotal,
-        timeline_ends.total,
-        cast(summary_fields.tax as decimal(38, 4)) as tax,
-        cast(summary_fields.shipping as decimal(38, 4)) as shipping,
-        cast(summary_fields.discount as decimal(38, 4)) as discount,
-        summary_fields.coupon_code,
-        cast(timeline_ends.subtotal_base as decimal(38, 4)) as subtotal_base,
-        cast(timeline_ends.total_base as decimal(38, 4)) as total_base,
+        summaries.*,
         -- §4.3
         case
-            when not timeline_ends.has_reduction then 'none'
-            when timeline_ends.subtotal > 0 then 'partial'
+            when not summaries.has_reduction then 'none'
+            when summaries.subtotal > 0 then 'partial'
             else 'full'
         end as refund_state,
-        timeline_ends.has_cancel and timeline_ends.subtotal <= 0 as is_cancelled,
-        timeline_ends.event_count,
-        summary_fields.first_name,
-        summary_fields.last_name,
-        summary_fields.name,
-        summary_fields.email,
-        summary_fields.phone,
-        summary_fields.bill_address,
-        summary_fields.ship_address
-    from timeline_ends
-    inner join summary_fields on summary_fields.order_id = timeline_ends.order_id
+        summaries.has_cancel and summaries.subtotal <= 0 as is_cancelled
+    from (
+        select * from multi_event_summaries
+        union all
+        select * from single_event_summaries
+    ) as summaries
 ),
 
-object_only_customers as (
+update_customers as (
     -- an order known only from Orders-object updates joins the customer its email (else
-    -- its phone) already belongs to; it links no identifiers itself (it has no event)
+    -- its phone) already belongs to; it links no identifiers itself (it has no event).
+    -- Looked up for every update and used only where the order has no event (overlaid):
+    -- the orders with events are not listed a second time to leave them out here
     select
         order_updates.order_id,
         coalesce(
@@ -125,7 +162,6 @@ object_only_customers as (
                and customer_identifiers.identifier_value = order_updates.phone)
         ) as customer_id
     from order_updates
-    where order_updates.order_id not in (select order_id from event_summaries)
 ),
 
 overlaid as (
@@ -133,7 +169,8 @@ overlaid as (
     -- event-derived one, subtotal and total included; the tally stays in tally_subtotal
     select
         coalesce(events.order_id, order_updates.order_id) as order_id,
-        coalesce(events.customer_id, object_only_customers.customer_id) as customer_id,
+        case when events.order_id is not null then events.customer_id
+             else update_customers.customer_id end as customer_id,
         coalesce(events.source, 'odp_orders') as source,
         coalesce(events.created_by, 'object') as created_by,
         events.placed_at,
@@ -179,8 +216,8 @@ overlaid as (
              else events.ship_address end as ship_address
     from event_summaries as events
     full outer join order_updates on order_updates.order_id = events.order_id
-    left join object_only_customers
-        on object_only_customers.order_id = order_updates.order_id
+    left join update_customers
+        on update_customers.order_id = order_updates.order_id
 ),
 
 converted as (

@@ -502,6 +502,14 @@ def _json_object(node: exp.Expression) -> exp.Expression:
     return exp.func("concat", exp.Literal.string("{"), *parts, exp.Literal.string("}"))
 
 
+def _cte_materialization(node: exp.Expression) -> exp.Expression:
+    # ``with x as [not] materialized (...)`` is a DuckDB plan hint (core/orders.sql reads its
+    # ledger twice without keeping it); Spark has no such clause and plans CTEs itself
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)
+    return node
+
+
 def _regexp_replace(node: exp.Expression) -> exp.Expression:
     # DuckDB replaces the first match unless 'g' is given; Spark replaces every match
     if isinstance(node, exp.RegexpReplace):
@@ -525,6 +533,7 @@ _REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _json_group_object,
     _json_object,
     _regexp_replace,
+    _cte_materialization,
 )
 
 
