@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import duckdb
 import pytest
 
+from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.warehouse import prepare_session
 from tests.conftest import Warehouse, day, odp_event, run_examples
 
 # Every example below uses order ids of its own, so all of them land in one run (one file
@@ -312,3 +315,48 @@ def test_money_columns_are_exact_decimals(wh):
         "typeof(running_total) from core.order_events"
     )
     assert ledger_types == [("DECIMAL(38,4)",) * 4]
+
+
+example(
+    "an_order_of_one_event_is_summarised_as_the_aggregation_would",
+    [
+        # one event each, of every kind a first event can be: every summary field sent
+        odp_event("purchase", "ONE1", day(1), subtotal=40, total=52.5, tax=8, shipping=4.5,
+                  discount=2, coupon_code="SPRING", first_name="Ann", last_name="Lee",
+                  name="Ann Lee", email="ann@example.com", phone="+15550001",
+                  bill_address="1 Main St", ship_address="2 Side St"),
+        odp_event("preorder", "ONE2", day(2), subtotal=15, currency="EUR"),
+        odp_event("cancel", "ONE3", day(3), subtotal=10),
+        odp_event("refund", "ONE4", day(4), subtotal=5),
+        odp_event("purchase", "ONE5", day(5), currency="XYZ", subtotal=9),
+        odp_event("purchase", "ONE6", day(6),
+                  items=[{"product_id": "P1", "price": 3, "quantity": 2}]),
+    ],
+)  # fmt: skip
+
+
+def test_an_order_of_one_event_is_summarised_as_the_aggregation_would(wh):
+    """core/orders summarises an order of one event straight from its row (most orders; the
+    aggregation over the ledger is its costliest step at scale). That shortcut must be the
+    aggregation over one row: building every order through the aggregation gives the same
+    table, field for field, for this module's orders of one event and of many."""
+    sql = (SQL_DIR / "core" / "orders.sql").read_text(encoding="utf-8")
+    shortcut = "where event_seq = 2"
+    assert sql.count(shortcut) == 1
+    every_order_aggregated = sql.replace(shortcut, "where event_seq >= 1")
+    con = duckdb.connect(str(wh.path), read_only=True)
+    try:
+        prepare_session(con, Settings.from_env())
+        con.execute("create temp table changed_keys (order_id varchar)")
+        con.execute(f"create temp table aggregated as {every_order_aggregated}")
+        single = con.execute(
+            "select count(*) from core.orders where event_count = 1 and order_id like 'ONE%'"
+        ).fetchone()
+        differing = con.execute(
+            "select count(*) from ((select * from core.orders except all select * from aggregated)"
+            " union all (select * from aggregated except all select * from core.orders))"
+        ).fetchone()
+    finally:
+        con.close()
+    assert single == (6,)
+    assert differing == (0,)
