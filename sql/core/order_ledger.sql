@@ -3,34 +3,44 @@
 -- UTC event date; the customer is joined on in core.order_events, so that a change of
 -- identity touches no partition.
 -- partition_by: event_date
-with events as (
+with orders_on_rederived_days as (
     -- re-deriving some days (models.run_model_partitions sets the bounds) needs every event of
-    -- the orders with an event on those days, and no other order's. A full build reads every
-    -- event without that semi-join: both branches' filters are constants of the build, so
-    -- one of them reads nothing.
+    -- the orders with an event on those days, and no other order's; a full build (no bounds)
+    -- lists none and reads every event without this semi-join (below)
+    select order_id from intermediate.int_order_events
+    where not (getvariable('partition_first') is null and getvariable('partition_last') is null)
+      and (getvariable('partition_first') is null
+           or cast(ts as date) >= getvariable('partition_first'))
+      and (getvariable('partition_last') is null
+           or cast(ts as date) <= getvariable('partition_last'))
+),
+
+events as (
+    -- both branches' filters are constants of the build, so one of them reads nothing
     select * from intermediate.int_order_events
     where getvariable('partition_first') is null and getvariable('partition_last') is null
     union all
     select * from intermediate.int_order_events
     where not (getvariable('partition_first') is null and getvariable('partition_last') is null)
-      and order_id in (
-            select order_id from intermediate.int_order_events
-            where not (getvariable('partition_first') is null
-                       and getvariable('partition_last') is null)
-              and (getvariable('partition_first') is null
-                   or cast(ts as date) >= getvariable('partition_first'))
-              and (getvariable('partition_last') is null
-                   or cast(ts as date) <= getvariable('partition_last'))
-        )
+      and order_id in (select order_id from orders_on_rederived_days)
 ),
 
 sent_events as (
     -- the fields the ledger passes through as sent, joined on by event_id at the end (read
-    -- again rather than kept from `events`: the windows below never carry them)
+    -- again rather than kept from `events`: the windows below never carry them), of the same
+    -- events as `events`: a build of a few days reads those days' orders only
     select
         event_id, source, ts_inferred, coupon_code, bill_address, ship_address, first_name,
         last_name, name, email, phone, custom, items_quantity, file, record_no
     from intermediate.int_order_events
+    where getvariable('partition_first') is null and getvariable('partition_last') is null
+    union all
+    select
+        event_id, source, ts_inferred, coupon_code, bill_address, ship_address, first_name,
+        last_name, name, email, phone, custom, items_quantity, file, record_no
+    from intermediate.int_order_events
+    where not (getvariable('partition_first') is null and getvariable('partition_last') is null)
+      and order_id in (select order_id from orders_on_rederived_days)
 ),
 
 amounts as (
