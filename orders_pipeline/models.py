@@ -148,9 +148,9 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
         for path in sorted(sql_dir.glob("*/*.sql"))
         if not path.name.endswith((CHANGED_SUFFIX, PENDING_SUFFIX, SPARK_SUFFIX))
     ]
-    companions = _changed_queries(paths)
-    for path in paths:
-        sql = path.read_text(encoding="utf-8")
+    texts = {path: path.read_text(encoding="utf-8") for path in paths}
+    companions = _changed_queries(texts)
+    for path, sql in texts.items():
         key = _UNIQUE_KEY_DIRECTIVE.search(sql)
         changed_sql = companions.get(path)
         is_incremental = bool(_INCREMENTAL_DIRECTIVE.search(sql))
@@ -192,19 +192,20 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     return _with_fingerprints(models, macros.read_text(encoding="utf-8") if macros.exists() else "")
 
 
-def _changed_queries(paths: list[Path]) -> dict[Path, str]:
+def _changed_queries(texts: dict[Path, str]) -> dict[Path, str]:
     """The companion query (the keys an incremental build recomputes) of each model that has
     one: its own ``<name>.changed.sql``, or the one of the model its ``-- changed_keys_of:``
-    line names (one query for keys that change together, never a copy of it)."""
+    line names (one query for keys that change together, never a copy of it). ``texts``: each
+    model's path and SQL."""
     own = {}
-    for path in paths:
+    for path in texts:
         companion = path.with_name(path.stem + CHANGED_SUFFIX)
         if companion.exists():
             own[path] = companion.read_text(encoding="utf-8")
-    by_name = {(path.parent.name, path.stem): path for path in paths}
+    by_name = {(path.parent.name, path.stem): path for path in texts}
     queries = dict(own)
-    for path in paths:
-        borrowed = _CHANGED_KEYS_OF_DIRECTIVE.search(path.read_text(encoding="utf-8"))
+    for path, sql in texts.items():
+        borrowed = _CHANGED_KEYS_OF_DIRECTIVE.search(sql)
         if borrowed is None:
             continue
         source = by_name.get((borrowed.group(1), borrowed.group(2)))
