@@ -3,10 +3,13 @@ warehouse it wrote. They build data; assertions stay in the tests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sqlite3
+import subprocess
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -68,6 +71,40 @@ def _first_files(items: list[pytest.Item], files: int) -> int:
                 return index
             seen.append(item.fspath)
     return len(items)
+
+
+def stop_process_group(process: subprocess.Popen[Any], grace: float = 30) -> None:
+    """Stop a server started with ``start_new_session=True`` and everything it spawned:
+    Ctrl-C to its process group, up to ``grace`` seconds for it to shut down, then SIGKILL
+    to whatever is left of the group. The last step also reaches a child (a code server, a
+    run worker) that its parent started as it was being stopped and then left behind: the
+    group outlives its leader while any member lives."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def processes_with_environment(name: str, value: str, settle: float = 30) -> list[str]:
+    """The command lines of the live processes whose environment sets ``name=value`` (a test's
+    own ``DAGSTER_HOME``: what a server it started left running), after up to ``settle``
+    seconds for killed ones to go (Linux ``/proc``; none found elsewhere)."""
+    wanted = f"{name}={value}".encode()
+    deadline = time.monotonic() + settle
+    while True:
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if wanted in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:  # gone, or not ours to read
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def soak_examples(ci: int) -> int:

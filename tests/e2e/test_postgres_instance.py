@@ -12,7 +12,6 @@ import glob
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import day, odp_event, write_ndjson
+from tests.conftest import day, odp_event, stop_process_group, write_ndjson
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy(seconds=110, waits=True)]
 
@@ -216,12 +215,7 @@ def test_daemon_on_postgres_ticks_queues_and_backfills(tmp_path, monkeypatch, po
         _wait(finished, instance)
     finally:
         if daemon is not None:
-            os.killpg(daemon.pid, signal.SIGINT)
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait()
+            stop_process_group(daemon)
 
     try:
         runs = instance.get_runs()

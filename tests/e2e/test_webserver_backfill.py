@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.conftest import day, odp_event, write_ndjson
+from tests.conftest import (
+    day,
+    odp_event,
+    processes_with_environment,
+    stop_process_group,
+    write_ndjson,
+)
 
 pytestmark = pytest.mark.heavy(seconds=250, waits=True)  # scheduled first (tests/conftest.py)
 
@@ -150,12 +155,9 @@ def test_partition_range_backfill_through_the_webserver(tmp_path: Path):
             time.sleep(2)
         assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_process_group(server)
+    # nothing it spawned (code server, daemon, run workers) outlives it
+    assert not processes_with_environment("DAGSTER_HOME", str(home))
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
