@@ -127,6 +127,8 @@ class Floor:
     rows: int
     bytes: int
     cpu_seconds: float = 0.0
+    # CPU seconds other processes spent on the machine meanwhile (other_cpu_seconds)
+    other_cpu_seconds: float | None = None
 
     @property
     def megabytes_per_second(self) -> float:
@@ -146,6 +148,7 @@ class Chain:
     rss_samples: int
     rows: dict[str, int]  # rows of each table the chain writes
     error: str = ""
+    other_cpu_seconds: float | None = None  # other processes' CPU meanwhile
 
     @property
     def success(self) -> bool:
@@ -199,6 +202,7 @@ class RunResult:
     records_per_second: float  # landed records / wall seconds
     assets: list[AssetTiming]
     log: str
+    other_cpu_seconds: float | None = None  # other processes' CPU meanwhile
 
     @property
     def success(self) -> bool:
@@ -394,6 +398,7 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
         sql = "create table floor as select * from read_text(?)"
         count = "select count(*), coalesce(sum(size), 0) from floor"
     database.unlink(missing_ok=True)
+    busy_before = machine_busy_seconds()
     cpu_before = _own_cpu_seconds()
     started = time.perf_counter()
     con = duckdb.connect(str(database))
@@ -404,6 +409,7 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
         con.close()
     seconds = max(time.perf_counter() - started, 1e-9)
     cpu_seconds = _own_cpu_seconds() - cpu_before
+    other = other_cpu_seconds(busy_before, cpu_seconds)
     con = duckdb.connect(str(database), read_only=True)
     con.execute("set enable_progress_bar = false")  # stdout is the figures table
     try:
@@ -412,7 +418,12 @@ def measure_floor(landing: Path, database: Path, lines: bool = False) -> Floor:
         con.close()
     database.unlink(missing_ok=True)
     return Floor(
-        method=method, seconds=seconds, rows=int(rows), bytes=int(size), cpu_seconds=cpu_seconds
+        method=method,
+        seconds=seconds,
+        rows=int(rows),
+        bytes=int(size),
+        cpu_seconds=cpu_seconds,
+        other_cpu_seconds=other,
     )
 
 
@@ -427,6 +438,29 @@ def _children_cpu_seconds() -> float:
     starts one child at a time, so the difference around one child's life is that child's."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the machine's cores have spent busy since boot, every process counted
+    (``/proc/stat``: user, nice, system, irq, softirq and steal time); None without it."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()[1:9]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields)
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def other_cpu_seconds(busy_before: float | None, own_seconds: float) -> float | None:
+    """The CPU seconds that processes other than the bench's spent on the machine since
+    ``busy_before`` (``machine_busy_seconds``), while the bench spent ``own_seconds`` (its
+    own process and the child it measured): about 0 on an idle machine. A bench run beside
+    other work has its wall seconds inflated by it; this says by how much work."""
+    busy_after = machine_busy_seconds()
+    if busy_before is None or busy_after is None:
+        return None
+    return max(0.0, busy_after - busy_before - own_seconds)
 
 
 def chain_process(argv: list[str]) -> int:
@@ -481,6 +515,7 @@ def measure_chain(landing: Path, database: Path) -> Chain:
         str(landing),
         str(database),
     ]
+    busy_before, own_before = machine_busy_seconds(), _own_cpu_seconds()
     cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -492,6 +527,7 @@ def measure_chain(landing: Path, database: Path) -> Chain:
         wall = time.perf_counter() - started
         sampler.stop()
     cpu_seconds = _children_cpu_seconds() - cpu_before
+    other = other_cpu_seconds(busy_before, cpu_seconds + _own_cpu_seconds() - own_before)
     report: dict[str, Any] = {}
     if process.returncode == 0:
         report = json.loads(stdout.strip().splitlines()[-1])
@@ -506,6 +542,7 @@ def measure_chain(landing: Path, database: Path) -> Chain:
         rss_samples=sampler.samples,
         rows=report.get("rows", {}),
         error="" if process.returncode == 0 else stderr.strip()[-2000:],
+        other_cpu_seconds=other,
     )
 
 
@@ -625,6 +662,7 @@ def measure_run(
     ]
     before = warehouse_counts(warehouse)
     lines: list[str] = []
+    busy_before, own_before = machine_busy_seconds(), _own_cpu_seconds()
     cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -653,6 +691,7 @@ def measure_run(
         wall = time.perf_counter() - started
         sampler.stop()
     cpu_seconds = _children_cpu_seconds() - cpu_before
+    other = other_cpu_seconds(busy_before, cpu_seconds + _own_cpu_seconds() - own_before)
     log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     totals = warehouse_counts(warehouse)
     added = totals.minus(before)
@@ -671,6 +710,7 @@ def measure_run(
         records_per_second=added.records / wall,
         assets=parse_asset_lines(lines),
         log=str(log_path),
+        other_cpu_seconds=other,
     )
 
 
@@ -888,6 +928,7 @@ def render(result: BenchResult) -> str:
         if run is not None
     )  # fmt: skip
     out.append(f"{'peak RSS':<34}{peaks}")
+    out += other_work_lines(result)
     out.append("")
     out.append(f"floor: {result.floor.method}")
     chain_sql_seconds = "" if chain.sql_seconds is None else f", {chain.sql_seconds:.1f} s of SQL"
@@ -901,6 +942,43 @@ def render(result: BenchResult) -> str:
                 + ", ".join(f"{a.asset} {a.seconds:.1f} s" for a in slowest(run.assets, 4))
             )
     return "\n".join(out)
+
+
+# Other processes' share of the machine above which a step's wall seconds are flagged.
+SHARED_MACHINE_SHARE = 0.10
+
+
+def other_work_lines(result: BenchResult) -> list[str]:
+    """What other processes spent on the machine during each step: its CPU seconds and its
+    share of the cores' time (``other_cpu_seconds``), and a warning naming the steps whose
+    wall seconds it inflated by more than a tenth of the machine."""
+    steps = [
+        ("floor", result.floor.other_cpu_seconds, result.floor.seconds),
+        ("chain", result.chain.other_cpu_seconds, result.chain.wall_seconds),
+        *(
+            (label, run.other_cpu_seconds, run.wall_seconds)
+            for label, run in (("full", result.full), ("incremental", result.incremental),
+                               ("no-op", result.noop))
+            if run is not None
+        ),
+    ]  # fmt: skip
+    cores = max(result.machine.cores, 1)
+    known = [(label, other, other / (cores * wall)) for label, other, wall in steps
+             if other is not None and wall > 0]  # fmt: skip
+    if not known:
+        return []
+    lines = [
+        f"{'other work on the machine':<34}"
+        + ", ".join(f"{label} {other:,.1f} cpu s ({share:.0%})" for label, other, share in known)
+    ]
+    shared = [label for label, _, share in known if share > SHARED_MACHINE_SHARE]
+    if shared:
+        lines.append(
+            f"{'':<34}warning: other processes took over {SHARED_MACHINE_SHARE:.0%} of the "
+            f"{cores} cores during {', '.join(shared)}: those wall seconds are inflated; "
+            "compare the cpu columns"
+        )
+    return lines
 
 
 def slowest(assets: list[AssetTiming], n: int) -> list[AssetTiming]:

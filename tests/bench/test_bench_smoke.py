@@ -56,7 +56,7 @@ def test_prints_the_table(bench_run):
     for label in (
         "floor: read_text", "plain SQL chain", "full run", "incremental run", "no-op run",
         "cpu s", "full / plain SQL chain", "full / floor", "incremental / full", "no-op run s",
-        "peak RSS",
+        "peak RSS", "other work on the machine",
     ):  # fmt: skip
         assert label in completed.stdout, label
 
@@ -105,6 +105,10 @@ def test_run_figures(bench_run):
         )
         assert run["records_per_second"] == pytest.approx(added["records"] / run["wall_seconds"])
         assert all(a["seconds"] >= 0 for a in run["assets"])
+    # what other processes spent on the machine meanwhile (Linux: /proc/stat)
+    for name in ("floor", "floor_lines", "chain", "full", "incremental", "noop"):
+        other = data[name]["other_cpu_seconds"]
+        assert isinstance(other, float) and other >= 0, (name, other)
     full, incremental, noop = data["full"], data["incremental"], data["noop"]
     # the full run loads the history; the incremental one only the extra day on top of it
     assert full["added"]["records"] == data["history"]["records"]
