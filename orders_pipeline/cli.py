@@ -219,7 +219,7 @@ def partition_start_hint(settings: Settings) -> str | None:
         if not table_exists(con, "intermediate", "int_order_events"):
             return None
         first = con.execute(
-            "select min(cast(ts as date)) from intermediate.int_order_events"
+            "select cast(min(ts) as date) from intermediate.int_order_events"
         ).fetchall()[0][0]
     if first is None or (first - settings.partition_start).days <= PARTITION_SLACK_DAYS:
         return None

@@ -94,10 +94,13 @@ new_rates as (
     where arrival_seq > (select seen from watermark)
 )
 select
-    (select min(cast(ts as date)) from intermediate.int_order_events) as first_staged_day,
-    (select max(cast(ts as date)) from intermediate.int_order_events) as last_staged_day,
+    -- the date of the extreme time, not the extreme of every row's date (the same day: the
+    -- cast is monotonic): DuckDB answers min(ts)/max(ts) from its column statistics without
+    -- reading the table, which a cast per row defeats
+    (select cast(min(ts) as date) from intermediate.int_order_events) as first_staged_day,
+    (select cast(max(ts) as date) from intermediate.int_order_events) as last_staged_day,
     (select min(event_date) from new_events) as first_day,
-    (select max(cast(e.ts as date)) from intermediate.int_order_events as e
+    (select cast(max(e.ts) as date) from intermediate.int_order_events as e
      where e.order_id in (select order_id from affected_orders)) as last_day,
     (select min(rate_date) from new_rates) as first_rate_day,
     greatest((select max(arrival_seq) from intermediate.int_order_events),
@@ -141,8 +144,10 @@ def follow_data_start(con: duckdb.DuckDBPyConnection, settings: Settings) -> dat
         con, "intermediate", "int_order_events"
     ):
         return None
+    # cast(min(ts)): the same day as min(cast(ts)), answered from the column statistics
+    # instead of a cast of every event's time (issue 15)
     first = con.execute(
-        "select min(cast(ts as date)) from intermediate.int_order_events"
+        "select cast(min(ts) as date) from intermediate.int_order_events"
     ).fetchall()[0][0]
     if first is None:
         return None

@@ -18,10 +18,16 @@ updated_orders as (
       and arrival_seq <= getvariable('incremental_through')
 ),
 
+changed_orders as (
+    select order_id from rederived_orders
+    union
+    select order_id from updated_orders
+),
+
 customers_of_changed_orders as (
+    -- one semi-join on the orders (issue 15: two IN lists joined by OR read every order)
     select customer_id from core.orders
-    where order_id in (select order_id from rederived_orders)
-       or order_id in (select order_id from updated_orders)
+    where order_id in (select order_id from changed_orders)
 ),
 
 regrouped as (

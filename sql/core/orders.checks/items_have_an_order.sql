@@ -8,11 +8,19 @@
 with checked_items as (
     -- once the check passed, an item without its order lies on a day of the items
     -- re-derived since, or its order's row was replaced since (orders_pipeline/checks.py,
-    -- incremental_on: key_changes): those items only
+    -- incremental_on: key_changes): those items only, each read once. Two reads, not one
+    -- with both tests joined by OR: the days' items are found by the zone maps of
+    -- event_date, and the replaced orders' by one semi-join (issue 15)
     select event_id, order_id from core.order_items
     where not coalesce(getvariable('check_keys_only'), false)
         or event_date between getvariable('check_first_day') and getvariable('check_last_day')
-        or order_id in (
+    union all
+    select event_id, order_id from core.order_items
+    where coalesce(getvariable('check_keys_only'), false)
+        and not coalesce(
+            event_date between getvariable('check_first_day') and getvariable('check_last_day'),
+            false)
+        and order_id in (
             select key[1] from keys_replaced_since_check('core.orders')
         )
 )
