@@ -211,16 +211,13 @@ def partition_start_hint(settings: Settings) -> str | None:
     event (the UI's partition bar and backfill dialog would open on months of empty days).
     None when it is unset (the partitions then start with the data, partitions.py), near
     the data, or nothing is staged."""
-    from orders_pipeline.warehouse import connect, table_exists
+    from orders_pipeline.partitions import first_event_day
+    from orders_pipeline.warehouse import connect
 
     if settings.partition_start is None or not settings.warehouse.exists():
         return None
     with connect(settings, read_only=True) as con:
-        if not table_exists(con, "intermediate", "int_order_events"):
-            return None
-        first = con.execute(
-            "select cast(min(ts) as date) from intermediate.int_order_events"
-        ).fetchall()[0][0]
+        first = first_event_day(con)
     if first is None or (first - settings.partition_start).days <= PARTITION_SLACK_DAYS:
         return None
     return (

@@ -135,20 +135,26 @@ def partition_start(settings: Settings) -> date:
     return recorded_start(settings.warehouse) or FALLBACK_PARTITION_START
 
 
+def first_event_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The UTC date of the earliest staged event, ``None`` when none is staged.
+
+    ``cast(min(ts))``, the same day as ``min(cast(ts))`` (the cast is monotonic), is answered
+    from the column statistics instead of a cast of every event's time (issue 15)."""
+    if not table_exists(con, "intermediate", "int_order_events"):
+        return None
+    return con.execute(
+        "select cast(min(ts) as date) from intermediate.int_order_events"
+    ).fetchall()[0][0]
+
+
 def follow_data_start(con: duckdb.DuckDBPyConnection, settings: Settings) -> date | None:
     """Record the month of the earliest staged event as the partition start when no start is
     recorded yet or the recorded one is later; the new start, or ``None`` when nothing
     changed (``ORDERS_PARTITION_START`` set, no event staged, or the start already at or
     before the data). Definitions loaded from now on use it."""
-    if settings.partition_start is not None or not table_exists(
-        con, "intermediate", "int_order_events"
-    ):
+    if settings.partition_start is not None:
         return None
-    # cast(min(ts)): the same day as min(cast(ts)), answered from the column statistics
-    # instead of a cast of every event's time (issue 15)
-    first = con.execute(
-        "select cast(min(ts) as date) from intermediate.int_order_events"
-    ).fetchall()[0][0]
+    first = first_event_day(con)
     if first is None:
         return None
     start = first.replace(day=1)

@@ -24,7 +24,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import day, odp_event, stop_process_group, write_ndjson
+from tests.conftest import (
+    day,
+    odp_event,
+    processes_with_environment,
+    stop_process_group,
+    write_ndjson,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy(seconds=110, waits=True)]
 
@@ -216,6 +222,8 @@ def test_daemon_on_postgres_ticks_queues_and_backfills(tmp_path, monkeypatch, po
     finally:
         if daemon is not None:
             stop_process_group(daemon)
+    # nothing the daemon spawned (code server, run workers) outlives it
+    assert not processes_with_environment("DAGSTER_HOME", str(home))
 
     try:
         runs = instance.get_runs()
