@@ -52,3 +52,24 @@ def test_orders_partition_start_wins_and_nothing_is_recorded(tmp_path: Path):
     assert follow_data_start(_staged("2026-01-10 12:00:00+00"), settings) is None
     assert partition_start(settings) == date(2026, 6, 5)
     assert not data_start_file(settings.warehouse).exists()
+
+
+def test_a_partition_start_long_before_the_first_event_gets_a_hint(tmp_path: Path):
+    from orders_pipeline.cli import partition_start_hint
+
+    warehouse = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema intermediate")
+    con.execute("create table intermediate.int_order_events (ts timestamptz)")
+    # the first event late on 17 June in UTC: its day, not the day of another zone
+    con.execute("insert into intermediate.int_order_events values "
+                "('2026-09-01 00:00:00+00'), ('2026-06-17 23:30:00+00')")  # fmt: skip
+    con.close()
+    hint = partition_start_hint(Settings(warehouse=warehouse, partition_start=date(2026, 1, 1)))
+    assert hint is not None and "(2026-06-17)" in hint and "on 2026-06-01" in hint
+    # within a month of the data, unset, or nothing staged: no hint
+    near = Settings(warehouse=warehouse, partition_start=date(2026, 6, 1))
+    assert partition_start_hint(near) is None
+    assert partition_start_hint(Settings(warehouse=warehouse)) is None
+    assert partition_start_hint(Settings(warehouse=tmp_path / "none.duckdb",
+                                         partition_start=date(2026, 1, 1))) is None  # fmt: skip
