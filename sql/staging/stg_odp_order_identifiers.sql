@@ -8,16 +8,26 @@ with records as (
       and arrival_seq <= getvariable('incremental_through')
 ),
 
+-- each entry of identifiers (an object, or NULL: validation): its keys and its values
+-- (json_extract '$.*') are both in document order and DuckDB unnests the lists of one select
+-- in lock-step, so each key meets its own value (a lateral json_each costs DuckDB a DISTINCT
+-- over the objects and a hash join back on them: issue 15)
 identifier_entries as (
     select
-        records.event_id,
-        records.order_id,
-        records.arrival_seq,
-        entry.key as identifier_type,
-        entry.value ->> '$' as identifier_value
-    from records, json_each(records.identifiers) as entry
-    where records.identifiers is not null
-      and entry.type not in ('OBJECT', 'ARRAY', 'NULL')
+        event_id,
+        order_id,
+        arrival_seq,
+        unnest(json_keys(identifiers)) as identifier_type,
+        unnest(json_extract(identifiers, '$.*')) as entry_value
+    from records
+    where identifiers is not null
+),
+
+identifier_values as (
+    select event_id, order_id, arrival_seq, identifier_type,
+           entry_value ->> '$' as identifier_value
+    from identifier_entries
+    where json_type(entry_value) not in ('OBJECT', 'ARRAY', 'NULL')
 ),
 
 order_level_contacts as (
@@ -33,7 +43,7 @@ order_level_contacts as (
 final as (
     select event_id, 'odp_events' as source, order_id, identifier_type, identifier_value,
            arrival_seq
-    from identifier_entries
+    from identifier_values
     union all
     select event_id, 'odp_events' as source, order_id, identifier_type, identifier_value,
            arrival_seq

@@ -362,6 +362,17 @@ def _inline_named_windows(node: exp.Expression) -> exp.Expression:
 
 
 def _json_type(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.JSONType) and node.expression is None:
+        # json_type(value): the type of a whole JSON text (the values of _object_entries),
+        # named as DuckDB names it
+        kind = exp.Anonymous(
+            this="schema_of_variant",
+            expressions=[exp.Anonymous(this="parse_json", expressions=[node.this.copy()])],
+        )
+        bound = {"v": node.this, "t": kind}
+        return sqlglot.parse_one(f"case when v is not null then {_JSON_TYPES} end").transform(
+            lambda n: bound[n.name].copy() if isinstance(n, exp.Column) and n.name in bound else n
+        )
     # json_type(doc, path) by the first character of the value at path
     if isinstance(node, exp.JSONType):
         value = exp.func("ltrim", exp.func("get_json_object", node.this.copy(), node.expression))
@@ -394,7 +405,7 @@ def _json_list_paths(node: exp.Expression) -> exp.Expression:
     return node
 
 
-# DuckDB's json_each type names from Spark's variant schema names
+# DuckDB's json_each and json_type names from Spark's variant schema names
 _JSON_TYPES = """
 case
     when t = 'VOID' then 'NULL'
@@ -456,6 +467,54 @@ def _json_each(tree: exp.Expression) -> exp.Expression:
         return node
 
     return tree.transform(rewrite)
+
+
+def _is_object_keys(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Explode) and isinstance(node.this, exp.JSONKeys)
+
+
+def _is_object_values(node: exp.Expression) -> bool:
+    # json_extract(doc, '$.*'): the values of the object doc
+    if not (isinstance(node, exp.Explode) and isinstance(node.this, exp.JSONExtract)):
+        return False
+    path = node.this.expression
+    return isinstance(path, exp.JSONPath) and path.sql(dialect="duckdb") == "'$.*'"
+
+
+def _object_entries(node: exp.Expression) -> exp.Expression:
+    """``select unnest(json_keys(d)) as k, unnest(json_extract(d, '$.*')) as v from t``
+    (DuckDB unnests the lists of one select in lock-step: one row per entry of the object
+    ``d``, its key and its value) → ``select e.key as k, to_json(e.value) as v from t,
+    lateral variant_explode(parse_json(d)) as e``: Spark allows one generator per select.
+    ``v`` stays the value's JSON text, as every JSON value is on Spark."""
+    if not isinstance(node, exp.Select):
+        return node
+    generators = [g for p in node.expressions for g in p.find_all(exp.Explode)]
+    if len(generators) < 2:
+        return node
+    key = next((p for p in node.expressions if _is_object_keys(p.unalias())), None)
+    value = next((p for p in node.expressions if _is_object_values(p.unalias())), None)
+    if (
+        len(generators) != 2
+        or key is None
+        or value is None
+        or not (key.alias and value.alias)
+        or key.unalias().this.this != value.unalias().this.this
+    ):
+        raise NotImplementedError(
+            "several unnests in one select, other than the named keys and values of one object"
+        )
+    document = key.unalias().this.this
+    entries = exp.to_identifier(f"{value.alias}_entry")
+    explode = exp.Anonymous(
+        this="variant_explode",
+        expressions=[exp.Anonymous(this="parse_json", expressions=[document.copy()])],
+    )
+    lateral = exp.Lateral(this=explode, alias=exp.TableAlias(this=entries))
+    node.append("joins", exp.Join(this=lateral))
+    key.replace(exp.alias_(exp.column("key", entries), key.alias))
+    value.replace(exp.alias_(exp.func("to_json", exp.column("value", entries)), value.alias))
+    return node
 
 
 def _json_group_object(node: exp.Expression) -> exp.Expression:
@@ -528,6 +587,7 @@ _REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _json_values,
     _window_filters,
     _inline_named_windows,
+    _object_entries,
     _json_type,
     _json_list_paths,
     _json_group_object,
