@@ -9,23 +9,39 @@ products as (
     select * from core.products
 ),
 
+sent_attribute_entries as (
+    -- each entry of an item's attributes object: its keys and its values in lock-step (the
+    -- idiom of stg_odp_order_identifiers)
+    select
+        event_id,
+        order_id,
+        item_no,
+        product_id,
+        unnest(json_keys(attributes)) as attribute_key,
+        unnest(json_extract(attributes, '$.*')) as attribute
+    from items
+    where source = 'optimizely_xml' and attributes is not null
+),
+
 sent_attributes as (
     select
-        items.event_id,
-        items.order_id,
-        items.item_no,
-        items.product_id,
-        attribute.key as attribute_key,
-        attribute.value ->> '$' as attribute_value
-    from items, json_each(items.attributes) as attribute
-    where items.source = 'optimizely_xml' and items.attributes is not null
+        event_id, order_id, item_no, product_id, attribute_key,
+        attribute ->> '$' as attribute_value
+    from sent_attribute_entries
+),
+
+catalog_attribute_entries as (
+    select
+        product_id,
+        unnest(json_keys(attributes)) as attribute_key,
+        unnest(json_extract(attributes, '$.*')) as attribute
+    from products
+    where attributes is not null
 ),
 
 catalog_attributes as (
-    select products.product_id, attribute.key as attribute_key,
-           attribute.value ->> '$' as attribute_value
-    from products, json_each(products.attributes) as attribute
-    where products.attributes is not null
+    select product_id, attribute_key, attribute ->> '$' as attribute_value
+    from catalog_attribute_entries
 ),
 
 final as (

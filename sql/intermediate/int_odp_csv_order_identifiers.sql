@@ -10,16 +10,28 @@ with event_rows as (
       and arrival_seq <= getvariable('incremental_through')
 ),
 
+identifier_entries as (
+    -- each entry of the identifiers object: its keys and its values in lock-step (the idiom
+    -- of stg_odp_order_identifiers)
+    select
+        order_event_id,
+        order_id,
+        arrival_seq,
+        unnest(json_keys(identifiers)) as identifier_type,
+        unnest(json_extract(identifiers, '$.*')) as entry_value
+    from event_rows
+    where identifiers is not null
+),
+
 final as (
     select
-        event_rows.order_event_id as event_id,
+        order_event_id as event_id,
         'odp_csv' as source,
-        event_rows.order_id,
-        entry.key as identifier_type,
-        entry.value ->> '$' as identifier_value,
-        event_rows.arrival_seq
-    from event_rows, json_each(event_rows.identifiers) as entry
-    where event_rows.identifiers is not null
+        order_id,
+        identifier_type,
+        entry_value ->> '$' as identifier_value,
+        arrival_seq
+    from identifier_entries
 )
 
 select * from final

@@ -36,14 +36,23 @@ latest_fields as (
     group by order_id
 ),
 
+sent_custom_entries as (
+    -- each entry of each update's custom object: its keys and its values in lock-step (the
+    -- idiom of stg_odp_order_identifiers)
+    select
+        order_id,
+        arrival_seq,
+        unnest(json_keys(custom)) as key,
+        unnest(json_extract(custom, '$.*')) as value
+    from updates
+    where custom is not null
+),
+
 custom_entries as (
     -- the latest value of each custom key, over every update of the order
-    select
-        updates.order_id,
-        entry.key,
-        arg_max(entry.value, updates.arrival_seq) as value
-    from updates, json_each(updates.custom) as entry
-    group by updates.order_id, entry.key
+    select order_id, key, arg_max(value, arrival_seq) as value
+    from sent_custom_entries
+    group by order_id, key
 ),
 
 latest_custom as (

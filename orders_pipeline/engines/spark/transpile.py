@@ -405,7 +405,7 @@ def _json_list_paths(node: exp.Expression) -> exp.Expression:
     return node
 
 
-# DuckDB's json_each and json_type names from Spark's variant schema names
+# DuckDB's json_type names from Spark's variant schema names
 _JSON_TYPES = """
 case
     when t = 'VOID' then 'NULL'
@@ -417,56 +417,6 @@ case
     else 'DOUBLE'
 end
 """
-
-
-def _json_each(tree: exp.Expression) -> exp.Expression:
-    """``from t, json_each(t.doc) as e`` → ``from t, lateral variant_explode(parse_json(t.doc))
-    as e`` (Spark 4's VARIANT): ``e.key`` is the key, ``e.value`` the value's JSON text,
-    ``e.value ->> path`` its text, ``e.type`` DuckDB's name of its JSON type."""
-    aliases: set[str] = set()
-    for join in list(tree.find_all(exp.Join)):
-        table = join.this
-        if not (
-            isinstance(table, exp.Table)
-            and isinstance(table.this, exp.Anonymous)
-            and str(table.this.this).lower() == "json_each"
-        ):
-            continue
-        aliases.add(table.alias)
-        document = exp.Anonymous(this="parse_json", expressions=[table.this.expressions[0].copy()])
-        entries = exp.Anonymous(this="variant_explode", expressions=[document])
-        join.set(
-            "this",
-            exp.Lateral(this=entries, alias=exp.TableAlias(this=exp.to_identifier(table.alias))),
-        )
-
-    def is_entry(node: exp.Expression, column: str) -> bool:
-        return isinstance(node, exp.Column) and node.table in aliases and node.name == column
-
-    def rewrite(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.JSONExtractScalar) and is_entry(node.this, "value"):
-            path = node.expression
-            text = path.sql(dialect="duckdb") if isinstance(path, exp.JSONPath) else path.name
-            return exp.Anonymous(
-                this="variant_get",
-                expressions=[
-                    node.this.copy(),
-                    exp.Literal.string(text.strip("'")),
-                    exp.Literal.string("string"),
-                ],
-            )
-        if is_entry(node, "type"):
-            kind = exp.Anonymous(
-                this="schema_of_variant", expressions=[exp.column("value", node.table)]
-            )
-            return sqlglot.parse_one(_JSON_TYPES, read="spark").transform(
-                lambda n: kind.copy() if isinstance(n, exp.Column) and n.name == "t" else n
-            )
-        if is_entry(node, "value") and not isinstance(node.parent, exp.Anonymous):
-            return exp.func("to_json", node.copy())
-        return node
-
-    return tree.transform(rewrite)
 
 
 def _is_object_keys(node: exp.Expression) -> bool:
@@ -668,7 +618,6 @@ def to_spark(
             identify=False,
         )
         tree = _unions_by_name(tree)
-    tree = _json_each(tree)
     for rewrite in _REWRITES:
         tree = tree.transform(rewrite)
     tree = _rename_tables(tree)
