@@ -9,6 +9,7 @@ The suite runs a few short sequences; ``make soak`` runs many long ones
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -64,14 +65,28 @@ LANDINGS = (
     "an order update",
     "a linking order",
 )
-# the settings that change derived numbers, and their values
-SETTINGS = {
-    "base_currency": ("USD", "EUR"),
-    "repeat_min_orders": (2, 3),
-    "identity_max_fanout": (25, 1),
+# the settings that change derived numbers: each is one of its two values, as Settings fields
+SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "base currency": ({"base_currency": "USD"}, {"base_currency": "EUR"}),
+    # the lifecycle thresholds move together: a loyal customer needs more orders than a
+    # repeat one, and a run refuses anything else (config.py)
+    "lifecycle thresholds": (
+        {"repeat_min_orders": 2, "loyal_min_orders": 3},
+        {"repeat_min_orders": 3, "loyal_min_orders": 4},
+    ),
+    "identity fan-out limit": ({"identity_max_fanout": 25}, {"identity_max_fanout": 1}),
     # events before the first partition belong to it
-    "partition_start": (date(2024, 1, 1), date(2026, 6, 5)),
+    "partition start": (
+        {"partition_start": date(2024, 1, 1)},
+        {"partition_start": date(2026, 6, 5)},
+    ),
 }
+
+
+def setting_fields(chosen: dict[str, int]) -> dict[str, Any]:
+    """The Settings fields of the chosen value (0 or 1) of every setting."""
+    return {field: value for name, index in chosen.items()
+            for field, value in SETTINGS[name][index].items()}  # fmt: skip
 
 
 def _derived_tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -112,13 +127,15 @@ class ExactlyOnce(RuleBasedStateMachine):
         self.root = Path(tempfile.mkdtemp(prefix="exactly_once_"))
         self.landing = self.root / "landing"
         self.warehouse = self.root / "wh.duckdb"
-        self.options: dict[str, Any] = {name: values[0] for name, values in SETTINGS.items()}
+        self.chosen = dict.fromkeys(SETTINGS, 0)  # the value in use of each setting
         self.files = 0  # names sort in landing order, as one fresh run takes them
         self.event_files: list[Path] = []
 
     def settings(self, warehouse: Path | None = None) -> Settings:
         return Settings(
-            landing_dir=self.landing, warehouse=warehouse or self.warehouse, **self.options
+            landing_dir=self.landing,
+            warehouse=warehouse or self.warehouse,
+            **setting_fields(self.chosen),
         )
 
     def _name(self, suffix: str) -> str:
@@ -241,20 +258,23 @@ class ExactlyOnce(RuleBasedStateMachine):
     @rule(step=st.integers(1, 70), kind=st.sampled_from(["INT", "KILL"]))
     def interrupted_run_rule(self, step: int, kind: str) -> None:
         """:meth:`interrupted_run` as a drawn step: Hypothesis fails a rule that returns a
-        value (its exit code) without a bundle to put it in."""
-        self.interrupted_run(step, kind)
+        value (its exit code) without a bundle to put it in. A run refused for its
+        configuration (exit code 2) would pass for an interrupted one: it is a failure."""
+        assert self.interrupted_run(step, kind) != 2, "the run refused its configuration"
 
     def interrupted_run(self, step: int | str, kind: str) -> int:
         """A run that gets SIGINT or SIGKILL right after its ``step``-th progress line (or the
         line of the asset ``step`` names); its exit code."""
+        options = setting_fields(self.chosen)
         env = {
             **os.environ,
             "ORDERS_LANDING_DIR": str(self.landing),
             "ORDERS_WAREHOUSE": str(self.warehouse),
-            "ORDERS_BASE_CURRENCY": self.options["base_currency"],
-            "ORDERS_LIFECYCLE_REPEAT_MIN": str(self.options["repeat_min_orders"]),
-            "ORDERS_IDENTITY_MAX_FANOUT": str(self.options["identity_max_fanout"]),
-            "ORDERS_PARTITION_START": self.options["partition_start"].isoformat(),
+            "ORDERS_BASE_CURRENCY": options["base_currency"],
+            "ORDERS_LIFECYCLE_REPEAT_MIN": str(options["repeat_min_orders"]),
+            "ORDERS_LIFECYCLE_LOYAL_MIN": str(options["loyal_min_orders"]),
+            "ORDERS_IDENTITY_MAX_FANOUT": str(options["identity_max_fanout"]),
+            "ORDERS_PARTITION_START": options["partition_start"].isoformat(),
             INTERRUPT_AFTER: f"{step}:{kind}",
         }
         return subprocess.run(
@@ -267,8 +287,7 @@ class ExactlyOnce(RuleBasedStateMachine):
 
     @rule(name=st.sampled_from(sorted(SETTINGS)))
     def change_a_setting(self, name: str) -> None:
-        first, second = SETTINGS[name]
-        self.options[name] = second if self.options[name] == first else first
+        self.chosen[name] = 1 - self.chosen[name]
 
     def teardown(self) -> None:
         try:
@@ -315,5 +334,30 @@ def test_a_run_interrupted_and_a_run_killed_end_with_the_tables_of_one_fresh_run
         # committed, before the customer models read what it regrouped (issue 15)
         machine.land_a_linking_order("O1", "O2", 1)
         assert machine.interrupted_run("core/customer_identifiers", "KILL") == -signal.SIGKILL
+    finally:
+        machine.teardown()
+
+
+def test_every_combination_of_the_machines_settings_is_one_a_run_accepts(tmp_path):
+    """The machine changes its settings in any combination, and its final run must end in a
+    fresh run's tables: a combination a run refuses would end it in a configuration error
+    instead (the soak drew ORDERS_LIFECYCLE_REPEAT_MIN=3 beside the default
+    ORDERS_LIFECYCLE_LOYAL_MIN=3, which must be greater)."""
+    for values in itertools.product((0, 1), repeat=len(SETTINGS)):
+        chosen = dict(zip(SETTINGS, values, strict=True))
+        Settings(
+            landing_dir=tmp_path, warehouse=tmp_path / "wh.duckdb", **setting_fields(chosen)
+        ).validate()
+
+
+def test_a_changed_lifecycle_threshold_ends_with_the_tables_of_one_fresh_run():
+    """The soak's failing sequence, shrunk: a run, new events, the lifecycle thresholds changed
+    (and the base currency), then the final run."""
+    machine = ExactlyOnce()
+    try:
+        machine.first_run([odp_event("purchase", "O1", day(1), subtotal=138, currency="USD")])
+        machine.land_new_events([odp_event("purchase", "O4", day(1), subtotal=1, currency="USD")])
+        machine.change_a_setting("lifecycle thresholds")
+        machine.change_a_setting("base currency")
     finally:
         machine.teardown()
