@@ -265,18 +265,9 @@ class ExactlyOnce(RuleBasedStateMachine):
     def interrupted_run(self, step: int | str, kind: str) -> int:
         """A run that gets SIGINT or SIGKILL right after its ``step``-th progress line (or the
         line of the asset ``step`` names); its exit code."""
-        options = setting_fields(self.chosen)
-        env = {
-            **os.environ,
-            "ORDERS_LANDING_DIR": str(self.landing),
-            "ORDERS_WAREHOUSE": str(self.warehouse),
-            "ORDERS_BASE_CURRENCY": options["base_currency"],
-            "ORDERS_LIFECYCLE_REPEAT_MIN": str(options["repeat_min_orders"]),
-            "ORDERS_LIFECYCLE_LOYAL_MIN": str(options["loyal_min_orders"]),
-            "ORDERS_IDENTITY_MAX_FANOUT": str(options["identity_max_fanout"]),
-            "ORDERS_PARTITION_START": options["partition_start"].isoformat(),
-            INTERRUPT_AFTER: f"{step}:{kind}",
-        }
+        # the machine's settings as the CLI reads them, every variable (Settings.to_env: a
+        # variable written out by hand here once missed one the settings had changed)
+        env = {**os.environ, **self.settings().to_env(), INTERRUPT_AFTER: f"{step}:{kind}"}
         return subprocess.run(
             [sys.executable, "-m", "orders_pipeline.cli", "run"],
             cwd=PROJECT_ROOT,
