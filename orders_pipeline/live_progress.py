@@ -103,6 +103,10 @@ class LiveProgress:
         self.files = 0
         self.bytes = 0
         self.records = 0
+        # the records of the statements running now (a slice of the step's), and how many
+        # the step had done before them: what DuckDB's percentage is a share of
+        self.part_done = 0
+        self.part_records = total_records
         self.models_done = 0
         self.model: str | None = None  # the model being built
         self.statement: float | None = None  # DuckDB's percentage of the running statement
@@ -179,9 +183,17 @@ class LiveProgress:
                 self.statement = None
                 return
             self.statement = min(percent, 100.0)
-            if self.total_records is not None:
-                read = int(self.total_records * self.statement / 100)
+            if self.part_records is not None:
+                read = self.part_done + int(self.part_records * self.statement / 100)
                 self.records = max(self.records, read)
+
+    def part(self, done: int, records: int) -> None:
+        """The step's next statements read ``records`` records, after ``done`` (a slice of
+        a validation): DuckDB's percentage of a statement is then a share of those."""
+        with self._lock:
+            self.part_done, self.part_records = done, records
+            self.records = max(self.records, done)
+        self.render()
 
     def start_model(self, name: str) -> None:
         """A model step begins building ``name``."""

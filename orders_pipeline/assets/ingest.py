@@ -21,6 +21,7 @@ from orders_pipeline.assets.steps import (
 from orders_pipeline.checks import SqlCheck
 from orders_pipeline.config import Settings
 from orders_pipeline.landing.land import land_new_files
+from orders_pipeline.live_progress import LiveProgress
 from orders_pipeline.privacy import pii_hash
 from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.sources import SOURCES, Source
@@ -157,8 +158,8 @@ def validation_asset(
                         f"validating {source.name}",
                         total_records=_pending_records(con, source),
                         con=con,
-                    ):
-                        yield from _validate_source(con, source)
+                    ) as live:
+                        yield from _validate_source(con, source, live)
                 except Exception as error:
                     raise BuildFailed(source.validation.staging_table.replace(".", "/")) from error
                 for result, _ in evaluate_checks(con, checks_of(pending, tables)):
@@ -178,10 +179,12 @@ def _pending_records(con: duckdb.DuckDBPyConnection, source: Source) -> int:
     return int(row[0][0])
 
 
-def _validate_source(con: duckdb.DuckDBPyConnection, source: Source) -> Iterator[object]:
+def _validate_source(
+    con: duckdb.DuckDBPyConnection, source: Source, live: LiveProgress | None = None
+) -> Iterator[object]:
     spec = source.validation
     started = time.perf_counter()
-    report = validate_pending(con, spec)
+    report = validate_pending(con, spec, on_slice=live.part if live is not None else None)
     seconds = time.perf_counter() - started
     metadata = {table: table_metadata(con, table, seconds) for table in source.staging_tables}
     metadata[spec.staging_table].update(

@@ -7,11 +7,13 @@ from __future__ import annotations
 import shutil
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from orders_pipeline.config import PROJECT_ROOT, Settings
 from orders_pipeline.runner import run_pipeline
 from orders_pipeline.sources import SOURCES
+from orders_pipeline.validation import outcomes
 from tests.conftest import Warehouse, table_contents
 
 pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
@@ -81,6 +83,38 @@ def test_the_seed_documents_examples_are_in_the_sample(sample_run):
     # ODP's refund example: -30 and 30 mean the same
     timeline = sample_run.ledger("ODP-SHARED-1")
     assert [e["subtotal_delta"] for e in timeline] == [Decimal("100"), Decimal("-30")]
+
+
+def test_the_sample_validated_one_file_at_a_time_equals_one_full_run(
+    tmp_path, sample_run, monkeypatch
+):
+    """Issue 15: validation takes a source's pending files in slices (outcomes.slices), each
+    in a transaction of its own, so that a big batch's temp tables fit in memory. With a
+    budget below every file's size each file is a slice of its own, and the tables are still
+    those of one full run: duplicates across files, idempotence keys and Ometria changes of
+    an order sent in an earlier file all look at the slices staged before them."""
+    monkeypatch.setattr(outcomes, "SLICE_SHARE_OF_MEMORY_LIMIT", 0)
+    sliced_files = []
+    validate_slice = outcomes._validate_slice
+
+    def counted(con, spec, files):
+        sliced_files.append(files["file"].to_list())
+        return validate_slice(con, spec, files)
+
+    monkeypatch.setattr(outcomes, "_validate_slice", counted)
+    sliced = tmp_path / "sliced.duckdb"
+    summary = run_pipeline(
+        Settings(landing_dir=PROJECT_ROOT / "data" / "landing", warehouse=sliced)
+    )
+    assert summary.success, summary.errors
+    schemas = ("staging", "intermediate", "core", "reporting", "audit")
+    assert table_contents(sliced, schemas) == table_contents(sample_run.path, schemas)
+    # every file of the sample was a slice of its own
+    con = duckdb.connect(str(sliced), read_only=True)
+    landed = sorted(f for (f,) in con.execute("select file from audit.loads").fetchall())
+    con.close()
+    assert all(len(files) == 1 for files in sliced_files)
+    assert sorted(f for files in sliced_files for f in files) == landed
 
 
 def test_the_sample_landed_in_three_batches_equals_one_full_run(tmp_path, sample_run):

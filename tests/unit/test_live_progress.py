@@ -105,6 +105,26 @@ def test_validation_shows_records_validated_of_those_pending_the_rate_and_an_eta
     )
 
 
+def test_a_validation_in_slices_counts_each_slices_statements_from_the_records_done_before():
+    out, clock, con = io.StringIO(), Clock(), Statement()
+    live = LiveProgress("validating odp_events", out, clock=clock, tty=True, total_records=120_000)
+    live.part(0, 40_000)  # the first slice: 40,000 of the records
+    clock.now += 2
+    con.percent = 50.0
+    live.poll(con)
+    live.render()
+    assert out.getvalue().rsplit("\r\x1b[K", 1)[1] == (
+        "  validating odp_events: 20,000/120,000 records, 10,000 records/s, ETA 10 s"
+    )
+    live.part(40_000, 80_000)  # the second slice starts where the first ended
+    con.percent = 25.0
+    live.poll(con)
+    live.render()
+    assert out.getvalue().rsplit("\r\x1b[K", 1)[1] == (
+        "  validating odp_events: 60,000/120,000 records, 30,000 records/s, ETA 2 s"
+    )
+
+
 def test_a_model_step_shows_the_model_it_builds_and_how_many_of_its_models_are_done():
     out, clock, con = io.StringIO(), Clock(), Statement()
     live = LiveProgress("modelling core/models", out, clock=clock, tty=False, total_models=3)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 
+import duckdb
 import pandera.polars as pa
 import polars as pl
+import pytest
 
 from orders_pipeline.landing.reading import peek
 from orders_pipeline.validation.csv_rows import CsvRowSchema
 from orders_pipeline.validation.odp_events import EVENT_SCHEMA, ITEM_SCHEMA
+from orders_pipeline.validation.outcomes import memory_limit_bytes, slices
 from orders_pipeline.validation.rules import (
     columns_read,
     decimal_places,
@@ -101,3 +104,33 @@ def test_a_peeked_stream_gives_whole_blocks_from_its_start():
     assert stream.read(1000) == data[:1000]
     assert stream.read(100_000) == data[1000:]
     assert stream.read(10) == b""
+
+
+def test_pending_files_are_validated_in_slices_of_whole_files_in_arrival_order():
+    batch = pl.DataFrame(
+        {
+            "file_seq": [1, 2, 3, 4, 5],
+            "file": ["a", "b", "c", "d", "e"],
+            "size_bytes": [5, 5, 20, 1, 1],
+            "records": [1, 2, 3, 4, 5],
+        }
+    )
+    # a file starts the slice its preceding files' bytes fall in: [0, 10), [10, 20), ...
+    assert [s["file"].to_list() for s in slices(batch, 10)] == [["a", "b"], ["c"], ["d", "e"]]
+    assert [s["file"].to_list() for s in slices(batch, 1_000)] == [["a", "b", "c", "d", "e"]]
+    # a budget smaller than every file: each file a slice of its own, never an empty one
+    assert [s["file"].to_list() for s in slices(batch, 0)] == [["a"], ["b"], ["c"], ["d"], ["e"]]
+
+
+def test_the_slice_budget_reads_duckdbs_memory_limit_in_its_own_units():
+    gib, mib = 1 << 30, 1 << 20
+    for setting, limit, shown_to in (
+        ("3GB", 3 * 10**9, gib),
+        ("1GiB", gib, gib),
+        ("512MB", 512 * 10**6, mib),
+    ):
+        con = duckdb.connect(config={"memory_limit": setting})
+        shown = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+        # DuckDB shows 3GB as '2.7 GiB': the limit is read back to the tenth of a unit shown
+        assert memory_limit_bytes(con) == pytest.approx(limit, abs=shown_to / 10), shown
+        con.close()
