@@ -296,8 +296,9 @@ def _source_positions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The position of every validated table (Python-written, one source each): up to the
     source's first landed file that is not validated yet, else through the last landed file
     of any source. A file landed later takes a higher ``file_seq`` (docs/semantics.md §3) and a
-    source's pending files are validated together in one transaction, so the table already
-    holds every record it will ever hold up to that position."""
+    source's pending files are validated in ``file_seq`` order, a slice of whole files per
+    transaction (validation/outcomes.py), so the files before the first pending one are all
+    validated: the table already holds every record it will ever hold up to that position."""
     from orders_pipeline.sources import SOURCES  # sources → validation → ... → models
 
     (last_file,) = con.execute("select coalesce(max(file_seq), 0) from audit.loads").fetchall()[0]
