@@ -130,9 +130,11 @@ class ValidationReport:
 # of its own). The candidates of a slice, with their items, take about 2.3 times its raw text
 # in memory (ODP events at 10M line items: 242 MB of records, 556 MiB of temp tables), and
 # the statements that decide and write the outcomes join them: a batch whose temp tables
-# outgrow the limit spills them, and every join over them reads them back from disk (issue
-# 15: the 10M workload's 4.7M records in one slice cost 1.4 times their share of CPU).
-SLICE_SHARE_OF_MEMORY_LIMIT = 1 / 12
+# outgrow the limit spills them, and every join over them reads them back from disk. Issue
+# 15, the 10M workload's validation alone at the default 3GB: 232 CPU s in one slice, 198 in
+# slices of a sixth of the limit, 200 in slices of a twelfth; at 1M (269 MB, one slice at a
+# sixth) two slices would cost 0.7 CPU s more.
+SLICE_SHARE_OF_MEMORY_LIMIT = 1 / 6
 # DuckDB's own rendering of a size (``current_setting('memory_limit')``: '2.7 GiB').
 _SIZE = re.compile(r"(?P<number>[0-9.]+)\s*(?P<unit>[KMGT]?i?B|bytes)", re.IGNORECASE)
 _UNIT = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
