@@ -7,7 +7,7 @@ files taken in arrival order (:func:`slices`), and writes each slice in one tran
 is validated exactly as a run that found only its files would validate them: every rule that
 looks beyond one record (duplicates, idempotence keys, an Ometria change's order) looks at the
 records staged before it as well as at its own, so slices give the tables of one batch
-(docs/semantics.md §2; tests/integration/test_validation_slices.py).
+(docs/semantics.md §2; tests/integration/test_every_source.py).
 """
 
 from __future__ import annotations
