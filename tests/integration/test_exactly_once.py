@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from orders_pipeline.automation import INGEST_JOB
@@ -19,6 +20,7 @@ from orders_pipeline.definitions import build_definitions
 from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
+from orders_pipeline.validation import outcomes
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
 pytestmark = pytest.mark.heavy(seconds=60)  # scheduled first (tests/conftest.py)
@@ -133,6 +135,43 @@ def test_a_run_interrupted_after_staging_then_a_run_gives_the_tables_of_one_fres
     )
     assert "intermediate/int_order_events" in interrupted.stdout
     assert "run succeeded" not in interrupted.stdout
+    _run(landing, warehouse)
+    assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
+
+
+def test_a_run_failed_between_validation_slices_then_a_run_gives_the_tables_of_one_fresh_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_after_both_batches: dict[str, Any]
+):
+    """Issue 15: validation commits a slice of whole files at a time. A run that stops after
+    the first slice leaves that file validated and the next pending, and the next run
+    validates the rest: the tables of one fresh run."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    _first_batch(landing)
+    _second_batch(landing)
+    monkeypatch.setattr(outcomes, "SLICE_SHARE_OF_MEMORY_LIMIT", 0)  # a slice per file
+    validate_slice = outcomes._validate_slice
+    odp_slices: list[list[str]] = []
+
+    def failing_at_the_second(con, spec, files):
+        if spec.source == "odp_events":
+            odp_slices.append(files["file"].to_list())
+            if len(odp_slices) == 2:
+                raise RuntimeError("the machine failed between two slices")
+        return validate_slice(con, spec, files)
+
+    monkeypatch.setattr(outcomes, "_validate_slice", failing_at_the_second)
+    failed = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+    assert not failed.success
+    assert odp_slices == [["odp_events/1_first.ndjson"], ["odp_events/2_second.ndjson"]]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    validated = con.execute(
+        "select file, validated_at is not null from audit.loads where source = 'odp_events' "
+        "order by file"
+    ).fetchall()
+    con.close()
+    assert validated == [("odp_events/1_first.ndjson", True), ("odp_events/2_second.ndjson", False)]
+
+    monkeypatch.setattr(outcomes, "_validate_slice", validate_slice)
     _run(landing, warehouse)
     assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
 
