@@ -167,8 +167,7 @@ def slices(batch: pl.DataFrame, budget: int) -> list[pl.DataFrame]:
     """The batch's files (``file_seq`` order) in consecutive slices: a file starts the slice
     its preceding files' bytes fall in, so a slice holds at most ``budget`` bytes plus its
     last file."""
-    size = pl.col("size_bytes").fill_null(0)
-    before = size.cum_sum() - size
+    before = pl.col("size_bytes").cum_sum() - pl.col("size_bytes")
     numbered = batch.with_columns((before // max(budget, 1)).alias("slice"))
     return numbered.partition_by("slice", maintain_order=True, include_key=False)
 
@@ -192,7 +191,7 @@ def validate_pending(
         slice_bytes = int(memory_limit_bytes(con) * SLICE_SHARE_OF_MEMORY_LIMIT)
     done = 0
     for files in slices(batch, slice_bytes):
-        records = int(files["records"].fill_null(0).sum())
+        records = int(files["records"].sum())
         if on_slice is not None:
             on_slice(done, records)
         _validate_slice(con, spec, files)
