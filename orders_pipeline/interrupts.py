@@ -27,9 +27,10 @@ class RunInterrupted(Exception):
     def __init__(self, what: str) -> None:
         self.what = what
         super().__init__(
-            f"interrupted while {what}; the warehouse is consistent (each step commits as "
-            "one transaction, the interrupted one was rolled back); the next run carries on "
-            "from there: it lands the files not landed yet and re-derives what they change"
+            f"interrupted while {what}; the warehouse is consistent (every step commits whole "
+            "files or whole builds, and what was cut short was rolled back); the next run "
+            "carries on from there: it lands the files not landed yet and re-derives what they "
+            "change"
         )
 
 

@@ -145,8 +145,9 @@ def test_unknown_entries_beside_source_folders_are_listed_and_ctrl_c_before_mode
         f"read (source folders: {SOURCE_FOLDERS})",
         f"orders-pipeline: warning: landing: notes.txt is at the landing root and is not "
         f"read; put it in its source's folder ({SOURCE_FOLDERS})",
-        "orders-pipeline: interrupted while between steps; the warehouse is consistent (each "
-        "step commits as one transaction, the interrupted one was rolled back); the next run "
+        "orders-pipeline: interrupted while between steps; the warehouse is consistent (every "
+        "step commits whole files or whole builds, and what was cut short was rolled back); "
+        "the next run "
         "carries on from there: it lands the files not landed yet and re-derives what they "
         "change",
     ]
