@@ -180,7 +180,7 @@ def _pending_records(con: duckdb.DuckDBPyConnection, source: Source) -> int:
 
 
 def _validate_source(
-    con: duckdb.DuckDBPyConnection, source: Source, live: LiveProgress | None = None
+    con: duckdb.DuckDBPyConnection, source: Source, live: LiveProgress | None
 ) -> Iterator[object]:
     spec = source.validation
     started = time.perf_counter()

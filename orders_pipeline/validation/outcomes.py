@@ -137,8 +137,6 @@ class ValidationReport:
 SLICE_SHARE_OF_MEMORY_LIMIT = 1 / 6
 # DuckDB's own rendering of a size (``current_setting('memory_limit')``: '2.7 GiB').
 _SIZE = re.compile(r"(?P<number>[0-9.]+)\s*(?P<unit>[KMGT]?i?B|bytes)", re.IGNORECASE)
-_UNIT = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_DECIMAL_UNIT = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
 def pending_files(con: duckdb.DuckDBPyConnection, source: str) -> pl.DataFrame:
@@ -157,10 +155,9 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     match = _SIZE.fullmatch(setting.strip())
     if match is None:
         raise ValueError(f"unexpected DuckDB memory_limit {setting!r}")
-    unit = match["unit"].upper()
-    prefix = "" if unit in ("B", "BYTES") else unit[0]
-    scale = _UNIT[prefix] if "I" in unit else _DECIMAL_UNIT[prefix]
-    return int(float(match["number"]) * scale)
+    unit = match["unit"].upper()  # B, BYTES, KB, KIB, ... TIB
+    power = "BKMGT".index(unit[0])  # bytes: 0
+    return int(float(match["number"]) * (1024 if "I" in unit else 1000) ** power)
 
 
 def slices(batch: pl.DataFrame, budget: int) -> list[pl.DataFrame]:
