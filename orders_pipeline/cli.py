@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from orders_pipeline import bench, live_progress
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.instance import open_instance, open_instance_at, prepare_home
-from orders_pipeline.interrupts import RunInterrupted
+from orders_pipeline.interrupts import RunInterrupted, is_interruption
 from orders_pipeline.layout import check_landing_layout
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
 from orders_pipeline.sources import SOURCES
@@ -164,26 +163,23 @@ def _run(args: argparse.Namespace, settings: Settings, instance: _LazyInstance) 
         hint = partition_start_hint(settings)
         if hint:
             print(hint)
-    # between steps (planning the model run, reading the summary) Ctrl-C stops a DuckDB query
-    # with its InterruptException, or Dagster's own bookkeeping with its interrupted error
-    except (
-        RunInterrupted,
-        KeyboardInterrupt,
-        duckdb.InterruptException,
-        dg.DagsterExecutionInterruptedError,
-    ) as stopped:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if not isinstance(stopped, RunInterrupted):
-            stopped = RunInterrupted("between steps")
-        print(f"orders-pipeline: {stopped}", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
     except WarehouseLocked as error:
         print(f"orders-pipeline: {error}", file=sys.stderr, flush=True)
         return 1
     except ConfigError as error:  # the instance's dagster.yaml, read when first needed
         print(f"orders-pipeline: configuration error: {error}", file=sys.stderr, flush=True)
         return 2
+    # between steps (planning the model run, reading the summary) Ctrl-C stops a DuckDB query
+    # or Dagster's own bookkeeping: whatever they raise then (interrupts.is_interruption)
+    except (KeyboardInterrupt, Exception) as stopped:
+        if not is_interruption(stopped):
+            raise
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not isinstance(stopped, RunInterrupted):
+            stopped = RunInterrupted("between steps")
+        print(f"orders-pipeline: {stopped}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     return 0 if summary.success else 1
 
 

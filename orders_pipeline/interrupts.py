@@ -3,8 +3,12 @@ long is not a failed run to summarise: it ends with one line (issue 11).
 
 Dagster turns SIGINT inside a step into a step failure (``DagsterExecutionInterruptedError``,
 or ``KeyboardInterrupt``), and between steps into a run failure carrying that error; a step
-that gave up waiting for the warehouse fails with ``WarehouseLocked``. :func:`raise_if_stopped`
-reads a finished job's events and raises the matching exception for the CLI to print.
+that gave up waiting for the warehouse fails with ``WarehouseLocked``. A SIGINT that arrives
+while DuckDB runs a query is taken by DuckDB's Python client, which stops the query and raises
+a plain ``RuntimeError("Query interrupted")`` instead (duckdb 2.0; its ``InterruptException``
+comes only from ``interrupt()``): :func:`is_interruption` knows every form.
+:func:`raise_if_stopped` reads a finished job's events and raises the matching exception for
+the CLI to print.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 
 from orders_pipeline.warehouse import WarehouseLocked
 
 # Dagster maps SIGTERM to SIGINT while it runs steps: both arrive as one of these.
-_INTERRUPT_ERRORS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError"}
+_INTERRUPT_ERRORS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError", "InterruptException"}
+# What DuckDB's Python client raises (a plain RuntimeError) when a signal stops its query.
+DUCKDB_SIGNAL_MESSAGE = "Query interrupted"
 _LOCKED_ERROR = WarehouseLocked.__name__
 
 
@@ -32,6 +39,28 @@ class RunInterrupted(Exception):
             "carries on from there: it lands the files not landed yet and re-derives what they "
             "change"
         )
+
+
+def is_interruption(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C or SIGTERM stopping the run, in any of its forms."""
+    if isinstance(
+        error,
+        RunInterrupted
+        | KeyboardInterrupt
+        | duckdb.InterruptException
+        | dg.DagsterExecutionInterruptedError,
+    ):
+        return True
+    return _stopped_query(type(error).__name__, str(error))
+
+
+def _stopped_query(cls_name: str, message: str) -> bool:
+    """DuckDB's RuntimeError for a query a signal stopped (``message`` as raised, or as
+    Dagster serialises it: ``RuntimeError: Query interrupted``)."""
+    return (
+        cls_name == "RuntimeError"
+        and message.strip().removeprefix("RuntimeError: ") == DUCKDB_SIGNAL_MESSAGE
+    )
 
 
 def raise_if_stopped(result: dg.ExecuteInProcessResult, phase: str) -> None:
@@ -51,7 +80,7 @@ def raise_if_stopped(result: dg.ExecuteInProcessResult, phase: str) -> None:
 
 def _raise_for(error: object, phase: str, step: str | None) -> None:
     for cls_name, message in _error_chain(error):
-        if cls_name in _INTERRUPT_ERRORS:
+        if cls_name in _INTERRUPT_ERRORS or _stopped_query(cls_name, message):
             raise RunInterrupted(f"{phase} ({step.replace('__', '/')})" if step else phase)
         if cls_name == _LOCKED_ERROR:
             # Dagster's message is "orders_pipeline.warehouse.WarehouseLocked: <the line>\n"

@@ -18,6 +18,7 @@ from orders_pipeline.automation import INGEST_JOB
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.instance_storage import ephemeral_instance
+from orders_pipeline.interrupts import DUCKDB_SIGNAL_MESSAGE, RunInterrupted
 from orders_pipeline.progress import INTERRUPT_AFTER
 from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
 from orders_pipeline.validation import outcomes
@@ -172,6 +173,31 @@ def test_a_run_failed_between_validation_slices_then_a_run_gives_the_tables_of_o
     assert validated == [("odp_events/1_first.ndjson", True), ("odp_events/2_second.ndjson", False)]
 
     monkeypatch.setattr(outcomes, "_validate_slice", validate_slice)
+    _run(landing, warehouse)
+    assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
+
+
+def test_ctrl_c_stopping_a_duckdb_query_in_a_step_is_an_interruption_and_the_next_run_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_after_both_batches: dict[str, Any]
+):
+    """Ctrl-C while DuckDB runs a query: DuckDB's Python client stops the query and raises a
+    plain ``RuntimeError('Query interrupted')`` (duckdb 2.0), which a run reported as a failed
+    step ("run FAILED … RuntimeError: Query interrupted", exit 1). It is an interruption like
+    any other: the run stops with the one line, and the next run gives the tables of one
+    fresh run."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    _first_batch(landing)
+    _second_batch(landing)
+    stage_candidates = outcomes._stage_candidates
+
+    def stopped_by_ctrl_c(con, spec):
+        raise RuntimeError(DUCKDB_SIGNAL_MESSAGE)  # what DuckDB raises for the signal
+
+    monkeypatch.setattr(outcomes, "_stage_candidates", stopped_by_ctrl_c)
+    with pytest.raises(RunInterrupted, match=r"^interrupted while ingesting \(validated_sources\)"):
+        run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+
+    monkeypatch.setattr(outcomes, "_stage_candidates", stage_candidates)
     _run(landing, warehouse)
     assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
 

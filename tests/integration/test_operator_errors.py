@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import signal
 
-import duckdb
 import pytest
 
 from orders_pipeline import cli, runner
+from orders_pipeline.interrupts import DUCKDB_SIGNAL_MESSAGE
 from tests.conftest import day, odp_event, write_ndjson
 
 SOURCE_FOLDERS = (
@@ -134,7 +134,8 @@ def test_unknown_entries_beside_source_folders_are_listed_and_ctrl_c_before_mode
     (landing / ".DS_Store").write_text("")
 
     def interrupted(*args, **kwargs):
-        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        # what DuckDB's Python client raises when Ctrl-C stops its query (duckdb 2.0)
+        raise RuntimeError(DUCKDB_SIGNAL_MESSAGE)
 
     monkeypatch.setattr(runner, "plan_model_run", interrupted)
     code, out, err = _run(
