@@ -9,15 +9,21 @@ recursive CTE (docs/pitfalls.md). The ``customer_id`` of a component is derived 
 member, so the same data gives the same key on every run, whatever the input order.
 
 Incremental (issue 15): after the first resolution, a run re-resolves only the components the
-identifiers that arrived since touch (``resolve_touched``): the identifiers on orders that
-received identifiers, every identifier on the orders of those that link, and every member of
-the customers all of these belonged to. That set is closed under the links (an edge leaving
-it would come from an order no new identifier reached, between identifiers whose links did
-not change: an old edge, inside an old customer that is in the set), so its components are
-the graph's, and the stable key gives each the ``customer_id`` a fresh run gives. A component
-may merge several old customers or lose an identifier that crossed the fan-out limit. The
-customers whose identifiers changed (old and new ids) are logged in ``state.identity_changes``
-for the incremental customer models.
+identifiers that arrived since touch (``resolve_touched``): the identifiers on the orders that
+received identifiers (all of each such order's, old ones too), and every member of the customers
+these belonged to. The linking members of that set are closed under the links, so its components
+are the graph's, and the stable key gives each the ``customer_id`` a fresh run gives. Why: order
+identifiers are only ever added, the blocklist and the fan-out limit are part of the resolution's
+fingerprint (a change resolves everything), and an identifier's fan-out only grows, so an
+identifier that links now linked at the last resolution too. Take an edge between two identifiers
+that link, on order O, one of them in the set. If O received identifiers, both are in the set. If
+not, the edge is an old one: both ends linked then, were joined by O, and so are members of one old
+customer, which is in the set with its member. (Resolutions before this argument also took the
+identifiers on every order of a touched identifier that links: two more scans of the order
+identifiers, which by the same argument add only members of those customers.) A component may merge
+several old customers or lose an identifier that crossed the fan-out limit. The customers whose
+identifiers changed (old and new ids) are logged in ``state.identity_changes`` for the incremental
+customer models.
 """
 
 from __future__ import annotations
@@ -48,36 +54,18 @@ where links
 """
 
 # Incremental: the identifiers to re-resolve (module docstring), in two steps: those on the
-# orders the arrivals touch, then the customers these belonged to, whose rows are replaced.
-# ``?``: the position of the last resolution; rows past it are what arrived since.
+# orders the arrivals reached, then the customers these belonged to, whose rows are replaced.
+# ``?``: the position of the last resolution; rows past it are what arrived since. One scan of
+# the order identifiers (issue 15: the orders of every touched identifier and their identifiers
+# were two more, and added no linking identifier the old customers do not hold: docstring).
 _TOUCHED = """
 create or replace temp table identity_touched as
-with new_orders as (
-    select distinct order_id from intermediate.int_order_identifiers
-    where arrival_seq > ?
-),
-
-touched as (
-    -- links, fan-out and order count can only have changed for these
-    select distinct identifier_type, identifier_value
-    from intermediate.int_order_identifiers
-    where order_id in (select order_id from new_orders)
-),
-
-touched_orders as (
-    -- the new orders, and every order of a touched identifier that links
-    select order_id from new_orders
-    union
-    select identifiers.order_id
-    from intermediate.int_order_identifiers as identifiers
-    inner join touched using (identifier_type, identifier_value)
-    inner join core.identifier_fanout as fanout using (identifier_type, identifier_value)
-    where fanout.links
-)
-
 select distinct identifier_type, identifier_value
 from intermediate.int_order_identifiers
-where order_id in (select order_id from touched_orders)
+where order_id in (
+    select order_id from intermediate.int_order_identifiers
+    where arrival_seq > ?
+)
 """
 
 # The rows of the customers the touched identifiers belonged to, read once (with their row
