@@ -63,4 +63,5 @@ clean:
 	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/warehouse.duckdb.lock \
 		data/warehouse.duckdb.partition_start \
 		data/analytics.duckdb data/analytics.duckdb.wal data/.analytics.duckdb.*.tmp* \
+		data/.analytics.duckdb.spare \
 		data/.duckdb_tmp data/spark .dagster_home .tmp_dagster_home_*

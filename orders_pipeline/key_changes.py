@@ -7,12 +7,16 @@ table already know which keys they replace: an entity model's build the keys of 
 ``changed_keys`` (models.py: its SQL inserts only those), identity resolution the
 identifiers and orders of the customers it re-resolved (identity.py). They log those keys
 here, in the transaction that replaces the rows, and a build that replaces the whole table
-logs that instead. Each publication reads the log and empties it in the transaction that
-records its build (``state.publication_builds``), so the log always holds what changed
-since the last publication: what a copy of that publication lacks.
+logs that instead. Each publication reads the log and, in the transaction that records its
+build (``state.publication_builds``), marks every row it holds with that build
+(``published_in``) and forgets the rows the publication before it held already. So the log
+always holds what changed since the publication before last: a copy of the last publication
+lacks the rows not yet published, and the spare (publish.py: the file of the publication
+before, updated in place instead of copying the last one) those and the rows the last one
+published.
 
 Each logging call numbers its rows (``change_no``, growing across publications: the largest
-number cleared is kept per table in ``state.key_changes_cleared``), so a reader other than
+number forgotten is kept per table in ``state.key_changes_cleared``), so a reader other than
 publishing can tell what was logged since it last looked and whether a publication cleared
 some of it in between: the asset checks that read only the keys written since they passed
 (checks.py, ``-- incremental_on: key_changes``).
@@ -35,6 +39,9 @@ from orders_pipeline.warehouse import table_exists
 LOG = "state.key_changes"
 START = "state.key_changes_start"
 CLEARED = "state.key_changes_cleared"
+# The newest publication whose rows the log has forgotten: only a copy of it or of a later one
+# finds in the log every change it lacks.
+FORGOTTEN = "state.key_changes_forgotten"
 
 
 def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
@@ -50,6 +57,9 @@ def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
     )
     # added after the log (a log made before has none: its rows count as number 0)
     con.execute(f"alter table {LOG} add column if not exists change_no bigint")
+    # the publication build that first held the row; NULL: not published yet (and every row
+    # of a log made before the column, which publications emptied)
+    con.execute(f"alter table {LOG} add column if not exists published_in bigint")
     con.execute(
         f"""create table if not exists {CLEARED} (
                 table_name varchar not null,  -- schema.table with a unique key
@@ -61,6 +71,11 @@ def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
                 publication_build bigint not null  -- the first build the log is complete for
             )"""
     )
+    con.execute(
+        f"""create table if not exists {FORGOTTEN} (
+                publication_build bigint not null
+            )"""
+    )
     last = 0
     if table_exists(con, "state", "publication_builds"):
         last = con.execute(
@@ -68,6 +83,11 @@ def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()[0][0]
     con.execute(
         f"insert into {START} select ? where not exists (select 1 from {START})", [last + 1]
+    )
+    # made now: the publications so far emptied the log of everything they held (versions
+    # that kept no rows for the spare)
+    con.execute(
+        f"insert into {FORGOTTEN} select ? where not exists (select 1 from {FORGOTTEN})", [last]
     )
 
 
@@ -132,32 +152,55 @@ class Changes:
 def changes_since_publication(
     con: duckdb.DuckDBPyConnection, publication_build: int
 ) -> dict[str, Changes] | None:
-    """What changed in each keyed table since the last publication, which a copy of
-    ``publication_build`` holds; None when the log is not complete for that copy (tables
-    missing from the dict did not change)."""
+    """What changed in each keyed table since publication ``publication_build``, which a
+    copy of it lacks; None when the log is not complete for that copy (tables missing from
+    the dict did not change)."""
     if not table_exists(con, "state", "key_changes_start"):
         return None
+    ensure_log(con)
     start = con.execute(f"select min(publication_build) from {START}").fetchall()[0][0]
-    if start is None or publication_build < start:
+    if start is None or publication_build < start or publication_build < _oldest_base(con):
         return None
-    rows = con.execute(f"select table_name, bool_or(key is null) from {LOG} group by 1").fetchall()
+    rows = con.execute(
+        f"select table_name, bool_or(key is null) from ({UNPUBLISHED}) group by 1",
+        [publication_build],
+    ).fetchall()
     return {table: Changes(bool(whole)) for table, whole in rows}
 
 
-def clear(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty the log: a publication now holds every change it lists (the caller's
-    transaction also records that publication's build)."""
+# The log's rows that a publication (build ``?``) lacks: those no publication held yet, and
+# those a later one did.
+UNPUBLISHED = f"select * from {LOG} where published_in is null or published_in > ?"
+
+
+def _oldest_base(con: duckdb.DuckDBPyConnection) -> int:
+    """The oldest publication the log still lists every change since."""
+    return int(con.execute(f"select max(publication_build) from {FORGOTTEN}").fetchall()[0][0])
+
+
+def clear(con: duckdb.DuckDBPyConnection, publication_build: int) -> None:
+    """Mark every row not yet published as held by publication ``publication_build`` (the
+    caller's transaction records that build), and forget the rows the publication before it
+    held: both hold them. The rows of that publication stay, for its spare (publish.py)."""
     ensure_log(con)
-    # the largest number cleared per table, one row each: what a reader that last looked
+    con.execute(
+        f"update {LOG} set published_in = ? where published_in is null", [publication_build]
+    )
+    # the largest number forgotten per table, one row each: what a reader that last looked
     # before it can no longer find in the log
     con.execute(
         f"""insert into {CLEARED}
             select table_name, max(change_no) from {LOG}
-            where change_no is not null group by table_name"""
+            where published_in < ? and change_no is not null group by table_name""",
+        [publication_build],
     )
     con.execute(
         f"""delete from {CLEARED} as older
             where change_no < (select max(change_no) from {CLEARED} as newer
                                where newer.table_name = older.table_name)"""
     )
-    con.execute(f"delete from {LOG}")
+    con.execute(f"delete from {LOG} where published_in < ?", [publication_build])
+    con.execute(
+        f"update {FORGOTTEN} set publication_build = greatest(publication_build, ?)",
+        [publication_build - 1],
+    )

@@ -7,8 +7,19 @@ database in one atomic step. A reader that has the old file open keeps reading t
 snapshot; the next connection sees the new one. A crash before the rename leaves the previous
 analyst database untouched.
 
-Publishing is incremental: the temporary file starts as a byte copy of the previous
-publication, and only what changed since is rewritten in it.
+Publishing is incremental: the temporary file starts as the spare or as a byte copy of the
+previous publication, and only what changed since is rewritten in it.
+
+- **The spare** (``spare_path``: ``.<name>.spare`` beside the analyst database) is the
+  publication before the last, kept under a second name when the last one replaced it. The
+  next publication renames it to its temporary file and brings it up to date in place: two
+  publications' changes instead of one, but no copy of the whole file (at 10M line items a
+  1.7 GB copy, written again to disk by the fsync, on every run). It is used only when it is
+  a file of its own, open in no connection of this process, and DuckDB's lock can be taken
+  (a reader that opened it as the analyst database two publications ago still holds it);
+  otherwise, or when it is not build last − 1 of this warehouse, the last publication is
+  copied as before. Only an incremental publication keeps the file it replaces as the spare:
+  a full one may replace a file of another PII setting, which must not linger.
 
 - A partitioned table (``-- partition_by: col``) is brought up to date from the warehouse's
   ``state.partition_builds`` log: the copy remembers the last build it holds, and only the
@@ -21,11 +32,12 @@ publication, and only what changed since is rewritten in it.
   tables) is brought up to date by key (issue 15: copying core.orders whole was most of an
   incremental run's publication): the keys whose rows changed have their rows deleted from
   the copy and inserted again from the warehouse. Which keys those are, the builds logged
-  (``key_changes.py``: the keys each build replaced since the last publication; a table with
-  none is left as it is), checked afterwards by the row counts. Where the log cannot say (a
-  whole-table build, a log begun after the copy was made, counts that disagree), they are
-  found by comparing each row's hash with its key's hash in the warehouse and the copy (a
-  changed row goes unseen only if its key and 64-bit row hash both equal an old row's).
+  (``key_changes.py``: the keys each build replaced since the publication the file holds;
+  a table with none is left as it is), checked afterwards by the row counts. Where the log
+  cannot say (a whole-table build, a log begun after the copy was made, counts that
+  disagree), they are found by comparing each row's hash with its key's hash in the
+  warehouse and the copy (a changed row goes unseen only if its key and 64-bit row hash both
+  equal an old row's).
 - Every other table is copied whole; tables gone from the warehouse are dropped.
 
 The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
@@ -98,11 +110,14 @@ class PublishReport:
     # of ``by_key``: the tables whose changed keys were found by comparing every row (the
     # key change log could not say which: key_changes.py), not read from the log
     compared: int = 0
+    # what was brought up to date: the spare (the publication before the last, updated in
+    # place), a copy of the last publication, or None (a fresh file: ``full_reason``)
+    base: Literal["spare", "copy"] | None = None
 
     @property
     def summary(self) -> str:
         """One line for the progress log."""
-        kind = f"full ({self.full_reason})" if self.full_reason else "incremental"
+        kind = f"full ({self.full_reason})" if self.full_reason else f"incremental, {self.base}"
         return (
             f"{self.tables} tables: {self.whole} whole, {self.by_range} by day range, "
             f"{self.by_key} by key ({self.compared} compared), {self.unchanged} unchanged, "
@@ -266,29 +281,33 @@ def publish_analytics(
         warehouse_id,
         last_build,
         keyed,
-        # a reused copy is of the last build (_previous_state): what changed since it
-        key_changes.changes_since_publication(con, last_build),
     )
 
     reason: str | None = None
     tally: _Tally | None = None
+    base: Literal["spare", "copy"] | None = None
+    spare = spare_path(target)
     if fresh:
         reason = "a full publication was asked for"
     elif not target.exists():
         reason = "no previous publication"
     else:
-        try:
-            shutil.copyfile(target, staging_file)
-            tally = publication.write(staging_file, previous=True)
-        except (OSError, duckdb.Error, _NotReusable) as error:
-            _remove(staging_file)
-            _remove(Path(f"{staging_file}.wal"))
-            # in hash mode a database error may quote a value: name the error only
-            detail = error if isinstance(error, _NotReusable) or not hash_pii else type(error)
-            reason = f"the previous publication could not be reused: {detail}"
-            LOGGER.warning("publishing %s in full: %s", target, reason)
+        tally = _update_spare(publication, spare, target, staging_file)
+        base = "spare" if tally is not None else None
+        if tally is None:
+            try:
+                shutil.copyfile(target, staging_file)
+                tally = publication.write(staging_file, base_build=last_build)
+                base = "copy"
+            except (OSError, duckdb.Error, _NotReusable) as error:
+                _remove(staging_file)
+                _remove(Path(f"{staging_file}.wal"))
+                # in hash mode a database error may quote a value: name the error only
+                detail = error if isinstance(error, _NotReusable) or not hash_pii else type(error)
+                reason = f"the previous publication could not be reused: {detail}"
+                LOGGER.warning("publishing %s in full: %s", target, reason)
     if tally is None:
-        tally = publication.write(staging_file, previous=False)
+        tally = publication.write(staging_file, base_build=None)
 
     _fsync(staging_file)
     # before the rename: a failure here leaves the previous analyst database untouched, and a
@@ -300,10 +319,17 @@ def publish_analytics(
                 [last_build + 1, str(target)],
             )
             # the copy holds every key change logged so far
-            key_changes.clear(con)
+            key_changes.clear(con, last_build + 1)
     except BaseException:
         _remove(staging_file)
         raise
+    # the publication replaced stays, under another name, as the next one's spare: only
+    # after an incremental publication (a full one may replace a file of another PII setting,
+    # which must not linger)
+    _remove(spare)
+    if base is not None:
+        with contextlib.suppress(OSError):  # a file system without hard links: no spare
+            os.link(target, spare)
     os.replace(staging_file, target)
     _fsync(target.parent)
     _remove(Path(f"{staging_file}.wal"))
@@ -319,7 +345,70 @@ def publish_analytics(
         views=tally.views,
         full_reason=reason,
         compared=tally.compared,
+        base=base,
     )
+
+
+def spare_path(target: Path) -> Path:
+    """Where the publication before the last is kept beside ``target``: the next publication
+    updates it in place instead of copying the last one (module docstring)."""
+    return target.with_name(f".{target.name}.spare")
+
+
+def _update_spare(
+    publication: _Publication, spare: Path, target: Path, staging_file: Path
+) -> _Tally | None:
+    """Bring the spare (the publication before the last) up to date in ``staging_file``;
+    None when there is none this publication can use, which is then gone."""
+    if not _spare_is_free(spare, target):
+        return None
+    try:
+        # renamed before it is written: a crash from here on leaves a temporary file, removed
+        # by the next publication, never a half-updated spare
+        os.replace(spare, staging_file)
+        return publication.write(staging_file, base_build=publication.last_build - 1)
+    except (OSError, duckdb.Error, _NotReusable) as error:
+        _remove(staging_file)
+        _remove(Path(f"{staging_file}.wal"))
+        # in hash mode a database error may quote a value: name the error only
+        detail = (
+            error if isinstance(error, _NotReusable) or not publication.hash_pii else type(error)
+        )
+        LOGGER.info(
+            "publishing %s: the spare is not used (%s); copying the last one", target, detail
+        )
+        return None
+
+
+def _spare_is_free(spare: Path, target: Path) -> bool:
+    """Whether the spare may be written in place: a file of its own (not the target under a
+    second name, as a crash between linking it and replacing the target leaves it), and open
+    in no connection of this process. A reader in another process holds DuckDB's lock on
+    it, which makes attaching it for writing fail (``_update_spare`` then copies)."""
+    try:
+        held = spare.stat()
+        published = target.stat()
+    except OSError:
+        return False
+    if held.st_nlink != 1 or os.path.samestat(held, published):
+        return False
+    return not _open_in_this_process(held)
+
+
+def _open_in_this_process(file: os.stat_result) -> bool:
+    """Whether one of this process's file descriptors is ``file`` (True when that cannot be
+    told): DuckDB's file lock does not stop a second connection of the same process."""
+    for folder in (Path("/proc/self/fd"), Path("/dev/fd")):
+        try:
+            descriptors = os.listdir(folder)
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(folder / descriptor), file):
+                    return True
+        return False
+    return True
 
 
 @dataclass
@@ -333,14 +422,20 @@ class _Publication:
     warehouse_id: str
     last_build: int  # the warehouse's last publication build; this one is the next
     keyed: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # what the key change log says changed since the last build (None: it cannot say)
+    # the publication build the file written holds (None: a new file), and what the key
+    # change log says changed since it (None: it cannot say)
+    base_build: int | None = None
     changes: dict[str, key_changes.Changes] | None = None
 
-    def write(self, staging_file: Path, previous: bool) -> _Tally:
-        """Bring ``staging_file`` (a copy of the previous publication when ``previous``, else
-        a new file) up to date, checkpoint and detach it; on failure it is removed."""
+    def write(self, staging_file: Path, base_build: int | None) -> _Tally:
+        """Bring ``staging_file`` (a publication of build ``base_build`` of this warehouse,
+        or a new file when None) up to date, checkpoint and detach it; on failure it is
+        removed."""
         con = self.con
         alias = _ALIAS
+        previous = base_build is not None
+        self.base_build = base_build
+        self.changes = key_changes.changes_since_publication(con, base_build) if previous else None
         con.execute(f"attach ? as {alias}", [str(staging_file)])
         try:
             built = self._previous_state() if previous else {}
@@ -386,10 +481,11 @@ class _Publication:
             raise _NotReusable(
                 "it was published from another warehouse (a stale file beside a new one)"
             )
-        if build != self.last_build:
+        if build != self.base_build:
             raise _NotReusable(
                 f"it holds publication build {build} of this warehouse, whose last "
                 f"publication is build {self.last_build}"
+                + ("" if self.base_build == self.last_build else f" (wanted {self.base_build})")
             )
         used, free = con.execute(
             "select used_blocks, free_blocks from pragma_database_size() where database_name = ?",
@@ -597,6 +693,8 @@ class _Publication:
         """Replace the copy's rows of the keys the key change log lists for the table (key
         values logged as text, cast back to the key columns' types): the rows written."""
         con, alias = self.con, _ALIAS
+        base_build = self.base_build
+        assert base_build is not None  # logged keys update a previous publication
         types = dict(_columns(con, schema, table))
         typed = ", ".join(
             f'cast(key[{i}] as {types[c]}) as "{c}"' for i, c in enumerate(key, start=1)
@@ -608,9 +706,9 @@ class _Publication:
         published = ", ".join((hashed[c] or f'"{c}"') + f' as "{c}"' for c in key)
         con.execute(
             f"""create or replace temp table publish_logged_keys as
-                select distinct {typed} from {key_changes.LOG}
+                select distinct {typed} from ({key_changes.UNPUBLISHED})
                 where table_name = ? and key is not null""",
-            [f"{schema}.{table}"],
+            [base_build, f"{schema}.{table}"],
         )
         try:
             match = _tuple(key)

@@ -122,6 +122,8 @@ def analytics_database_asset(
                 "views": dg.MetadataValue.int(report.views),
                 "rows_written": dg.MetadataValue.int(report.rows),
                 "full_publication_reason": dg.MetadataValue.text(report.full_reason or ""),
+                # "spare", "copy" or "" (a full publication)
+                "updated_in": dg.MetadataValue.text(report.base or ""),
                 "seconds": dg.MetadataValue.float(round(report.seconds, 3)),
             }
         )

@@ -317,6 +317,11 @@ TRUSTED = {
     "LOG": "key_changes.py: the literal name of the key change log table",
     "START": "key_changes.py: the literal name of the table saying where the log begins",
     "CLEARED": "key_changes.py: the literal name of the table of the numbers cleared",
+    "FORGOTTEN": "key_changes.py: the literal name of the table of the last build forgotten",
+    "UNPUBLISHED": "key_changes.py: a constant query over the log's literal name (its "
+    "publication build bound as a parameter)",
+    "key_changes.UNPUBLISHED": "key_changes.py: a constant query over the log's literal name "
+    "(its publication build bound as a parameter)",
     "_KEY_PASSES": "checks.py: the literal name of the by-key check-pass table",
     "SIZES": "identity.py: the literal name of the customer-size table",
     "key_changes.LOG": "key_changes.py: the literal name of the key change log table",

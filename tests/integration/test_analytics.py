@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from orders_pipeline.config import Settings
+from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, write_ndjson
 
@@ -104,3 +108,87 @@ def test_two_runs_at_once_on_one_warehouse_both_succeed(tmp_path: Path):
     for run, (out, err) in zip(runs, results, strict=True):
         assert run.returncode == 0, err
         assert "net revenue: 10.00 USD" in out
+
+
+# A reader of the analyst database that holds it open while two runs publish: the second run's
+# spare (publish.py) is the very file it holds.
+HOLDING_READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    orders = lambda: con.execute(
+        "select string_agg(order_id, ',' order by order_id) from core.orders").fetchall()[0][0]
+    print(orders(), flush=True)
+    sys.stdin.readline()               # the test runs the pipeline twice meanwhile
+    print(orders(), flush=True)
+    """
+)
+
+
+def _held_file(pid: int | str, like: Path) -> Path:
+    """The file descriptor of process ``pid`` open on the file ``like`` is now."""
+    wanted = like.stat()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.path.samestat(descriptor.stat(), wanted):
+                return descriptor
+        except OSError:
+            continue
+    raise AssertionError(f"process {pid} does not hold {like}")
+
+
+def _land_and_run(settings: Settings, order_id: str, n: int) -> str:
+    """Land one order and run; where the analyst database was updated (publish.py)."""
+    write_ndjson(settings.landing_dir / "odp_events" / f"{order_id}.ndjson",
+                 [odp_event("purchase", order_id, day(n), subtotal=10 * n)])  # fmt: skip
+    with ephemeral_instance() as instance:
+        assert run_pipeline(settings, instance=instance).success
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey(["publish", "analytics_database"])
+        )
+    return str(event.asset_materialization.metadata["updated_in"].value)
+
+
+@pytest.mark.parametrize("reader", ["another process", "this process"])
+def test_a_reader_holding_an_old_analyst_database_keeps_it_unwritten(
+    tmp_path: Path, first_run: Path, reader: str
+):
+    """A reader that opened the analyst database before two runs still holds that file when
+    the second run would update it in place as the spare: DuckDB's lock (another process) or
+    the run's look at its own open files (this process) make it copy the last publication
+    instead, and the held file is not written."""
+    shutil.copytree(first_run, tmp_path, dirs_exist_ok=True)
+    settings = Settings(landing_dir=tmp_path / "landing", warehouse=tmp_path / "wh.duckdb")
+    analytics = settings.analytics_path
+    if reader == "another process":
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLDING_READER, str(analytics)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        holder: int | str = process.pid
+        assert process.stdout.readline().strip() == "A1"
+    else:
+        con = duckdb.connect(str(analytics), read_only=True)
+        holder = "self"
+    try:
+        held = _held_file(holder, analytics)
+        contents = hashlib.sha256(held.read_bytes()).hexdigest()
+        assert _land_and_run(settings, "B1", 2) == "copy"  # the held file is now the spare
+        assert _land_and_run(settings, "C1", 3) == "copy"  # and is not written in place
+        assert hashlib.sha256(held.read_bytes()).hexdigest() == contents
+        if reader == "another process":
+            out, _ = process.communicate("go\n", timeout=60)
+            assert out.split() == ["A1"]  # the snapshot it opened
+        else:
+            assert con.execute("select count(*) from core.orders").fetchall() == [(1,)]
+    finally:
+        if reader == "another process":
+            process.kill()
+        else:
+            con.close()
+    con = duckdb.connect(str(analytics), read_only=True)
+    try:
+        orders = con.execute("select order_id from core.orders order by 1").fetchall()
+    finally:
+        con.close()
+    assert orders == [("A1",), ("B1",), ("C1",)]

@@ -3,6 +3,7 @@ rewritten, and always equals a fresh, full publication of the same warehouse."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from orders_pipeline.publish import (
     PublishReport,
     partition_columns,
     publish_analytics,
+    spare_path,
     unique_keys,
 )
 from orders_pipeline.runner import run_pipeline
@@ -176,6 +178,75 @@ def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(afte
     assert _published(settings.analytics_path) == before
 
 
+def _third_batch(landing: Path) -> None:
+    """A new order, and a return of the late order D1: its row in core.orders changes."""
+    write_ndjson(
+        landing / "odp_events" / "c.ndjson",
+        [
+            odp_event("purchase", "E1", day(4), subtotal=50, items=ITEMS,
+                      identifiers={"email": "eve@example.com"}),
+            odp_event("return", "D1", day(4, 12), subtotal=-10),
+        ],
+    )  # fmt: skip
+
+
+def test_the_publication_before_the_last_is_brought_up_to_date_in_place(
+    tmp_path, instance, after_first_run
+):
+    """The spare: the third run's publication is the first run's file, renamed and updated
+    in place with two runs' changes (no copy of the analyst database), and equals a fresh
+    publication; the second run's file is kept as the next spare."""
+    settings = after_first_run
+    analytics, spare = settings.analytics_path, spare_path(settings.analytics_path)
+    assert not spare.exists()  # one publication so far: nothing to keep
+
+    _late_batch(settings.landing_dir)
+    second = _run(settings, instance)
+    assert second["updated_in"] == "copy"
+    first_file = spare.stat()  # the first publication, kept
+    second_publication = _published(analytics)
+
+    _third_batch(settings.landing_dir)
+    third = _run(settings, instance)
+    assert third["updated_in"] == "spare"
+    assert os.path.samestat(analytics.stat(), first_file)
+    # both runs' keys from the log, checked by the row counts: none compared
+    assert (third["updated_by_key"], third["keys_compared"]) == (PUBLISHED_KEYED, 0)
+    assert third["updated_by_day_range"] == len(PARTITIONED)
+    assert _published(spare) == second_publication
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
+    assert not list(tmp_path.glob(".analytics.duckdb.*.tmp*"))
+
+
+def test_a_spare_that_is_the_analyst_database_under_a_second_name_is_never_written(
+    tmp_path, instance, after_first_run
+):
+    """A crash after a publication's transaction, once the replaced file is kept as the spare
+    (a hard link) but before the new file replaces the analyst database, leaves the warehouse
+    a build ahead and one file under both names, of the build the spare should hold. The next
+    publication must not write in place what readers open as the analyst database: it
+    publishes afresh, as after any crash in that window."""
+    settings = after_first_run
+    analytics, spare = settings.analytics_path, spare_path(settings.analytics_path)
+    _late_batch(settings.landing_dir)
+    _run(settings, instance)  # publication build 2; the spare holds build 1
+    # the crash of publication 3: its build recorded, the spare linked, nothing renamed
+    with connect(settings) as con:
+        con.execute("insert into state.publication_builds values (3, now(), ?)", [str(analytics)])
+    spare.unlink()
+    os.link(analytics, spare)
+
+    _third_batch(settings.landing_dir)
+    fourth = _run(settings, instance)
+
+    assert fourth["updated_in"] == ""
+    assert "holds publication build 2" in fourth["full_publication_reason"]
+    assert not spare.exists()  # a full publication keeps none
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
+
+
 def test_keyed_tables_are_published_by_their_logged_keys_checked_by_row_count(
     tmp_path, after_first_run
 ):
@@ -198,11 +269,13 @@ def test_keyed_tables_are_published_by_their_logged_keys_checked_by_row_count(
         report = publish()
         assert (report.by_key, report.compared) == (1, 0)
         # a change no build logged (a writer that forgot to): the row counts disagree with
-        # the log, so the rows are compared
+        # the log, so the rows are compared. This publication updates the spare, which
+        # lacks the last one's B1 too: the log still lists it (key_changes.py)
         con.execute("delete from core.customers where customer_id in ("
                     "select min(customer_id) from core.customers)")  # fmt: skip
         report = publish()
-        assert (report.by_key, report.compared) == (1, 1)
+        assert report.base == "spare"
+        assert (report.by_key, report.compared) == (2, 1)
         # a log begun after the copy was made (a warehouse of a version that did not log):
         # every keyed table's rows are compared
         con.execute("update state.key_changes_start set publication_build = 10_000")
@@ -216,6 +289,13 @@ def test_keyed_tables_are_published_by_their_logged_keys_checked_by_row_count(
 def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance, after_first_run):
     settings = after_first_run
     assert "ann@example.com" in _dump(settings.analytics_path)
+    # an incremental publication in plain mode first: the plain file it replaced is the spare
+    write_ndjson(
+        settings.landing_dir / "odp_events" / "p.ndjson",
+        [odp_event("purchase", "P1", day(3, 9), subtotal=7, items=ITEMS)],
+    )
+    _run(settings, instance)
+    assert "ann@example.com" in _dump(spare_path(settings.analytics_path))
 
     hashed = _settings(tmp_path, pii_mode="hash", pii_key=KEY)
     _late_batch(settings.landing_dir)
@@ -224,6 +304,8 @@ def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance,
     published = _dump(settings.analytics_path)
     for secret in ("ann@example.com", "Ann", "dora@example.com", "Dorsey"):
         assert secret not in published
+    # a full publication keeps no spare: neither the plain file it replaced nor the older one
+    assert not spare_path(settings.analytics_path).exists()
     assert KEY not in published and KEY not in repr(
         table_contents(settings.analytics_path, ("state",))
     )
@@ -237,6 +319,9 @@ def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance,
     )  # fmt: skip
     same_key = _run(hashed, instance)
     assert same_key["full_publication_reason"] == ""
+    spare = _dump(spare_path(settings.analytics_path))  # the hashed file it replaced
+    for secret in ("ann@example.com", "Ann", "dora@example.com", "Dorsey"):
+        assert secret not in spare
     assert same_key["updated_by_day_range"] == len(PARTITIONED)
     published = _dump(settings.analytics_path)
     for secret in ("eve@example.com", "Evelyn", "7946"):
