@@ -17,8 +17,12 @@ In one invocation:
 5. **incremental run** — one more day (~0.1 % of the history) landed into a sub-folder, then
    a second run on top of the full warehouse, once those files are older than landing's
    racy window (:func:`wait_until_settled`);
-6. **no-op run** — a third run with no new file;
-7. **ratios** — full ÷ chain, full ÷ floor, incremental ÷ full (wall seconds).
+6. **next day run** — the day after it, the same way: the steady state of a daily schedule
+   (the incremental run is the first publication after the full one, and copies the analyst
+   database; from the next one on, publishing updates its spare in place: publish.py);
+7. **no-op run** — a run with no new file;
+8. **ratios** — full ÷ chain, full ÷ floor, incremental ÷ full and next day ÷ full (on wall
+   and CPU seconds).
 
 Each process's peak RSS is the largest sum of ``VmRSS`` over the process and all its
 descendants, sampled every 50 ms from a thread; its CPU seconds (user + system, its threads
@@ -28,8 +32,9 @@ as a table and written as JSON.
 
 The generator numbers orders ``O00000001``, ``O00000002``, … from 1 whatever the config, so
 the extra day would reuse the history's order ids (and silently add purchases to two-year-old
-orders). Its files are therefore rewritten with ``N`` for ``O`` in every order id (same length,
-never clashing) before they are landed; see :func:`generate_increment`.
+orders). Its files are therefore rewritten with ``N`` for ``O`` in every order id (the next
+day's with ``M``: same length, never clashing) before they are landed; see
+:func:`generate_increment`.
 """
 
 from __future__ import annotations
@@ -225,6 +230,8 @@ class BenchResult:
     full: RunResult
     increment: Workload | None = None
     incremental: RunResult | None = None
+    next_increment: Workload | None = None
+    next_day: RunResult | None = None
     noop: RunResult | None = None
     ratios: dict[str, float | None] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
@@ -236,7 +243,7 @@ class BenchResult:
         data["floor"]["megabytes_per_second"] = self.floor.megabytes_per_second
         data["floor_lines"]["megabytes_per_second"] = self.floor_lines.megabytes_per_second
         data["chain"]["success"] = self.chain.success
-        for name in ("full", "incremental", "noop"):
+        for name in ("full", "incremental", "next_day", "noop"):
             run = getattr(self, name)
             if run is not None:
                 data[name]["success"] = run.success
@@ -309,13 +316,14 @@ def history_config(line_items: int, days: int, seed: int, start: date) -> Genera
     return GeneratorConfig(seed=seed, line_items=line_items, days=days, start_date=start)
 
 
-def increment_config(history: GeneratorConfig) -> GeneratorConfig:
-    """One more day after the history, ~0.1 % of its line items, the same customers (seed)."""
+def increment_config(history: GeneratorConfig, later: int = 0) -> GeneratorConfig:
+    """One more day after the history (``later`` days after the first one), ~0.1 % of its
+    line items, the same customers (seed)."""
     return GeneratorConfig(
         seed=history.seed,
         line_items=max(1, round(history.line_items * INCREMENT_SHARE)),
         days=1,
-        start_date=history.start_date + timedelta(days=history.days),
+        start_date=history.start_date + timedelta(days=history.days + later),
     )
 
 
@@ -326,21 +334,24 @@ def generate_history(folder: Path, config: GeneratorConfig) -> Workload:
     return _workload(folder, config, stats, time.perf_counter() - started)
 
 
-def generate_increment(folder: Path, scratch: Path, config: GeneratorConfig) -> Workload:
+def generate_increment(
+    folder: Path, scratch: Path, config: GeneratorConfig, prefix: str = "N"
+) -> Workload:
     """Write the extra day into ``folder``, a sub-folder of the landing area of its own.
 
     The generator names files by date (``odp_events_<day>.ndjson``, ``…_batch.json``, …), so a
     later day never overwrites the history's files; but it numbers orders from ``O00000001``
     on every call. The files are generated into ``scratch`` and copied with every order id
-    ``"O########"`` rewritten to ``"N########"`` (write, then rename), so the new day's orders
-    are new orders, as they would be in production.
+    ``"O########"`` rewritten to ``"<prefix>########"`` (write, then rename; ``N`` for the
+    first extra day, ``M`` for the next), so the new day's orders are new orders, as they
+    would be in production.
     """
     started = time.perf_counter()
     stats = generate(scratch, config)
     folder.mkdir(parents=True, exist_ok=True)
     rewritten = 0
     for name in stats.files:
-        text, count = _ORDER_ID.subn(r'"N\1"', (scratch / name).read_text(encoding="utf-8"))
+        text, count = _ORDER_ID.subn(rf'"{prefix}\1"', (scratch / name).read_text(encoding="utf-8"))
         rewritten += count
         partial = folder / f"{name}.partial"
         partial.write_text(text, encoding="utf-8", newline="\n")
@@ -348,7 +359,7 @@ def generate_increment(folder: Path, scratch: Path, config: GeneratorConfig) -> 
     shutil.rmtree(scratch)
     workload = _workload(folder, config, stats, time.perf_counter() - started)
     workload.notes.append(
-        f"order ids rewritten O######## -> N######## ({rewritten:,} occurrences): the "
+        f"order ids rewritten O######## -> {prefix}######## ({rewritten:,} occurrences): the "
         "generator numbers orders from O00000001 on every call, which would clash with the "
         "history"
     )
@@ -758,7 +769,8 @@ class BenchOptions:
 
 
 def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
-    """Generate, measure the floor, the full run and the incremental run, in that order."""
+    """Generate, measure the floor, the chain, the full run, the incremental and next day's
+    runs and the no-op run, in that order."""
     landing = work_dir / "landing"
     source = landing / "odp_events"
     warehouse = work_dir / "warehouse" / "warehouse.duckdb"
@@ -804,6 +816,17 @@ def run_bench(options: BenchOptions, work_dir: Path) -> BenchResult:
             "incremental run", landing, warehouse, work_dir / "incremental-run.log", options.echo
         )
     if result.incremental is not None and result.incremental.success:
+        extra = increment_config(config, later=1)
+        folder = source / f"increment_{extra.start_date.isoformat()}"
+        _say(f"next day: {extra.line_items:,} line items on {extra.start_date} into {folder}")
+        result.next_increment = generate_increment(
+            folder, work_dir / "increment-scratch", extra, prefix="M"
+        )
+        wait_until_settled(folder)
+        result.next_day = measure_run(
+            "next day run", landing, warehouse, work_dir / "next-day-run.log", options.echo
+        )
+    if result.next_day is not None and result.next_day.success:
         _say("no-op run: orders-pipeline run again, no new file")
         result.noop = measure_run(
             "no-op run", landing, warehouse, work_dir / "noop-run.log", options.echo
@@ -830,8 +853,8 @@ def wait_until_settled(folder: Path) -> None:
 
 
 def ratios(result: BenchResult) -> dict[str, float | None]:
-    """full ÷ chain, full ÷ floor and incremental ÷ full on wall seconds, and the same on CPU
-    seconds (``None`` when a run failed)."""
+    """full ÷ chain, full ÷ floor, incremental ÷ full and next day ÷ full on wall seconds, and
+    the same on CPU seconds (``None`` when a run failed)."""
 
     def figures(run: RunResult | Chain | None) -> tuple[float | None, float | None]:
         if run is None or not run.success:
@@ -844,14 +867,17 @@ def ratios(result: BenchResult) -> dict[str, float | None]:
     full, full_cpu = figures(result.full)
     chain, chain_cpu = figures(result.chain)
     incremental, incremental_cpu = figures(result.incremental)
+    next_day, next_day_cpu = figures(result.next_day)
     return {
         "full_over_chain": over(full, chain),
         "full_over_floor": over(full, result.floor.seconds),
         "full_over_floor_lines": over(full, result.floor_lines.seconds),
         "incremental_over_full": over(incremental, full),
+        "next_day_over_full": over(next_day, full),
         "cpu_full_over_chain": over(full_cpu, chain_cpu),
         "cpu_full_over_floor": over(full_cpu, result.floor.cpu_seconds),
         "cpu_incremental_over_full": over(incremental_cpu, full_cpu),
+        "cpu_next_day_over_full": over(next_day_cpu, full_cpu),
     }
 
 
@@ -871,12 +897,12 @@ def render(result: BenchResult) -> str:
         f"({h.events:,} events, {h.duplicates:,} duplicates, {h.bad_records:,} bad), "
         f"{h.orders:,} orders; generated in {h.seconds:.1f} s",
     ]
-    if result.increment is not None:
-        i = result.increment
-        out.append(
-            f"increment: 1 day ({i.config['start_date']}), {i.line_items:,} line items, "
-            f"{i.records:,} records in {i.files} files ({i.bytes / 1e6:,.2f} MB)"
-        )
+    for label, i in (("increment", result.increment), ("next day", result.next_increment)):
+        if i is not None:
+            out.append(
+                f"{label}: 1 day ({i.config['start_date']}), {i.line_items:,} line items, "
+                f"{i.records:,} records in {i.files} files ({i.bytes / 1e6:,.2f} MB)"
+            )
     out += [
         "",
         f"{'step':<34}{'wall s':>9}{'cpu s':>9}{'records':>11}{'events':>11}{'events/s':>10}"
@@ -896,7 +922,7 @@ def render(result: BenchResult) -> str:
         f"{chain.rows.get('chain_records', 0):>11,}{chain.rows.get('chain_events', 0):>11,}"
         f"{'':>10}{'':>11}{chain.peak_rss_bytes / 2**20:>7,.0f} MiB{chain_status}"
     )
-    for run in (result.full, result.incremental, result.noop):
+    for run in (result.full, result.incremental, result.next_day, result.noop):
         if run is None:
             continue
         status = "" if run.success else f"   FAILED (exit {run.exit_code})"
@@ -912,6 +938,7 @@ def render(result: BenchResult) -> str:
         ("full_over_floor", "full / floor"),
         ("full_over_floor_lines", "full / floor (lines, info)"),
         ("incremental_over_full", "incremental / full"),
+        ("next_day_over_full", "next day / full"),
     ):
         value, cpu = result.ratios.get(key), result.ratios.get(f"cpu_{key}")
         out.append(
@@ -924,7 +951,8 @@ def render(result: BenchResult) -> str:
     peaks = ", ".join(
         f"{label} {run.peak_rss_bytes / 2**20:,.0f} MiB"
         for label, run in (("chain", result.chain), ("full", result.full),
-                           ("incremental", result.incremental), ("no-op", result.noop))
+                           ("incremental", result.incremental), ("next day", result.next_day),
+                           ("no-op", result.noop))
         if run is not None
     )  # fmt: skip
     out.append(f"{'peak RSS':<34}{peaks}")
@@ -933,7 +961,7 @@ def render(result: BenchResult) -> str:
     out.append(f"floor: {result.floor.method}")
     chain_sql_seconds = "" if chain.sql_seconds is None else f", {chain.sql_seconds:.1f} s of SQL"
     out.append(f"plain SQL chain: {chain.method}{chain_sql_seconds}")
-    for run in (result.full, result.incremental, result.noop):
+    for run in (result.full, result.incremental, result.next_day, result.noop):
         if run is not None and run.reported_seconds is not None:
             out.append(
                 f"{run.label}: {run.reported_seconds:.1f} s inside the run "
@@ -958,7 +986,7 @@ def other_work_lines(result: BenchResult) -> list[str]:
         *(
             (label, run.other_cpu_seconds, run.wall_seconds)
             for label, run in (("full", result.full), ("incremental", result.incremental),
-                               ("no-op", result.noop))
+                               ("next day", result.next_day), ("no-op", result.noop))
             if run is not None
         ),
     ]  # fmt: skip
@@ -1069,7 +1097,7 @@ def main(args: argparse.Namespace) -> int:
             shutil.rmtree(work_dir, ignore_errors=True)
         else:
             print(f"work folder kept: {work_dir}")
-    runs = [result.chain, result.full, result.incremental, result.noop]
+    runs = [result.chain, result.full, result.incremental, result.next_day, result.noop]
     return 0 if all(run is not None and run.success for run in runs) else 1
 
 
@@ -1082,7 +1110,7 @@ def _check(options: BenchOptions) -> str | None:
     folder = options.work_dir
     if folder is not None and folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         return f"--work-dir {folder} must be an empty folder or not exist yet"
-    last = options.start_date + timedelta(days=options.days)
+    last = options.start_date + timedelta(days=options.days + 1)  # the next day's
     if last >= date.today():
         print(
             f"orders-pipeline bench: warning: the increment day {last} is not in the past; "

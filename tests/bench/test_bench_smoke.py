@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,15 +48,18 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
         timeout=600,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    return completed, json.loads(results.read_text())
+    data = json.loads(results.read_text())
+    data["work_dir"] = str(root / "work")  # (not a figure: where the runs' logs are)
+    return completed, data
 
 
 @pytest.mark.slow
 def test_prints_the_table(bench_run):
     completed, _ = bench_run
     for label in (
-        "floor: read_text", "plain SQL chain", "full run", "incremental run", "no-op run",
-        "cpu s", "full / plain SQL chain", "full / floor", "incremental / full", "no-op run s",
+        "floor: read_text", "plain SQL chain", "full run", "incremental run", "next day run",
+        "no-op run", "cpu s", "full / plain SQL chain", "full / floor", "incremental / full",
+        "next day / full", "no-op run s",
         "peak RSS", "other work on the machine",
     ):  # fmt: skip
         assert label in completed.stdout, label
@@ -72,9 +76,11 @@ def test_machine_and_workload(bench_run):
     assert history["config"]["days"] == DAYS
     for key in ("files", "bytes", "records", "events", "orders"):
         assert _positive(history[key]), key
-    increment = data["increment"]
+    increment, next_day = data["increment"], data["next_increment"]
     assert increment["config"]["days"] == 1 and _positive(increment["records"])
     assert increment["config"]["start_date"] > history["config"]["start_date"]
+    assert next_day["config"]["days"] == 1 and _positive(next_day["records"])
+    assert next_day["config"]["start_date"] > increment["config"]["start_date"]
 
 
 @pytest.mark.slow
@@ -93,7 +99,7 @@ def test_floor_figures(bench_run):
 @pytest.mark.slow
 def test_run_figures(bench_run):
     _, data = bench_run
-    for name in ("full", "incremental", "noop"):
+    for name in ("full", "incremental", "next_day", "noop"):
         run = data[name]
         assert run["success"] is True and run["exit_code"] == 0
         for key in ("wall_seconds", "cpu_seconds", "peak_rss_bytes"):
@@ -106,18 +112,27 @@ def test_run_figures(bench_run):
         assert run["records_per_second"] == pytest.approx(added["records"] / run["wall_seconds"])
         assert all(a["seconds"] >= 0 for a in run["assets"])
     # what other processes spent on the machine meanwhile (Linux: /proc/stat)
-    for name in ("floor", "floor_lines", "chain", "full", "incremental", "noop"):
+    for name in ("floor", "floor_lines", "chain", "full", "incremental", "next_day", "noop"):
         other = data[name]["other_cpu_seconds"]
         assert isinstance(other, float) and other >= 0, (name, other)
     full, incremental, noop = data["full"], data["incremental"], data["noop"]
+    next_day = data["next_day"]
     # the full run loads the history; the incremental one only the extra day on top of it
     assert full["added"]["records"] == data["history"]["records"]
     assert full["added"]["ledger_events"] == data["history"]["events"]
     assert incremental["added"]["records"] == data["increment"]["records"]
     assert incremental["totals"]["orders"] > full["totals"]["orders"]
-    assert full["assets"] and incremental["assets"]
+    # the next day adds its own orders (never the first day's: their ids differ)
+    assert next_day["added"]["records"] == data["next_increment"]["records"]
+    assert next_day["totals"]["orders"] > incremental["totals"]["orders"]
+    assert full["assets"] and incremental["assets"] and next_day["assets"]
+    # the incremental run is the analyst database's second publication, which copies the
+    # first; the next day's is the steady state, which updates the spare (publish.py)
+    logs = Path(data["work_dir"])
+    assert "incremental, copy" in (logs / "incremental-run.log").read_text()
+    assert "incremental, spare" in (logs / "next-day-run.log").read_text()
     # the no-op run finds no new file, and so runs no Dagster job: no asset step at all
-    assert noop["added"]["records"] == 0 and noop["totals"] == incremental["totals"]
+    assert noop["added"]["records"] == 0 and noop["totals"] == next_day["totals"]
     assert noop["assets"] == []
 
 
@@ -147,4 +162,7 @@ def test_ratios_come_from_the_times(bench_run):
     )
     assert ratios["incremental_over_full"] == pytest.approx(
         data["incremental"]["wall_seconds"] / full
+    )
+    assert ratios["cpu_next_day_over_full"] == pytest.approx(
+        data["next_day"]["cpu_seconds"] / data["full"]["cpu_seconds"]
     )
