@@ -247,6 +247,32 @@ def test_a_spare_that_is_the_analyst_database_under_a_second_name_is_never_writt
     assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
 
 
+def test_a_run_killed_while_updating_the_spare_leaves_a_temporary_file_the_next_one_removes(
+    tmp_path, instance, after_first_run
+):
+    """What SIGKILL in the middle of updating the spare leaves: no spare, and its file, half
+    written, under a temporary name. The next publication removes it and copies the analyst
+    database, which the killed run never touched."""
+    settings = after_first_run
+    analytics, spare = settings.analytics_path, spare_path(settings.analytics_path)
+    _late_batch(settings.landing_dir)
+    _run(settings, instance)
+    half_written = analytics.with_name(f".{analytics.name}.0123abcd.tmp")
+    spare.rename(half_written)
+    with half_written.open("r+b") as file:
+        file.seek(half_written.stat().st_size // 2)
+        file.write(b"\xff" * 65536)
+    _third_batch(settings.landing_dir)
+
+    third = _run(settings, instance)
+
+    assert (third["updated_in"], third["full_publication_reason"]) == ("copy", "")
+    assert not half_written.exists()
+    assert spare.exists()  # the second publication, kept for the next one
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
+
+
 def test_keyed_tables_are_published_by_their_logged_keys_checked_by_row_count(
     tmp_path, after_first_run
 ):
