@@ -318,9 +318,11 @@ def history_config(line_items: int, days: int, seed: int, start: date) -> Genera
 
 def increment_config(history: GeneratorConfig, later: int = 0) -> GeneratorConfig:
     """One more day after the history (``later`` days after the first one), ~0.1 % of its
-    line items, the same customers (seed)."""
+    line items, the same customers (seed); each later day draws other orders from them (its
+    own ``stream``: with the first day's draws, its identifiers would regroup no customer)."""
     return GeneratorConfig(
         seed=history.seed,
+        stream=later,
         line_items=max(1, round(history.line_items * INCREMENT_SHARE)),
         days=1,
         start_date=history.start_date + timedelta(days=history.days + later),

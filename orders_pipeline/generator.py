@@ -244,10 +244,13 @@ class GeneratorConfig:
     `line_items` is met exactly. Follow-up rates are fractions of orders; `duplicate_rate`,
     `bad_rate` and `late_rate` fractions of records. Small runs still get every kind of bad
     record, a refund sent before its purchase, preorders and the shop phone on about 100 orders, so
-    there the rates are floors.
+    there the rates are floors. `seed` makes the customers (their names, emails and phones) and
+    the draws; a `stream` other than 0 draws other orders from the same customers (the bench's
+    next day: not the first extra day's orders again).
     """
 
     seed: int = 42
+    stream: int = 0
     line_items: int = 2500
     start_date: date = date(2026, 6, 1)
     days: int = 90
@@ -343,7 +346,9 @@ class _Writer:
     def __init__(self, out_dir: Path, config: GeneratorConfig) -> None:
         self.out_dir = out_dir
         self.cfg = config
-        self.rng = rng = random.Random(config.seed)
+        self.rng = rng = random.Random(
+            config.seed if config.stream == 0 else f"{config.seed}/{config.stream}"
+        )
         self.salt = _mix64(config.seed & _MASK64)
         self.last_day = config.days - 1
         self.base_epoch = int(

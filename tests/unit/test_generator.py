@@ -249,3 +249,21 @@ def test_cli_prints_the_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "line_items: 500" in out
     assert (tmp_path / f"odp_events_{date(2026, 1, 1).isoformat()}.ndjson").exists()
+
+
+def test_another_stream_draws_other_orders_from_the_same_customers(tmp_path: Path):
+    """The bench's next day: the same seed's customers, other orders than the first stream's
+    (with the same draws, its identifiers would merge nothing the first day did not)."""
+    emails = {}
+    texts = {}
+    for stream in (0, 1):
+        folder = tmp_path / f"stream{stream}"
+        generate(folder, GeneratorConfig(seed=42, stream=stream, line_items=2000, days=1))
+        texts[stream] = "".join(text for _, text in read_records(folder))
+        emails[stream] = set(re.findall(r"[\w.]+@example\.com", texts[stream], re.IGNORECASE))
+    default = tmp_path / "default"
+    generate(default, GeneratorConfig(seed=42, line_items=2000, days=1))
+    assert "".join(text for _, text in read_records(default)) == texts[0]
+    assert texts[1] != texts[0]
+    shared = emails[0] & emails[1]
+    assert len(shared) > len(emails[1]) / 2  # mostly the same customers
