@@ -318,7 +318,8 @@ def publish_analytics(
                 "insert into state.publication_builds values (?, now(), ?)",
                 [last_build + 1, str(target)],
             )
-            # the copy holds every key change logged so far
+            # the new file holds every key change logged so far: marked as this build's (the
+            # spare of the next publication lacks them, so they are kept until the one after)
             key_changes.clear(con, last_build + 1)
     except BaseException:
         _remove(staging_file)
