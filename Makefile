@@ -38,11 +38,12 @@ test: setup
 # Issue 11's state machine, long: many random sequences of landings, partial, interrupted
 # and killed runs and setting changes, each ending with the tables of one fresh run; and
 # the other properties whose examples run the pipeline (invariants, fuzzing), with as many
-# examples each.
+# examples each; and incremental identity resolution, fifteen times as many (no pipeline run).
 soak: setup
 	ORDERS_SOAK_EXAMPLES=$${ORDERS_SOAK_EXAMPLES:-50} ORDERS_SOAK_STEPS=$${ORDERS_SOAK_STEPS:-12} \
 		$(BIN)/python -m pytest -q tests/property/test_exactly_once.py \
-		tests/property/test_invariants.py tests/hostile/test_fuzz.py
+		tests/property/test_invariants.py tests/hostile/test_fuzz.py \
+		tests/property/test_incremental_identity.py
 
 lint: setup
 	$(BIN)/ruff check --fix .
