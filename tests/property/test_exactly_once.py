@@ -89,8 +89,10 @@ def setting_fields(chosen: dict[str, int]) -> dict[str, Any]:
             for field, value in SETTINGS[name][index].items()}  # fmt: skip
 
 
-def _derived_tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every staging, core and reporting table, as rows, without arrival numbers.
+def _derived_tables(
+    warehouse: Path, schemas: tuple[str, ...] = DERIVED
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every staging, core and reporting table (``schemas``), as rows, without arrival numbers.
 
     One fresh run takes its files in path order, folder first (docs/semantics.md §3), so a rate file
     landed between two event files arrives before both there: the sequence numbers (arrival
@@ -108,7 +110,7 @@ def _derived_tables(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
                from information_schema.columns
                where list_contains(?, table_schema)
                group by 1""",
-            [list(DERIVED)],
+            [list(schemas)],
         ).fetchall()
         tables = {}
         for table, cols in columns:
@@ -288,6 +290,13 @@ class ExactlyOnce(RuleBasedStateMachine):
                 fresh = self.root / "fresh" / "wh.duckdb"
                 assert run_pipeline(self.settings(fresh)).success
                 assert _derived_tables(self.warehouse) == _derived_tables(fresh)
+                # and the analyst database the sequence's publications left (a copy, the
+                # spare or a fresh file, by the key change log) holds the warehouse's tables
+                published = ("core", "reporting")
+                analytics = self.settings().analytics_path
+                assert _derived_tables(analytics, published) == _derived_tables(
+                    self.warehouse, published
+                )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
