@@ -293,8 +293,9 @@ def publish_analytics(
         reason = "no previous publication"
     else:
         tally = _update_spare(publication, spare, target, staging_file)
-        base = "spare" if tally is not None else None
-        if tally is None:
+        if tally is not None:
+            base = "spare"
+        else:
             try:
                 shutil.copyfile(target, staging_file)
                 tally = publication.write(staging_file, base_build=last_build)
@@ -302,8 +303,7 @@ def publish_analytics(
             except (OSError, duckdb.Error, _NotReusable) as error:
                 _remove(staging_file)
                 _remove(Path(f"{staging_file}.wal"))
-                # in hash mode a database error may quote a value: name the error only
-                detail = error if isinstance(error, _NotReusable) or not hash_pii else type(error)
+                detail = _named(error, hash_pii)
                 reason = f"the previous publication could not be reused: {detail}"
                 LOGGER.warning("publishing %s in full: %s", target, reason)
     if tally is None:
@@ -371,14 +371,18 @@ def _update_spare(
     except (OSError, duckdb.Error, _NotReusable) as error:
         _remove(staging_file)
         _remove(Path(f"{staging_file}.wal"))
-        # in hash mode a database error may quote a value: name the error only
-        detail = (
-            error if isinstance(error, _NotReusable) or not publication.hash_pii else type(error)
-        )
         LOGGER.info(
-            "publishing %s: the spare is not used (%s); copying the last one", target, detail
+            "publishing %s: the spare is not used (%s); copying the last one",
+            target,
+            _named(error, publication.hash_pii),
         )
         return None
+
+
+def _named(error: Exception, hash_pii: bool) -> object:
+    """Why a previous file could not be used, for the log: in hash mode a database error may
+    quote a value, so only its type is named."""
+    return error if isinstance(error, _NotReusable) or not hash_pii else type(error)
 
 
 def _spare_is_free(spare: Path, target: Path) -> bool:
