@@ -24,6 +24,38 @@ from orders_pipeline.config import Settings
 from orders_pipeline.runner import RunSummary, run_pipeline
 
 
+def _share_the_cores() -> None:
+    """Each xdist worker's DuckDB connections get the worker's share of the cores.
+
+    ``make test`` runs four workers (``-n 4``) on machines with fewer cores (CI: 2), and
+    DuckDB gives every connection a thread per core: eight threads on two cores, switching
+    (1.5 million involuntary context switches in one suite). With one thread each,
+    ``tests/unit`` took 273 and 260 CPU s instead of 292 and 284, 140 and 133 s instead of
+    150 and 146 (measured alternately, same machine). A connection that sets ``threads``
+    keeps it, and processes the tests start are left alone: the CLI runs of
+    ``tests/e2e`` keep DuckDB's default, which their memory limits were measured with. The
+    results do not depend on it: ``make soak`` (no workers) and the benches run with the
+    default."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    if threads >= cores:
+        return
+    connect = duckdb.connect
+
+    def with_a_share(database: Any = ":memory:", read_only: bool = False, config: Any = None,
+                     **kwargs: Any) -> duckdb.DuckDBPyConnection:  # fmt: skip
+        return connect(
+            database, read_only=read_only, config={"threads": threads, **(config or {})},
+            **kwargs,
+        )  # fmt: skip
+
+    duckdb.connect = with_a_share
+
+
+_share_the_cores()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """CLI runs record into the persistent Dagster instance in ``$DAGSTER_HOME``
