@@ -18,8 +18,8 @@ In one invocation:
    a second run on top of the full warehouse, once those files are older than landing's
    racy window (:func:`wait_until_settled`);
 6. **next day run** — the day after it, the same way: the steady state of a daily schedule
-   (the incremental run is the first publication after the full one, and copies the analyst
-   database; from the next one on, publishing updates its spare in place: publish.py);
+   (both publications update the spare analyst file in place, the incremental run's the
+   copy the full run's publication kept: publish.py);
 7. **no-op run** — a run with no new file;
 8. **ratios** — full ÷ chain, full ÷ floor, incremental ÷ full and next day ÷ full (on wall
    and CPU seconds).

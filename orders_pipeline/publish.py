@@ -17,9 +17,13 @@ previous publication, and only what changed since is rewritten in it.
   1.7 GB copy, written again to disk by the fsync, on every run). It is used only when it is
   a file of its own, open in no connection of this process, and DuckDB's lock can be taken
   (a reader that opened it as the analyst database two publications ago still holds it);
-  otherwise, or when it is not build last − 1 of this warehouse, the last publication is
-  copied as before. Only an incremental publication keeps the file it replaces as the spare:
-  a full one may replace a file of another PII setting, which must not linger.
+  otherwise, or when it is neither build last − 1 nor build last of this warehouse, the last
+  publication is copied as before (a spare of build last − 1 is a base even when the last
+  publication went to another file: the key change log keeps what it lacks). An incremental
+  publication keeps the file it replaces as the spare. A full one may replace a file of
+  another PII setting, which must not linger: it keeps a byte copy of its own file instead
+  (``_copy_as_spare``), so that the first run after it updates that rather than copying
+  then, as every later run does.
 
 - A partitioned table (``-- partition_by: col``) is brought up to date from the warehouse's
   ``state.partition_builds`` log: the copy remembers the last build it holds, and only the
@@ -334,6 +338,8 @@ def publish_analytics(
     os.replace(staging_file, target)
     _fsync(target.parent)
     _remove(Path(f"{staging_file}.wal"))
+    if base is None:
+        _copy_as_spare(target, spare)
     return PublishReport(
         path=target,
         tables=len(tally.published),
@@ -356,18 +362,35 @@ def spare_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.spare")
 
 
+def _copy_as_spare(target: Path, spare: Path) -> None:
+    """Keep a byte copy of a full publication ``target`` as the spare. Copied under a
+    temporary name first: a crash mid-copy leaves a temporary file the next publication
+    removes, never a partial spare. Not synced: a spare the disk lost part of fails DuckDB's
+    checksums when it is updated, and the next publication then copies the last one
+    (``_update_spare``). Failing to copy (a full disk) only leaves no spare."""
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(target, partial)
+        os.replace(partial, spare)
+    except OSError as error:
+        _remove(partial)
+        LOGGER.info("publishing %s: no spare kept (%s)", target, error)
+
+
 def _update_spare(
     publication: _Publication, spare: Path, target: Path, staging_file: Path
 ) -> _Tally | None:
-    """Bring the spare (the publication before the last) up to date in ``staging_file``;
-    None when there is none this publication can use, which is then gone."""
+    """Bring the spare (the publication before the last, or a copy of the last one kept by a
+    full publication) up to date in ``staging_file``; None when there is none this
+    publication can use, which is then gone."""
     if not _spare_is_free(spare, target):
         return None
     try:
         # renamed before it is written: a crash from here on leaves a temporary file, removed
         # by the next publication, never a half-updated spare
         os.replace(spare, staging_file)
-        return publication.write(staging_file, base_build=publication.last_build - 1)
+        last = publication.last_build
+        return publication.write(staging_file, base_build=(last - 1, last))
     except (OSError, duckdb.Error, _NotReusable) as error:
         _remove(staging_file)
         _remove(Path(f"{staging_file}.wal"))
@@ -377,6 +400,11 @@ def _update_spare(
             _named(error, publication.hash_pii),
         )
         return None
+
+
+def _either(builds: tuple[int, ...]) -> str:
+    """``4``, ``3 or 4``: the builds a file may hold, for a message."""
+    return " or ".join(str(build) for build in builds)
 
 
 def _named(error: Exception, hash_pii: bool) -> object:
@@ -432,18 +460,18 @@ class _Publication:
     base_build: int | None = None
     changes: dict[str, key_changes.Changes] | None = None
 
-    def write(self, staging_file: Path, base_build: int | None) -> _Tally:
-        """Bring ``staging_file`` (a publication of build ``base_build`` of this warehouse,
-        or a new file when None) up to date, checkpoint and detach it; on failure it is
-        removed."""
+    def write(self, staging_file: Path, base_build: int | tuple[int, ...] | None) -> _Tally:
+        """Bring ``staging_file`` (a publication of build ``base_build`` of this warehouse, of
+        one of those builds when a tuple, or a new file when None) up to date, checkpoint and
+        detach it; on failure it is removed."""
         con = self.con
         alias = _ALIAS
         previous = base_build is not None
-        self.base_build = base_build
-        self.changes = key_changes.changes_since_publication(con, base_build) if previous else None
+        wanted = (base_build,) if isinstance(base_build, int) else base_build
+        self.base_build = self.changes = None
         con.execute(f"attach ? as {alias}", [str(staging_file)])
         try:
-            built = self._previous_state() if previous else {}
+            built = self._previous_state(wanted) if wanted is not None else {}
             tally = self._update(built, previous)
             con.execute(f"checkpoint {alias}")
         except BaseException:
@@ -462,9 +490,11 @@ class _Publication:
             raise
         return tally
 
-    def _previous_state(self) -> dict[str, int | None]:
-        """The partition build each table of the attached previous publication holds;
-        raises ``_NotReusable`` when the file must not be updated in place."""
+    def _previous_state(self, wanted: tuple[int, ...]) -> dict[str, int | None]:
+        """The partition build each table of the attached previous publication holds, which
+        must be one of the publication builds ``wanted`` (then ``base_build``, and
+        ``changes``: what the key change log says changed since); raises ``_NotReusable``
+        when the file must not be updated in place."""
         con, alias = self.con, _ALIAS
         kinds = _catalog(con, alias, ("state",))
         if (
@@ -486,12 +516,14 @@ class _Publication:
             raise _NotReusable(
                 "it was published from another warehouse (a stale file beside a new one)"
             )
-        if build != self.base_build:
+        if build not in wanted:
             raise _NotReusable(
                 f"it holds publication build {build} of this warehouse, whose last "
                 f"publication is build {self.last_build}"
-                + ("" if self.base_build == self.last_build else f" (wanted {self.base_build})")
+                + ("" if wanted == (self.last_build,) else f" (wanted {_either(wanted)})")
             )
+        self.base_build = build
+        self.changes = key_changes.changes_since_publication(con, build)
         used, free = con.execute(
             "select used_blocks, free_blocks from pragma_database_size() where database_name = ?",
             [alias],

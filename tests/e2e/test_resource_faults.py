@@ -148,9 +148,14 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def _used_bytes(folder: Path) -> int:
-    """What the files of ``folder`` take on a tmpfs (whole pages)."""
-    return sum(-(-p.stat().st_size // 4096) * 4096 for p in folder.rglob("*") if p.is_file())
+def _used_bytes(folder: Path, without: str = "") -> int:
+    """What the files of ``folder`` (but one named ``without``) take on a tmpfs (whole
+    pages)."""
+    return sum(
+        -(-p.stat().st_size // 4096) * 4096
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != without
+    )
 
 
 MODELLING = "modelling"
@@ -247,8 +252,12 @@ DISK_FULL = [
 def test_a_full_disk_fails_cleanly_and_the_next_run_completes(
     landings, previous, expected, tmpfs, tmp_path, label, free, step, file
 ):
-    folder = tmpfs(tmp_path / "disk", _used_bytes(previous) + free + 8192)
-    shutil.copytree(previous, folder, dirs_exist_ok=True)
+    # the publication that fills the disk copies the analyst database, as when a reader
+    # holds its spare: updating the spare in place writes too little to fill it (a disk full
+    # while it does falls back to a full publication, which fits where the spare was)
+    spare = ".analytics.duckdb.spare" if step == "publish__analytics_database" else "-"
+    folder = tmpfs(tmp_path / "disk", _used_bytes(previous, without=spare) + free + 8192)
+    shutil.copytree(previous, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(spare))
 
     done = _run(landings[1], folder / "wh.duckdb")
 

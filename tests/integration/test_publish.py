@@ -193,16 +193,22 @@ def _third_batch(landing: Path) -> None:
 def test_the_publication_before_the_last_is_brought_up_to_date_in_place(
     tmp_path, instance, after_first_run
 ):
-    """The spare: the third run's publication is the first run's file, renamed and updated
-    in place with two runs' changes (no copy of the analyst database), and equals a fresh
-    publication; the second run's file is kept as the next spare."""
+    """The spare: the first run's publication, a full one, keeps a byte copy of its file,
+    which the second run updates in place; the third run's publication is the first run's
+    file, renamed and updated in place with two runs' changes (no copy of the analyst
+    database), and equals a fresh publication; the second run's file is kept as the next
+    spare."""
     settings = after_first_run
     analytics, spare = settings.analytics_path, spare_path(settings.analytics_path)
-    assert not spare.exists()  # one publication so far: nothing to keep
+    # a file of its own, with the same tables
+    assert not os.path.samestat(spare.stat(), analytics.stat())
+    assert _published(spare) == _published(analytics)
+    copied = spare.stat()
 
     _late_batch(settings.landing_dir)
     second = _run(settings, instance)
-    assert second["updated_in"] == "copy"
+    assert second["updated_in"] == "spare"
+    assert os.path.samestat(analytics.stat(), copied)
     first_file = spare.stat()  # the first publication, kept
     second_publication = _published(analytics)
 
@@ -242,7 +248,10 @@ def test_a_spare_that_is_the_analyst_database_under_a_second_name_is_never_writt
 
     assert fourth["updated_in"] == ""
     assert "holds publication build 2" in fourth["full_publication_reason"]
-    assert not spare.exists()  # a full publication keeps none
+    # a full publication keeps a byte copy of its own file: never the analyst database
+    # under a second name
+    assert not os.path.samestat(spare.stat(), analytics.stat())
+    assert _published(spare) == _published(analytics)
     _fresh_copy(settings, tmp_path / "fresh.duckdb")
     assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
 
@@ -330,8 +339,11 @@ def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance,
     published = _dump(settings.analytics_path)
     for secret in ("ann@example.com", "Ann", "dora@example.com", "Dorsey"):
         assert secret not in published
-    # a full publication keeps no spare: neither the plain file it replaced nor the older one
-    assert not spare_path(settings.analytics_path).exists()
+    # a full publication keeps neither the plain file it replaced nor the older one: its
+    # spare is a copy of the hashed file it wrote
+    kept = _dump(spare_path(settings.analytics_path))
+    for secret in ("ann@example.com", "Ann", "dora@example.com", "Dorsey"):
+        assert secret not in kept
     assert KEY not in published and KEY not in repr(
         table_contents(settings.analytics_path, ("state",))
     )
@@ -366,13 +378,8 @@ def test_an_unusable_previous_analyst_database_falls_back_to_a_full_publication(
 ):
     settings = after_first_run
     analytics = settings.analytics_path
-    if damage == "garbage":
-        analytics.write_bytes(b"\x00not a database\xff" * 4096)
-    elif damage == "empty":
-        analytics.write_bytes(b"")
-    else:
-        analytics.unlink()
-        duckdb.connect(str(analytics)).execute("create table t as select 1 as x").close()
+    _damage(analytics, damage)
+    spare_path(analytics).unlink()  # and no spare beside it (the next test keeps it)
 
     _late_batch(settings.landing_dir)
     metadata = _run(settings, instance)
@@ -382,6 +389,32 @@ def test_an_unusable_previous_analyst_database_falls_back_to_a_full_publication(
     _fresh_copy(settings, tmp_path / "fresh.duckdb")
     assert _published(analytics) == _published(tmp_path / "fresh.duckdb")
     assert not list(tmp_path.glob(".analytics.duckdb.*.tmp*"))
+
+
+def _damage(analytics: Path, damage: str) -> None:
+    if damage == "garbage":
+        analytics.write_bytes(b"\x00not a database\xff" * 4096)
+    elif damage == "empty":
+        analytics.write_bytes(b"")
+    else:
+        analytics.unlink()
+        duckdb.connect(str(analytics)).execute("create table t as select 1 as x").close()
+
+
+def test_a_damaged_analyst_database_is_published_from_its_spare(
+    tmp_path, instance, after_first_run
+):
+    """The first run's full publication kept a copy of its file: a damaged analyst database
+    is replaced by that copy brought up to date, which equals a fresh publication."""
+    settings = after_first_run
+    _damage(settings.analytics_path, "garbage")
+
+    _late_batch(settings.landing_dir)
+    metadata = _run(settings, instance)
+
+    assert (metadata["updated_in"], metadata["full_publication_reason"]) == ("spare", "")
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
 
 
 def test_the_ledger_view_stays_a_view_that_stands_alone(tmp_path, instance, after_first_run):
@@ -437,6 +470,9 @@ def test_an_analyst_database_of_an_older_build_is_never_a_base(tmp_path):
         ensure_landing_tables(con)  # a new warehouse: its audit tables are enough here
         publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)  # build 1
         publish_analytics(con, tmp_path / "elsewhere.duckdb", partitioned=PARTITIONED)
+        # the copy of build 1 the first publication kept would be a base (the log keeps what
+        # it lacks): without it, the file of build 1 is not
+        spare_path(settings.analytics_path).unlink()
         report = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
         again = publish_analytics(con, settings.analytics_path, partitioned=PARTITIONED)
     assert report.full_reason is not None and "holds publication build 1" in report.full_reason
