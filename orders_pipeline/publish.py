@@ -263,9 +263,9 @@ def publish_analytics(
             raise ValueError(f"{name}: {column!r} is not a column name")
     target.parent.mkdir(parents=True, exist_ok=True)
     # copies left by a run killed mid-publication (writers hold the lock, so none is live)
-    for stale in target.parent.glob(f".{target.name}.*.tmp*"):
+    for stale in target.parent.glob(_temporary_file(target, "*").name + "*"):
         _remove(stale)
-    staging_file = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    staging_file = _temporary_file(target)
     hash_pii = pii_key is not None
     if pii_key is not None:
         install_pii_hash(con, pii_key)
@@ -330,7 +330,7 @@ def publish_analytics(
         raise
     # the publication replaced stays, under another name, as the next one's spare: only
     # after an incremental publication (a full one may replace a file of another PII setting,
-    # which must not linger)
+    # which must not linger: it keeps a copy of its own file instead, below)
     _remove(spare)
     if base is not None:
         with contextlib.suppress(OSError):  # a file system without hard links: no spare
@@ -356,6 +356,13 @@ def publish_analytics(
     )
 
 
+def _temporary_file(target: Path, name: str | None = None) -> Path:
+    """A file beside ``target`` that a publication writes before renaming it (a new
+    publication, a copy for the spare); ``name`` instead of a random one for a glob of them
+    all. One a crash leaves behind is removed by the next publication."""
+    return target.with_name(f".{target.name}.{name or uuid.uuid4().hex}.tmp")
+
+
 def spare_path(target: Path) -> Path:
     """Where the publication before the last is kept beside ``target``: the next publication
     updates it in place instead of copying the last one (module docstring)."""
@@ -368,7 +375,7 @@ def _copy_as_spare(target: Path, spare: Path) -> None:
     removes, never a partial spare. Not synced: a spare the disk lost part of fails DuckDB's
     checksums when it is updated, and the next publication then copies the last one
     (``_update_spare``). Failing to copy (a full disk) only leaves no spare."""
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    partial = _temporary_file(target)
     try:
         shutil.copyfile(target, partial)
         os.replace(partial, spare)

@@ -148,13 +148,13 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def _used_bytes(folder: Path, without: str = "") -> int:
-    """What the files of ``folder`` (but one named ``without``) take on a tmpfs (whole
+def _used_bytes(folder: Path, without: tuple[str, ...] = ()) -> int:
+    """What the files of ``folder`` (but those named in ``without``) take on a tmpfs (whole
     pages)."""
     return sum(
         -(-p.stat().st_size // 4096) * 4096
         for p in folder.rglob("*")
-        if p.is_file() and p.name != without
+        if p.is_file() and p.name not in without
     )
 
 
@@ -255,9 +255,9 @@ def test_a_full_disk_fails_cleanly_and_the_next_run_completes(
     # the publication that fills the disk copies the analyst database, as when a reader
     # holds its spare: updating the spare in place writes too little to fill it (a disk full
     # while it does falls back to a full publication, which fits where the spare was)
-    spare = ".analytics.duckdb.spare" if step == "publish__analytics_database" else "-"
-    folder = tmpfs(tmp_path / "disk", _used_bytes(previous, without=spare) + free + 8192)
-    shutil.copytree(previous, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(spare))
+    left_out = (".analytics.duckdb.spare",) if step == "publish__analytics_database" else ()
+    folder = tmpfs(tmp_path / "disk", _used_bytes(previous, without=left_out) + free + 8192)
+    shutil.copytree(previous, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*left_out))
 
     done = _run(landings[1], folder / "wh.duckdb")
 
