@@ -34,7 +34,13 @@ final as (
              as decimal(38, 4)) as subtotal_base,
         ledger.is_order_creating
     from items
-    inner join ledger on ledger.event_id = items.event_id
+    inner join ledger
+        on ledger.event_id = items.event_id
+        -- implied by the key: an item never arrives before its event (it comes in the same
+        -- record, or in a later row of an ODP CSV event: int_odp_csv_order_items). Said
+        -- here, it lets a build of a few days skip the items that arrived before their
+        -- first event instead of reading every item (DuckDB's join filter on the zone maps)
+        and items.arrival_seq >= ledger.arrival_seq
 )
 
 select * from final

@@ -337,8 +337,11 @@ def test_an_export_cut_in_two_files_landed_in_two_runs_counts_once(tmp_path):
         == [("purchase", Decimal("60"), Decimal("66"), Decimal("60"), 1, may_1)]
     )
     items = "select item_no, product_id, subtotal from core.order_items where order_id = ?"
-    assert wh.query(items + " order by item_no", ["CUT"]) == wh.query(
-        items + " order by item_no", ["WHOLE"]
+    # every row's item, whichever file and row it arrived in
+    assert (
+        wh.query(items + " order by item_no", ["CUT"])
+        == wh.query(items + " order by item_no", ["WHOLE"])
+        == [(n, f"P{n}", Decimal("20")) for n in (1, 2, 3)]
     )
     orders = [wh.order(order_id) for order_id in ("CUT", "WHOLE")]
     assert [(o["subtotal"], o["total"], o["event_count"]) for o in orders] == [
