@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -262,5 +263,27 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
         print(f"error: {error}", file=sys.stderr)
 
 
+def process_main() -> int:
+    """The console script ``orders-pipeline`` (and ``python -m orders_pipeline.cli``): this
+    process is the command's own, so its garbage collector is tuned for a run (see
+    :func:`tune_garbage_collection`) before :func:`main`. Code that calls :func:`main` in a
+    process of its own (the tests) keeps its collector as it was."""
+    tune_garbage_collection()
+    return main()
+
+
+def tune_garbage_collection() -> None:
+    """Collect less often in a process that runs the pipeline: what was imported so far
+    (Dagster, polars, the CLI: some 230,000 objects) is moved out of the collector's
+    reach (``gc.freeze``), and a young collection waits for 20,000 new objects instead of
+    700. A run makes millions of short-lived containers (Dagster's events and their
+    serialisation); with the defaults the collector ran thousands of times, each older
+    pass walking every imported object again. Measured on a day at 10M line items: 0.6 CPU s
+    less of 23-25 (five alternating pairs, session 17). Cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(process_main())
