@@ -266,8 +266,8 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
 def process_main() -> int:
     """The console script ``orders-pipeline`` (and ``python -m orders_pipeline.cli``): this
     process is the command's own, so its garbage collector is tuned for a run (see
-    :func:`tune_garbage_collection`) before :func:`main`. Code that calls :func:`main` in a
-    process of its own (the tests) keeps its collector as it was."""
+    :func:`tune_garbage_collection`) before :func:`main`. Code that calls :func:`main` from
+    its own process (the tests) keeps that process's collector as it was."""
     tune_garbage_collection()
     return main()
 
