@@ -106,3 +106,14 @@ create or replace temp macro in_order_currency(
     case when sent_currency = order_currency then amount
          else decimal_division(cast(amount as decimal(38, 4)) * sent_rate_to_base,
                                order_rate_to_base, 4) end;
+
+-- The UTC calendar day and month of an instant (docs/semantics.md §8: reports are dated by the
+-- UTC date of an event's ts), from its microseconds since the epoch rather than through the
+-- session's time zone: the same dates whatever TimeZone a session has, and about a tenth of
+-- the CPU of casting a TIMESTAMPTZ to DATE or truncating it, which go through ICU's calendar
+-- (issue 15: 3.9M orders' months 0.53 against 0.06 CPU s). NULL in, NULL out.
+create or replace temp macro utc_day(instant) as
+    cast(make_timestamp(epoch_us(instant)) as date);
+
+create or replace temp macro utc_month(instant) as
+    cast(date_trunc('month', make_timestamp(epoch_us(instant))) as date);

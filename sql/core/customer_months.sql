@@ -52,7 +52,7 @@ final as (
     select
         monthly.customer_id,
         monthly.activity_month,
-        date_trunc('month', customers.first_order_at)::date as cohort_month,
+        utc_month(customers.first_order_at) as cohort_month,
         -- NULL when none of the month's events converted to the base currency (§6)
         cast(monthly.net_revenue as decimal(38, 4)) as net_revenue,
         cast(monthly.counted_orders as integer) as counted_orders

@@ -5,7 +5,7 @@
 -- earliest new rate's date on (docs/semantics.md §6: a rate converts the orders placed on or after
 -- its date, and those orders' events all lie on or after it). NULL: open on that side.
 with new_events as (
-    select order_id, cast(ts as date) as event_date
+    select order_id, utc_day(ts) as event_date
     from intermediate.int_order_events
     -- revised_seq: also the ODP CSV events that a later file's rows joined (docs/semantics.md §1.2)
     where revised_seq > getvariable('incremental_after')
@@ -26,7 +26,7 @@ new_rates as (
 event_days as (
     select
         (select min(event_date) from new_events) as first_day,
-        max(cast(events.ts as date)) as last_day
+        utc_day(max(events.ts)) as last_day
     from intermediate.int_order_events as events
     where events.order_id in (select order_id from affected_orders)
     having count(*) > 0

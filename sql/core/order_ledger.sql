@@ -10,9 +10,9 @@ with orders_on_rederived_days as (
     select order_id from intermediate.int_order_events
     where not (getvariable('partition_first') is null and getvariable('partition_last') is null)
       and (getvariable('partition_first') is null
-           or cast(ts as date) >= getvariable('partition_first'))
+           or utc_day(ts) >= getvariable('partition_first'))
       and (getvariable('partition_last') is null
-           or cast(ts as date) <= getvariable('partition_last'))
+           or utc_day(ts) <= getvariable('partition_last'))
 ),
 
 events as (
@@ -75,7 +75,7 @@ timeline as (
         ) as order_currency,
         -- §6: every amount of an order converts at the rate of its placed_at date (its
         -- earliest ts: the timeline's first, so the same window pass gives it)
-        cast(first_value(ts) over order_timeline as date) as placed_date,
+        utc_day(first_value(ts) over order_timeline) as placed_date,
         -- §3: a cancel with no amount at all cancels the rest of the order (decided on the
         -- amounts as sent: an event left unconverted below is not a cancel-the-rest)
         action = 'cancel' and subtotal is null and total is null and items_subtotal is null
@@ -239,7 +239,7 @@ final as (
         ledger.action,
         ledger.action_class,
         ledger.ts,
-        cast(ledger.ts as date) as event_date,  -- UTC: every session runs with TimeZone UTC
+        utc_day(ledger.ts) as event_date,
         sent.ts_inferred,
         ledger.arrival_seq,
         cast(ledger.event_seq as integer) as event_seq,

@@ -9,7 +9,7 @@ with customers as (
 
 cohort_totals as (
     select
-        date_trunc('month', first_order_at)::date as cohort_month,
+        utc_month(first_order_at) as cohort_month,
         count(*) as customers,
         sum(lifecycle_order_count) as lifecycle_orders,
         sum(ltv) as ltv,

@@ -12,7 +12,7 @@ customer_months as (
 ),
 
 cohorts as (
-    select customer_id, date_trunc('month', first_order_at)::date as cohort_month
+    select customer_id, utc_month(first_order_at) as cohort_month
     from customers
 ),
 

@@ -15,7 +15,7 @@ daily_revenue as (
 
 orders_by_month as (
     select
-        date_trunc('month', placed_at)::date as month,
+        utc_month(placed_at) as month,
         count(*) as orders_placed,
         count(*) filter (where refund_state <> 'none') as refunded_orders,
         count(*) filter (where refund_state = 'full') as fully_refunded_orders

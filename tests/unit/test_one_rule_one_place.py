@@ -1,5 +1,6 @@
 """One rule, one place (issue 14): identifier normalisation, the classes of actions, what is a
-reduction, what counts as gross and the sum of an event's items are each written once, as
+reduction, what counts as gross, the sum of an event's items and the UTC date of an instant
+are each written once, as
 macros in ``sql/macros.sql``, and every model, check and validation uses them."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ WRITTEN_OUT = {
     "is a reduction": re.compile(r"in\s*\(\s*'return',\s*'refund',\s*'cancel'\s*\)"),
     "counts as gross": re.compile(r"action_class\s*=\s*'purchase'\s+or\b"),
     "item totals": re.compile(r"sum\(\s*subtotal\s*\)\s+as\s+items_subtotal"),
+    "UTC date of an instant": re.compile(r"make_timestamp\(\s*epoch_us\("),
 }
 
 
@@ -161,3 +163,29 @@ def test_cleaning_first_gives_the_same_identifier(con, identifier_type, sent, no
         [identifier_type, sent],
     ).fetchall()[0]
     assert row == (normalised, normalised)
+
+
+@pytest.mark.parametrize(
+    ("instant", "day", "month"),
+    [
+        # a time sent with an offset is dated by its UTC day (docs/semantics.md §8)
+        ("2026-05-31 23:30:00-02", "2026-06-01", "2026-06-01"),
+        ("2026-06-01 00:30:00+02", "2026-05-31", "2026-05-01"),
+        ("2024-02-29 23:59:59.999999+00", "2024-02-29", "2024-02-01"),
+        ("1969-12-31 23:00:00+00", "1969-12-31", "1969-12-01"),
+        (None, None, None),
+    ],
+)
+@pytest.mark.parametrize("session_zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_an_instant_is_dated_by_its_utc_day_in_any_session(con, session_zone, instant, day, month):
+    """utc_day / utc_month give the UTC calendar day and month, and the same ones whatever
+    TimeZone the session has (a cast to DATE would give the session's local day)."""
+    con.execute(f"set TimeZone = '{session_zone}'")
+    try:
+        dated = con.execute(
+            "select utc_day(?::timestamptz)::varchar, utc_month(?::timestamptz)::varchar",
+            [instant, instant],
+        ).fetchall()
+    finally:
+        con.execute("reset TimeZone")
+    assert dated == [(day, month)]
