@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -12,7 +15,7 @@ import duckdb
 import pytest
 
 from orders_pipeline.checks import CHECKS, SqlCheck
-from orders_pipeline.config import Settings
+from orders_pipeline.config import PROJECT_ROOT, Settings
 from orders_pipeline.definitions import build_definitions, defs
 from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.partitions import daily_partitions, partition_start, range_tags
@@ -55,6 +58,31 @@ CONTRACT_COLUMNS = {
     },
     "audit.quarantine": {"source", "file", "record_no", "reasons", "raw", "loaded_at"},
 }  # fmt: skip
+
+
+def test_the_definitions_module_builds_defs_only_when_they_are_asked_for(tmp_path):
+    """``orders_pipeline.definitions:defs`` (workspace.yaml, ``dg dev``) is built the first
+    time it is read, not at import: a run of ``orders-pipeline`` imports the module and builds
+    its own definitions from its settings. Dagster's own loaders find it both ways."""
+    script = """
+import dagster as dg
+import orders_pipeline.definitions as module
+assert "defs" not in vars(module), "built at import"
+from dagster._core.workspace.autodiscovery import loadable_targets_from_python_module
+(target,) = loadable_targets_from_python_module("orders_pipeline.definitions", None)
+assert target.attribute == "defs" and isinstance(target.target_definition, dg.Definitions)
+from orders_pipeline.definitions import defs
+assert defs is target.target_definition, "built twice"
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "ORDERS_WAREHOUSE": str(tmp_path / "w.duckdb")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_module_level_definitions_load_with_job_schedule_sensor_and_checks():
