@@ -40,6 +40,29 @@ def test_the_bundled_sample_has_every_source_and_the_summary_shows_each(sample_r
         ), name
 
 
+def test_every_source_keeps_its_raw_text_compressed_with_zstd(sample_run):
+    """Issue 15: a raw table's text is written once, read once by validation and kept, so it
+    is stored with ZSTD (warehouse.RAW_COLUMNS), which lands it with less CPU than DuckDB's
+    default for strings and in less space; every record's text is still there."""
+    con = duckdb.connect(str(sample_run.path), read_only=True)
+    try:
+        for source in SOURCES:
+            methods = con.execute(
+                "select distinct compression from pragma_storage_info(?) "
+                "where column_name = 'raw' and segment_type = 'VARCHAR'",
+                [source.raw_table],
+            ).fetchall()
+            assert methods == [("ZSTD",)], source.name
+            landed, missing = con.execute(
+                f"select count(*), count(*) filter (where raw is null and decode_error is null) "
+                f"from {source.raw_table}"  # noqa: S608 - the source's own table name
+            ).fetchall()[0]
+            assert landed == sample_run.summary.by_source[source.name]["records"], source.name
+            assert missing == 0, source.name
+    finally:
+        con.close()
+
+
 def test_every_order_source_reaches_the_ledger(sample_run):
     sources = {row[0] for row in sample_run.query("select distinct source from core.order_events")}
     assert sources == {"odp_events", "odp_csv", "ometria_orders", "optimizely_xml"}
