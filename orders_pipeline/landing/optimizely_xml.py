@@ -64,8 +64,11 @@ SOURCE = "optimizely_xml"
 RAW_TABLE = "raw.optimizely_xml"
 SUFFIXES = (".xml",)
 # Columns of raw.optimizely_xml beyond warehouse.RAW_COLUMNS (Source.raw_extra_columns).
+# The parsed order is stored with ZSTD, as the raw text is (written once, read once by
+# validation): 180,000 orders in 200 feeds, landed and validated, three runs each: landing
+# 6.89-7.77 -> 6.57-7.03 CPU s, validation the same, the warehouse 40.7 -> 20.7 MiB.
 RAW_EXTRA_COLUMNS = """
-    doc          json,     -- the order parsed from the XML, values as sent (module docstring)
+    doc          json using compression zstd,  -- the order parsed from the XML, as sent
     parse_error  varchar   -- `code: message` when the record is not a parsable <order>"""
 
 ROOT = "orders"
