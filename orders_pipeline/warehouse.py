@@ -107,19 +107,22 @@ create table if not exists audit.model_watermark (
 );
 """
 
+# How a raw table stores the text landing keeps (the record as received, and the document a
+# CSV row or an XML order is parsed into): ZSTD rather than DuckDB's default for strings (FSST
+# with a dictionary), because it is written once, read once by validation and kept. Measured
+# on 461,001 ODP records (269 MB, docs/performance.md, session 18): landing 4.0-4.4 -> 2.9-3.2
+# CPU s and the table a third smaller (the warehouse after validation 185 -> 118 MiB);
+# validation reads it at the same cost.
+KEPT_TEXT_STORAGE = "using compression zstd"
+
 # The raw table of a source: one row per record as received. Every source's raw table has
 # these columns (a source may add its own after them).
-# The raw text is stored with ZSTD rather than DuckDB's default for strings (FSST with a
-# dictionary): it is written once, read once by validation and kept. Measured on 461,001 ODP
-# records (269 MB, docs/performance.md, session 18): landing 4.0-4.4 -> 2.9-3.2 CPU s and the
-# table a third smaller (the warehouse after validation 185 -> 118 MiB); validation reads it
-# at the same cost.
-RAW_COLUMNS = """
+RAW_COLUMNS = f"""
     file_seq     bigint  not null,
     file         varchar not null,
     record_no    bigint  not null,  -- 1-based position of the record in its file
     arrival_seq  bigint  not null,  -- docs/semantics.md §3: file_seq * 1e9 + record_no
-    raw          varchar using compression zstd,  -- the record's text exactly as received
+    raw          varchar {KEPT_TEXT_STORAGE},  -- the record's text exactly as received
     decode_error varchar,           -- set when the bytes were not valid UTF-8
     loaded_at    timestamptz not null"""
 

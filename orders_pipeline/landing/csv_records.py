@@ -46,15 +46,15 @@ import duckdb
 
 from orders_pipeline.landing.files import LandedFile
 from orders_pipeline.landing.reading import encoding_reason, foreign_encoding, peek
-from orders_pipeline.warehouse import ARRIVAL_STRIDE
+from orders_pipeline.warehouse import ARRIVAL_STRIDE, KEPT_TEXT_STORAGE
 
 CSV_SUFFIXES = (".csv",)
 # The raw table of a CSV source has these columns after warehouse.RAW_COLUMNS. The row's
-# document is stored with ZSTD, as the raw text is (written once, read once by validation):
-# 240,000 rows of the ODP import in 100 files, landed and validated, four runs each: landing
-# 4.20-4.66 -> 3.81-4.15 CPU s, validation the same, the warehouse 46.5 -> 22.2 MiB.
-CSV_RAW_EXTRA_COLUMNS = """\
-    doc          json using compression zstd,  -- the row as a JSON object: header -> value
+# document is kept as the raw text is (KEPT_TEXT_STORAGE): 240,000 rows of the ODP import in
+# 100 files, landed and validated, four runs each: landing 4.20-4.66 -> 3.81-4.15 CPU s,
+# validation the same, the warehouse 46.5 -> 22.2 MiB.
+CSV_RAW_EXTRA_COLUMNS = f"""\
+    doc          json {KEPT_TEXT_STORAGE},  -- the row as a JSON object: header -> value
     line_no      bigint,   -- the file line the row starts on (CSV rows only)
     csv_error    varchar   -- why the row cannot be read as a row of its file"""
 RAW_CSV_INSERT_COLUMNS = (
