@@ -17,6 +17,7 @@ import dagster as dg
 from orders_pipeline import bench, live_progress
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
+from orders_pipeline.console import EXIT_INTERRUPTED, stopped_while_starting
 from orders_pipeline.instance import open_instance, open_instance_at, prepare_home
 from orders_pipeline.interrupts import RunInterrupted, is_interruption
 from orders_pipeline.layout import check_landing_layout
@@ -26,9 +27,6 @@ from orders_pipeline.warehouse import WarehouseLocked
 
 # Partitions may start up to this many days before the first event without a hint.
 PARTITION_SLACK_DAYS = 31
-
-# 128 + SIGINT, as shells report a program stopped by Ctrl-C (also used for SIGTERM)
-EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code."""
+    """The command with ``argv`` (default: ``sys.argv``); returns the process exit code."""
     args = _parser().parse_args(argv)
     if args.command == "bench":
         return bench.main(args)
@@ -105,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"orders-pipeline: configuration error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # checking the settings and the landing folder: nothing done yet
+        return stopped_while_starting()
     for line in layout.warnings():
         print(f"orders-pipeline: warning: {line}", file=sys.stderr)
     live_progress.enable()  # a redrawn line on a terminal, a plain line now and then if not
@@ -264,8 +264,9 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
 
 
 def process_main() -> int:
-    """The console script ``orders-pipeline`` (and ``python -m orders_pipeline.cli``): this
-    process is the command's own, so its garbage collector is tuned for a run (see
+    """The command in a process of its own: the console script ``orders-pipeline`` (through
+    orders_pipeline/console.py, which imports this module) and ``python -m
+    orders_pipeline.cli``. Its garbage collector is tuned for a run (see
     :func:`tune_garbage_collection`) before :func:`main`. Code that calls :func:`main` from
     its own process (the tests) keeps that process's collector as it was."""
     tune_garbage_collection()

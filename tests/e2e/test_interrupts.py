@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from decimal import Decimal
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,53 @@ def test_ctrl_c_or_sigterm_in_any_step_prints_one_line_and_the_next_run_succeeds
     summary = run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
     assert summary.success, summary.errors
     assert summary.net_revenue == Decimal("110.00")
+
+
+# The console script's entry (orders_pipeline.console:main), run with a finder that stops
+# the start-up when Dagster is first imported: it says so and waits on stdin, where the
+# signal finds it. Not a delay: the signal is sent once the line is read.
+STOP_WHILE_IMPORTING = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class StopAtDagster(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "dagster":
+            sys.meta_path.remove(self)
+            print("importing dagster", flush=True)
+            sys.stdin.readline()
+        return None
+
+sys.meta_path.insert(0, StopAtDagster())
+sys.argv = ["orders-pipeline", *sys.argv[1:]]
+from orders_pipeline.console import main
+sys.exit(main())
+"""
+
+
+def test_the_console_script_enters_through_the_light_module():
+    [script] = entry_points(group="console_scripts", name="orders-pipeline")
+    assert script.value == "orders_pipeline.console:main"
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_while_the_command_still_imports_prints_one_line(tmp_path, landing, sent):
+    warehouse = tmp_path / "wh.duckdb"
+    run = subprocess.Popen(
+        [sys.executable, "-c", STOP_WHILE_IMPORTING, "run",
+         "--landing", str(landing), "--warehouse", str(warehouse)],
+        cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    read_until(run, "importing dagster")
+    run.send_signal(sent)
+    stdout, stderr, code = finish(run)
+    assert code == 130, (stdout, stderr)
+    assert stderr.splitlines() == [
+        "orders-pipeline: interrupted while starting, before any work: nothing was read or written"
+    ]
+    assert "Traceback" not in stdout
+    assert not warehouse.exists()
 
 
 def test_a_held_warehouse_fails_at_the_lock_timeout_with_one_line(tmp_path, landing):
