@@ -280,6 +280,11 @@ class ModelRun:
         """:meth:`did`, for the asset's ``build`` metadata."""
         return self.did()
 
+    @property
+    def rows_written(self) -> int:
+        """The rows this build inserted and deleted (0 for a view or a model not rebuilt)."""
+        return (self.inserted or 0) + (self.deleted or 0)
+
     def metadata(self) -> dict[str, int]:
         """What :meth:`did` says, as numbers, for the materialisation's metadata."""
         if self.inserted is None:
