@@ -343,8 +343,15 @@ def test_dagster_column_schema_carries_the_dictionary_descriptions(hashed_run):
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         schema = table_metadata(con, "core.customers", 0.0, rows=0)["dagster/column_schema"]
+        catalog = con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where schema_name = 'core' and table_name = 'customers' order by column_index"
+        ).fetchall()
     finally:
         con.close()
     described = {c.name: c.description for c in schema.value.columns}
     assert described["ltv"] == TABLES["core.customers"].columns["ltv"].description
     assert all(described.values())
+    # every column, in the table's order, with the type DuckDB's catalog gives it
+    assert [(c.name, c.type) for c in schema.value.columns] == catalog
+    assert ("ltv", "DECIMAL(38,4)") in catalog  # the full type, precision and scale
