@@ -465,12 +465,17 @@ def run_model(
     )
 
 
+def _exists(con: duckdb.DuckDBPyConnection, model: SqlModel) -> bool:
+    """Whether the table or view ``model`` builds exists (a table, for a table model)."""
+    return table_exists(con, model.schema, model.name, "view" if model.is_view else "table")
+
+
 def _rows_before(
     con: duckdb.DuckDBPyConnection, model: SqlModel, exists: bool | None = None
 ) -> int:
     """The rows a full rebuild replaces (0 when the table does not exist yet; ``exists``:
     whether it does, when the caller knows)."""
-    if not (table_exists(con, model.schema, model.name) if exists is None else exists):
+    if not (_exists(con, model) if exists is None else exists):
         return 0
     return count_rows(con, model.qualified_name)
 
@@ -558,7 +563,7 @@ def run_model_partitions(
                 full_refresh
                 or built is None
                 or built.fingerprint != fingerprint
-                or not table_exists(con, model.schema, model.name)
+                or not _exists(con, model)
             ):
                 first = last = None
             else:
@@ -671,7 +676,7 @@ def run_incremental_model(
             version = _version(con, model, fingerprint, versions)
             partition_build_no = latest_partition_build(con)
             built = last_build(con, model.qualified_name)
-            exists = table_exists(con, model.schema, model.name)
+            exists = _exists(con, model)
             incremental = (
                 not full_refresh
                 and exists
@@ -859,7 +864,7 @@ def is_up_to_date(
     return (
         recorded is not None
         and recorded == model_version(con, model, salt, versions)
-        and table_exists(con, model.schema, model.name)
+        and _exists(con, model)
     )
 
 

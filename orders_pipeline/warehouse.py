@@ -398,15 +398,19 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LANDING_DDL)
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+_CATALOG_OF = {"table": ("duckdb_tables()", "table_name"), "view": ("duckdb_views()", "view_name")}
+
+
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, kind: str | None = None
+) -> bool:
     """Whether the table or view ``schema.table`` exists in the open database (or one
-    attached to it), as ``information_schema.tables`` lists them. Asked of DuckDB's own
-    catalog functions, a table first: half the cost of the view, which every model build
-    and check asks several times."""
-    for catalog_function, name_column in (
-        ("duckdb_tables()", "table_name"),
-        ("duckdb_views()", "view_name"),
-    ):
+    attached to it), as ``information_schema.tables`` lists them; ``kind``: only a
+    ``"table"`` or only a ``"view"`` (a model knows which it builds, and a missing one then
+    costs one statement, not two). Asked of DuckDB's own catalog functions, a table first:
+    half the cost of the view, which every model build and check asks several times."""
+    kinds = ("table", "view") if kind is None else (kind,)
+    for catalog_function, name_column in (_CATALOG_OF[k] for k in kinds):
         found = con.execute(
             f"select count(*) from {catalog_function} where schema_name = ? "  # noqa: S608
             f"and {name_column} = ?",
