@@ -325,6 +325,23 @@ def _source_positions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return positions
 
 
+@dataclass(frozen=True)
+class ValidatedTables:
+    """What ``audit.loads`` says of the validated tables: each one's position
+    (``_source_positions``) and version (``source_versions``). Only validation changes
+    them, so a step that validates nothing (a models step) reads them once
+    (:func:`validated_tables`) and hands them to every build: three statements fewer per
+    model (0.15 CPU s of a three-event run's 44 builds, session 19)."""
+
+    positions: Mapping[str, int]
+    versions: Mapping[str, str]
+
+
+def validated_tables(con: duckdb.DuckDBPyConnection) -> ValidatedTables:
+    """The validated tables' positions and versions now (:class:`ValidatedTables`)."""
+    return ValidatedTables(_source_positions(con), source_versions(con))
+
+
 def _catalog() -> dict[str, SqlModel]:
     """Every model of ``sql/`` by qualified name (views are followed to their inputs)."""
     from orders_pipeline.config import SQL_DIR
@@ -354,22 +371,28 @@ def _catalog_of(sql_dir: Path) -> dict[str, SqlModel]:
     return {m.qualified_name: m for m in discover_models(sql_dir)}
 
 
-def input_position(con: duckdb.DuckDBPyConnection, model: SqlModel) -> int:
+def input_position(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, validated: ValidatedTables | None = None
+) -> int:
     """How far through the arrivals ``model``'s inputs are complete: the least position of
     the tables it reads. A table's position is the arrival sequence up to which it holds
     every record it will ever hold: recorded in ``state.model_builds`` by the transaction
     that built it (SQL models), derived from ``audit.loads`` (validated tables), the least
     of its own inputs' (views). The identity tables record theirs as models do
-    (``identity.py``)."""
-    return references_position(con, model.references, model.qualified_name)
+    (``identity.py``). ``validated``: what the caller read of the validated tables
+    (:func:`validated_tables`), else read here."""
+    return references_position(con, model.references, model.qualified_name, validated)
 
 
 def references_position(
-    con: duckdb.DuckDBPyConnection, references: Iterable[tuple[str, str]], own: str
+    con: duckdb.DuckDBPyConnection,
+    references: Iterable[tuple[str, str]],
+    own: str,
+    validated: ValidatedTables | None = None,
 ) -> int:
     """:func:`input_position` of a step named ``own`` that reads ``references`` (a model,
     or identity resolution)."""
-    sources = _source_positions(con)
+    sources = _source_positions(con) if validated is None else validated.positions
     recorded = dict(con.execute("select model, built_through from state.model_builds").fetchall())
     catalog = _catalog()
 
@@ -438,16 +461,17 @@ def run_model(
     con: duckdb.DuckDBPyConnection,
     model: SqlModel,
     versions: Mapping[str, str] | None = None,
+    validated: ValidatedTables | None = None,
 ) -> ModelRun:
     """(Re)build the model's table (or view) from its SQL in one transaction. A table records
     the position of its inputs (``input_position``), so an incremental model reading it knows
     how far its rows reach. ``versions``: ``table_versions`` as read since the last write
-    (``build_model``), else read here."""
+    (``build_model``), else read here; ``validated``: as for ``input_position``."""
     started = time.perf_counter()
     with transaction(con):
         con.execute(f"create schema if not exists {model.schema}")
         kind = "view" if model.is_view else "table"
-        through = input_position(con, model)
+        through = input_position(con, model, validated)
         replaced = None if model.is_view else _rows_before(con, model)
         fingerprint = _build_fingerprint(con, model)
         version = _version(con, model, fingerprint, versions)
@@ -533,6 +557,7 @@ def run_model_partitions(
     full_refresh: bool = False,
     salt: str = "",
     versions: Mapping[str, str] | None = None,
+    validated: ValidatedTables | None = None,
 ) -> ModelRun:
     """Re-derive the model's rows whose partition column lies in [first, last] (``None``: open
     on that side, so the first and last partitions also hold anything earlier or later),
@@ -545,8 +570,8 @@ def run_model_partitions(
     Re-running a partition never duplicates rows, and rows outside the range are not
     touched. The whole table is rebuilt when it does not exist, when the model's SQL, an
     upstream model's SQL, a setting it reads or ``salt`` (the partition start) changed since
-    its last build, or with ``full_refresh``; also when both ends are open. ``versions``: as
-    for ``run_model``."""
+    its last build, or with ``full_refresh``; also when both ends are open. ``versions`` and
+    ``validated``: as for ``run_model``."""
     started = time.perf_counter()
     column = model.partition_column
     assert column is not None, f"{model.qualified_name} is not partitioned"
@@ -555,7 +580,7 @@ def run_model_partitions(
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
             fingerprint = _build_fingerprint(con, model, salt)
-            through = input_position(con, model)
+            through = input_position(con, model, validated)
             version = _version(con, model, fingerprint, versions)
             partition_build_no = latest_partition_build(con)
             built = last_build(con, model.qualified_name)
@@ -642,6 +667,7 @@ def run_incremental_model(
     model: SqlModel,
     full_refresh: bool = False,
     versions: Mapping[str, str] | None = None,
+    validated: ValidatedTables | None = None,
 ) -> ModelRun:
     """Add to the model's table the rows of the records that arrived since its last build.
 
@@ -664,14 +690,14 @@ def run_incremental_model(
     A full build (every record up to the position) happens when the table does not exist
     yet, when the model's SQL or any model upstream of it changed since the last build (its
     fingerprint), when a setting the SQL may read changed (``SETTING_VARIABLES``), or with
-    ``full_refresh``. Both kinds of build give the same table. ``versions``: as for
-    ``run_model``.
+    ``full_refresh``. Both kinds of build give the same table. ``versions`` and
+    ``validated``: as for ``run_model``.
     """
     started = time.perf_counter()
     try:
         with transaction(con):
             con.execute(f"create schema if not exists {model.schema}")
-            through = input_position(con, model)
+            through = input_position(con, model, validated)
             fingerprint = _build_fingerprint(con, model)
             version = _version(con, model, fingerprint, versions)
             partition_build_no = latest_partition_build(con)
@@ -796,11 +822,14 @@ def source_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     }
 
 
-def table_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def table_versions(
+    con: duckdb.DuckDBPyConnection, validated: ValidatedTables | None = None
+) -> dict[str, str]:
     """The current version of every table that has one: validated tables
-    (``source_versions``) and the tables whose build recorded one (``record_version``)."""
+    (``source_versions``, or ``validated`` when the caller read them) and the tables whose
+    build recorded one (``record_version``)."""
     recorded = dict(con.execute("select table_name, version from state.table_versions").fetchall())
-    return {**recorded, **source_versions(con)}
+    return {**recorded, **(source_versions(con) if validated is None else validated.versions)}
 
 
 def version_of(
@@ -877,23 +906,26 @@ def build_model(
     full_refresh: bool = False,
     salt: str = "",
     skip_up_to_date: bool = False,
+    validated: ValidatedTables | None = None,
 ) -> ModelRun:
     """Build ``model`` the way it is materialised (``run_model_partitions`` over [first,
     last] for a partitioned one, ``run_incremental_model``, ``run_model``). With
     ``skip_up_to_date``, a model that is up to date (``is_up_to_date``) is not rebuilt:
     only its position moves on, since its inputs hold every record up to their position
-    now and it holds all they hold."""
+    now and it holds all they hold. ``validated``: the validated tables as the caller read
+    them (:class:`ValidatedTables`: a step that validates nothing reads them once), else
+    read here."""
     started = time.perf_counter()
     salt = salt if model.partition_column is not None else ""  # the partition start
     versions = None
     if skip_up_to_date and not full_refresh:
         with transaction(con):
-            versions = table_versions(con)
+            versions = table_versions(con, validated)
             if is_up_to_date(con, model, salt, versions):
                 built = last_build(con, model.qualified_name)
                 if built is not None:
                     # its partition builds seen stay: none since of what it reads changed it
-                    through = input_position(con, model)
+                    through = input_position(con, model, validated)
                     if through != built.built_through:
                         record_build(
                             con,
@@ -914,8 +946,17 @@ def build_model(
     # the warehouse's one writer), so the build does not read them again
     if model.partition_column is not None:
         return run_model_partitions(
-            con, model, first, last, full_refresh=full_refresh, salt=salt, versions=versions
+            con,
+            model,
+            first,
+            last,
+            full_refresh=full_refresh,
+            salt=salt,
+            versions=versions,
+            validated=validated,
         )
     if model.is_incremental:
-        return run_incremental_model(con, model, full_refresh=full_refresh, versions=versions)
-    return run_model(con, model, versions)
+        return run_incremental_model(
+            con, model, full_refresh=full_refresh, versions=versions, validated=validated
+        )
+    return run_model(con, model, versions, validated)
