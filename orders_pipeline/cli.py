@@ -17,7 +17,7 @@ import dagster as dg
 from orders_pipeline import bench, live_progress
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
-from orders_pipeline.console import EXIT_INTERRUPTED, stopped_while_starting
+from orders_pipeline.console import end_interrupted, stopped_while_starting
 from orders_pipeline.instance import open_instance, open_instance_at, prepare_home
 from orders_pipeline.interrupts import RunInterrupted, is_interruption
 from orders_pipeline.layout import check_landing_layout
@@ -175,12 +175,9 @@ def _run(args: argparse.Namespace, settings: Settings, instance: _LazyInstance) 
     except (KeyboardInterrupt, Exception) as stopped:
         if not is_interruption(stopped):
             raise
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not add a traceback
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if not isinstance(stopped, RunInterrupted):
             stopped = RunInterrupted("between steps")
-        print(f"orders-pipeline: {stopped}", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        return end_interrupted(str(stopped))
     return 0 if summary.success else 1
 
 

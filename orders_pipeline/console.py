@@ -34,7 +34,13 @@ def main() -> int:
 
 def stopped_while_starting() -> int:
     """Say that Ctrl-C or SIGTERM stopped the command before it did any work; exit code."""
+    return end_interrupted(STOPPED_WHILE_STARTING)
+
+
+def end_interrupted(what_happened: str) -> int:
+    """End the command that Ctrl-C or SIGTERM stopped: ``what_happened`` on one line of
+    stderr, no traceback, and the exit code (:data:`EXIT_INTERRUPTED`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C adds no traceback
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    print(f"orders-pipeline: {STOPPED_WHILE_STARTING}", file=sys.stderr, flush=True)
+    print(f"orders-pipeline: {what_happened}", file=sys.stderr, flush=True)
     return EXIT_INTERRUPTED

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from orders_pipeline import cli, runner
+from orders_pipeline import cli, console, runner
 from orders_pipeline.interrupts import DUCKDB_SIGNAL_MESSAGE
 from tests.conftest import day, odp_event, write_ndjson
 
@@ -152,7 +152,7 @@ def test_unknown_entries_beside_source_folders_are_listed_and_ctrl_c_before_mode
         "carries on from there: it lands the files not landed yet and re-derives what they "
         "change",
     ]
-    assert code == cli.EXIT_INTERRUPTED
+    assert code == console.EXIT_INTERRUPTED
     assert "Traceback" not in out
 
 
