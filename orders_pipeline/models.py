@@ -1,8 +1,9 @@
 """SQL models: every ``sql/<schema>/<table>.sql`` file builds the table ``<schema>.<table>``.
 
-A model's dependencies are the ``schema.table`` names its SQL reads, found with sqlglot, so a
-model never declares them twice. Each model runs as ``create or replace table ... as`` inside
-one transaction: readers of the warehouse see the old table or the new one, never half.
+A model's dependencies are the ``schema.table`` names its SQL reads, found by DuckDB's own
+parser (the one that runs the model), so a model never declares them twice. Each model runs
+as ``create or replace table ... as`` inside one transaction: readers of the warehouse see the
+old table or the new one, never half.
 
 Exactly once by construction (issue 11): every table model records in ``state.model_builds``,
 in the transaction that writes its rows, its *position* — the arrival sequence up to which
@@ -24,16 +25,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import re
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import duckdb
-import sqlglot
-from sqlglot import expressions as exp
 
 from orders_pipeline.dictionary import TABLES
 from orders_pipeline.key_changes import log_keys, log_whole
@@ -99,14 +100,47 @@ class SqlModel:
         return f"{published.description}\n\n{how}".strip()
 
 
-# Parsing every model takes about a second, and definitions are built for every run in a
-# process (tests, the sensor's runs): the same text parses to the same references.
+class UnreadableSql(ValueError):
+    """SQL that DuckDB's parser rejects, or that is not a query."""
+
+
+# The parser runs in a connection of its own, one statement at a time (the webserver and the
+# daemon load definitions from several threads). Parsing every model once takes about 0.15 CPU
+# s this way; with sqlglot (and importing it) it took 0.4-0.5, in every process that runs the
+# pipeline or answers "is anything to do?" (a run with no new file, issue 15).
+_PARSER: duckdb.DuckDBPyConnection | None = None
+_PARSER_LOCK = threading.Lock()
+
+
 @functools.cache
 def table_references(sql: str) -> frozenset[tuple[str, str]]:
-    """The schema-qualified tables a query reads (CTE names and table functions excluded)."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    refs = {(table.db, table.name) for table in tree.find_all(exp.Table) if table.db and table.name}
-    return frozenset(refs)
+    """The schema-qualified tables a query reads (CTE names and table functions excluded):
+    the base tables of DuckDB's syntax tree for it (``json_serialize_sql``), which is parsed,
+    not bound, so the warehouse need not exist. Raises :class:`UnreadableSql` with DuckDB's
+    message for SQL that is not one query."""
+    global _PARSER
+    with _PARSER_LOCK:
+        if _PARSER is None:
+            _PARSER = duckdb.connect(config={"threads": 1})
+        serialised = _PARSER.execute("select json_serialize_sql(?::varchar)", [sql]).fetchall()
+    tree = json.loads(serialised[0][0])
+    if tree.get("error"):
+        raise UnreadableSql(tree.get("error_message") or "DuckDB could not parse it")
+    return frozenset(_base_tables(tree))
+
+
+def _base_tables(node: object) -> Iterator[tuple[str, str]]:
+    """Each (schema, table) of a base-table reference anywhere in a serialised syntax tree: the
+    FROM clauses of every CTE, subquery and set operation alike. An unqualified name (a CTE's,
+    or a table of the default schema) has no schema and is left out."""
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and node.get("schema_name") and node.get("table_name"):
+            yield node["schema_name"], node["table_name"]
+        for value in node.values():
+            yield from _base_tables(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _base_tables(value)
 
 
 _PARTITION_DIRECTIVE = re.compile(r"^--\s*partition_by:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
@@ -162,14 +196,15 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
             )
         pending = path.with_name(path.stem + PENDING_SUFFIX)
         pending_sql = pending.read_text(encoding="utf-8") if pending.exists() else None
-        references = table_references(sql)
+        references = _references_of(path, sql)
         own = (path.parent.name, path.stem)
-        for companion_sql in (changed_sql, pending_sql):
+        for label, companion_sql in ((f"{path}'s changed-keys query", changed_sql),
+                                     (pending, pending_sql)):  # fmt: skip
             if companion_sql is not None:
                 # a companion may read the pipeline's own bookkeeping (``state``: the
                 # customers identity resolution regrouped), written with the tables the
                 # model reads anyway: not an input of its own
-                read = table_references(companion_sql) - {own}
+                read = _references_of(label, companion_sql) - {own}
                 references = references | {r for r in read if r[0] != "state"}
         models.append(
             SqlModel(
@@ -190,6 +225,14 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     # must rebuild the incremental models like a change to the models' own SQL
     macros = sql_dir / "macros.sql"
     return _with_fingerprints(models, macros.read_text(encoding="utf-8") if macros.exists() else "")
+
+
+def _references_of(where: Path | str, sql: str) -> frozenset[tuple[str, str]]:
+    """``table_references`` of a file's SQL; an error names the file."""
+    try:
+        return table_references(sql)
+    except UnreadableSql as error:
+        raise UnreadableSql(f"{where}: not a query DuckDB can parse: {error}") from None
 
 
 def _changed_queries(texts: dict[Path, str]) -> dict[Path, str]:
@@ -347,6 +390,13 @@ def _catalog() -> dict[str, SqlModel]:
     from orders_pipeline.config import SQL_DIR
 
     return _catalog_of(SQL_DIR)
+
+
+def model_reads(table: str) -> frozenset[tuple[str, str]] | None:
+    """The tables the model of ``sql/`` that builds ``table`` (``schema.name``) reads; None
+    when no model builds it."""
+    model = _catalog().get(table)
+    return None if model is None else model.references
 
 
 def readers_of(table: str) -> list[str]:

@@ -82,7 +82,7 @@ import duckdb
 
 from orders_pipeline import key_changes
 from orders_pipeline.dictionary import apply_comments
-from orders_pipeline.models import SqlModel, table_references
+from orders_pipeline.models import SqlModel, model_reads
 from orders_pipeline.privacy import hashed_expression, install_pii_hash, key_fingerprint
 from orders_pipeline.warehouse import table_exists, transaction
 
@@ -595,7 +595,7 @@ class _Publication:
                 tally.by_range += 1
             held = last_builds.get(name) if name in self.partitioned else None
             tally.published.append((name, held))
-        for schema, table in _dependency_order(con, as_views):
+        for schema, table in _dependency_order(as_views):
             self._create_view(schema, table)
             tally.views += 1
             tally.published.append((f"{schema}.{table}", None))
@@ -841,10 +841,8 @@ class _Publication:
         when hashing, every contact-detail column they show is a hashed column of one."""
         kept = set()
         for schema, table in views:
-            try:
-                reads = table_references(_view_sql(self.con, schema, table))
-            except Exception:  # noqa: BLE001 - SQL sqlglot cannot read: materialise it
-                continue
+            reads = model_reads(f"{schema}.{table}")
+            # no model builds it, or it reads a table the copy lacks: materialised instead
             if not reads or not reads <= published:
                 continue
             if self.hash_pii and not self._view_hides_pii(schema, table, reads):
@@ -896,11 +894,10 @@ def _view_sql(con: duckdb.DuckDBPyConnection, schema: str, view: str) -> str:
     ).fetchall()[0][0]
 
 
-def _dependency_order(
-    con: duckdb.DuckDBPyConnection, views: set[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """The views, each after the views it reads (a view binds its reads when created)."""
-    reads = {v: table_references(_view_sql(con, *v)) & views for v in views}
+def _dependency_order(views: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The views, each after the views it reads (a view binds its reads when created); what
+    a view reads is what its model reads (``models.model_reads``)."""
+    reads = {v: (model_reads(".".join(v)) or frozenset()) & views for v in views}
     ordered: list[tuple[str, str]] = []
     while len(ordered) < len(views):
         ready = sorted(v for v in views if v not in ordered and reads[v] <= set(ordered))
