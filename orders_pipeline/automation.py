@@ -20,7 +20,8 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from orders_pipeline.config import Settings
 from orders_pipeline.landing.files import is_complete
-from orders_pipeline.partitions import follow_data_start, plan_model_run
+from orders_pipeline.partition_start import follow_data_start
+from orders_pipeline.partitions import plan_model_run
 from orders_pipeline.warehouse import connect
 
 INGEST_JOB = "ingest_job"
@@ -156,7 +157,7 @@ def build_models_sensor(
     )
     def _sensor(context: dg.RunStatusSensorContext):
         # assets → automation (the run tags): imported when the sensor runs
-        from orders_pipeline.assets.freshness import stale_tables
+        from orders_pipeline.freshness import stale_tables
 
         with connect(settings, read_only=True) as con:
             # the partitions start with the data from the next load of the definitions on

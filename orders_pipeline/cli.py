@@ -11,11 +11,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import dagster as dg
+from typing import TYPE_CHECKING
 
 from orders_pipeline import bench, live_progress
-from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.console import end_interrupted, stopped_while_starting
 from orders_pipeline.instance import open_instance, open_instance_at, prepare_home
@@ -24,6 +22,9 @@ from orders_pipeline.layout import check_landing_layout
 from orders_pipeline.runner import RunSummary, configure_progress_output, run_pipeline
 from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import WarehouseLocked
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 # Partitions may start up to this many days before the first event without a hint.
 PARTITION_SLACK_DAYS = 31
@@ -205,7 +206,7 @@ def partition_start_hint(settings: Settings) -> str | None:
     event (the UI's partition bar and backfill dialog would open on months of empty days).
     None when it is unset (the partitions then start with the data, partitions.py), near
     the data, or nothing is staged."""
-    from orders_pipeline.partitions import first_event_day
+    from orders_pipeline.partition_start import first_event_day
     from orders_pipeline.warehouse import connect
 
     if settings.partition_start is None or not settings.warehouse.exists():
@@ -251,11 +252,15 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
         print(f"warning: check {label} found rows to look at")
     status = "succeeded" if summary.success else "FAILED"
     print(f"run {status} in {seconds:.1f} s", flush=True)
-    # a failed blocking check says what it guards and what to do (its description)
-    explained = {f"{'/'.join(c.asset)}:{c.name}": c.description for c in CHECKS}
-    for label in summary.failed_checks:
-        reason = f" — {explained[label]}" if label in explained else ""
-        print(f"check failed: {label}{reason}", file=sys.stderr)
+    if summary.failed_checks:
+        # a failed blocking check says what it guards and what to do (its description); the
+        # checks are Dagster's, loaded already since one ran
+        from orders_pipeline.checks import CHECKS
+
+        explained = {f"{'/'.join(c.asset)}:{c.name}": c.description for c in CHECKS}
+        for label in summary.failed_checks:
+            reason = f" — {explained[label]}" if label in explained else ""
+            print(f"check failed: {label}{reason}", file=sys.stderr)
     for error in summary.errors:
         print(f"error: {error}", file=sys.stderr)
 

@@ -1,7 +1,8 @@
 """The ``orders-pipeline`` console script's entry point, kept light on purpose.
 
-Importing the command (``orders_pipeline.cli``: Dagster, polars, pandera) takes 2-3 CPU
-seconds. Ctrl-C or SIGTERM in that time would otherwise end in a ``KeyboardInterrupt``
+Importing the command (``orders_pipeline.cli``: polars, DuckDB, the landing and model code)
+takes about half a CPU second; Dagster follows only when a run has work to do
+(``runner.py``). Ctrl-C or SIGTERM in that time would otherwise end in a ``KeyboardInterrupt``
 traceback from deep inside some import, because the CLI's own handling of interruptions
 (one line, exit 130: issue 11) does not exist yet. This module imports nothing heavy: it
 turns a stop during the imports into the same kind of line and exit code, then hands over

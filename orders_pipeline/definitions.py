@@ -19,7 +19,8 @@ from orders_pipeline.automation import (
 from orders_pipeline.checks import CHECKS, SqlCheck, standalone_checks
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.models import discover_models
-from orders_pipeline.partitions import daily_partitions, partition_start
+from orders_pipeline.partition_start import partition_start
+from orders_pipeline.partitions import daily_partitions
 from orders_pipeline.publish import PUBLISHED_SCHEMAS
 from orders_pipeline.resources import OrdersWarehouse
 

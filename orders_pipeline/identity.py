@@ -29,14 +29,45 @@ customer models.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 
 from orders_pipeline.key_changes import log_keys, log_whole
-from orders_pipeline.warehouse import table_exists, transaction
+from orders_pipeline.models import version_of
+from orders_pipeline.warehouse import SETTING_VARIABLES, table_exists, transaction
+
+IDENTITY_TABLES = ("core.customer_identifiers", "core.order_customers")
+# what the identity tables are built from (identity.py reads them)
+IDENTITY_INPUTS = ("core.identifier_fanout", "intermediate.int_order_identifiers")
+
+
+def identity_version(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> str | None:
+    """The version the identity tables built now would have (``models.version_of``): their
+    code, the session's settings and the versions of the tables they read."""
+    settings = con.execute(
+        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
+        "where list_contains(?, name)",
+        [list(SETTING_VARIABLES)],
+    ).fetchall()[0][0]
+    code = Path(__file__).read_bytes()
+    fingerprint = hashlib.sha256(code + "\0".join(settings or []).encode()).hexdigest()
+    return version_of(fingerprint, IDENTITY_INPUTS, versions)
+
+
+def identity_up_to_date(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> bool:
+    """Whether both identity tables exist and were built from what they would be now."""
+    current = identity_version(con, versions)
+    return (
+        current is not None
+        and all(versions.get(t) == current for t in IDENTITY_TABLES)
+        and all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
+    )
+
 
 # A node id is only a dense number for the graph (the customer key comes from the members'
 # values, not from their ids): numbered in scan order, without sorting 2.87M identifiers

@@ -18,10 +18,12 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-
-import dagster as dg
+from typing import TYPE_CHECKING
 
 from orders_pipeline.config import PROJECT_ROOT, ConfigError
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 DEFAULT_HOME = ".dagster_home"
 LOCAL_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
@@ -75,6 +77,8 @@ def _shipped_before(config: Path) -> bool:
 def open_instance_at(home: Path) -> dg.DagsterInstance:
     """The instance of a home made by :func:`prepare_home`; :class:`ConfigError` when its
     ``dagster.yaml`` is broken."""
+    import dagster as dg  # here, not at import: a run with nothing to do never opens one
+
     try:
         # two runs starting at once on a new home would both create its SQLite tables
         # ("table alembic_version already exists"): they open it one at a time

@@ -14,11 +14,14 @@ the CLI to print.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import duckdb
 
 from orders_pipeline.warehouse import WarehouseLocked
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 # Dagster maps SIGTERM to SIGINT while it runs steps: both arrive as one of these.
 _INTERRUPT_ERRORS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError", "InterruptException"}
@@ -43,13 +46,11 @@ class RunInterrupted(Exception):
 
 def is_interruption(error: BaseException) -> bool:
     """Whether ``error`` is Ctrl-C or SIGTERM stopping the run, in any of its forms."""
-    if isinstance(
-        error,
-        RunInterrupted
-        | KeyboardInterrupt
-        | duckdb.InterruptException
-        | dg.DagsterExecutionInterruptedError,
-    ):
+    if isinstance(error, RunInterrupted | KeyboardInterrupt | duckdb.InterruptException):
+        return True
+    # Dagster's error by name: this module does not import Dagster (a run with nothing to
+    # do never loads it, and then cannot raise its errors)
+    if any(cls.__name__ == "DagsterExecutionInterruptedError" for cls in type(error).__mro__):
         return True
     return _stopped_query(type(error).__name__, str(error))
 
@@ -66,6 +67,8 @@ def _stopped_query(cls_name: str, message: str) -> bool:
 def raise_if_stopped(result: dg.ExecuteInProcessResult, phase: str) -> None:
     """Raise :class:`RunInterrupted` (``phase`` and the step) or :class:`WarehouseLocked`
     when that is how the job ended; return otherwise."""
+    import dagster as dg  # loaded already: the job ran
+
     running: str | None = None
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_START:

@@ -66,6 +66,7 @@ description as its ``COMMENT``, in the analyst database and in the warehouse.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -81,8 +82,9 @@ from typing import Literal
 import duckdb
 
 from orders_pipeline import key_changes
+from orders_pipeline.config import Settings
 from orders_pipeline.dictionary import apply_comments
-from orders_pipeline.models import SqlModel, model_reads
+from orders_pipeline.models import SqlModel, model_reads, table_versions
 from orders_pipeline.privacy import hashed_expression, install_pii_hash, key_fingerprint
 from orders_pipeline.warehouse import table_exists, transaction
 
@@ -93,6 +95,28 @@ PUBLISHED_SCHEMAS = ("core", "reporting", "audit")
 # Bump when the copy's layout or the publication state changes: the next one is full.
 # 2: bound to its warehouse (id and build), PII by the column dictionary.
 FORMAT_VERSION = 2
+PUBLICATION = "publish.analytics_database"  # its row in state.table_versions
+
+
+def publication_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """What a publication now would be made from: the version of every table
+    (``models.table_versions``), the files the landing scan skipped (analysts see them in
+    audit.skipped_files), the target and the PII setting. A publication recorded with this
+    version is the one a new publication would write (``freshness.stale_tables``)."""
+    versions = table_versions(con)
+    versions.pop(PUBLICATION, None)
+    skipped = con.execute(
+        "select list(source || '/' || file || ':' || reason order by all) from audit.skipped_files"
+    ).fetchall()[0][0]
+    parts = [
+        f"format={FORMAT_VERSION}",
+        f"target={settings.analytics_path.resolve()}",
+        f"pii={settings.pii_mode}:{key_fingerprint(settings.pii_key or None)}",
+        f"skipped={skipped}",
+        *(f"{name}={version}" for name, version in sorted(versions.items())),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 

@@ -1,5 +1,9 @@
 """Running every asset of the definitions in this process, and summarising the warehouse
-afterwards: what ``orders-pipeline run`` and the tests call."""
+afterwards: what ``orders-pipeline run`` and the tests call.
+
+A run with no new file, no changed setting and no changed model is answered here, from the
+warehouse and the landing folder's metadata, without importing Dagster (issue 15: what that
+costs is most of such a run); the jobs themselves run in ``jobs_in_process.py``."""
 
 from __future__ import annotations
 
@@ -9,29 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TextIO
-
-import dagster as dg
+from typing import TYPE_CHECKING, TextIO
 
 from orders_pipeline import progress
-from orders_pipeline.assets.freshness import stale_tables
-from orders_pipeline.assets.steps import BuildFailed
-from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import Settings
-from orders_pipeline.faults import explain_error
-from orders_pipeline.instance_storage import ephemeral_instance
-from orders_pipeline.interrupts import raise_if_stopped
+from orders_pipeline.freshness import stale_tables
 from orders_pipeline.landing.land import nothing_to_land
-from orders_pipeline.partitions import (
-    FULL_REFRESH_TAG,
-    ModelRunPlan,
-    daily_partitions,
-    follow_data_start,
-    partition_start,
-    plan_model_run,
-)
 from orders_pipeline.sources import SOURCES
-from orders_pipeline.warehouse import connect, ensure_landing_tables, table_exists
+from orders_pipeline.warehouse import connect, table_exists
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from orders_pipeline.partitions import ModelRunPlan
 
 # Dagster logs every step event; the CLI shows our progress lines and its own error summary.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -80,62 +74,16 @@ def run_pipeline(
     started_at = datetime.now(UTC)
     if engine == "duckdb" and not full_refresh and _nothing_to_do(settings):
         # issue 15: no new file, no changed setting or model: neither job would change a
-        # table, so neither runs (their definitions are not even built)
+        # table, so neither runs (Dagster is not even imported)
         summary.success = summary.up_to_date = True
         progress.LOGGER.info("%-36s %s", "landing", "no new file")
         progress.LOGGER.info("%-36s %s", "models", "up to date: nothing to re-derive")
         _fill_from_warehouse(summary, settings, started_at)
         return summary
 
-    from orders_pipeline.definitions import build_definitions
+    from orders_pipeline.jobs_in_process import run_jobs
 
-    defs = build_definitions(settings)
-    partitions = daily_partitions(partition_start(settings))
-    owned = instance is None
-    if instance is None:
-        instance = ephemeral_instance()
-    elif not isinstance(instance, dg.DagsterInstance):
-        instance = instance()  # opened only now: a run with nothing to do does not need it
-    run_config = QUIET_RUN_CONFIG if quiet else None
-    try:
-        ingest = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config=run_config,
-            tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
-        )
-        _collect(summary, ingest)
-        raise_if_stopped(ingest, "ingesting")  # Ctrl-C, or the warehouse held too long
-        if ingest.success and engine == "spark":
-            _run_models_on_spark(summary, settings)
-        elif ingest.success:
-            with connect(settings) as con:
-                ensure_landing_tables(con)
-                if follow_data_start(con, settings) is not None:
-                    # the first events, or older ones: the models run on partitions that
-                    # start with the data, as every later load of the definitions will
-                    defs = build_definitions(settings)
-                    partitions = daily_partitions(partition_start(settings))
-                plan = plan_model_run(con, partitions, full_refresh=full_refresh)
-                stale = full_refresh or stale_tables(con, settings)
-            if stale:
-                summary.plan = plan
-                models = defs.resolve_job_def(MODELS_JOB).execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    run_config=run_config,
-                    tags={**plan.tags, **({FULL_REFRESH_TAG: "true"} if full_refresh else {})},
-                )
-                _collect(summary, models)
-                raise_if_stopped(models, "modelling")
-                summary.success = models.success
-            else:
-                # issue 15: no new file, no changed setting or model: nothing to re-derive
-                summary.success = summary.up_to_date = True
-                progress.LOGGER.info("%-36s %s", "models", "up to date: nothing to re-derive")
-    finally:
-        if owned:
-            instance.dispose()
+    run_jobs(summary, settings, instance, quiet=quiet, full_refresh=full_refresh, engine=engine)
     if settings.warehouse.exists():
         _fill_from_warehouse(summary, settings, started_at)
         if engine == "spark" and summary.success:
@@ -163,58 +111,6 @@ def _nothing_to_do(settings: Settings) -> bool:
         if not nothing_to_land(con, settings, SOURCES):
             return False
         return not stale_tables(con, settings)
-
-
-def _run_models_on_spark(summary: RunSummary, settings: Settings) -> None:
-    """The model layer on Spark (orders_pipeline.engines.spark): every model rebuilt."""
-    from orders_pipeline import progress
-    from orders_pipeline.engines.spark.runner import run_models
-
-    try:
-        run_models(settings, log=progress.report)
-        summary.success = True
-    except Exception as error:  # a model Spark rejects, no Java: one line, as for DuckDB
-        summary.failed_steps.append("spark_models")
-        summary.errors.append(f"spark: {str(error).strip().splitlines()[0]}")
-
-
-def _collect(summary: RunSummary, result: dg.ExecuteInProcessResult) -> None:
-    """Failed steps, errors and failed or warning checks of one job run."""
-    for event in result.all_events:
-        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            summary.failed_steps.append(event.step_key or "?")
-            error = event.step_failure_data.error if event.step_failure_data else None
-            if error is not None:
-                # a full disk or DuckDB out of memory: what ran out and what to do
-                message = explain_error(error) or _root_message(error)
-                summary.errors.append(f"{_failed_asset(error) or event.step_key}: {message}")
-        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            evaluation = event.event_specific_data
-            if evaluation is not None and not evaluation.passed:
-                label = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-                if evaluation.severity == dg.AssetCheckSeverity.WARN:
-                    summary.warned_checks.append(label)
-                else:
-                    summary.failed_checks.append(label)
-
-
-def _failed_asset(error: object) -> str | None:
-    """The asset a step was building when it failed (``assets.steps.BuildFailed``): a step
-    builds many, the error line names the one."""
-    while error is not None:
-        if getattr(error, "cls_name", None) == BuildFailed.__name__:
-            return str(getattr(error, "message", "")).split(": ", 1)[-1].strip() or None
-        error = getattr(error, "cause", None)
-    return None
-
-
-def _root_message(error: object) -> str:
-    """The innermost message of a serialised Dagster error (the user's real problem)."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause  # type: ignore[attr-defined]
-    message = str(getattr(error, "message", error) or "").strip()
-    # the first line states the error; DuckDB's later lines are the query and a caret
-    return message.splitlines()[0] if message else "unknown error"
 
 
 def _fill_from_warehouse(summary: RunSummary, settings: Settings, started_at: datetime) -> None:

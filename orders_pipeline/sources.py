@@ -7,7 +7,10 @@ follow from it.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -15,15 +18,10 @@ from orders_pipeline.landing import optimizely_xml as optimizely_xml_landing
 from orders_pipeline.landing.csv_records import CSV_RAW_EXTRA_COLUMNS
 from orders_pipeline.landing.formats import CSV_SUFFIXES, JSON_SUFFIXES, records_into
 from orders_pipeline.landing.land import LandRecords
-from orders_pipeline.validation import exchange_rates as exchange_rates_validation
-from orders_pipeline.validation import odp_csv as odp_csv_validation
-from orders_pipeline.validation import odp_events as odp_events_validation
-from orders_pipeline.validation import odp_orders as odp_orders_validation
-from orders_pipeline.validation import ometria_orders as ometria_orders_validation
-from orders_pipeline.validation import optimizely_xml as optimizely_xml_validation
-from orders_pipeline.validation import products as products_validation
-from orders_pipeline.validation.outcomes import JsonSourceValidation
 from orders_pipeline.warehouse import raw_table_ddl
+
+if TYPE_CHECKING:
+    from orders_pipeline.validation.outcomes import JsonSourceValidation
 
 
 @dataclass(frozen=True)
@@ -33,11 +31,26 @@ class Source:
     name: str
     suffixes: tuple[str, ...]
     land_records: LandRecords
-    validation: JsonSourceValidation
-    staging_ddl: str
+    # the module of ``orders_pipeline/validation/`` with its VALIDATION and STAGING_DDL,
+    # imported when first used: validation brings pandera and Dagster, which a run with no
+    # new file never needs (issue 15)
+    rules: str
     description: str  # what one record is, for the asset descriptions
     kinds: frozenset[str]
     raw_extra_columns: str = ""  # columns a source's raw table has beyond RAW_COLUMNS
+
+    @property
+    def validation(self) -> JsonSourceValidation:
+        """How its records are validated."""
+        return self._rules().VALIDATION
+
+    @property
+    def staging_ddl(self) -> str:
+        """The tables its validated records go to."""
+        return self._rules().STAGING_DDL
+
+    def _rules(self) -> ModuleType:
+        return importlib.import_module(f"orders_pipeline.validation.{self.rules}")
 
     @property
     def raw_table(self) -> str:
@@ -57,8 +70,7 @@ SOURCES: tuple[Source, ...] = (
         name="exchange_rates",
         suffixes=CSV_SUFFIXES,
         land_records=records_into("raw.exchange_rates"),
-        validation=exchange_rates_validation.VALIDATION,
-        staging_ddl=exchange_rates_validation.STAGING_DDL,
+        rules="exchange_rates",
         description="Daily exchange rates to the base currency (one record per CSV row)",
         kinds=frozenset({"csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
@@ -67,8 +79,7 @@ SOURCES: tuple[Source, ...] = (
         name="odp_csv",
         suffixes=CSV_SUFFIXES,
         land_records=records_into("raw.odp_csv"),
-        validation=odp_csv_validation.VALIDATION,
-        staging_ddl=odp_csv_validation.STAGING_DDL,
+        rules="odp_csv",
         description="ODP historical CSV imports (one record per line-item row)",
         kinds=frozenset({"csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
@@ -77,8 +88,7 @@ SOURCES: tuple[Source, ...] = (
         name="odp_events",
         suffixes=JSON_SUFFIXES,
         land_records=records_into("raw.odp_events"),
-        validation=odp_events_validation.VALIDATION,
-        staging_ddl=odp_events_validation.STAGING_DDL,
+        rules="odp_events",
         description="ODP order-event payloads (one record per API call)",
         kinds=frozenset({"json"}),
     ),
@@ -86,8 +96,7 @@ SOURCES: tuple[Source, ...] = (
         name="odp_orders",
         suffixes=(*JSON_SUFFIXES, *CSV_SUFFIXES),
         land_records=records_into("raw.odp_orders"),
-        validation=odp_orders_validation.VALIDATION,
-        staging_ddl=odp_orders_validation.STAGING_DDL,
+        rules="odp_orders",
         description="ODP Orders-object updates (one record per order-summary update)",
         kinds=frozenset({"json", "csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
@@ -96,8 +105,7 @@ SOURCES: tuple[Source, ...] = (
         name="ometria_orders",
         suffixes=JSON_SUFFIXES,
         land_records=records_into("raw.ometria_orders"),
-        validation=ometria_orders_validation.VALIDATION,
-        staging_ddl=ometria_orders_validation.STAGING_DDL,
+        rules="ometria_orders",
         description="Ometria Order / OrderExtended snapshots (one record per order state)",
         kinds=frozenset({"json"}),
     ),
@@ -105,8 +113,7 @@ SOURCES: tuple[Source, ...] = (
         name="optimizely_xml",
         suffixes=optimizely_xml_landing.SUFFIXES,
         land_records=optimizely_xml_landing.land_records,
-        validation=optimizely_xml_validation.VALIDATION,
-        staging_ddl=optimizely_xml_validation.STAGING_DDL,
+        rules="optimizely_xml",
         description="Optimizely offline / historical orders XML feed (one record per <order>)",
         kinds=frozenset({"xml"}),
         raw_extra_columns=optimizely_xml_landing.RAW_EXTRA_COLUMNS,
@@ -115,8 +122,7 @@ SOURCES: tuple[Source, ...] = (
         name="products",
         suffixes=(*CSV_SUFFIXES, *JSON_SUFFIXES),
         land_records=records_into("raw.products"),
-        validation=products_validation.VALIDATION,
-        staging_ddl=products_validation.STAGING_DDL,
+        rules="products",
         description="The product catalog (one record per product)",
         kinds=frozenset({"json", "csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,

@@ -20,6 +20,12 @@ from orders_pipeline.assets.steps import (
 )
 from orders_pipeline.automation import skips_up_to_date
 from orders_pipeline.checks import SqlCheck
+from orders_pipeline.identity import (
+    IDENTITY_INPUTS,
+    IDENTITY_TABLES,
+    identity_up_to_date,
+    identity_version,
+)
 from orders_pipeline.models import (
     catalog_fingerprint,
     last_build,
@@ -29,7 +35,6 @@ from orders_pipeline.models import (
     record_version,
     references_position,
     table_versions,
-    version_of,
 )
 from orders_pipeline.partitions import FULL_REFRESH_TAG
 from orders_pipeline.resources import OrdersWarehouse
@@ -37,25 +42,9 @@ from orders_pipeline.warehouse import SETTING_VARIABLES, table_exists, transacti
 
 CUSTOMER_IDENTIFIERS = dg.AssetKey(["core", "customer_identifiers"])
 ORDER_CUSTOMERS = dg.AssetKey(["core", "order_customers"])
-IDENTITY_TABLES = ("core.customer_identifiers", "core.order_customers")
-# what the identity tables are built from (identity.py reads them)
-IDENTITY_INPUTS = ("core.identifier_fanout", "intermediate.int_order_identifiers")
 # the customers each incremental resolution regrouped, for the models that read it
 # (customer_contacts.changed.sql and the like: ``models.readers_of``)
 CHANGE_LOG = "state.identity_changes"
-
-
-def identity_version(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> str | None:
-    """The version the identity tables built now would have (``models.version_of``): their
-    code, the session's settings and the versions of the tables they read."""
-    settings = con.execute(
-        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
-        "where list_contains(?, name)",
-        [list(SETTING_VARIABLES)],
-    ).fetchall()[0][0]
-    code = Path(identity.__file__).read_bytes()
-    fingerprint = hashlib.sha256(code + "\0".join(settings or []).encode()).hexdigest()
-    return version_of(fingerprint, IDENTITY_INPUTS, versions)
 
 
 def identity_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -73,16 +62,6 @@ def identity_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
         *(catalog_fingerprint(table) for table in IDENTITY_INPUTS),
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def identity_up_to_date(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> bool:
-    """Whether both identity tables exist and were built from what they would be now."""
-    current = identity_version(con, versions)
-    return (
-        current is not None
-        and all(versions.get(t) == current for t in IDENTITY_TABLES)
-        and all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
-    )
 
 
 def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:

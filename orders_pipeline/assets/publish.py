@@ -1,21 +1,19 @@
 """Publishing the analyst database after the models and their blocking checks succeeded."""
 
-import hashlib
 import time
 from collections.abc import Mapping
 
 import dagster as dg
-import duckdb
 
 from orders_pipeline import progress
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
-from orders_pipeline.config import SQL_DIR, Settings
-from orders_pipeline.models import discover_models, record_version, table_versions
+from orders_pipeline.config import SQL_DIR
+from orders_pipeline.models import discover_models, record_version
 from orders_pipeline.partitions import FULL_REFRESH_TAG, WATERMARK_TAG, advance_watermark
-from orders_pipeline.privacy import key_fingerprint
 from orders_pipeline.publish import (
-    FORMAT_VERSION,
+    PUBLICATION,
     partition_columns,
+    publication_version,
     publish_analytics,
     unique_keys,
 )
@@ -23,7 +21,6 @@ from orders_pipeline.resources import OrdersWarehouse
 from orders_pipeline.warehouse import transaction
 
 ANALYTICS_DATABASE = dg.AssetKey(["publish", "analytics_database"])
-PUBLICATION = "publish.analytics_database"  # its row in state.table_versions
 # Keys of the identity tables, which identity.py (not a SQL model) writes: published by key
 # like the entity models (core.order_customers has one customer per order: its check
 # order_customer_unique)
@@ -31,26 +28,6 @@ IDENTITY_KEYS = {
     "core.customer_identifiers": ("identifier_type", "identifier_value"),
     "core.order_customers": ("order_id",),
 }
-
-
-def publication_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """What a publication now would be made from: the version of every table
-    (``models.table_versions``), the files the landing scan skipped (analysts see them in
-    audit.skipped_files), the target and the PII setting. A publication recorded with this
-    version is the one a new publication would write (``freshness.nothing_to_model``)."""
-    versions = table_versions(con)
-    versions.pop(PUBLICATION, None)
-    skipped = con.execute(
-        "select list(source || '/' || file || ':' || reason order by all) from audit.skipped_files"
-    ).fetchall()[0][0]
-    parts = [
-        f"format={FORMAT_VERSION}",
-        f"target={settings.analytics_path.resolve()}",
-        f"pii={settings.pii_mode}:{key_fingerprint(settings.pii_key or None)}",
-        f"skipped={skipped}",
-        *(f"{name}={version}" for name, version in sorted(versions.items())),
-    ]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def analytics_database_asset(

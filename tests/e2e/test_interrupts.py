@@ -91,21 +91,22 @@ def test_ctrl_c_or_sigterm_in_any_step_prints_one_line_and_the_next_run_succeeds
 
 
 # The console script's entry (orders_pipeline.console:main), run with a finder that stops
-# the start-up when Dagster is first imported: it says so and waits on stdin, where the
-# signal finds it. Not a delay: the signal is sent once the line is read.
+# the start-up when polars, the first heavy library the command loads, is imported (Dagster
+# only follows when the run has work to do): it says so and waits on stdin, where the signal
+# finds it. Not a delay: the signal is sent once the line is read.
 STOP_WHILE_IMPORTING = """
 import sys
 from importlib.abc import MetaPathFinder
 
-class StopAtDagster(MetaPathFinder):
+class StopAtPolars(MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "dagster":
+        if name == "polars":
             sys.meta_path.remove(self)
-            print("importing dagster", flush=True)
+            print("importing polars", flush=True)
             sys.stdin.readline()
         return None
 
-sys.meta_path.insert(0, StopAtDagster())
+sys.meta_path.insert(0, StopAtPolars())
 sys.argv = ["orders-pipeline", *sys.argv[1:]]
 from orders_pipeline.console import main
 sys.exit(main())
@@ -126,7 +127,7 @@ def test_ctrl_c_while_the_command_still_imports_prints_one_line(tmp_path, landin
         cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    read_until(run, "importing dagster")
+    read_until(run, "importing polars")
     run.send_signal(sent)
     stdout, stderr, code = finish(run)
     assert code == 130, (stdout, stderr)

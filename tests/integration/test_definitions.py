@@ -18,7 +18,8 @@ from orders_pipeline.checks import CHECKS, SqlCheck
 from orders_pipeline.config import PROJECT_ROOT, Settings
 from orders_pipeline.definitions import build_definitions, defs
 from orders_pipeline.instance_storage import ephemeral_instance
-from orders_pipeline.partitions import daily_partitions, partition_start, range_tags
+from orders_pipeline.partition_start import partition_start
+from orders_pipeline.partitions import daily_partitions, range_tags
 from tests.conftest import day, odp_event, write_ndjson
 
 CONTRACT_COLUMNS = {

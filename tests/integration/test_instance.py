@@ -11,7 +11,7 @@ import pytest
 
 from orders_pipeline.checks import CHECKS
 from orders_pipeline.config import Settings
-from orders_pipeline.partitions import partition_start
+from orders_pipeline.partition_start import partition_start
 from tests.conftest import cli_run_in_process, day, odp_event, write_ndjson
 
 pytestmark = pytest.mark.heavy(seconds=45)  # scheduled first (tests/conftest.py)

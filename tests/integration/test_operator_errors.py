@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from orders_pipeline import cli, console, runner
+from orders_pipeline import cli, console, jobs_in_process
 from orders_pipeline.interrupts import DUCKDB_SIGNAL_MESSAGE
 from tests.conftest import day, odp_event, write_ndjson
 
@@ -137,7 +137,7 @@ def test_unknown_entries_beside_source_folders_are_listed_and_ctrl_c_before_mode
         # what DuckDB's Python client raises when Ctrl-C stops its query (duckdb 2.0)
         raise RuntimeError(DUCKDB_SIGNAL_MESSAGE)
 
-    monkeypatch.setattr(runner, "plan_model_run", interrupted)
+    monkeypatch.setattr(jobs_in_process, "plan_model_run", interrupted)
     code, out, err = _run(
         capsys, "--landing", str(landing), "--warehouse", str(tmp_path / "wh.duckdb")
     )

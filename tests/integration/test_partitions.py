@@ -16,7 +16,8 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.instance_storage import ephemeral_instance
-from orders_pipeline.partitions import partition_start, range_tags
+from orders_pipeline.partition_start import partition_start
+from orders_pipeline.partitions import range_tags
 from orders_pipeline.runner import run_pipeline
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 

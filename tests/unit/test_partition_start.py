@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from orders_pipeline.config import Settings
-from orders_pipeline.partitions import (
+from orders_pipeline.partition_start import (
     FALLBACK_PARTITION_START,
     data_start_file,
     follow_data_start,

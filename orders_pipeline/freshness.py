@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import duckdb
 
-from orders_pipeline.assets.identity import identity_up_to_date
-from orders_pipeline.assets.publish import PUBLICATION, publication_version
-from orders_pipeline.assets.sql_models import partition_salt
 from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.identity import identity_up_to_date
 from orders_pipeline.models import discover_models, is_up_to_date, table_versions
-from orders_pipeline.partitions import daily_partitions, partition_start
+from orders_pipeline.partition_start import partition_salt, partition_start
+from orders_pipeline.publish import PUBLICATION, publication_version
 
 
 def stale_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
     """The tables a model run would rebuild (and ``publish.analytics_database`` when the
     analyst database would change); empty: nothing to model."""
     versions = table_versions(con)
-    salt = partition_salt(daily_partitions(partition_start(settings)))
+    salt = partition_salt(partition_start(settings))
     stale = [
         model.qualified_name
         for model in discover_models(SQL_DIR)
