@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from orders_pipeline import progress
 from orders_pipeline.config import Settings
 from orders_pipeline.freshness import stale_tables
+from orders_pipeline.interrupts import RunInterrupted
 from orders_pipeline.landing.land import nothing_to_land
 from orders_pipeline.sources import SOURCES
 from orders_pipeline.warehouse import connect, table_exists
@@ -81,8 +82,10 @@ def run_pipeline(
         _fill_from_warehouse(summary, settings, started_at)
         return summary
 
-    from orders_pipeline.jobs_in_process import run_jobs
-
+    try:
+        from orders_pipeline.jobs_in_process import run_jobs  # Dagster: 1.5-2 CPU s to import
+    except KeyboardInterrupt:
+        raise RunInterrupted("loading Dagster, before any step") from None
     run_jobs(summary, settings, instance, quiet=quiet, full_refresh=full_refresh, engine=engine)
     if settings.warehouse.exists():
         _fill_from_warehouse(summary, settings, started_at)

@@ -91,22 +91,25 @@ def test_ctrl_c_or_sigterm_in_any_step_prints_one_line_and_the_next_run_succeeds
 
 
 # The console script's entry (orders_pipeline.console:main), run with a finder that stops
-# the start-up when polars, the first heavy library the command loads, is imported (Dagster
-# only follows when the run has work to do): it says so and waits on stdin, where the signal
-# finds it. Not a delay: the signal is sent once the line is read.
+# when the module its first argument names is first imported (polars: the first heavy
+# library the command loads; Dagster: loaded once a run has work to do): it says so and
+# waits on stdin, where the signal finds it. Not a delay: the signal is sent once the line
+# is read.
 STOP_WHILE_IMPORTING = """
 import sys
 from importlib.abc import MetaPathFinder
 
-class StopAtPolars(MetaPathFinder):
+STOP_AT = sys.argv.pop(1)
+
+class StopAt(MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "polars":
+        if name == STOP_AT:
             sys.meta_path.remove(self)
-            print("importing polars", flush=True)
+            print("importing", name, flush=True)
             sys.stdin.readline()
         return None
 
-sys.meta_path.insert(0, StopAtPolars())
+sys.meta_path.insert(0, StopAt())
 sys.argv = ["orders-pipeline", *sys.argv[1:]]
 from orders_pipeline.console import main
 sys.exit(main())
@@ -122,7 +125,7 @@ def test_the_console_script_enters_through_the_light_module():
 def test_ctrl_c_while_the_command_still_imports_prints_one_line(tmp_path, landing, sent):
     warehouse = tmp_path / "wh.duckdb"
     run = subprocess.Popen(
-        [sys.executable, "-c", STOP_WHILE_IMPORTING, "run",
+        [sys.executable, "-c", STOP_WHILE_IMPORTING, "polars", "run",
          "--landing", str(landing), "--warehouse", str(warehouse)],
         cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
@@ -136,6 +139,29 @@ def test_ctrl_c_while_the_command_still_imports_prints_one_line(tmp_path, landin
     ]
     assert "Traceback" not in stdout
     assert not warehouse.exists()
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_while_a_run_loads_dagster_prints_one_line(tmp_path, landing, sent):
+    """A run with work to do imports Dagster (1.5-2 CPU s) only after deciding so."""
+    write_ndjson(landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1))])
+    warehouse = tmp_path / "wh.duckdb"
+    run = subprocess.Popen(
+        [sys.executable, "-c", STOP_WHILE_IMPORTING, "dagster", "run",
+         "--landing", str(landing), "--warehouse", str(warehouse)],
+        cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    read_until(run, "importing dagster")
+    run.send_signal(sent)
+    stdout, stderr, code = finish(run)
+    assert code == 130, (stdout, stderr)
+    [line] = stderr.splitlines()
+    assert line.startswith(
+        "orders-pipeline: interrupted while loading Dagster, before any step; the warehouse is "
+        "consistent"
+    )
+    assert "Traceback" not in stdout
 
 
 def test_a_held_warehouse_fails_at_the_lock_timeout_with_one_line(tmp_path, landing):
