@@ -277,7 +277,8 @@ def process_main() -> int:
 
 def tune_garbage_collection() -> None:
     """Collect less often in a process that runs the pipeline: what was imported so far
-    (Dagster, polars, the CLI: some 230,000 objects) is moved out of the collector's
+    (polars, DuckDB, the CLI; Dagster's modules too once a run with work imports them,
+    ``runner.run_pipeline``: some 230,000 objects in all) is moved out of the collector's
     reach (``gc.freeze``), and a young collection waits for 20,000 new objects instead of
     700. A run makes millions of short-lived containers (Dagster's events and their
     serialisation); with the defaults the collector ran thousands of times, each older

@@ -7,6 +7,7 @@ costs is most of such a run); the jobs themselves run in ``jobs_in_process.py``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -86,6 +87,10 @@ def run_pipeline(
         from orders_pipeline.jobs_in_process import run_jobs  # Dagster: 1.5-2 CPU s to import
     except KeyboardInterrupt:
         raise RunInterrupted("loading Dagster, before any step") from None
+    if gc.get_freeze_count():
+        # a process that froze what it had imported (the CLI: cli.tune_garbage_collection)
+        # freezes Dagster's modules too, imported only now
+        gc.freeze()
     run_jobs(summary, settings, instance, quiet=quiet, full_refresh=full_refresh, engine=engine)
     if settings.warehouse.exists():
         _fill_from_warehouse(summary, settings, started_at)
