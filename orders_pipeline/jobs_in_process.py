@@ -20,11 +20,13 @@ from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.interrupts import raise_if_stopped
 from orders_pipeline.partition_start import follow_data_start, partition_start
 from orders_pipeline.partitions import FULL_REFRESH_TAG, daily_partitions, plan_model_run
-from orders_pipeline.runner import QUIET_RUN_CONFIG
 from orders_pipeline.warehouse import connect, ensure_landing_tables
 
 if TYPE_CHECKING:
     from orders_pipeline.runner import RunSummary
+
+# Dagster logs every step event; the CLI shows our progress lines and its own error summary.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def run_jobs(

@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
     from orders_pipeline.partitions import ModelRunPlan
 
-# Dagster logs every step event; the CLI shows our progress lines and its own error summary.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
 
 @dataclass
 class RunSummary:

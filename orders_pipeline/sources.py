@@ -34,7 +34,7 @@ class Source:
     # the module of ``orders_pipeline/validation/`` with its VALIDATION and STAGING_DDL,
     # imported when first used: validation brings pandera and Dagster, which a run with no
     # new file never needs (issue 15)
-    rules: str
+    validation_module: str
     description: str  # what one record is, for the asset descriptions
     kinds: frozenset[str]
     raw_extra_columns: str = ""  # columns a source's raw table has beyond RAW_COLUMNS
@@ -42,15 +42,15 @@ class Source:
     @property
     def validation(self) -> JsonSourceValidation:
         """How its records are validated."""
-        return self._rules().VALIDATION
+        return self._validation_module().VALIDATION
 
     @property
     def staging_ddl(self) -> str:
         """The tables its validated records go to."""
-        return self._rules().STAGING_DDL
+        return self._validation_module().STAGING_DDL
 
-    def _rules(self) -> ModuleType:
-        return importlib.import_module(f"orders_pipeline.validation.{self.rules}")
+    def _validation_module(self) -> ModuleType:
+        return importlib.import_module(f"orders_pipeline.validation.{self.validation_module}")
 
     @property
     def raw_table(self) -> str:
@@ -70,7 +70,7 @@ SOURCES: tuple[Source, ...] = (
         name="exchange_rates",
         suffixes=CSV_SUFFIXES,
         land_records=records_into("raw.exchange_rates"),
-        rules="exchange_rates",
+        validation_module="exchange_rates",
         description="Daily exchange rates to the base currency (one record per CSV row)",
         kinds=frozenset({"csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
@@ -79,7 +79,7 @@ SOURCES: tuple[Source, ...] = (
         name="odp_csv",
         suffixes=CSV_SUFFIXES,
         land_records=records_into("raw.odp_csv"),
-        rules="odp_csv",
+        validation_module="odp_csv",
         description="ODP historical CSV imports (one record per line-item row)",
         kinds=frozenset({"csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
@@ -88,7 +88,7 @@ SOURCES: tuple[Source, ...] = (
         name="odp_events",
         suffixes=JSON_SUFFIXES,
         land_records=records_into("raw.odp_events"),
-        rules="odp_events",
+        validation_module="odp_events",
         description="ODP order-event payloads (one record per API call)",
         kinds=frozenset({"json"}),
     ),
@@ -96,7 +96,7 @@ SOURCES: tuple[Source, ...] = (
         name="odp_orders",
         suffixes=(*JSON_SUFFIXES, *CSV_SUFFIXES),
         land_records=records_into("raw.odp_orders"),
-        rules="odp_orders",
+        validation_module="odp_orders",
         description="ODP Orders-object updates (one record per order-summary update)",
         kinds=frozenset({"json", "csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,
@@ -105,7 +105,7 @@ SOURCES: tuple[Source, ...] = (
         name="ometria_orders",
         suffixes=JSON_SUFFIXES,
         land_records=records_into("raw.ometria_orders"),
-        rules="ometria_orders",
+        validation_module="ometria_orders",
         description="Ometria Order / OrderExtended snapshots (one record per order state)",
         kinds=frozenset({"json"}),
     ),
@@ -113,7 +113,7 @@ SOURCES: tuple[Source, ...] = (
         name="optimizely_xml",
         suffixes=optimizely_xml_landing.SUFFIXES,
         land_records=optimizely_xml_landing.land_records,
-        rules="optimizely_xml",
+        validation_module="optimizely_xml",
         description="Optimizely offline / historical orders XML feed (one record per <order>)",
         kinds=frozenset({"xml"}),
         raw_extra_columns=optimizely_xml_landing.RAW_EXTRA_COLUMNS,
@@ -122,7 +122,7 @@ SOURCES: tuple[Source, ...] = (
         name="products",
         suffixes=(*CSV_SUFFIXES, *JSON_SUFFIXES),
         land_records=records_into("raw.products"),
-        rules="products",
+        validation_module="products",
         description="The product catalog (one record per product)",
         kinds=frozenset({"json", "csv"}),
         raw_extra_columns=CSV_RAW_EXTRA_COLUMNS,

@@ -19,8 +19,9 @@ from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.interrupts import DUCKDB_SIGNAL_MESSAGE, RunInterrupted
+from orders_pipeline.jobs_in_process import QUIET_RUN_CONFIG
 from orders_pipeline.progress import INTERRUPT_AFTER
-from orders_pipeline.runner import QUIET_RUN_CONFIG, RunSummary, run_pipeline
+from orders_pipeline.runner import RunSummary, run_pipeline
 from orders_pipeline.validation import outcomes
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 

@@ -31,9 +31,10 @@ from orders_pipeline.automation import INGEST_JOB, MODELS_JOB
 from orders_pipeline.config import PROJECT_ROOT, Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.instance_storage import ephemeral_instance
+from orders_pipeline.jobs_in_process import QUIET_RUN_CONFIG
 from orders_pipeline.partitions import daily_partitions, plan_model_run
 from orders_pipeline.progress import INTERRUPT_AFTER
-from orders_pipeline.runner import QUIET_RUN_CONFIG, run_pipeline
+from orders_pipeline.runner import run_pipeline
 from orders_pipeline.warehouse import connect
 from tests.conftest import day, odp_event, write_ndjson
 
