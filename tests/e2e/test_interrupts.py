@@ -116,6 +116,22 @@ sys.exit(main())
 """
 
 
+def _stopped_while_importing(
+    module: str, landing: Path, warehouse: Path, sent: signal.Signals
+) -> tuple[str, str, int]:
+    """``orders-pipeline run`` stopped by ``sent`` once it first imports ``module``: its
+    stdout, stderr and exit code."""
+    run = subprocess.Popen(
+        [sys.executable, "-c", STOP_WHILE_IMPORTING, module, "run",
+         "--landing", str(landing), "--warehouse", str(warehouse)],
+        cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    read_until(run, f"importing {module}")
+    run.send_signal(sent)
+    return finish(run)
+
+
 def test_the_console_script_enters_through_the_light_module():
     [script] = entry_points(group="console_scripts", name="orders-pipeline")
     assert script.value == "orders_pipeline.console:main"
@@ -124,15 +140,7 @@ def test_the_console_script_enters_through_the_light_module():
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_while_the_command_still_imports_prints_one_line(tmp_path, landing, sent):
     warehouse = tmp_path / "wh.duckdb"
-    run = subprocess.Popen(
-        [sys.executable, "-c", STOP_WHILE_IMPORTING, "polars", "run",
-         "--landing", str(landing), "--warehouse", str(warehouse)],
-        cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    read_until(run, "importing polars")
-    run.send_signal(sent)
-    stdout, stderr, code = finish(run)
+    stdout, stderr, code = _stopped_while_importing("polars", landing, warehouse, sent)
     assert code == 130, (stdout, stderr)
     assert stderr.splitlines() == [
         "orders-pipeline: interrupted while starting, before any work: nothing was read or written"
@@ -146,15 +154,7 @@ def test_ctrl_c_while_a_run_loads_dagster_prints_one_line(tmp_path, landing, sen
     """A run with work to do imports Dagster (1.5-2 CPU s) only after deciding so."""
     write_ndjson(landing / "odp_events" / "a.ndjson", [odp_event("purchase", "A1", day(1))])
     warehouse = tmp_path / "wh.duckdb"
-    run = subprocess.Popen(
-        [sys.executable, "-c", STOP_WHILE_IMPORTING, "dagster", "run",
-         "--landing", str(landing), "--warehouse", str(warehouse)],
-        cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    read_until(run, "importing dagster")
-    run.send_signal(sent)
-    stdout, stderr, code = finish(run)
+    stdout, stderr, code = _stopped_while_importing("dagster", landing, warehouse, sent)
     assert code == 130, (stdout, stderr)
     [line] = stderr.splitlines()
     assert line.startswith(

@@ -69,6 +69,15 @@ sys.exit(code)
 """
 
 
+def _probe(*args: str) -> subprocess.CompletedProcess[str]:
+    """``orders-pipeline <args>`` in a fresh process; its last line of output names the
+    heavy libraries it loaded."""
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, cwd=PROJECT,
+        timeout=300,
+    )  # fmt: skip
+
+
 def test_a_run_with_no_new_file_answers_without_loading_dagster(tmp_path: Path):
     """Issue 15: a run that would change nothing is decided from the warehouse and the
     landing folder alone, so it starts and ends in a fraction of Dagster's import time; it
@@ -87,13 +96,7 @@ def test_a_run_with_no_new_file_answers_without_loading_dagster(tmp_path: Path):
     warehouse = tmp_path / "wh.duckdb"
     assert cli_run_in_process(landing, warehouse) == 0
     args = ["run", "--landing", str(landing), "--warehouse", str(warehouse)]
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        timeout=300,
-    )  # fmt: skip
+    result = _probe(*args)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "loaded:"
@@ -108,13 +111,7 @@ def test_a_run_with_no_new_file_answers_without_loading_dagster(tmp_path: Path):
     write_ndjson(
         landing / "odp_events" / "b.ndjson", [odp_event("purchase", "B1", day(3), subtotal=40)]
     )
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        timeout=300,
-    )  # fmt: skip
+    result = _probe(*args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "loaded: dagster"
     assert "orders: 2 (0 anonymous)   customers: 2" in result.stdout
