@@ -38,8 +38,8 @@ import numpy as np
 import polars as pl
 
 from orders_pipeline.key_changes import log_keys, log_whole
-from orders_pipeline.models import version_of
-from orders_pipeline.warehouse import SETTING_VARIABLES, table_exists, transaction
+from orders_pipeline.models import session_settings, version_of
+from orders_pipeline.warehouse import table_exists, transaction
 
 IDENTITY_TABLES = ("core.customer_identifiers", "core.order_customers")
 # what the identity tables are built from (identity.py reads them)
@@ -49,13 +49,8 @@ IDENTITY_INPUTS = ("core.identifier_fanout", "intermediate.int_order_identifiers
 def identity_version(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> str | None:
     """The version the identity tables built now would have (``models.version_of``): their
     code, the session's settings and the versions of the tables they read."""
-    settings = con.execute(
-        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
-        "where list_contains(?, name)",
-        [list(SETTING_VARIABLES)],
-    ).fetchall()[0][0]
     code = Path(__file__).read_bytes()
-    fingerprint = hashlib.sha256(code + "\0".join(settings or []).encode()).hexdigest()
+    fingerprint = hashlib.sha256(code + "\0".join(session_settings(con)).encode()).hexdigest()
     return version_of(fingerprint, IDENTITY_INPUTS, versions)
 
 

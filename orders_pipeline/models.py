@@ -841,15 +841,21 @@ def _set_rederived_days(con: duckdb.DuckDBPyConnection, after_build: int | None)
     con.execute("set variable rederived_last_day = ?::date", [row[2]])
 
 
+def session_settings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The settings this session carries (``SETTING_VARIABLES``), as ``name=value`` in name
+    order: part of every version and fingerprint a build under other settings must not share
+    (the models', identity's)."""
+    # every variable, picked here: a third of the cost of filtering and joining them in SQL,
+    # for the same text; a build asks two or three times
+    variables = sorted(con.execute("select name, value from duckdb_variables()").fetchall())
+    return [f"{name}={value}" for name, value in variables if name in SETTING_VARIABLES]
+
+
 def _build_fingerprint(con: duckdb.DuckDBPyConnection, model: SqlModel, salt: str = "") -> str:
     """The model's fingerprint with the settings of this session: a build under other
     settings (base currency, lifecycle thresholds, identity limits; ``salt``: the partition
     start of a partitioned model) is not comparable."""
-    # every variable, picked here: a third of the cost of filtering and joining them in SQL,
-    # for the same text (name=value in name order); a build asks two or three times
-    variables = sorted(con.execute("select name, value from duckdb_variables()").fetchall())
-    settings = [f"{name}={value}" for name, value in variables if name in SETTING_VARIABLES]
-    parts = [model.fingerprint, *settings, salt]
+    parts = [model.fingerprint, *session_settings(con), salt]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

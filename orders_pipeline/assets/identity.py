@@ -34,11 +34,12 @@ from orders_pipeline.models import (
     record_build,
     record_version,
     references_position,
+    session_settings,
     table_versions,
 )
 from orders_pipeline.partitions import FULL_REFRESH_TAG
 from orders_pipeline.resources import OrdersWarehouse
-from orders_pipeline.warehouse import SETTING_VARIABLES, table_exists, transaction
+from orders_pipeline.warehouse import table_exists, transaction
 
 CUSTOMER_IDENTIFIERS = dg.AssetKey(["core", "customer_identifiers"])
 ORDER_CUSTOMERS = dg.AssetKey(["core", "order_customers"])
@@ -51,14 +52,9 @@ def identity_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """What an incremental resolution must share with the last one (else it resolves
     everything, ``models.run_incremental_model``'s rule): identity.py's code, the session's
     settings and the definitions of the models it reads."""
-    settings = con.execute(
-        "select list(name || '=' || value::varchar order by name) from duckdb_variables() "
-        "where list_contains(?, name)",
-        [list(SETTING_VARIABLES)],
-    ).fetchall()[0][0]
     parts = [
         Path(identity.__file__).read_text(encoding="utf-8"),
-        *(settings or []),
+        *session_settings(con),
         *(catalog_fingerprint(table) for table in IDENTITY_INPUTS),
     ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
