@@ -276,8 +276,15 @@ def test_hash_mode_publishes_no_planted_value_and_not_the_key(hashed_run):
         custom = con.execute(
             "select custom from core.order_ledger where order_id = 'ODP-1'"
         ).fetchall()[0][0]
+        # the ledger view shows only its inputs' columns as they are published (hashed where
+        # the dictionary says), so it stays a view over the copy's hashed tables
+        kind = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = 'core' and table_name = 'order_events'"
+        ).fetchall()
     finally:
         con.close()
+    assert kind == [("VIEW",)]
     assert types["e-mail"] == pii_hash(KEY, "plant-e-mail@example.com")
     assert types["loyalty_card"] == pii_hash(KEY, "plant-loyalty-card-5")
     assert customers == 4  # ODP + CSV/update, Ometria, XML
