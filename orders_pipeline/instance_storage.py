@@ -88,7 +88,39 @@ class _StoredInStretches:
                 self._store_asset_events(list(stretch))  # type: ignore[attr-defined]
 
 
-class LocalEventLogStorage(_StoredInStretches, SqliteEventLogStorage):
+class _SchemaRemembered:
+    """Dagster's event log asks its database whether a table or an index column of a
+    migration exists before many of its statements (``has_table``, ``has_asset_key_col``):
+    about 390 questions in a run of three events, each an inspection of the schema (on
+    SQLite, ``has_table`` opens a new engine for it). Migrations only add tables and
+    columns, so a yes holds for the storage's life and is remembered; a no is asked again.
+    """
+
+    _present: frozenset[tuple[str, str]] = frozenset()
+
+    def has_table(self, table_name: str) -> bool:
+        if ("table", table_name) in self._present:
+            return True
+        return self._remembered("table", table_name, super().has_table(table_name))  # type: ignore[misc]
+
+    def has_asset_key_col(self, column_name: str) -> bool:
+        if ("column", column_name) in self._present:
+            return True  # without opening a connection to ask
+        return super().has_asset_key_col(column_name)  # type: ignore[misc]
+
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        if ("column", column_name) in self._present:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)  # type: ignore[misc]
+        return self._remembered("column", column_name, found)
+
+    def _remembered(self, kind: str, name: str, found: bool) -> bool:
+        if found:
+            self._present = self._present | {(kind, name)}
+        return found
+
+
+class LocalEventLogStorage(_SchemaRemembered, _StoredInStretches, SqliteEventLogStorage):
     """Dagster's run-sharded SQLite event log, with pooled engines and batched writes."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
@@ -258,7 +290,7 @@ def _class_data(klass: type, base_dir: str) -> ConfigurableClassData:
     )
 
 
-class InMemoryEventLog(_StoredInStretches, InMemoryEventLogStorage):
+class InMemoryEventLog(_SchemaRemembered, _StoredInStretches, InMemoryEventLogStorage):
     """Dagster's in-memory event log (the ephemeral instance's, every in-process run of the
     tests) changed as :class:`LocalEventLogStorage` is, for the same reasons (``issue 15``):
 

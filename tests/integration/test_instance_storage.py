@@ -14,6 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.event_log import InMemoryEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -210,3 +212,32 @@ def test_a_home_with_the_earlier_shipped_settings_gets_the_current_ones(
     assert (untouched / "dagster.yaml").read_bytes() == local.LOCAL_INSTANCE_CONFIG.read_bytes()
     assert (edited / "dagster.yaml").read_text().endswith("# mine\n")
     assert not list(untouched.glob(".dagster.yaml.*"))
+
+
+@pytest.mark.parametrize("storage", ["ephemeral", "local"])
+def test_a_table_or_column_found_is_not_looked_up_again_and_one_missing_is(
+    storage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Dagster asks before many statements whether a migration's table or column exists;
+    # once found it stays (migrations only add), so the answer is remembered
+    log = InMemoryEventLog() if storage == "ephemeral" else LocalEventLogStorage(str(tmp_path))
+    base = InMemoryEventLogStorage if storage == "ephemeral" else SqliteEventLogStorage
+    asked: list[str] = []
+    for method in ("has_table", "_has_asset_key_col_on_connection"):
+        original = getattr(base, method)
+
+        def counted(self, *args, _original=original, _method=method):
+            asked.append(f"{_method} {args[-1]}")
+            return _original(self, *args)
+
+        monkeypatch.setattr(base, method, counted)
+    for _ in range(3):
+        assert log.has_table("asset_check_executions")
+        assert log.has_asset_key_index_cols()
+        assert not log.has_table("no_such_table")
+    assert asked == [
+        "has_table asset_check_executions",
+        "_has_asset_key_col_on_connection last_materialization_timestamp",
+        *["has_table no_such_table"] * 3,
+    ]
+    log.dispose()
