@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import duckdb
 
-from orders_pipeline.key_changes import Changes, changes_since_publication, clear, log_keys
+from orders_pipeline.key_changes import (
+    Changes,
+    changes_since_publication,
+    clear,
+    ensure_log,
+    log_keys,
+)
 
 TABLE = "core.orders"
 
@@ -52,3 +58,16 @@ def test_each_publication_forgets_only_what_the_one_before_it_held_too():
     assert changes_since_publication(con, 6) == {}
     assert changes_since_publication(con, 7) == {}
     assert con.execute("select key, published_in from state.key_changes").fetchall() == []
+
+
+def test_a_log_set_up_only_in_part_is_completed_when_next_used():
+    # ensure_log outside a build's transaction (a keyed check) stopped after its last
+    # table was created, before its two rows were written: the next use writes them
+    con = _warehouse_of_an_older_version()
+    ensure_log(con)
+    con.execute("delete from state.key_changes_start")
+    con.execute("delete from state.key_changes_forgotten")
+    _log(con, "A")
+    assert con.execute("select * from state.key_changes_start").fetchall() == [(6,)]
+    assert con.execute("select * from state.key_changes_forgotten").fetchall() == [(5,)]
+    assert changes_since_publication(con, 6) == {TABLE: Changes(whole=False)}
