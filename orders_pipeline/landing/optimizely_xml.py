@@ -304,9 +304,10 @@ def _insert_batch(
     return len(batch)
 
 
-def batches(stream: BinaryIO | Path, size: int = BATCH_ROWS) -> Iterator[list[RawRecord]]:
-    """The file's records in lists of at most ``size``, read as the file streams in (one
-    batch in memory at a time)."""
+def batches(stream: BinaryIO | Path, size: int | None = None) -> Iterator[list[RawRecord]]:
+    """The file's records in lists of at most ``size`` (``BATCH_ROWS``), read as the file
+    streams in (one batch in memory at a time)."""
+    size = BATCH_ROWS if size is None else size
     batch: list[RawRecord] = []
     for record in read_records(stream):
         batch.append(record)
