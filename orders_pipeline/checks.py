@@ -224,10 +224,11 @@ def _evaluate(
             metadata={"not_checked": dg.MetadataValue.text(str(error).splitlines()[0])},
         )
     shown = values_may_be_shown(con)
-    relation = con.sql(f"select * from ({spec.sql}) limit {PREVIEW_ROWS}")
-    columns = relation.columns
-    rows = relation.fetchall() if offending and shown else []
-    sample = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
+    sample: list[dict[str, object]] = []
+    if offending and shown:  # a passing check's query is not bound again for no rows
+        relation = con.sql(f"select * from ({spec.sql}) limit {PREVIEW_ROWS}")
+        columns = relation.columns
+        sample = [dict(zip(columns, map(_plain, row), strict=True)) for row in relation.fetchall()]
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=spec.name,
