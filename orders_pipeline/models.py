@@ -584,11 +584,7 @@ def _pending_days(
     ``<name>.pending.sql`` lists for the records that arrived in (``after``, ``through``],
     and those re-derived since partition build ``after_build`` by partitioned models it
     reads. None: nothing is owed."""
-    spans: list[tuple[date | None, date | None]] = []
-    if model.pending_sql is not None:
-        con.execute("set variable incremental_after = ?::bigint", [after])
-        con.execute("set variable incremental_through = ?::bigint", [through])
-        spans += con.execute(f"select first_day, last_day from ({model.pending_sql})").fetchall()
+    spans = _arrived_days(con, model, after, through)
     upstream = [f"{schema}.{name}" for schema, name in model.references]
     spans += con.execute(
         """select first_day, last_day from state.partition_builds
@@ -596,6 +592,31 @@ def _pending_days(
         [after_build, upstream],
     ).fetchall()
     return _span(spans)
+
+
+def _arrived_days(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, after: int, through: int
+) -> list[tuple[date | None, date | None]]:
+    """The spans of days its companion ``<name>.pending.sql`` lists for the records that
+    arrived in (``after``, ``through``] (none without one); leaves the variables set (a
+    build resets them when it ends)."""
+    if model.pending_sql is None:
+        return []
+    con.execute("set variable incremental_after = ?::bigint", [after])
+    con.execute("set variable incremental_through = ?::bigint", [through])
+    return con.execute(f"select first_day, last_day from ({model.pending_sql})").fetchall()
+
+
+def days_arrived_since(
+    con: duckdb.DuckDBPyConnection, table: str, after: int
+) -> tuple[date | None, date | None] | None:
+    """The days of the partitioned model that builds ``table`` that the records arrived
+    after position ``after`` change, as its ``<name>.pending.sql`` says (the one rule a build
+    follows, which a run's plan previews); None on a side: open there; None: no day."""
+    try:
+        return _span(_arrived_days(con, _catalog()[table], after, MAX_POSITION))
+    finally:
+        _reset_build_variables(con)
 
 
 def run_model_partitions(

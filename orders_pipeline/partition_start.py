@@ -56,15 +56,17 @@ def partition_start(settings: Settings) -> date:
 
 
 def first_event_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The UTC date of the earliest staged event, ``None`` when none is staged.
+    """The UTC date of the earliest staged event, ``None`` when none is staged (``con``: a
+    session ``warehouse.prepare_session`` made, which has the ``utc_day`` macro).
 
-    ``cast(min(ts))``, the same day as ``min(cast(ts))`` (the cast is monotonic), is answered
-    from the column statistics instead of a cast of every event's time (issue 15)."""
+    ``utc_day(min(ts))``, the same day as ``min(utc_day(ts))`` (the day is monotonic in the
+    time), is answered from the column statistics instead of a day of every event's time
+    (issue 15)."""
     if not table_exists(con, "intermediate", "int_order_events"):
         return None
-    return con.execute(
-        "select cast(min(ts) as date) from intermediate.int_order_events"
-    ).fetchall()[0][0]
+    return con.execute("select utc_day(min(ts)) from intermediate.int_order_events").fetchall()[0][
+        0
+    ]
 
 
 def follow_data_start(con: duckdb.DuckDBPyConnection, settings: Settings) -> date | None:

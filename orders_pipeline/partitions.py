@@ -45,26 +45,21 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from orders_pipeline.models import days_arrived_since
 from orders_pipeline.warehouse import ARRIVAL_STRIDE, table_exists, transaction
 
 WATERMARK_TAG = "orders_pipeline/arrival_watermark"
 # A run with this tag set to "true" rebuilds incremental models from every record.
 FULL_REFRESH_TAG = "orders_pipeline/full_refresh"
 
-_AFFECTED_DAYS = """
+# What is staged, how far the ledger's last build read, and the watermark. Which days the
+# records arrived since change is the ledger's own rule (sql/core/order_ledger.pending.sql,
+# models.days_arrived_since): the plan previews what its build will re-derive.
+_STAGED = """
 with watermark as (
     -- the ledger's own position: what its last committed build consumed (models.py)
     select coalesce(max(built_through), -1) as seen from state.model_builds
     where model = 'core.order_ledger'
-),
-new_events as (
-    -- new events, and ODP CSV events that a later file's rows joined (docs/semantics.md §1.2)
-    select order_id, cast(ts as date) as event_date
-    from intermediate.int_order_events
-    where {revised} > (select seen from watermark)
-),
-affected_orders as (
-    select distinct order_id from new_events
 ),
 validated_files as (
     -- the last record of every validated file, quarantined or not: once a model run has
@@ -72,22 +67,14 @@ validated_files as (
     select file_seq * {stride} + records as arrival_seq
     from audit.loads
     where validated_at is not null
-),
-new_rates as (
-    select rate_date, arrival_seq
-    from intermediate.int_exchange_rates
-    where arrival_seq > (select seen from watermark)
 )
 select
-    -- the date of the extreme time, not the extreme of every row's date (the same day: the
-    -- cast is monotonic): DuckDB answers min(ts)/max(ts) from its column statistics without
-    -- reading the table, which a cast per row defeats
-    (select cast(min(ts) as date) from intermediate.int_order_events) as first_staged_day,
-    (select cast(max(ts) as date) from intermediate.int_order_events) as last_staged_day,
-    (select min(event_date) from new_events) as first_day,
-    (select cast(max(e.ts) as date) from intermediate.int_order_events as e
-     where e.order_id in (select order_id from affected_orders)) as last_day,
-    (select min(rate_date) from new_rates) as first_rate_day,
+    -- the day of the extreme time, not the extreme of every row's day (the same day: the
+    -- function is monotonic): DuckDB answers min(ts)/max(ts) from its column statistics
+    -- without reading the table, which a function per row defeats
+    (select utc_day(min(ts)) from intermediate.int_order_events) as first_staged_day,
+    (select utc_day(max(ts)) from intermediate.int_order_events) as last_staged_day,
+    (select seen from watermark) as seen,
     greatest((select max(arrival_seq) from intermediate.int_order_events),
              (select max(arrival_seq) from intermediate.int_exchange_rates),
              (select max(arrival_seq) from validated_files)) as watermark
@@ -144,8 +131,8 @@ def plan_model_run(
         and table_exists(con, "intermediate", "int_exchange_rates")
     ):
         return ModelRunPlan(keys[0], keys[-1], None, "nothing staged yet: every partition")
-    first_staged, last_staged, first_day, last_day, first_rate_day, watermark = con.execute(
-        _AFFECTED_DAYS.format(stride=ARRIVAL_STRIDE, revised=_revised_column(con))
+    first_staged, last_staged, seen, watermark = con.execute(
+        _STAGED.format(stride=ARRIVAL_STRIDE)
     ).fetchall()[0]
     if full_refresh:
         return ModelRunPlan(keys[0], keys[-1], watermark, "full refresh: every partition")
@@ -160,28 +147,35 @@ def plan_model_run(
             _clamp(first_staged, keys), _clamp(last_staged, keys), watermark,
             "first model run: every day with events",
         )  # fmt: skip
-    if first_rate_day is not None:
+    if not _revisable(con):
+        # staged by a version before events could be revised: the ledger's SQL changed since,
+        # so its next build re-derives it whole
+        return ModelRunPlan(
+            keys[0], keys[-1], watermark, "staging of an earlier version: every partition"
+        )
+    owed = days_arrived_since(con, "core.order_ledger", seen)
+    if owed is None:
+        return ModelRunPlan(keys[-1], keys[-1], watermark, "no new events: the latest day only")
+    first, last = owed
+    first_key = keys[0] if first is None else _clamp(first, keys)
+    if last is None:
         # §6: a new rate changes the base amounts of every order placed on or after its date,
         # and those orders' events all lie on or after it
-        start = first_rate_day if first_day is None else min(first_rate_day, first_day)
         return ModelRunPlan(
-            _clamp(start, keys), keys[-1], watermark, "days from the earliest new exchange rate"
+            first_key, keys[-1], watermark, "days from the earliest new exchange rate"
         )
-    if first_day is None:
-        return ModelRunPlan(keys[-1], keys[-1], watermark, "no new events: the latest day only")
-    first_key = _clamp(first_day, keys)
-    last_key = _clamp(max(first_day, last_day), keys)
+    last_key = _clamp(last, keys) if first is None else _clamp(max(first, last), keys)
     return ModelRunPlan(first_key, last_key, watermark, "days the new events change")
 
 
-def _revised_column(con: duckdb.DuckDBPyConnection) -> str:
-    """``revised_seq``, or ``arrival_seq`` in a warehouse whose staging was built before
-    events could be revised (its next model run rebuilds it, with the column)."""
+def _revisable(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the staged events carry ``revised_seq`` (a warehouse staged before events could
+    be revised has none until its next model run rebuilds the staging)."""
     row = con.execute(
         "select count(*) from information_schema.columns where table_schema = 'intermediate' "
         "and table_name = 'int_order_events' and column_name = 'revised_seq'"
     ).fetchall()[0]
-    return "revised_seq" if row[0] else "arrival_seq"
+    return bool(row[0])
 
 
 def advance_watermark(con: duckdb.DuckDBPyConnection, watermark: int) -> None:

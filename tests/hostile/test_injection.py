@@ -245,7 +245,6 @@ TRUSTED = {
     "code), prefixed by the analyst database's alias from code",
     "column_name": "dictionary.apply_comments: only a column the dictionary declares gets a "
     "comment, so the name is one of its constants",
-    "_revised_column(con)": "a column name chosen in code: revised_seq or arrival_seq",
     "idempotence_key": "SQL text built in code from the source's own JSON paths",
     "spec.idempotence_key('doc')": "SQL text built in code from the source's own JSON paths",
     "CANONICAL_FINGERPRINT.format(documents=content)": "a SQL template from code over a "

@@ -17,8 +17,9 @@ from orders_pipeline.config import Settings
 from orders_pipeline.definitions import build_definitions
 from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.partition_start import partition_start
-from orders_pipeline.partitions import range_tags
+from orders_pipeline.partitions import daily_partitions, plan_model_run, range_tags
 from orders_pipeline.runner import run_pipeline
+from orders_pipeline.warehouse import connect
 from tests.conftest import day, odp_event, table_contents, write_ndjson
 
 pytestmark = pytest.mark.heavy(seconds=40)  # scheduled first (tests/conftest.py)
@@ -76,6 +77,27 @@ def after_history_run(tmp_path: Path, history_run: tuple[Path, Any]) -> tuple[Pa
     """This test's copy of ``history_run``'s folder: its landing folder and warehouse."""
     shutil.copytree(history_run[0], tmp_path, dirs_exist_ok=True)
     return tmp_path / "landing", tmp_path / "wh.duckdb"
+
+
+def test_the_plan_with_nothing_new_or_staging_of_an_earlier_version(
+    after_history_run: tuple[Path, Path],
+):
+    # the days a run plans are the ledger's own rule (order_ledger.pending.sql) for what
+    # arrived since its last build: nothing, so only the latest day; a warehouse staged
+    # before events could be revised (no revised_seq) is planned whole, as its ledger is
+    # then rebuilt whole
+    landing, warehouse = after_history_run
+    settings = Settings(landing_dir=landing, warehouse=warehouse)
+    partitions = daily_partitions(partition_start(settings))
+    keys = partitions.get_partition_keys()
+    with connect(settings) as con:
+        nothing = plan_model_run(con, partitions)
+        con.execute("alter table intermediate.int_order_events drop column revised_seq")
+        earlier = plan_model_run(con, partitions)
+    assert (nothing.first_key, nothing.last_key) == (keys[-1], keys[-1])
+    assert nothing.reason == "no new events: the latest day only"
+    assert (earlier.first_key, earlier.last_key) == (keys[0], keys[-1])
+    assert earlier.reason == "staging of an earlier version: every partition"
 
 
 def test_incremental_run_equals_a_full_rebuild_and_touches_only_changed_days(

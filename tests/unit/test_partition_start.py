@@ -16,11 +16,14 @@ from orders_pipeline.partition_start import (
     follow_data_start,
     partition_start,
 )
+from orders_pipeline.warehouse import MACROS_FILE
 
 
 def _staged(*days: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")  # as every warehouse connection (warehouse.py)
+    # the UTC session and macros of every warehouse connection (warehouse.prepare_session)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(MACROS_FILE.read_text(encoding="utf-8"))
     con.execute("create schema intermediate")
     con.execute("create table intermediate.int_order_events (ts timestamptz)")
     for day in days:
