@@ -974,6 +974,28 @@ def is_up_to_date(
     )
 
 
+def drop_other_kinds(con: duckdb.DuckDBPyConnection, models: Iterable[SqlModel]) -> list[str]:
+    """Drop each object that has a model's name but not its kind: a table where the model now
+    builds a view, or a view where it builds a table (a model whose ``-- materialized:``
+    changed since the warehouse was built; ``create or replace`` refuses to swap kinds). Its
+    recorded version no longer matches, so the model is rebuilt in this step. The dropped
+    names, ``schema.table``; one catalog query however many models."""
+    kinds = {(m.schema, m.name): "view" if m.is_view else "table" for m in models}
+    found = con.execute(
+        """select schema_name, table_name, 'table' from duckdb_tables()
+           where database_name = current_database() and not temporary
+           union all
+           select schema_name, view_name, 'view' from duckdb_views()
+           where database_name = current_database() and not temporary and not internal"""
+    ).fetchall()
+    dropped = []
+    for schema, name, kind in found:
+        if kinds.get((schema, name), kind) != kind:
+            con.execute(f'drop {kind} "{schema}"."{name}"')
+            dropped.append(f"{schema}.{name}")
+    return dropped
+
+
 def build_model(
     con: duckdb.DuckDBPyConnection,
     model: SqlModel,

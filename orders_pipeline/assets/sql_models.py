@@ -32,7 +32,13 @@ from orders_pipeline.assets.steps import (
 )
 from orders_pipeline.automation import skips_up_to_date
 from orders_pipeline.checks import SqlCheck
-from orders_pipeline.models import ModelRun, SqlModel, build_model, validated_tables
+from orders_pipeline.models import (
+    ModelRun,
+    SqlModel,
+    build_model,
+    drop_other_kinds,
+    validated_tables,
+)
 from orders_pipeline.partition_start import partition_salt
 from orders_pipeline.partitions import FULL_REFRESH_TAG, range_bounds
 from orders_pipeline.resources import OrdersWarehouse
@@ -258,6 +264,8 @@ def group_asset(
         ):
             # no model validates anything: what audit.loads says holds for the whole step
             validated = validated_tables(con)
+            for name in drop_other_kinds(con, selected):
+                context.log.info(f"{name}: its model changed kind; the old one was dropped")
 
             def build(model: SqlModel) -> ModelRun:
                 if live is not None:  # the terminal shows which model runs (issue 16)

@@ -239,3 +239,33 @@ def test_a_base_currency_with_no_usable_rates_is_reported(tmp_path: Path):
     # amounts stay, the base-currency reports are empty, nothing is relabelled
     assert "core/order_ledger:base_currency_is_usable" in summary.warned_checks
     assert summary.net_revenue == 0
+
+
+def test_a_model_that_changed_kind_replaces_the_old_table_or_view(tmp_path, landing, run_landing):
+    # a warehouse built by a version in which core.order_events was a table and
+    # reporting.refund_summary a view: the models' `-- materialized:` changed since, and
+    # DuckDB's `create or replace` will not swap a table for a view or back
+    write_ndjson(landing / "odp_events" / "e.ndjson", [
+        odp_event("purchase", "A1", day(1), subtotal=100),
+        odp_event("refund", "A1", day(3), subtotal=30),
+    ])  # fmt: skip
+    first = run_landing(landing)
+    con = duckdb.connect(str(first.path))
+    con.execute("drop view core.order_events")
+    con.execute("create table core.order_events as select 1 as left_by_an_older_version")
+    con.execute("drop table reporting.refund_summary")
+    con.execute("create view reporting.refund_summary as select 1 as left_by_an_older_version")
+    con.close()
+
+    again = run_landing(landing)
+
+    kinds = dict(
+        again.query(
+            "select table_schema || '.' || table_name, table_type from information_schema.tables "
+            "where table_name in ('order_events', 'refund_summary')"
+        )
+    )
+    assert kinds == {"core.order_events": "VIEW", "reporting.refund_summary": "BASE TABLE"}
+    fresh = run_landing(landing, tmp_path / "fresh" / "wh.duckdb")
+    layers = ("core", "reporting")
+    assert table_contents(again.path, layers) == table_contents(fresh.path, layers)
