@@ -980,7 +980,6 @@ def drop_other_kinds(con: duckdb.DuckDBPyConnection, models: Iterable[SqlModel])
     changed since the warehouse was built; ``create or replace`` refuses to swap kinds). Its
     recorded version no longer matches, so the model is rebuilt in this step. The dropped
     names, ``schema.table``; one catalog query however many models."""
-    kinds = {(m.schema, m.name): "view" if m.is_view else "table" for m in models}
     found = con.execute(
         """select schema_name, table_name, 'table' from duckdb_tables()
            where database_name = current_database() and not temporary
@@ -988,11 +987,13 @@ def drop_other_kinds(con: duckdb.DuckDBPyConnection, models: Iterable[SqlModel])
            select schema_name, view_name, 'view' from duckdb_views()
            where database_name = current_database() and not temporary and not internal"""
     ).fetchall()
+    kinds = {(schema, name): kind for schema, name, kind in found}
     dropped = []
-    for schema, name, kind in found:
-        if kinds.get((schema, name), kind) != kind:
-            con.execute(f'drop {kind} "{schema}"."{name}"')
-            dropped.append(f"{schema}.{name}")
+    for model in models:
+        kind = "table" if model.is_view else "view"  # the kind it does not build
+        if kinds.get((model.schema, model.name)) == kind:
+            con.execute(f"drop {kind} {model.qualified_name}")
+            dropped.append(model.qualified_name)
     return dropped
 
 
