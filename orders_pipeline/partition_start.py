@@ -64,9 +64,10 @@ def first_event_day(con: duckdb.DuckDBPyConnection) -> date | None:
     (issue 15)."""
     if not table_exists(con, "intermediate", "int_order_events"):
         return None
-    return con.execute("select utc_day(min(ts)) from intermediate.int_order_events").fetchall()[0][
-        0
-    ]
+    [(first,)] = con.execute(
+        "select utc_day(min(ts)) from intermediate.int_order_events"
+    ).fetchall()
+    return first
 
 
 def follow_data_start(con: duckdb.DuckDBPyConnection, settings: Settings) -> date | None:
