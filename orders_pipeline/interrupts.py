@@ -23,8 +23,11 @@ from orders_pipeline.warehouse import WarehouseLocked
 if TYPE_CHECKING:
     import dagster as dg
 
+# Dagster's error for a stopped run, known by name: this module does not import Dagster (a
+# run with nothing to do never loads it, and then cannot raise its errors)
+_DAGSTER_INTERRUPTED = "DagsterExecutionInterruptedError"
 # Dagster maps SIGTERM to SIGINT while it runs steps: both arrive as one of these.
-_INTERRUPT_ERRORS = {"KeyboardInterrupt", "DagsterExecutionInterruptedError", "InterruptException"}
+_INTERRUPT_ERRORS = {"KeyboardInterrupt", _DAGSTER_INTERRUPTED, "InterruptException"}
 # What DuckDB's Python client raises (a plain RuntimeError) when a signal stops its query.
 DUCKDB_SIGNAL_MESSAGE = "Query interrupted"
 _LOCKED_ERROR = WarehouseLocked.__name__
@@ -48,9 +51,7 @@ def is_interruption(error: BaseException) -> bool:
     """Whether ``error`` is Ctrl-C or SIGTERM stopping the run, in any of its forms."""
     if isinstance(error, RunInterrupted | KeyboardInterrupt | duckdb.InterruptException):
         return True
-    # Dagster's error by name: this module does not import Dagster (a run with nothing to
-    # do never loads it, and then cannot raise its errors)
-    if any(cls.__name__ == "DagsterExecutionInterruptedError" for cls in type(error).__mro__):
+    if any(cls.__name__ == _DAGSTER_INTERRUPTED for cls in type(error).__mro__):
         return True
     return _stopped_query(type(error).__name__, str(error))
 
