@@ -42,6 +42,11 @@ previous publication, and only what changed since is rewritten in it.
   disagree), they are found by comparing each row's hash with its key's hash in the
   warehouse and the copy (a changed row goes unseen only if its key and 64-bit row hash both
   equal an old row's).
+- The audit tables that validation appends to, one row per record (``compared``:
+  ``audit.quarantine``, ``audit.duplicates``), grow with the history and no build logs
+  them: their rows are compared in the same way on every publication, so only the rows of
+  new records are written (copied whole, they were most of what a day's publication wrote
+  at 10M line items).
 - Every other table is copied whole; tables gone from the warehouse are dropped.
 
 The analyst file therefore also holds a ``state`` schema: ``state.publication`` (each
@@ -268,6 +273,7 @@ def publish_analytics(
     partitioned: Mapping[str, str] | None = None,
     fresh: bool = False,
     keyed: Mapping[str, tuple[str, ...]] | None = None,
+    compared: Mapping[str, tuple[str, ...]] | None = None,
 ) -> PublishReport:
     """Publish the published schemas of the open warehouse to ``target``, atomically.
 
@@ -277,8 +283,11 @@ def publish_analytics(
     is published as the column dictionary says (``privacy.PUBLISHED_COLUMNS``: as is, a keyed
     hash or withheld). ``fresh`` writes a new file from scratch, as when there is no previous
     publication. ``keyed`` maps ``schema.table`` to its unique key (``unique_keys``): those
-    tables are updated by the keys whose rows changed instead of copied whole. Only a
-    publication of this warehouse's last build is ever a base.
+    tables are updated by the keys whose rows changed instead of copied whole, as the key
+    change log says. ``compared`` maps the tables that no build logs (the audit tables
+    validation appends to) to a key: their rows are compared with the copy's on every
+    publication, and only the keys that differ are rewritten. Only a publication of this
+    warehouse's last build is ever a base.
     """
     started = time.perf_counter()
     partitioned = dict(partitioned or {})
@@ -298,7 +307,8 @@ def publish_analytics(
     # replaces its table, and the comments with it)
     apply_comments(con)
     keyed = dict(keyed or {})
-    for name, columns in keyed.items():
+    compared = dict(compared or {})
+    for name, columns in {**keyed, **compared}.items():
         if not all(_IDENTIFIER.match(column) for column in columns):
             raise ValueError(f"{name}: {columns!r} are not column names")
     publication = _Publication(
@@ -309,6 +319,7 @@ def publish_analytics(
         warehouse_id,
         last_build,
         keyed,
+        compared,
     )
 
     reason: str | None = None
@@ -486,6 +497,7 @@ class _Publication:
     warehouse_id: str
     last_build: int  # the warehouse's last publication build; this one is the next
     keyed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    compared: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the publication build the file written holds (None: a new file), and what the key
     # change log says changed since it (None: it cannot say)
     base_build: int | None = None
@@ -583,7 +595,8 @@ class _Publication:
             if (schema, table) not in as_views:
                 name = f"{schema}.{table}"
                 column = self.partitioned.get(name) if kind == "BASE TABLE" else None
-                key = self.keyed.get(name) if kind == "BASE TABLE" else None
+                key = self.keyed.get(name) or self.compared.get(name)
+                key = key if kind == "BASE TABLE" else None
                 if previous and column is not None:
                     plan = self._range_plan(schema, table, column, built.get(name), existing)
                 elif previous and key is not None:
@@ -712,7 +725,11 @@ class _Publication:
         columns)."""
         if existing.get((schema, table)) != "BASE TABLE" or not self._same_columns(schema, table):
             return None
-        if self.changes is None or not self._keys_published(schema, table, key):
+        if (
+            f"{schema}.{table}" in self.compared
+            or self.changes is None
+            or not self._keys_published(schema, table, key)
+        ):
             return _Keys(key)
         changed = self.changes.get(f"{schema}.{table}")
         if changed is None:
@@ -805,19 +822,26 @@ class _Publication:
         columns = _select_list(con, schema, table, self.hash_pii)
         key = "hash(row(" + ", ".join(f'"{c}"' for c in plan.columns) + "))"
         published = f"(select {columns} from {schema}.{table})"
+        # rows counted, so that a key whose rows repeat (audit.duplicates: a record of a
+        # file sent twice under one name) differs when one side holds a repeat more
         con.execute(
             f"""create or replace temp table publish_changed_keys as
                 with warehouse_rows as (
-                    select {key} as key_hash, hash(x) as row_hash from {published} as x
+                    select {key} as key_hash, hash(x) as row_hash, count(*) as copies
+                    from {published} as x
+                    group by all
                 ),
                 copy_rows as (
-                    select {key} as key_hash, hash(x) as row_hash
+                    select {key} as key_hash, hash(x) as row_hash, count(*) as copies
                     from {alias}.{schema}.{table} as x
+                    group by all
                 )
                 select distinct key_hash from (
-                    select * from warehouse_rows anti join copy_rows using (key_hash, row_hash)
+                    select * from warehouse_rows
+                    anti join copy_rows using (key_hash, row_hash, copies)
                     union all
-                    select * from copy_rows anti join warehouse_rows using (key_hash, row_hash)
+                    select * from copy_rows
+                    anti join warehouse_rows using (key_hash, row_hash, copies)
                 )"""
         )
         try:
