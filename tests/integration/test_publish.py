@@ -12,7 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orders_pipeline.assets.publish import IDENTITY_KEYS
+from orders_pipeline.assets.metadata import PREVIEW_OF_VIEW
+from orders_pipeline.assets.publish import IDENTITY_KEYS, RECORD_AUDIT_KEYS
 from orders_pipeline.config import SQL_DIR, Settings
 from orders_pipeline.instance_storage import ephemeral_instance
 from orders_pipeline.key_changes import log_keys
@@ -131,9 +132,10 @@ def test_a_late_event_on_an_old_day_is_published_by_day_range(
     assert second["updated_by_day_range"] == len(PARTITIONED)
     assert second["views"] == 1  # core.order_events
     # the entity and identity tables by the keys whose rows changed (issue 15), which
-    # their builds logged (key_changes.py): no table's rows compared
-    assert second["updated_by_key"] == PUBLISHED_KEYED == 8
-    assert second["keys_compared"] == 0
+    # their builds logged (key_changes.py); only the audit tables of records, which no build
+    # logs, have their rows compared
+    assert second["updated_by_key"] == PUBLISHED_KEYED + len(RECORD_AUDIT_KEYS) == 8 + 2
+    assert second["keys_compared"] == len(RECORD_AUDIT_KEYS)
     assert second["tables"] == (
         second["copied_whole"] + second["updated_by_day_range"] + second["updated_by_key"]
         + second["unchanged"] + second["views"]
@@ -150,6 +152,11 @@ def test_a_late_event_on_an_old_day_is_published_by_day_range(
     # plain mode: Dagster shows previews of the data (hash mode withholds them: test_pii.py)
     preview = instance.get_latest_materialization_event(dg.AssetKey(["core", "orders"]))
     assert "ann@example.com" in preview.asset_materialization.metadata["preview"].value
+    # but not of a view, whose first rows would cost its whole query (its schema is shown)
+    view = instance.get_latest_materialization_event(dg.AssetKey(["core", "order_events"]))
+    metadata = view.asset_materialization.metadata
+    assert metadata["preview"].value == PREVIEW_OF_VIEW
+    assert "customer_id" in {c.name for c in metadata["dagster/column_schema"].value.columns}
 
 
 def test_a_publication_with_nothing_new_leaves_partitioned_tables_unchanged(after_first_run):
@@ -216,8 +223,12 @@ def test_the_publication_before_the_last_is_brought_up_to_date_in_place(
     third = _run(settings, instance)
     assert third["updated_in"] == "spare"
     assert os.path.samestat(analytics.stat(), first_file)
-    # both runs' keys from the log, checked by the row counts: none compared
-    assert (third["updated_by_key"], third["keys_compared"]) == (PUBLISHED_KEYED, 0)
+    # both runs' keys from the log, checked by the row counts: none compared but the
+    # audit tables of records
+    assert (third["updated_by_key"], third["keys_compared"]) == (
+        PUBLISHED_KEYED + len(RECORD_AUDIT_KEYS),
+        len(RECORD_AUDIT_KEYS),
+    )
     assert third["updated_by_day_range"] == len(PARTITIONED)
     assert _published(spare) == second_publication
     _fresh_copy(settings, tmp_path / "fresh.duckdb")
@@ -319,6 +330,48 @@ def test_keyed_tables_are_published_by_their_logged_keys_checked_by_row_count(
 
     _fresh_copy(settings, tmp_path / "fresh.duckdb")
     assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
+
+
+def test_the_audit_tables_of_records_are_published_by_comparing_their_rows(
+    tmp_path, after_first_run
+):
+    settings = after_first_run
+    fresh = tmp_path / "fresh.duckdb"
+
+    def publish() -> PublishReport:
+        report = publish_analytics(
+            con,
+            settings.analytics_path,
+            partitioned=PARTITIONED,
+            keyed=KEYED,
+            compared=RECORD_AUDIT_KEYS,
+        )
+        # every publication compares both tables (no build logs them) and copies neither
+        assert report.compared == len(RECORD_AUDIT_KEYS)
+        return report
+
+    # a.ndjson re-sent under its name with one more record: its first record is a duplicate
+    # of the first version's, and each re-sending repeats that same audit row
+    resent = """insert into audit.duplicates
+                values ('odp_events', 'a.ndjson', 1, 'E1', 'a.ndjson', 1, true)"""
+    with connect(settings) as con:
+        before = publish()
+        con.execute(
+            """insert into audit.quarantine
+               values ('odp_events', 'a.ndjson', 4, ['invalid_json: not JSON'], '{oops',
+                       now(), 2)"""
+        )
+        con.execute(resent)
+        publish()
+        con.execute(resent)
+        # the spare: the publication before the last, without either row
+        publish()
+        # the spare again, which holds the first repeat: the second must still be found
+        after = publish()
+    _fresh_copy(settings, fresh)
+    assert _published(settings.analytics_path) == _published(fresh)
+    assert len(_published(fresh)["audit.duplicates"]) == 2
+    assert after.whole == before.whole
 
 
 def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance, after_first_run):
