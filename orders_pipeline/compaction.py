@@ -27,8 +27,8 @@ warehouse's file grew from 11 to 19 MB in its first run).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 
@@ -41,7 +41,7 @@ def compacts(build_no: int) -> bool:
     return build_no > 0 and build_no % COMPACT_EVERY == 0
 
 
-@contextmanager
+@contextlib.contextmanager
 def vacuuming_only_when_compacting(con: duckdb.DuckDBPyConnection, build_no: int) -> Iterator[bool]:
     """Within the block, checkpoints (of every database ``con`` has attached) vacuum only when
     publication build ``build_no`` compacts (module docstring); DuckDB's setting is restored
@@ -53,4 +53,7 @@ def vacuuming_only_when_compacting(con: duckdb.DuckDBPyConnection, build_no: int
     try:
         yield vacuums
     finally:
-        con.execute("set max_vacuum_tasks = ?", [int(before)])
+        # after a failure that invalidated the database (a full disk) this fails too: the
+        # first error is the one raised
+        with contextlib.suppress(duckdb.Error):
+            con.execute("set max_vacuum_tasks = ?", [int(before)])
