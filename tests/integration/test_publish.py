@@ -374,6 +374,43 @@ def test_the_audit_tables_of_records_are_published_by_comparing_their_rows(
     assert after.whole == before.whole
 
 
+def test_a_table_or_view_that_changed_kind_is_replaced_in_the_analyst_database(
+    tmp_path, instance, after_first_run
+):
+    # the warehouse and both analyst files as a version left them in which core.order_events
+    # was a table and reporting.refund_summary a view (the models' `-- materialized:` changed
+    # since; DuckDB's `create or replace` will not swap one kind for the other)
+    settings = after_first_run
+    spare = spare_path(settings.analytics_path)
+    assert spare.exists()  # the full publication's byte copy, which the next run updates
+    for path in (settings.warehouse, settings.analytics_path, spare):
+        con = duckdb.connect(str(path))
+        con.execute("drop view core.order_events")
+        con.execute("create table core.order_events as select 1 as left_by_an_older_version")
+        con.execute("drop table reporting.refund_summary")
+        con.execute("create view reporting.refund_summary as select 1 as left_by_an_older_version")
+        con.close()
+
+    _late_batch(settings.landing_dir)
+    second = _run(settings, instance)
+
+    assert (second["updated_in"], second["full_publication_reason"]) == ("spare", "")
+    con = duckdb.connect(str(settings.analytics_path), read_only=True)
+    try:
+        kinds = dict(
+            con.execute(
+                "select table_schema || '.' || table_name, table_type "
+                "from information_schema.tables "
+                "where table_name in ('order_events', 'refund_summary')"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert kinds == {"core.order_events": "VIEW", "reporting.refund_summary": "BASE TABLE"}
+    _fresh_copy(settings, tmp_path / "fresh.duckdb")
+    assert _published(settings.analytics_path) == _published(tmp_path / "fresh.duckdb")
+
+
 def test_switching_pii_mode_or_key_forces_a_full_publication(tmp_path, instance, after_first_run):
     settings = after_first_run
     assert "ann@example.com" in _dump(settings.analytics_path)
