@@ -144,7 +144,8 @@ class PublishReport:
     views: int = 0  # views published as views
     full_reason: str | None = None  # why this was a fresh, full publication (None: it was not)
     # of ``by_key``: the tables whose changed keys were found by comparing every row (the
-    # key change log could not say which: key_changes.py), not read from the log
+    # key change log could not say which: key_changes.py; or no build logs them: the
+    # ``compared`` audit tables), not read from the log
     compared: int = 0
     # what was brought up to date: the spare (the publication before the last, updated in
     # place), a copy of the last publication, or None (a fresh file: ``full_reason``)
