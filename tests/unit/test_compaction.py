@@ -16,22 +16,23 @@ from orders_pipeline.warehouse import connect
 EVENTS = 600_000  # five row groups
 
 
+def _read(database: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _row_groups(database: Path) -> int:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        return con.execute(
-            "select count(distinct row_group_id) from pragma_storage_info('core.events')"
-        ).fetchall()[0][0]
-    finally:
-        con.close()
+    [(row_groups,)] = _read(
+        database, "select count(distinct row_group_id) from pragma_storage_info('core.events')"
+    )
+    return row_groups
 
 
-def _events(database: Path) -> list[tuple[int, int]]:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        return con.execute("select count(*), sum(event_no) from core.events").fetchall()
-    finally:
-        con.close()
+def _events(database: Path) -> list[tuple]:
+    return _read(database, "select count(*), sum(event_no) from core.events")
 
 
 def test_every_seventh_publication_build_compacts():
