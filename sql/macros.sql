@@ -115,5 +115,16 @@ create or replace temp macro in_order_currency(
 create or replace temp macro utc_day(instant) as
     cast(make_timestamp(epoch_us(instant)) as date);
 
+-- The first instant of a UTC calendar day, and the first instant after it:
+-- utc_day(instant) >= day exactly when instant >= utc_day_start(day), and utc_day(instant) <=
+-- day when instant < utc_day_end(day). A model that selects the events of some days compares
+-- ts with these: a plain comparison of a column reaches the table scan through a view and
+-- skips the row groups outside the days by their zone maps, where a condition on utc_day(ts)
+-- is evaluated on every row (issue 15: core.order_ledger's days through the int_order_events
+-- view). NULL in, NULL out.
+create or replace temp macro utc_day_start(day) as to_timestamp(epoch(day));
+
+create or replace temp macro utc_day_end(day) as to_timestamp(epoch(day) + 86400);
+
 create or replace temp macro utc_month(instant) as
     cast(date_trunc('month', make_timestamp(epoch_us(instant))) as date);

@@ -9,10 +9,12 @@ with orders_on_rederived_days as (
     -- lists none and reads every event without this semi-join (below)
     select order_id from intermediate.int_order_events
     where not (getvariable('partition_first') is null and getvariable('partition_last') is null)
+      -- the days' events by their instants (sql/macros.sql: utc_day_start, utc_day_end), so that
+      -- the scan through the int_order_events view reads only the row groups of those days
       and (getvariable('partition_first') is null
-           or utc_day(ts) >= getvariable('partition_first'))
+           or ts >= utc_day_start(getvariable('partition_first')))
       and (getvariable('partition_last') is null
-           or utc_day(ts) <= getvariable('partition_last'))
+           or ts < utc_day_end(getvariable('partition_last')))
 ),
 
 events as (

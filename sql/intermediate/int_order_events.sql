@@ -8,34 +8,26 @@
 --   dropped_item_fields, subtotal_base_sent, total_base_sent (amounts already in the base
 --   currency, same sign convention as subtotal/total; NULL when the source sent none).
 -- revised_seq: the arrival of the latest record that changed the event (its arrival_seq for
--- every source but ODP CSV, whose events later files may join, docs/semantics.md §1.2). An
--- incremental build replaces the events int_order_events.changed.sql lists, and the
+-- every source but ODP CSV, whose events later files may join, docs/semantics.md §1.2): the
 -- partition planning re-derives the days of every event revised since the last model run.
--- materialized: incremental
--- unique_key: event_id
+-- A view: its readers (the ledger, its planning, a check) read the union as cheaply as a table
+-- of it, and a full run does not write every event once more (issue 15). A reader selecting
+-- some days compares ts itself, not its UTC day (sql/macros.sql: utc_day_start).
+-- materialized: view
 with odp_events as (
     select * from staging.stg_odp_order_events
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 ometria_orders as (
     select * from intermediate.int_ometria_order_events
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 optimizely_orders as (
     select * from staging.stg_optimizely_order_events
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 odp_csv_orders as (
-    -- new events, and events that rows of a later file joined
     select * from intermediate.int_odp_csv_order_events
-    where revised_seq > getvariable('incremental_after')
-      and revised_seq <= getvariable('incremental_through')
 ),
 
 unioned as (

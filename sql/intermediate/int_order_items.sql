@@ -3,29 +3,23 @@
 --   discount, subtotal (DECIMAL(38,4), derived when absent), subtotal_derived, custom (JSON,
 --   the order-level custom fields), attributes (JSON, the item's own kept attributes),
 --   arrival_seq (its event's).
--- materialized: incremental
+-- A view, read by core.order_items alone: a full run does not write every item once more
+-- (issue 15).
+-- materialized: view
 with odp_items as (
     select * from staging.stg_odp_order_items
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 ometria_items as (
     select * from intermediate.int_ometria_order_items
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 optimizely_items as (
     select * from staging.stg_optimizely_order_items
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 odp_csv_items as (
     select * from intermediate.int_odp_csv_order_items
-    where arrival_seq > getvariable('incremental_after')
-      and arrival_seq <= getvariable('incremental_through')
 ),
 
 final as (

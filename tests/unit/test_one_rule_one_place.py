@@ -189,3 +189,41 @@ def test_an_instant_is_dated_by_its_utc_day_in_any_session(con, session_zone, in
     finally:
         con.execute("reset TimeZone")
     assert dated == [(day, month)]
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        "2026-06-01 00:00:00+00",  # the first instant of the day
+        "2026-05-31 23:59:59.999999+00",  # the last of the day before
+        "2026-06-01 23:59:59.999999+00",
+        "2026-06-02 00:00:00+00",
+        "2026-06-01 01:30:00+02",  # 2026-05-31 23:30 UTC
+        "2024-02-29 12:00:00+00",
+        "1969-12-31 23:59:59.999999+00",
+    ],
+)
+@pytest.mark.parametrize("session_zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_a_day_s_instants_are_those_from_its_utc_day_start_to_its_end(con, session_zone, instant):
+    """utc_day_start / utc_day_end bound a UTC day by instants, as models compare ts with
+    them (issue 15: a plain comparison reaches a table scan through a view): utc_day(ts) >= d
+    exactly when ts >= utc_day_start(d), and utc_day(ts) <= d when ts < utc_day_end(d), in
+    any session's TimeZone."""
+    con.execute(f"set TimeZone = '{session_zone}'")
+    try:
+        rows = con.execute(
+            """with days as (select utc_day(?::timestamptz) + offset_days::integer as day,
+                                    ?::timestamptz as ts
+                             from range(-1, 2) as r(offset_days))
+               select day, utc_day(ts) >= day, ts >= utc_day_start(day),
+                      utc_day(ts) <= day, ts < utc_day_end(day)
+               from days""",
+            [instant, instant],
+        ).fetchall()
+    finally:
+        con.execute("reset TimeZone")
+    assert len(rows) == 3
+    for _day, on_or_after, from_start, on_or_before, before_next in rows:
+        assert (on_or_after, on_or_before) == (from_start, before_next)
+    # the instant's own day holds it, by either rule
+    assert rows[1][1:] == (True, True, True, True)
