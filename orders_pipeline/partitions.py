@@ -70,8 +70,8 @@ validated_files as (
 )
 select
     -- the day of the extreme time, not the extreme of every row's day (the same day: the
-    -- function is monotonic): DuckDB answers min(ts)/max(ts) from its column statistics
-    -- without reading the table, which a function per row defeats
+    -- function is monotonic): one pass over ts, no function per row (int_order_events is a
+    -- view, so DuckDB reads the column rather than its statistics: 0.02 s at 10M line items)
     (select utc_day(min(ts)) from intermediate.int_order_events) as first_staged_day,
     (select utc_day(max(ts)) from intermediate.int_order_events) as last_staged_day,
     (select seen from watermark) as seen,
