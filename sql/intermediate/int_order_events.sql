@@ -12,7 +12,7 @@
 -- partition planning re-derives the days of every event revised since the last model run.
 -- A view: its readers (the ledger, its planning, a check) read the union as cheaply as a table
 -- of it, and a full run does not write every event once more (issue 15). A reader selecting
--- some days compares ts itself, not its UTC day (sql/macros.sql: utc_day_start).
+-- some days compares ts itself, not its UTC day (sql/macros.sql: utc_day_start, utc_day_end).
 -- materialized: view
 with odp_events as (
     select * from staging.stg_odp_order_events
