@@ -87,15 +87,22 @@ class OrdersWarehouse(dg.ConfigurableResource):
             held.close()
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, *, memory_beside: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection with the session settings and the landing tables ready:
         within a run, the run's one connection (:class:`RunConnection`), else a connection
-        of its own, closed on exit."""
+        of its own, closed on exit. ``memory_beside``: the step builds large structures
+        outside DuckDB (validation's Arrow and polars frames, identity's graph), so it starts
+        on a connection whose DuckDB holds at most ``SHARED_MEMORY_BYTES``: the run's
+        connection, when it holds more (the blocks earlier steps read), is closed and the
+        warehouse opened again."""
         if not self._in_run:
             with open_connection(self.settings()) as con:
                 yield con
             return
         held = self._run_connection
+        if held is not None and memory_beside and not held.holds_at_most(SHARED_MEMORY_BYTES):
+            self._close_run_connection()
+            held = None
         if held is None:
             held = self._run_connection = RunConnection(self.settings())
         else:
@@ -110,8 +117,7 @@ class OrdersWarehouse(dg.ConfigurableResource):
         if not held.end_step():
             # its checkpoint failed (a full disk, a file size limit), which closing the
             # connection would have let pass: so does this, and the next step opens the
-            # warehouse again, its write-ahead log kept; or the step left DuckDB holding
-            # more memory than a step should carry into the next (SHARED_MEMORY_BYTES)
+            # warehouse again, its write-ahead log kept
             self._close_run_connection()
 
 
@@ -127,12 +133,15 @@ def open_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 # A connection the next step of a run reuses carries DuckDB's memory with it: the blocks of
-# the tables the step read stay cached (up to ORDERS_DUCKDB_MEMORY_LIMIT), beside whatever
-# the next step allocates outside DuckDB (validation's Arrow and polars frames). Closing
-# gives them back, as a connection per step did: a step that leaves more than this in
-# DuckDB's buffers ends its connection, and the next step opens the warehouse again (a few
-# tens of milliseconds, nothing beside a step that read that much). At 10M line items a
-# shared connection took the full run's peak RSS from 3.5 to 5.5 GiB (issue 15: ≤ 4 GiB).
+# the tables the step read stay cached (up to ORDERS_DUCKDB_MEMORY_LIMIT). Beside a step that
+# builds large structures outside DuckDB (validation's Arrow and polars frames, identity's
+# graph) they would add to its peak: at 10M line items a connection shared into validation
+# took the full run's peak RSS from 3.5 to 5.5 GiB (issue 15: <= 4 GiB). Such a step
+# (``connect(memory_beside=True)``) finds DuckDB holding more than this, and the warehouse
+# is opened again for it. The model steps keep the cache: the next one reads much of what
+# the last read (the ledger, the orders, the identifiers), and a step that needs the memory
+# has DuckDB evict the cached blocks within its limit. A day at 10M opened the warehouse six
+# times instead of one (0.5-0.8 s of its 16, session 24).
 SHARED_MEMORY_BYTES = 64 * 1024 * 1024
 
 
@@ -179,9 +188,8 @@ class RunConnection:
     def end_step(self) -> bool:
         """What closing the step's own connection did: its temporary tables and views are
         dropped (their memory given back) and the write-ahead log is checkpointed into the
-        file. False when the connection must be closed rather than kept for the next step:
-        the checkpoint failed (DuckDB then holds the database invalid; closing it fails on
-        nothing), or DuckDB still holds more than ``SHARED_MEMORY_BYTES``."""
+        file. False when the checkpoint failed: DuckDB then holds the database invalid, and
+        the connection must be closed (which fails on nothing) rather than kept."""
         try:
             temporary = self.con.execute(
                 "select 'table', table_name from duckdb_tables() where temporary "
@@ -191,13 +199,21 @@ class RunConnection:
             for kind, temporary_name in temporary:
                 self.con.execute(f'drop {kind} if exists temp.main."{temporary_name}"')
             self.con.execute("checkpoint")
+        except duckdb.Error:
+            return False
+        self.in_step = False
+        return True
+
+    def holds_at_most(self, size: int) -> bool:
+        """Whether DuckDB holds at most ``size`` bytes of memory (cached blocks, buffers)
+        for this connection; False when it cannot say."""
+        try:
             in_use = self.con.execute(
                 "select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()"
             ).fetchall()[0][0]
         except duckdb.Error:
             return False
-        self.in_step = False
-        return in_use <= SHARED_MEMORY_BYTES
+        return in_use <= size
 
     def close(self) -> None:
         """Close the connection (DuckDB checkpoints it) and release the writer lock."""

@@ -93,7 +93,8 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
         started = time.perf_counter()
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         skip = skips_up_to_date(context.run.tags) and not full_refresh
-        with warehouse.connect() as con:
+        # the graph of every identifier is built beside DuckDB (scipy, polars)
+        with warehouse.connect(memory_beside=True) as con:
             try:
                 identifiers_meta, orders_meta, detail, rows = _resolve(con, skip, full_refresh)
             except Exception as error:

@@ -62,7 +62,8 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
     def _land(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         started = time.perf_counter()
         settings = warehouse.settings()
-        with warehouse.connect() as con:
+        # landing hashes files and frames their records beside DuckDB (polars)
+        with warehouse.connect(memory_beside=True) as con:
             reports = land_new_files(con, settings, sources)
             seconds = time.perf_counter() - started
             metadata = {
@@ -148,7 +149,8 @@ def validation_asset(
     )
     def _validate(context: dg.AssetExecutionContext, warehouse: OrdersWarehouse):
         pending = selected_checks(context, own_checks)
-        with warehouse.connect() as con:
+        # the rules run on Arrow and polars frames beside DuckDB
+        with warehouse.connect(memory_beside=True) as con:
             for source in sources:
                 tables = [table_key(t) for t in source.staging_tables]
                 if not any(key in context.selected_asset_keys for key in tables):

@@ -129,13 +129,9 @@ def test_outside_a_run_each_connect_has_a_connection_of_its_own(tmp_path, opened
     assert len(opened) == 2
 
 
-def test_a_step_that_leaves_duckdb_holding_memory_closes_the_connection(
-    tmp_path, opened, monkeypatch
-):
-    """A big step's cached blocks are not carried into the next step (the peak memory of a
-    big run stays that of a connection per step): the next step opens the warehouse again,
-    and finds what the first wrote."""
-    seen = []
+def _steps_after_a_big_read(seen: list[object]) -> list[dg.AssetsDefinition]:
+    """A step that reads a table (DuckDB keeps its blocks), a model step after it, and a step
+    that builds its frames beside DuckDB (``memory_beside``) after that."""
 
     @dg.asset
     def reads_a_lot(warehouse: OrdersWarehouse) -> None:
@@ -144,13 +140,40 @@ def test_a_step_that_leaves_duckdb_holding_memory_closes_the_connection(
             seen.append(con.execute("select sum(x) from audit.big").fetchall()[0][0])
 
     @dg.asset(deps=[reads_a_lot])
-    def next_step(warehouse: OrdersWarehouse) -> None:
+    def model_step(warehouse: OrdersWarehouse) -> None:
         with warehouse.connect() as con:
             seen.append(_session(con))
             seen.append(con.execute("select count(*) from audit.big").fetchall()[0][0])
 
-    # any cached block is more than this step may carry over
+    @dg.asset(deps=[model_step])
+    def frames_step(warehouse: OrdersWarehouse) -> None:
+        with warehouse.connect(memory_beside=True) as con:
+            seen.append(_session(con))
+            seen.append(con.execute("select max(x) from audit.big").fetchall()[0][0])
+
+    return [reads_a_lot, model_step, frames_step]
+
+
+def test_a_step_with_frames_beside_duckdb_starts_without_the_blocks_earlier_steps_cached(
+    tmp_path, opened, monkeypatch
+):
+    """The blocks a step read stay cached for the next model step, but not beside the frames
+    of a step that builds them outside DuckDB (validation, identity): the peak memory of a big
+    run stays that of a connection per step. That step opens the warehouse again and finds
+    what the first wrote."""
+    seen: list[object] = []
+    # any cached block is more than a step with frames beside DuckDB may find
     monkeypatch.setattr(resources, "SHARED_MEMORY_BYTES", 0)
-    assert _run(tmp_path, reads_a_lot, next_step).success
+    assert _run(tmp_path, *_steps_after_a_big_read(seen)).success
     assert len(opened) == 2
-    assert seen == [sum(range(300000)), NEW_SESSION, 300000]
+    assert seen == [sum(range(300000)), NEW_SESSION, 300000, NEW_SESSION, 299999]
+
+
+def test_a_step_with_frames_beside_duckdb_shares_a_connection_that_holds_little(
+    tmp_path, opened, monkeypatch
+):
+    seen: list[object] = []
+    monkeypatch.setattr(resources, "SHARED_MEMORY_BYTES", 1 << 40)
+    assert _run(tmp_path, *_steps_after_a_big_read(seen)).success
+    assert len(opened) == 1
+    assert seen == [sum(range(300000)), NEW_SESSION, 300000, NEW_SESSION, 299999]
