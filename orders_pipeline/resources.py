@@ -135,13 +135,13 @@ def open_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 # A connection the next step of a run reuses carries DuckDB's memory with it: the blocks of
 # the tables the step read stay cached (up to ORDERS_DUCKDB_MEMORY_LIMIT). Beside a step that
 # builds large structures outside DuckDB (validation's Arrow and polars frames, identity's
-# graph) they would add to its peak: at 10M line items a connection shared into validation
-# took the full run's peak RSS from 3.5 to 5.5 GiB (issue 15: <= 4 GiB). Such a step
-# (``connect(memory_beside=True)``) finds DuckDB holding more than this, and the warehouse
-# is opened again for it. The model steps keep the cache: the next one reads much of what
-# the last read (the ledger, the orders, the identifiers), and a step that needs the memory
-# has DuckDB evict the cached blocks within its limit. A day at 10M opened the warehouse six
-# times instead of one (0.5-0.8 s of its 16, session 24).
+# graph) they would add to its peak, and the full run's peak at 10M line items is in
+# validation (3.4 GiB; issue 15 allows 4). Such a step (``connect(memory_beside=True)``)
+# finds DuckDB holding at most this, or the warehouse is opened again for it. The model steps
+# keep the cache: the next one reads much of what the last read (the ledger, the orders, the
+# identifiers), and a step that needs the room has DuckDB evict cached blocks within its
+# limit. A day's model run at 10M opened the warehouse six times before, twice now (the
+# second for identity): 0.2-0.5 s of its 17 (docs/performance.md, session 24).
 SHARED_MEMORY_BYTES = 64 * 1024 * 1024
 
 
