@@ -140,8 +140,9 @@ def open_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 # finds DuckDB holding at most this, or the warehouse is opened again for it. The model steps
 # keep the cache: the next one reads much of what the last read (the ledger, the orders, the
 # identifiers), and a step that needs the room has DuckDB evict cached blocks within its
-# limit. A day's model run at 10M opened the warehouse six times before, twice now (the
-# second for identity): 0.2-0.5 s of its 17 (docs/performance.md, session 24).
+# limit. A day's model run at 10M opened the warehouse six times before, once now (identity
+# asks for the bound only to resolve every identifier): 0.3-0.9 s of its 17-19
+# (docs/performance.md, session 24).
 SHARED_MEMORY_BYTES = 64 * 1024 * 1024
 
 

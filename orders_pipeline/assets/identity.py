@@ -93,8 +93,12 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
         started = time.perf_counter()
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         skip = skips_up_to_date(context.run.tags) and not full_refresh
-        # the graph of every identifier is built beside DuckDB (scipy, polars)
-        with warehouse.connect(memory_beside=True) as con:
+        with warehouse.connect() as con:
+            whole = _resolves_everything(con, full_refresh)
+        # the graph of every identifier is built beside DuckDB (scipy, polars): a resolution
+        # of them all starts without the cache of the steps before; one of the components a
+        # day's identifiers touch is small, and keeps it
+        with warehouse.connect(memory_beside=whole) as con:
             try:
                 identifiers_meta, orders_meta, detail, rows = _resolve(con, skip, full_refresh)
             except Exception as error:
@@ -107,6 +111,19 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
                 yield result
 
     return resolved_customers
+
+
+def _resolves_everything(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> bool:
+    """Whether a resolution now resolves every identifier rather than the components new
+    identifiers touch: with ``full_refresh``, the first time, or after a change of definition
+    or setting (``identity_fingerprint``)."""
+    built = last_build(con, IDENTITY_TABLES[0])
+    return (
+        full_refresh
+        or built is None
+        or built.fingerprint != identity_fingerprint(con)
+        or not all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
+    )
 
 
 def _resolve(
@@ -142,13 +159,7 @@ def _resolve(
         through = _input_position(con)
         fingerprint = identity_fingerprint(con)
         built = last_build(con, IDENTITY_TABLES[0])
-        incremental = (
-            not full_refresh
-            and built is not None
-            and built.fingerprint == fingerprint
-            and all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
-        )
-        if incremental:
+        if not _resolves_everything(con, full_refresh):
             assert built is not None
             # logged at this resolution's position, which the readers' next build reaches
             log_at = through if through > built.built_through else None

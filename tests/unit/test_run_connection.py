@@ -177,3 +177,45 @@ def test_a_step_with_frames_beside_duckdb_shares_a_connection_that_holds_little(
     assert _run(tmp_path, *_steps_after_a_big_read(seen)).success
     assert len(opened) == 1
     assert seen == [sum(range(300000)), NEW_SESSION, 300000, NEW_SESSION, 299999]
+
+
+def test_identity_gives_duckdb_s_cache_back_only_to_resolve_every_identifier(tmp_path, monkeypatch):
+    """The graph of every identifier is built beside DuckDB, so a first resolution opens the
+    warehouse again when DuckDB holds more than the bound; a later run's resolution of the
+    few components its identifiers touch keeps the run's connection and its cache."""
+    from orders_pipeline.assets import identity as identity_asset
+    from orders_pipeline.runner import run_pipeline
+    from tests.conftest import day, odp_event, write_ndjson
+
+    seen: list[str] = []
+    for name in ("__init__", "begin_step", "close"):
+        original = getattr(resources.RunConnection, name)
+
+        def logged(self, *args, _original=original, _name=name, **kwargs):
+            seen.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(resources.RunConnection, name, logged)
+    resolve = identity_asset._resolve
+
+    def resolving(*args, **kwargs):
+        seen.append("resolve")
+        return resolve(*args, **kwargs)
+
+    monkeypatch.setattr(identity_asset, "_resolve", resolving)
+    monkeypatch.setattr(resources, "SHARED_MEMORY_BYTES", 0)
+    landing = tmp_path / "landing"
+    settings = Settings(landing_dir=landing, warehouse=tmp_path / "w.duckdb")
+    before_resolving = []
+    for n, email in enumerate(["ann@example.com", "bob@example.com"], start=1):
+        write_ndjson(
+            landing / "odp_events" / f"{n}.ndjson",
+            [odp_event("purchase", f"O{n}", day(n), identifiers={"email": email}, subtotal=10)],
+        )
+        seen.clear()
+        assert run_pipeline(settings).success
+        before_resolving.append(seen[seen.index("resolve") - 2 : seen.index("resolve")])
+    # first run: the step's connection closed, and the warehouse opened again
+    assert before_resolving[0] == ["close", "__init__"]
+    # second run: the step's two connects (its plan, its resolution) share the run's one
+    assert before_resolving[1] == ["begin_step", "begin_step"]
