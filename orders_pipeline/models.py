@@ -91,7 +91,7 @@ class SqlModel:
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            if not any(directive.match(line) for directive in _DIRECTIVES):
+            if not is_directive(line):
                 lines.append(line.removeprefix("--").strip())
         how = " ".join(lines)
         published = TABLES.get(self.qualified_name)
@@ -159,6 +159,13 @@ _DIRECTIVES = (
     _UNIQUE_KEY_DIRECTIVE,
     _CHANGED_KEYS_OF_DIRECTIVE,
 )
+
+
+def is_directive(line: str) -> bool:
+    """Whether a line of a model's SQL is one of its ``--`` directives (how it is built)."""
+    return any(directive.match(line) for directive in _DIRECTIVES)
+
+
 # ``sql/<schema>/<name>.changed.sql``: the keys an incremental build of <name> recomputes
 CHANGED_SUFFIX = ".changed.sql"
 # ``sql/<schema>/<name>.pending.sql``: the days a partitioned build of <name> owes
@@ -270,11 +277,7 @@ def logic_of(sql: str) -> str:
     its fingerprint, and its tables are not rebuilt (a full rebuild at 10M line items is about
     100 s, and the analyst copy catches up the next day); a change to anything else, a
     string's inner spaces included, gives another fingerprint."""
-    directives = [
-        line.strip()
-        for line in sql.splitlines()
-        if any(directive.match(line) for directive in _DIRECTIVES)
-    ]
+    directives = [line.strip() for line in sql.splitlines() if is_directive(line)]
     # DuckDB's tokens start at byte offsets of the UTF-8 text
     text = sql.encode()
     tokens = duckdb.tokenize(sql)

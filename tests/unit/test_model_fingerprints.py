@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orders_pipeline.config import SQL_DIR
-from orders_pipeline.models import _DIRECTIVES, discover_models
+from orders_pipeline.models import discover_models, is_directive
 
 
 def fingerprints(sql_dir: Path) -> dict[str, str]:
@@ -81,7 +81,7 @@ def _reworded(sql: str) -> str:
     comma, and its lines indented and spaced otherwise: the same logic."""
     lines = []
     for line in sql.splitlines():
-        if line.lstrip().startswith("--") and not any(d.match(line) for d in _DIRECTIVES):
+        if line.lstrip().startswith("--") and not is_directive(line):
             line = line[: len(line) - len(line.lstrip())] + "-- reworded, for a reader"
         elif line.rstrip().endswith(","):
             line = "  " + line + "   -- added\n"
