@@ -27,6 +27,7 @@ from orders_pipeline.identity import (
     identity_version,
 )
 from orders_pipeline.models import (
+    Build,
     catalog_fingerprint,
     last_build,
     latest_partition_build,
@@ -94,7 +95,9 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         skip = skips_up_to_date(context.run.tags) and not full_refresh
         with warehouse.connect() as con:
-            whole = _resolves_everything(con, full_refresh)
+            whole = _resolves_everything(
+                con, full_refresh, last_build(con, IDENTITY_TABLES[0]), identity_fingerprint(con)
+            )
         # the graph of every identifier is built beside DuckDB (scipy, polars): a resolution
         # of them all starts without the cache of the steps before; one of the components a
         # day's identifiers touch is small, and keeps it
@@ -113,15 +116,17 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
     return resolved_customers
 
 
-def _resolves_everything(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> bool:
+def _resolves_everything(
+    con: duckdb.DuckDBPyConnection, full_refresh: bool, built: Build | None, fingerprint: str
+) -> bool:
     """Whether a resolution now resolves every identifier rather than the components new
-    identifiers touch: with ``full_refresh``, the first time, or after a change of definition
-    or setting (``identity_fingerprint``)."""
-    built = last_build(con, IDENTITY_TABLES[0])
+    identifiers touch: with ``full_refresh``, the first time (``built``: the last resolution's
+    record, None before any), or after a change of definition or setting (``fingerprint``:
+    ``identity_fingerprint`` now)."""
     return (
         full_refresh
         or built is None
-        or built.fingerprint != identity_fingerprint(con)
+        or built.fingerprint != fingerprint
         or not all(table_exists(con, *t.split(".")) for t in IDENTITY_TABLES)
     )
 
@@ -159,7 +164,7 @@ def _resolve(
         through = _input_position(con)
         fingerprint = identity_fingerprint(con)
         built = last_build(con, IDENTITY_TABLES[0])
-        if not _resolves_everything(con, full_refresh):
+        if not _resolves_everything(con, full_refresh, built, fingerprint):
             assert built is not None
             # logged at this resolution's position, which the readers' next build reaches
             log_at = through if through > built.built_through else None
