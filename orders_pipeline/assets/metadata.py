@@ -98,8 +98,11 @@ def _preview_and_columns(
             (n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)
         ]
     shown = values_may_be_shown(con)
+    # hash mode: no row, the names and types only
     result = con.execute(
-        f"select * from {qualified_name} limit {PREVIEW_ROWS if shown else 0}"  # noqa: S608
+        f"select * from {qualified_name} limit {PREVIEW_ROWS}"  # noqa: S608
+        if shown
+        else f"select * from {qualified_name} limit 0"  # noqa: S608
     )
     columns = [(column[0], str(column[1])) for column in result.description or []]
     rows = result.fetchall()
