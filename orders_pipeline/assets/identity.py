@@ -95,15 +95,17 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         skip = skips_up_to_date(context.run.tags) and not full_refresh
         with warehouse.connect() as con:
-            whole = _resolves_everything(
-                con, full_refresh, last_build(con, IDENTITY_TABLES[0]), identity_fingerprint(con)
-            )
+            built = last_build(con, IDENTITY_TABLES[0])
+            fingerprint = identity_fingerprint(con)
+            whole = _resolves_everything(con, full_refresh, built, fingerprint)
         # the graph of every identifier is built beside DuckDB (scipy, polars): a resolution
         # of them all starts without the cache of the steps before; one of the components a
         # day's identifiers touch is small, and keeps it
         with warehouse.connect(memory_beside=whole) as con:
             try:
-                identifiers_meta, orders_meta, detail, rows = _resolve(con, skip, full_refresh)
+                identifiers_meta, orders_meta, detail, rows = _resolve(
+                    con, skip, built, fingerprint, whole
+                )
             except Exception as error:
                 raise BuildFailed("core/customer_identifiers") from error
             seconds = time.perf_counter() - started
@@ -132,18 +134,24 @@ def _resolves_everything(
 
 
 def _resolve(
-    con: duckdb.DuckDBPyConnection, skip_up_to_date: bool, full_refresh: bool = False
+    con: duckdb.DuckDBPyConnection,
+    skip_up_to_date: bool,
+    built: Build | None,
+    fingerprint: str,
+    everything: bool,
 ) -> tuple[dict, dict, str, int]:
     """Resolve customers (unless they are up to date and ``skip_up_to_date``): only the
-    components that new identifiers touch, or all of them (the first time, after a change of
-    definition or setting, with ``full_refresh``); the tables' metadata, what was done and
-    the identifier count."""
+    components that new identifiers touch, or all of them when ``everything``
+    (:func:`_resolves_everything` of ``built``, the last resolution's record, and
+    ``fingerprint``, ``identity_fingerprint`` now: what the step read before choosing its
+    connection; the run holds the warehouse, so nothing writes in between); the tables'
+    metadata, what was done and the identifier count."""
     started = time.perf_counter()
     versions = table_versions(con)
     if skip_up_to_date and identity_up_to_date(con, versions):
         # as models.build_model: only the position moves on (nothing it reads changed)
         with transaction(con):
-            built, through = last_build(con, IDENTITY_TABLES[0]), _input_position(con)
+            through = _input_position(con)
             if built is not None and built.built_through != through:
                 for table in IDENTITY_TABLES:
                     record_build(con, table, built.fingerprint, through, built.partition_build_no)
@@ -162,9 +170,7 @@ def _resolve(
     # one transaction: the tables, the change log, the position and the version together
     with transaction(con):
         through = _input_position(con)
-        fingerprint = identity_fingerprint(con)
-        built = last_build(con, IDENTITY_TABLES[0])
-        if not _resolves_everything(con, full_refresh, built, fingerprint):
+        if not everything:
             assert built is not None
             # logged at this resolution's position, which the readers' next build reaches
             log_at = through if through > built.built_through else None
