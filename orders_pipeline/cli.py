@@ -270,7 +270,8 @@ def process_main() -> int:
     orders_pipeline/console.py, which imports this module) and ``python -m
     orders_pipeline.cli``. Its garbage collector is tuned for a run (see
     :func:`tune_garbage_collection`) before :func:`main`. Code that calls :func:`main` from
-    its own process (the tests) keeps that process's collector as it was."""
+    its own process keeps that process's collector as it was (the test processes tune
+    theirs once their tests are collected: tests/conftest.py)."""
     tune_garbage_collection()
     return main()
 
