@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from orders_pipeline import bench, live_progress
 from orders_pipeline.config import PROJECT_ROOT, ConfigError, Settings
 from orders_pipeline.console import end_interrupted, stopped_while_starting
+from orders_pipeline.garbage_collection import tune_garbage_collection
 from orders_pipeline.instance import open_instance, open_instance_at, prepare_home
 from orders_pipeline.interrupts import RunInterrupted, is_interruption
 from orders_pipeline.layout import check_landing_layout
@@ -268,26 +268,12 @@ def print_summary(summary: RunSummary, seconds: float) -> None:
 def process_main() -> int:
     """The command in a process of its own: the console script ``orders-pipeline`` (through
     orders_pipeline/console.py, which imports this module) and ``python -m
-    orders_pipeline.cli``. Its garbage collector is tuned for a run (see
-    :func:`tune_garbage_collection`) before :func:`main`. Code that calls :func:`main` from
-    its own process keeps that process's collector as it was (the test processes tune
-    theirs once their tests are collected: tests/conftest.py)."""
+    orders_pipeline.cli``. Its garbage collector is tuned for a run
+    (``garbage_collection.tune_garbage_collection``) before :func:`main`. Code that calls
+    :func:`main` from its own process keeps that process's collector as it was (the test
+    processes tune theirs once their tests are collected: tests/conftest.py)."""
     tune_garbage_collection()
     return main()
-
-
-def tune_garbage_collection() -> None:
-    """Collect less often in a process that runs the pipeline: what was imported so far
-    (polars, DuckDB, the CLI; Dagster's modules too once a run with work imports them,
-    ``runner.run_pipeline``: some 230,000 objects in all) is moved out of the collector's
-    reach (``gc.freeze``), and a young collection waits for 20,000 new objects instead of
-    700. A run makes millions of short-lived containers (Dagster's events and their
-    serialisation); with the defaults the collector ran thousands of times, each older
-    pass walking every imported object again. Measured on a day at 10M line items: 0.6 CPU s
-    less of 23-25 (five alternating pairs, session 17). Cycles are still collected."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 100)
 
 
 if __name__ == "__main__":

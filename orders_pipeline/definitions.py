@@ -18,6 +18,7 @@ from orders_pipeline.automation import (
 )
 from orders_pipeline.checks import CHECKS, SqlCheck, standalone_checks
 from orders_pipeline.config import SQL_DIR, Settings
+from orders_pipeline.garbage_collection import tune_if_running_dagster_runs
 from orders_pipeline.models import discover_models
 from orders_pipeline.partition_start import partition_start
 from orders_pipeline.partitions import daily_partitions
@@ -69,9 +70,12 @@ def __getattr__(name: str) -> dg.Definitions:
     """``defs``: the definitions for the ``ORDERS_*`` settings, which ``workspace.yaml`` and
     ``dg dev`` load, built the first time they are asked for rather than at import. A run
     of ``orders-pipeline`` builds its own from its settings, and the build at import cost
-    every such process a quarter of a second of CPU for definitions it never used."""
+    every such process a quarter of a second of CPU for definitions it never used. A
+    process that Dagster started to execute a run tunes its garbage collector once they are
+    built (``garbage_collection.tune_if_running_dagster_runs``); any other keeps its own."""
     if name == "defs":
         built = globals()["defs"] = build_definitions()
+        tune_if_running_dagster_runs()
         return built
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -85,7 +85,7 @@ def run_pipeline(
     except KeyboardInterrupt:
         raise RunInterrupted("loading Dagster, before any step") from None
     if gc.get_freeze_count():
-        # a process that froze what it had imported (the CLI: cli.tune_garbage_collection)
+        # a process that froze what it had imported (the CLI: garbage_collection.py)
         # freezes Dagster's modules too, imported only now
         gc.freeze()
     run_jobs(summary, settings, instance, quiet=quiet, full_refresh=full_refresh, engine=engine)

@@ -58,11 +58,12 @@ _share_the_cores()
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Each test process collects garbage as the CLI's process does
-    (``cli.tune_garbage_collection``), once every test module is imported: most of the
-    suite's CPU is pipeline runs in the test processes themselves (``run_pipeline``), and
-    there, with Python's default thresholds, the collector walked the imported modules and
-    the collected tests again and again (docs/performance.md, session 27)."""
-    from orders_pipeline.cli import tune_garbage_collection
+    (``garbage_collection.tune_garbage_collection``), once every test module is imported:
+    most of the suite's CPU is pipeline runs in the test processes themselves
+    (``run_pipeline``), and there, with Python's default thresholds, the collector walked
+    the imported modules and the collected tests again and again (docs/performance.md,
+    session 27)."""
+    from orders_pipeline.garbage_collection import tune_garbage_collection
 
     tune_garbage_collection()
 

@@ -1,0 +1,78 @@
+"""Python's garbage collector, tuned in a process that runs the pipeline.
+
+A run makes millions of short-lived containers (Dagster's events and their serialisation,
+polars and pandera frames of the validation); with Python's default thresholds the
+collector runs thousands of times a run, each older pass walking every imported module's
+objects again. A process that exists to run the pipeline therefore freezes what it has
+imported and collects less often (:func:`tune_garbage_collection`):
+
+- ``orders-pipeline`` (``cli.process_main``), before it parses its arguments;
+- a process Dagster starts for a run (:func:`tune_if_running_dagster_runs`, called when
+  ``orders_pipeline.definitions`` builds ``defs``): the child a code server
+  (``dagster api grpc``, what ``dagster dev``, the webserver and the daemon start) spawns
+  for each run it is asked to launch, ``dagster api execute_run``/``resume_run``/
+  ``execute_step`` (the container and step launchers), ``dagster job execute`` and
+  ``dagster asset materialize``;
+- the test processes, once their tests are collected (tests/conftest.py).
+
+Any other process that imports the definitions (a notebook, a code server, the webserver)
+keeps its collector as it was."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# ``dagster <group> <command>`` of the processes that execute a run or a step themselves
+RUN_COMMANDS = frozenset(
+    {
+        ("api", "execute_run"),
+        ("api", "resume_run"),
+        ("api", "execute_step"),
+        ("job", "execute"),
+        ("asset", "materialize"),
+    }
+)
+# a code server: a process it spawns is a run (``StartRun``: dagster/_grpc/server.py)
+CODE_SERVER = ("api", "grpc")
+
+
+def tune_garbage_collection() -> None:
+    """Collect less often in this process: what was imported so far (some 230,000 objects
+    once Dagster is) is moved out of the collector's reach (``gc.freeze``), and a young
+    collection waits for 20,000 new objects instead of 700. Cycles are still collected.
+    Measured: a day at 10M line items 0.6 CPU s less of 23-25 (``orders-pipeline run``,
+    five alternating pairs, session 17); ``dagster job execute`` of the ingest job on the
+    bundled sample 8.2-9.8 → 7.4-8.8 CPU s (three alternating pairs, session 28)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
+
+
+def runs_dagster_runs(argv: Sequence[str], spawned: bool) -> bool:
+    """Whether a process with command line ``argv`` executes Dagster runs: ``dagster`` (the
+    console script or ``python -m dagster``) with one of :data:`RUN_COMMANDS`, or a process
+    ``spawned`` by a code server (``multiprocessing`` gives such a child its parent's
+    ``argv``)."""
+    if not argv or not _is_dagster(argv[0]):
+        return False
+    command = tuple(argv[1:3])
+    return command in RUN_COMMANDS or (spawned and command == CODE_SERVER)
+
+
+def tune_if_running_dagster_runs() -> bool:
+    """:func:`tune_garbage_collection` when this process executes Dagster runs
+    (:func:`runs_dagster_runs`); whether it did."""
+    if not runs_dagster_runs(sys.argv, spawned=multiprocessing.parent_process() is not None):
+        return False
+    tune_garbage_collection()
+    return True
+
+
+def _is_dagster(program: str) -> bool:
+    """``…/bin/dagster`` (the console script) or ``…/dagster/__main__.py`` (``-m dagster``)."""
+    path = Path(program)
+    return path.name == "dagster" or (path.name == "__main__.py" and path.parent.name == "dagster")
