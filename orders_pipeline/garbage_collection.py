@@ -11,8 +11,8 @@ imported and collects less often (:func:`tune_garbage_collection`):
   ``orders_pipeline.definitions`` builds ``defs``): the child a code server
   (``dagster api grpc``, what ``dagster dev``, the webserver and the daemon start) spawns
   for each run it is asked to launch, ``dagster api execute_run``/``resume_run``/
-  ``execute_step`` (the container and step launchers), ``dagster job execute`` and
-  ``dagster asset materialize``;
+  ``execute_step`` (the container and step launchers), ``dagster job execute``,
+  ``dagster asset materialize`` and ``dg launch``;
 - the test processes, once their tests are collected (tests/conftest.py).
 
 Any other process that imports the definitions (a notebook, a code server, the webserver)
@@ -26,16 +26,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# ``dagster <group> <command>`` of the processes that execute a run or a step themselves
-RUN_COMMANDS = frozenset(
-    {
-        ("api", "execute_run"),
-        ("api", "resume_run"),
-        ("api", "execute_step"),
-        ("job", "execute"),
-        ("asset", "materialize"),
-    }
-)
+# the commands of Dagster's command-line programs whose process executes a run or a step
+RUN_COMMANDS = {
+    "dagster": frozenset(
+        {
+            ("api", "execute_run"),
+            ("api", "resume_run"),
+            ("api", "execute_step"),
+            ("job", "execute"),
+            ("asset", "materialize"),
+        }
+    ),
+    "dg": frozenset({("launch",)}),  # `dg launch` materialises in its own process
+}
 # a code server: a process it spawns is a run (``StartRun``: dagster/_grpc/server.py)
 CODE_SERVER = ("api", "grpc")
 
@@ -54,13 +57,15 @@ def tune_garbage_collection() -> None:
 
 def runs_dagster_runs(argv: Sequence[str], spawned: bool) -> bool:
     """Whether a process with command line ``argv`` executes Dagster runs: ``dagster`` (the
-    console script or ``python -m dagster``) with one of :data:`RUN_COMMANDS`, or a process
-    ``spawned`` by a code server (``multiprocessing`` gives such a child its parent's
-    ``argv``)."""
-    if not argv or not _is_dagster(argv[0]):
+    console script or ``python -m dagster``) or ``dg`` with one of :data:`RUN_COMMANDS`, or
+    a process ``spawned`` by a code server (``multiprocessing`` gives such a child its
+    parent's ``argv``)."""
+    program = _program(argv[0]) if argv else None
+    if program is None:
         return False
-    command = tuple(argv[1:3])
-    return command in RUN_COMMANDS or (spawned and command == CODE_SERVER)
+    if any(tuple(argv[1 : 1 + len(c)]) == c for c in RUN_COMMANDS[program]):
+        return True
+    return spawned and program == "dagster" and tuple(argv[1:3]) == CODE_SERVER
 
 
 def tune_if_running_dagster_runs() -> bool:
@@ -72,7 +77,12 @@ def tune_if_running_dagster_runs() -> bool:
     return True
 
 
-def _is_dagster(program: str) -> bool:
-    """``…/bin/dagster`` (the console script) or ``…/dagster/__main__.py`` (``-m dagster``)."""
-    path = Path(program)
-    return path.name == "dagster" or (path.name == "__main__.py" and path.parent.name == "dagster")
+def _program(path_text: str) -> str | None:
+    """``dagster`` for ``…/bin/dagster`` (the console script) or ``…/dagster/__main__.py``
+    (``python -m dagster``), ``dg`` for ``…/bin/dg``; None for any other program."""
+    path = Path(path_text)
+    if path.name in RUN_COMMANDS:
+        return path.name
+    if path.name == "__main__.py" and path.parent.name == "dagster":
+        return "dagster"
+    return None

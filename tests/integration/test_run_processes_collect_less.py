@@ -1,8 +1,8 @@
 """A process Dagster starts to execute a run tunes its garbage collector as
 ``orders-pipeline`` does (orders_pipeline/garbage_collection.py): the run a code server
-spawns for the webserver, the daemon or ``dagster dev``, and ``dagster job execute``; a
-code server, the webserver or a notebook that loads the same definitions keeps Python's
-defaults."""
+spawns for the webserver, the daemon or ``dagster dev``, ``dagster job execute`` and ``dg
+launch``; a code server, the webserver or a notebook that loads the same definitions keeps
+Python's defaults."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 from orders_pipeline.garbage_collection import runs_dagster_runs
 
 CONSOLE_SCRIPT = str(Path(sys.executable).with_name("dagster"))
+DG = str(Path(sys.executable).with_name("dg"))
 PYTHON_M = str(Path(dagster.__file__).with_name("__main__.py"))  # python -m dagster
 TUNED = (20_000, 20, 100)
 
@@ -31,6 +32,8 @@ TUNED = (20_000, 20, 100)
         ([PYTHON_M, "api", "execute_step", "{}"], False, True),
         ([PYTHON_M, "api", "resume_run", "{}"], False, True),
         ([CONSOLE_SCRIPT, "asset", "materialize", "--select", "*"], False, True),
+        ([DG, "launch", "--assets", "*"], False, True),
+        ([DG, "dev"], False, False),
         ([PYTHON_M, "api", "grpc", "--lazy-load-user-code"], True, True),  # a run it spawned
         ([PYTHON_M, "api", "grpc", "--lazy-load-user-code"], False, False),  # the server
         ([CONSOLE_SCRIPT, "job", "list", "-m", "orders_pipeline.definitions"], False, False),
