@@ -16,6 +16,7 @@ from orders_pipeline.assets.steps import (
     check_spec,
     checks_of,
     evaluate_checks,
+    metadata_on_materialization,
     selected_checks,
 )
 from orders_pipeline.automation import skips_up_to_date
@@ -110,8 +111,13 @@ def identity_asset(checks: Sequence[SqlCheck] = ()) -> dg.AssetsDefinition:
                 raise BuildFailed("core/customer_identifiers") from error
             seconds = time.perf_counter() - started
             progress.report("core/customer_identifiers", rows, seconds, detail)
-            yield dg.MaterializeResult(asset_key=CUSTOMER_IDENTIFIERS, metadata=identifiers_meta)
-            yield dg.MaterializeResult(asset_key=ORDER_CUSTOMERS, metadata=orders_meta)
+            for key, metadata in (
+                (CUSTOMER_IDENTIFIERS, identifiers_meta),
+                (ORDER_CUSTOMERS, orders_meta),
+            ):
+                yield metadata_on_materialization(
+                    context, dg.MaterializeResult(asset_key=key, metadata=metadata)
+                )
             for result, _ in evaluate_checks(con, selected_checks(context, own_checks)):
                 yield result
 

@@ -16,6 +16,7 @@ from orders_pipeline.assets.steps import (
     check_spec,
     checks_of,
     evaluate_checks,
+    metadata_on_materialization,
     selected_checks,
 )
 from orders_pipeline.checks import SqlCheck
@@ -98,8 +99,11 @@ def landing_asset(sources: tuple[Source, ...]) -> dg.AssetsDefinition:
                 + (f", {len(report.unreadable)} unreadable" if report.unreadable else "")
                 + (f", {len(report.skipped)} skipped" if report.skipped else ""),
             )
-            yield dg.MaterializeResult(
-                asset_key=table_key(source.raw_table), metadata=metadata[source.name]
+            yield metadata_on_materialization(
+                context,
+                dg.MaterializeResult(
+                    asset_key=table_key(source.raw_table), metadata=metadata[source.name]
+                ),
             )
 
     return _land
@@ -161,7 +165,8 @@ def validation_asset(
                         total_records=_pending_records(con, source),
                         con=con,
                     ) as live:
-                        yield from _validate_source(con, source, live)
+                        for event in _validate_source(con, source, live):
+                            yield metadata_on_materialization(context, event)
                 except Exception as error:
                     raise BuildFailed(source.validation.staging_table.replace(".", "/")) from error
                 for result, _ in evaluate_checks(con, checks_of(pending, tables)):

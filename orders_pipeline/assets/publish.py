@@ -7,6 +7,7 @@ import dagster as dg
 
 from orders_pipeline import progress
 from orders_pipeline.assets.pools import WAREHOUSE_POOL
+from orders_pipeline.assets.steps import metadata_on_materialization
 from orders_pipeline.config import SQL_DIR
 from orders_pipeline.models import discover_models, record_version
 from orders_pipeline.partitions import FULL_REFRESH_TAG, WATERMARK_TAG, advance_watermark
@@ -95,7 +96,7 @@ def analytics_database_asset(
             time.perf_counter() - started,
             report.summary,
         )
-        return dg.MaterializeResult(
+        result = dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(report.path)),
                 "tables": dg.MetadataValue.int(report.tables),
@@ -113,5 +114,6 @@ def analytics_database_asset(
                 "seconds": dg.MetadataValue.float(round(report.seconds, 3)),
             }
         )
+        return metadata_on_materialization(context, result)
 
     return analytics_database

@@ -28,6 +28,7 @@ from orders_pipeline.assets.steps import (
     check_spec,
     checks_of,
     evaluate_checks,
+    metadata_on_materialization,
     selected_checks,
 )
 from orders_pipeline.automation import skips_up_to_date
@@ -284,7 +285,8 @@ def group_asset(
                     live.finish_model()
                 return run
 
-            yield from _build_in_order(con, selected, pending, build, brief=brief)
+            for event in _build_in_order(con, selected, pending, build, brief=brief):
+                yield metadata_on_materialization(context, event)
 
     return _build
 

@@ -5,6 +5,7 @@ the asset it happened in (a step builds many)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
@@ -62,3 +63,29 @@ def evaluate_checks(
             check.blocking and not result.passed and check.severity == dg.AssetCheckSeverity.ERROR
         )
         yield result, blocked
+
+
+Event = TypeVar("Event")
+
+
+def metadata_on_materialization(context: dg.AssetExecutionContext, event: Event) -> Event:
+    """``event``, a ``MaterializeResult``'s metadata moved onto its materialisation alone
+    (``add_asset_metadata``); any other event as it is.
+
+    Given to the result itself, the metadata goes into two events: Dagster copies a result's
+    metadata into the step's output event (``STEP_OUTPUT``) as well as into the
+    materialisation. The column schema and preview were then serialised and stored twice per
+    asset: the output events were 462 of the 1,077 KB a three-event run wrote to its event
+    log (97 events of 334). The UI shows the metadata on the materialisation, which keeps
+    all of it."""
+    if not isinstance(event, dg.MaterializeResult) or not event.metadata:
+        return event
+    key = event.asset_key or context.assets_def.key
+    context.add_asset_metadata(event.metadata, asset_key=key)
+    return dg.MaterializeResult(  # type: ignore[return-value]
+        asset_key=event.asset_key,
+        check_results=event.check_results,
+        data_version=event.data_version,
+        tags=event.tags,
+        value=event.value,
+    )

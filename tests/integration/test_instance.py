@@ -77,6 +77,18 @@ def test_after_a_cli_run_the_instance_holds_its_materialisations_and_check_evalu
         metadata = record.asset_materialization.metadata
         assert metadata["dagster/row_count"].value == 1
         assert (metadata["rows_inserted"].value, metadata["rows_deleted"].value) == (1, 0)
+        # the column schema and preview are on each materialisation, and only there: the
+        # steps' output events carry none of an asset's metadata (recorded once, not twice)
+        customers = instance.get_latest_materialization_event(dg.AssetKey(["core", "customers"]))
+        shown = customers.asset_materialization.metadata  # type: ignore[union-attr]
+        assert {"dagster/column_schema", "preview", "dagster/row_count"} <= set(shown)
+        outputs = [
+            event.dagster_event.step_output_data
+            for run in runs
+            for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT)
+        ]
+        assert len(outputs) > len(CHECKS)  # every asset's output and every check's
+        assert [o.metadata for o in outputs if o.metadata] == []
         # every check's evaluation is recorded, as the UI's Checks tab lists them
         for check in CHECKS[:3]:
             key = dg.AssetCheckKey(dg.AssetKey(list(check.asset)), check.name)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orders_pipeline.assets.steps import metadata_on_materialization
 from orders_pipeline.config import Settings
 from orders_pipeline.engines.spark.runner import SparkRun, run_models
 
@@ -56,10 +57,11 @@ def spark_model_layer(
 ) -> dg.MaterializeResult:
     run = spark.run_models(Settings.from_env())
     context.log.info("Spark built %d tables into %s", len(run.rows), run.output)
-    return dg.MaterializeResult(
+    result = dg.MaterializeResult(
         metadata={
             "output": dg.MetadataValue.path(str(run.output)),
             "tables": dg.MetadataValue.json(run.rows),
             "identity_rounds": dg.MetadataValue.int(run.identity_rounds),
         }
     )
+    return metadata_on_materialization(context, result)
