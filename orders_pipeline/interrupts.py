@@ -6,13 +6,18 @@ or ``KeyboardInterrupt``), and between steps into a run failure carrying that er
 that gave up waiting for the warehouse fails with ``WarehouseLocked``. A SIGINT that arrives
 while DuckDB runs a query is taken by DuckDB's Python client, which stops the query and raises
 a plain ``RuntimeError("Query interrupted")`` instead (duckdb 2.0; its ``InterruptException``
-comes only from ``interrupt()``): :func:`is_interruption` knows every form.
+comes only from ``interrupt()``). And one that arrives while DuckDB runs Python code of ours
+(reading a frame the pipeline registered calls the frame's Arrow export) raises in that code,
+which DuckDB reports as its own error, the Python exception in its message: "reading the
+object registered as 'json_landing_rows' as Arrow data failed:
+DagsterExecutionInterruptedError". :func:`is_interruption` knows every form.
 :func:`raise_if_stopped` reads a finished job's events and raises the matching exception for
 the CLI to print.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -31,6 +36,18 @@ _INTERRUPT_ERRORS = {"KeyboardInterrupt", _DAGSTER_INTERRUPTED, "InterruptExcept
 # What DuckDB's Python client raises (a plain RuntimeError) when a signal stops its query.
 DUCKDB_SIGNAL_MESSAGE = "Query interrupted"
 _LOCKED_ERROR = WarehouseLocked.__name__
+# DuckDB's error for Python code it called that raised: reading a registered frame ("reading
+# the object registered as 'x' as Arrow data failed: KeyboardInterrupt: ", "reading the schema
+# of the object registered as 'x' failed: …") or stream ("reading the stream registered as 'x'
+# failed: … Python exception: Traceback …\nKeyboardInterrupt\n"); what follows "failed:" is
+# what the Python code raised
+_PYTHON_CALLED_BY_DUCKDB = re.compile(
+    r"registered as '[^'\n]*'[^\n]*? failed: (?P<raised>.*)", re.S
+)
+# ... when that was an interruption: the exception's class at the start of a line
+_RAISED_INTERRUPTION = re.compile(
+    r"^(?:[\w.]+\.)?(?:KeyboardInterrupt|" + _DAGSTER_INTERRUPTED + r")\b", re.M
+)
 
 
 class RunInterrupted(Exception):
@@ -53,7 +70,9 @@ def is_interruption(error: BaseException) -> bool:
         return True
     if any(cls.__name__ == _DAGSTER_INTERRUPTED for cls in type(error).__mro__):
         return True
-    return _stopped_query(type(error).__name__, str(error))
+    return _stopped_query(type(error).__name__, str(error)) or (
+        isinstance(error, duckdb.Error) and _stopped_python_called_by_duckdb(str(error))
+    )
 
 
 def _stopped_query(cls_name: str, message: str) -> bool:
@@ -63,6 +82,14 @@ def _stopped_query(cls_name: str, message: str) -> bool:
         cls_name == "RuntimeError"
         and message.strip().removeprefix("RuntimeError: ") == DUCKDB_SIGNAL_MESSAGE
     )
+
+
+def _stopped_python_called_by_duckdb(message: str) -> bool:
+    """Whether DuckDB's error ``message`` reports that Python code it called (a registered
+    frame's export) was stopped by Ctrl-C or SIGTERM: DuckDB caught the interruption there
+    and raised its own error, which would otherwise read as a failure of the statement."""
+    called = _PYTHON_CALLED_BY_DUCKDB.search(message)
+    return called is not None and _RAISED_INTERRUPTION.search(called["raised"]) is not None
 
 
 def raise_if_stopped(result: dg.ExecuteInProcessResult, phase: str) -> None:
@@ -84,7 +111,11 @@ def raise_if_stopped(result: dg.ExecuteInProcessResult, phase: str) -> None:
 
 def _raise_for(error: object, phase: str, step: str | None) -> None:
     for cls_name, message in _error_chain(error):
-        if cls_name in _INTERRUPT_ERRORS or _stopped_query(cls_name, message):
+        if (
+            cls_name in _INTERRUPT_ERRORS
+            or _stopped_query(cls_name, message)
+            or _stopped_python_called_by_duckdb(message)
+        ):
             raise RunInterrupted(f"{phase} ({step.replace('__', '/')})" if step else phase)
         if cls_name == _LOCKED_ERROR:
             # Dagster's message is "orders_pipeline.warehouse.WarehouseLocked: <the line>\n"

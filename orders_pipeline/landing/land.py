@@ -31,6 +31,7 @@ import duckdb
 
 from orders_pipeline import live_progress
 from orders_pipeline.config import Settings
+from orders_pipeline.interrupts import is_interruption
 from orders_pipeline.landing.files import (
     Candidate,
     HashCache,
@@ -272,6 +273,8 @@ def _land_file(batch: _Batch, landed: LandedFile, source: SourceFolder, file: Op
         records = _land_in_batch(batch, landed, source, file)
     except duckdb.Error as error:
         batch.rollback()
+        if is_interruption(error):  # Ctrl-C while DuckDB read the file's rows from Python
+            raise
         # The file's name is the first thing a person needs; the runner shows only the
         # innermost error of a chain, so the DuckDB message is carried in this one.
         raise LandingError(

@@ -4,14 +4,17 @@ files and settings."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 
 from orders_pipeline.automation import INGEST_JOB
@@ -201,6 +204,44 @@ def test_ctrl_c_stopping_a_duckdb_query_in_a_step_is_an_interruption_and_the_nex
     monkeypatch.setattr(outcomes, "_stage_candidates", stage_candidates)
     _run(landing, warehouse)
     assert table_contents(warehouse, DERIVED) == fresh_after_both_batches
+
+
+def test_ctrl_c_while_duckdb_reads_a_files_records_from_python_is_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Ctrl-C can arrive while DuckDB runs Python code of the pipeline's: landing hands DuckDB
+    a file's records as a polars frame, and DuckDB calls the frame's Arrow export to read it.
+    The signal raises there, and DuckDB reports that as its own error. A user's Ctrl-C on the
+    bundled sample ended so: "run FAILED … could not land odp_events/…_batch.json:
+    InvalidInputException: … reading the object registered as 'json_landing_rows' as Arrow
+    data failed: DagsterExecutionInterruptedError", exit 1. It is an interruption: the run
+    stops with the one line, and the next run gives the tables of one fresh run."""
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"
+    _first_batch(landing)
+    # a JSON document (an array of events): its records reach DuckDB as a frame
+    document = [
+        odp_event("return", "O2", day(4), subtotal=10, currency="EUR"),
+        odp_event("purchase", "O3", day(5), subtotal=70, currency="USD"),
+    ]
+    (landing / "odp_events" / "2_second.json").write_text(json.dumps(document))
+    fresh = _fresh_tables(tmp_path, landing)
+    export = pl.DataFrame.to_arrow
+    frames_read: list[list[str]] = []
+
+    def ctrl_c_while_duckdb_reads(frame: pl.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        frames_read.append(frame.columns)
+        if "raw" in frame.columns:  # a file's records, as DuckDB reads them
+            monkeypatch.setattr(pl.DataFrame, "to_arrow", export)  # one Ctrl-C
+            signal.raise_signal(signal.SIGINT)  # the handler raises here, in DuckDB's call
+        return export(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "to_arrow", ctrl_c_while_duckdb_reads)
+    with pytest.raises(RunInterrupted, match=r"^interrupted while ingesting"):
+        run_pipeline(Settings(landing_dir=landing, warehouse=warehouse))
+    assert ["record_no", "raw", "decode_error"] in frames_read
+
+    _run(landing, warehouse)
+    assert table_contents(warehouse, DERIVED) == fresh
 
 
 def test_a_changed_base_currency_rebuilds_every_derived_number(
