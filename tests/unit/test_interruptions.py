@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import pyarrow
 import pytest
 
 from orders_pipeline.interrupts import DUCKDB_SIGNAL_MESSAGE, RunInterrupted, is_interruption
@@ -56,7 +57,6 @@ class _Frame:
 
 def _stream(raised: BaseException) -> object:
     """A stream of Arrow batches whose second batch raises ``raised`` as DuckDB reads it."""
-    pyarrow = pytest.importorskip("pyarrow")
 
     def batches():
         yield pyarrow.record_batch([pyarrow.array([1])], names=["a"])
